@@ -1,0 +1,1 @@
+//! Scoped options (binding < binding_group < domain < global) and compatibility loaders.

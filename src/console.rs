@@ -1,0 +1,1 @@
+//! The `mstore display|reinstate|delete` console commands.

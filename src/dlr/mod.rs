@@ -1,0 +1,1 @@
+//! The DLR thrower: Jasmin-compatible delivery receipts to the application's `dlr-url`.

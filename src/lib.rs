@@ -1,0 +1,47 @@
+//! # redeliver
+//!
+//! Store-and-retry for SMS and MMS gateways. A gateway that submits messages over SMPP or MM7
+//! keeps each submission in a [`MessageStore`](store::MessageStore) until the delivery receipt
+//! arrives, lets its own policy hooks decide what the receipt means (reroute, retry, delete,
+//! bounce), and forwards delivery receipts to the application's `dlr-url` until the application
+//! acknowledges them.
+//!
+//! The crate is the union of two documented systems: Momentum's **mstore** module (buckets
+//! `MADR-<shortcode>` / `MADR-MM7`, six policy hooks, `mstore display|reinstate|delete`) and
+//! Jasmin's **DLR thrower** (DLR levels 1/2/3, `ACK/Jasmin`, `retry_delay`, `max_retries`).
+//!
+//! The library never owns the host's event loop: the host keeps its sockets and wires these
+//! parts together.
+//!
+//! | module | what it is | feature |
+//! | --- | --- | --- |
+//! | [`message`] | the stored message, its bucket and msgid | always |
+//! | [`store`] | `MessageStore` and its backends | always (`riak`, `embedded` for those backends) |
+//! | `smpp` | SMPP 3.4 PDU codec, delivery-receipt text, framing | `smpp` |
+//! | `mm7` | MM7 (3GPP TS 23.140) SOAP/MIME codec | `mm7` |
+//! | `hooks`, `retry`, `config`, `console` | policy hooks, the retry engine, scoped options, the mstore console | `engine` |
+//! | `dlr` | the DLR thrower | `dlr-http` |
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod message;
+pub mod store;
+
+#[cfg(feature = "smpp")]
+pub mod smpp;
+
+#[cfg(feature = "mm7")]
+pub mod mm7;
+
+#[cfg(feature = "engine")]
+pub mod config;
+#[cfg(feature = "engine")]
+pub mod console;
+#[cfg(feature = "engine")]
+pub mod hooks;
+#[cfg(feature = "engine")]
+pub mod retry;
+
+#[cfg(feature = "dlr-http")]
+pub mod dlr;

@@ -1,0 +1,451 @@
+//! The stored message and its address in the store.
+//!
+//! Implements the addressing rules of Momentum's mstore module
+//! (`seeds/momentum-mstore-retrying-messages.md`, "Runtime Usage: Lua"): a message is kept under a
+//! **bucket** (`MADR-<shortcode>`, or `MADR-MM7` when there is no shortcode or
+//! `mm7_mstore_bucket_use_shortcode` is false) and a **msgid** (the message id the SMSC or MMSC
+//! returned for the submission).
+//!
+//! A [`StoredMessage`] keeps the parts that `mstore display … body|full|resource` shows apart:
+//! the envelope, the body (raw bytes, binary-safe), the metadata (the submission's protocol
+//! fields), the resource (where it was sent and what id came back) and the attempt history.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// The prefix of every mstore bucket.
+pub const BUCKET_PREFIX: &str = "MADR-";
+
+/// The bucket used for MM7 submissions without a shortcode, or for every submission when
+/// `mm7_mstore_bucket_use_shortcode` is false.
+pub const MM7_BUCKET: &str = "MADR-MM7";
+
+/// Longest bucket name accepted, in bytes.
+pub const MAX_BUCKET_LEN: usize = 255;
+
+/// Longest msgid accepted, in bytes. Riak's request line is limited to 8190 bytes and a
+/// percent-encoded key can triple in size, so ids are kept well below that.
+pub const MAX_MSGID_LEN: usize = 1024;
+
+/// Default retention of a stored message (14 days, what Momentum configures for mstore).
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// Why a bucket name or a msgid was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddressError {
+    /// The bucket name was empty.
+    #[error("bucket name is empty")]
+    EmptyBucket,
+    /// The bucket name was longer than [`MAX_BUCKET_LEN`].
+    #[error("bucket name is {len} bytes, longer than the {max}-byte limit")]
+    BucketTooLong {
+        /// Length of the refused name.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The bucket name contained a control character or a `/`.
+    #[error("bucket name {name:?} contains {ch:?}, which is not allowed in a bucket name")]
+    BadBucketChar {
+        /// The refused name.
+        name: String,
+        /// The offending character.
+        ch: char,
+    },
+    /// The msgid was empty.
+    #[error("msgid is empty")]
+    EmptyMsgId,
+    /// The msgid was longer than [`MAX_MSGID_LEN`].
+    #[error("msgid is {len} bytes, longer than the {max}-byte limit")]
+    MsgIdTooLong {
+        /// Length of the refused id.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The msgid contained a NUL byte.
+    #[error("msgid contains a NUL byte")]
+    NulInMsgId,
+}
+
+/// A validated mstore bucket name, such as `MADR-12345` or `MADR-MM7`.
+///
+/// Any non-empty name of at most [`MAX_BUCKET_LEN`] bytes without control characters or `/` is
+/// accepted, so buckets written by other tools can still be read; [`Bucket::for_submission`]
+/// builds the seed's names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Bucket(String);
+
+impl Bucket {
+    /// Validates a bucket name.
+    pub fn new(name: impl Into<String>) -> Result<Self, AddressError> {
+        let name = name.into();
+        if name.is_empty() {
+            return Err(AddressError::EmptyBucket);
+        }
+        if name.len() > MAX_BUCKET_LEN {
+            return Err(AddressError::BucketTooLong {
+                len: name.len(),
+                max: MAX_BUCKET_LEN,
+            });
+        }
+        if let Some(ch) = name.chars().find(|c| c.is_control() || *c == '/') {
+            return Err(AddressError::BadBucketChar { name, ch });
+        }
+        Ok(Self(name))
+    }
+
+    /// The seed's bucket rule: `MADR-<shortcode>`, or `MADR-MM7` when there is no shortcode
+    /// (or it is blank) or `use_shortcode` (the `mm7_mstore_bucket_use_shortcode` option) is false.
+    pub fn for_submission(shortcode: Option<&str>, use_shortcode: bool) -> Result<Self, AddressError> {
+        match shortcode.map(str::trim) {
+            Some(code) if use_shortcode && !code.is_empty() => {
+                Self::new(format!("{BUCKET_PREFIX}{code}"))
+            }
+            _ => Ok(Self::mm7()),
+        }
+    }
+
+    /// The `MADR-MM7` bucket.
+    pub fn mm7() -> Self {
+        Self(MM7_BUCKET.to_owned())
+    }
+
+    /// The shortcode part of a `MADR-<shortcode>` bucket, if it is one (`None` for `MADR-MM7`).
+    pub fn shortcode(&self) -> Option<&str> {
+        self.0
+            .strip_prefix(BUCKET_PREFIX)
+            .filter(|code| *code != "MM7" && !code.is_empty())
+    }
+
+    /// The bucket name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Bucket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Bucket {
+    type Error = AddressError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<Bucket> for String {
+    fn from(value: Bucket) -> Self {
+        value.0
+    }
+}
+
+impl std::str::FromStr for Bucket {
+    type Err = AddressError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+/// A validated message id: the key of a stored message within its bucket.
+///
+/// Any non-empty string without NUL of at most [`MAX_MSGID_LEN`] bytes is a valid msgid,
+/// including ids with `/`, `?`, `%`, `+`, spaces and non-ASCII characters; every store must
+/// round-trip them unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MsgId(String);
+
+impl MsgId {
+    /// Validates a message id.
+    pub fn new(id: impl Into<String>) -> Result<Self, AddressError> {
+        let id = id.into();
+        if id.is_empty() {
+            return Err(AddressError::EmptyMsgId);
+        }
+        if id.len() > MAX_MSGID_LEN {
+            return Err(AddressError::MsgIdTooLong {
+                len: id.len(),
+                max: MAX_MSGID_LEN,
+            });
+        }
+        if id.contains('\0') {
+            return Err(AddressError::NulInMsgId);
+        }
+        Ok(Self(id))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MsgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for MsgId {
+    type Error = AddressError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<MsgId> for String {
+    fn from(value: MsgId) -> Self {
+        value.0
+    }
+}
+
+impl std::str::FromStr for MsgId {
+    type Err = AddressError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+/// The protocol a message was submitted over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// SMPP `submit_sm` / `data_sm` to an SMSC.
+    Smpp,
+    /// MM7 `SubmitReq` to an MMSC.
+    Mm7,
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Channel::Smpp => "smpp",
+            Channel::Mm7 => "mm7",
+        })
+    }
+}
+
+/// The message's envelope: who sent it and to whom, as the spool knows it
+/// (`msg:mailfrom()` and the recipient in the seed's Lua API).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The original sender (where a bounce goes).
+    pub mailfrom: String,
+    /// The recipient, e.g. `12405678910@smpp.example.com`.
+    pub rcptto: String,
+}
+
+/// Where the message went and what came back: the "resource" that
+/// `mstore display <bucket> <msgid> resource` shows.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Resource {
+    /// The binding the message was sent on.
+    pub binding: Option<String>,
+    /// The binding group of that binding.
+    pub binding_group: Option<String>,
+    /// The destination domain.
+    pub domain: Option<String>,
+    /// The message id the SMSC (submit_sm_resp) or MMSC (SubmitRsp) returned.
+    pub message_id: Option<String>,
+    /// For a concatenated SMS: the SMSC's id of every part, in part order. Receipts for any
+    /// part find the stored message.
+    pub part_ids: Vec<String>,
+}
+
+/// One event in a stored message's life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HistoryEvent {
+    /// A submission and the status it got.
+    Submitted {
+        /// Message id returned by the SMSC/MMSC, if any.
+        message_id: Option<String>,
+        /// The response status (e.g. `ESME_ROK`, `1000`).
+        status: String,
+    },
+    /// A delivery receipt or report.
+    Receipt {
+        /// Message id the receipt referred to.
+        message_id: String,
+        /// The final or intermediate state it reported (e.g. `DELIVRD`, `Expired`).
+        state: String,
+        /// Network or SMSC error code, if given.
+        error: Option<String>,
+    },
+    /// The message was injected again (same route or rerouted).
+    Injected {
+        /// Sender used for the injection.
+        from: String,
+        /// Recipient used for the injection.
+        to: String,
+    },
+    /// A free-form note from a hook or the host.
+    Note {
+        /// The text.
+        text: String,
+    },
+}
+
+/// An entry in a stored message's attempt history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When it happened.
+    pub at: SystemTime,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: HistoryEvent,
+}
+
+/// A submitted message, kept until its delivery receipt decides what becomes of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMessage {
+    /// SMPP or MM7.
+    pub channel: Channel,
+    /// Sender and recipient.
+    pub envelope: Envelope,
+    /// The message body exactly as submitted: the short message or message_payload for SMPP
+    /// (in its data_coding), the MIME content for MM7. Binary-safe.
+    #[serde(with = "body_serde")]
+    pub body: Bytes,
+    /// Content type of the body (`application/octet-stream` for SMPP short messages, the MIME
+    /// type of the MM7 content).
+    pub content_type: String,
+    /// The submission's protocol fields by their spec names: for SMPP `source_addr_ton`,
+    /// `source_addr`, `dest_addr_ton`, `destination_addr`, `esm_class`, `data_coding`, … and TLVs
+    /// as `tlv_0x<tag>` with hex values; for MM7 the SubmitReq element names (`SenderAddress`,
+    /// `To`, `Subject`, `ServiceCode`, …).
+    pub metadata: BTreeMap<String, String>,
+    /// Where it went and what id came back.
+    pub resource: Resource,
+    /// When the message was submitted.
+    pub submitted_at: SystemTime,
+    /// When the store may forget it (see `MessageStore::sweep_expired`).
+    pub expires_at: SystemTime,
+    /// Every submission and receipt seen, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+impl StoredMessage {
+    /// A new message submitted now, kept for [`DEFAULT_RETENTION`], with empty metadata,
+    /// resource and history.
+    pub fn new(channel: Channel, envelope: Envelope, body: impl Into<Bytes>) -> Self {
+        let now = SystemTime::now();
+        Self {
+            channel,
+            envelope,
+            body: body.into(),
+            content_type: "application/octet-stream".to_owned(),
+            metadata: BTreeMap::new(),
+            resource: Resource::default(),
+            submitted_at: now,
+            expires_at: now + DEFAULT_RETENTION,
+            history: Vec::new(),
+        }
+    }
+
+    /// Appends an event to the history, stamped now.
+    pub fn record(&mut self, event: HistoryEvent) {
+        self.history.push(HistoryEntry {
+            at: SystemTime::now(),
+            event,
+        });
+    }
+
+    /// Whether the message's retention has passed at `now`.
+    pub fn is_expired(&self, now: SystemTime) -> bool {
+        self.expires_at <= now
+    }
+}
+
+/// Serializes the body as base64 in human-readable formats (JSON) and as bytes otherwise.
+mod body_serde {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use bytes::Bytes;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(body: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&STANDARD.encode(body))
+        } else {
+            s.serialize_bytes(body)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+        if d.is_human_readable() {
+            let text = String::deserialize(d)?;
+            STANDARD
+                .decode(text.as_bytes())
+                .map(Bytes::from)
+                .map_err(|e| D::Error::custom(format!("body: {e}")))
+        } else {
+            let raw: Vec<u8> = serde::de::Deserialize::deserialize(d)?;
+            Ok(Bytes::from(raw))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_rule_follows_the_seed() {
+        assert_eq!(
+            Bucket::for_submission(Some("12345"), true).unwrap().as_str(),
+            "MADR-12345"
+        );
+        assert_eq!(Bucket::for_submission(Some("12345"), false).unwrap().as_str(), "MADR-MM7");
+        assert_eq!(Bucket::for_submission(None, true).unwrap().as_str(), "MADR-MM7");
+        assert_eq!(Bucket::for_submission(Some("  "), true).unwrap().as_str(), "MADR-MM7");
+        assert_eq!(Bucket::new("MADR-12345").unwrap().shortcode(), Some("12345"));
+        assert_eq!(Bucket::mm7().shortcode(), None);
+    }
+
+    #[test]
+    fn bad_addresses_are_refused_with_a_reason() {
+        assert_eq!(Bucket::new(""), Err(AddressError::EmptyBucket));
+        assert!(matches!(Bucket::new("a/b"), Err(AddressError::BadBucketChar { ch: '/', .. })));
+        assert!(matches!(
+            Bucket::new("x".repeat(300)),
+            Err(AddressError::BucketTooLong { len: 300, .. })
+        ));
+        assert_eq!(MsgId::new(""), Err(AddressError::EmptyMsgId));
+        assert_eq!(MsgId::new("a\0b"), Err(AddressError::NulInMsgId));
+        for odd in ["a/b", "?q", "100%", "sp ace", "ümlaut", "+plus", ".."] {
+            assert_eq!(MsgId::new(odd).unwrap().as_str(), odd);
+        }
+    }
+
+    #[test]
+    fn stored_message_round_trips_through_json() {
+        let mut msg = StoredMessage::new(
+            Channel::Smpp,
+            Envelope {
+                mailfrom: "alice@example.com".into(),
+                rcptto: "12345@smpp.example.com".into(),
+            },
+            (0u8..=255).collect::<Vec<u8>>(),
+        );
+        msg.metadata.insert("data_coding".into(), "8".into());
+        msg.record(HistoryEvent::Submitted {
+            message_id: Some("abc".into()),
+            status: "ESME_ROK".into(),
+        });
+        let json = serde_json::to_string(&msg).unwrap();
+        let back: StoredMessage = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, msg);
+    }
+}

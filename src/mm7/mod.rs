@@ -1,0 +1,1 @@
+//! MM7 (3GPP TS 23.140) SOAP 1.1 / MIME codec.

@@ -1,0 +1,1 @@
+//! The retry engine: store on submit, decide on receipt, reroute or bounce.
