@@ -103,7 +103,10 @@ impl Bucket {
 
     /// The seed's bucket rule: `MADR-<shortcode>`, or `MADR-MM7` when there is no shortcode
     /// (or it is blank) or `use_shortcode` (the `mm7_mstore_bucket_use_shortcode` option) is false.
-    pub fn for_submission(shortcode: Option<&str>, use_shortcode: bool) -> Result<Self, AddressError> {
+    pub fn for_submission(
+        shortcode: Option<&str>,
+        use_shortcode: bool,
+    ) -> Result<Self, AddressError> {
         match shortcode.map(str::trim) {
             Some(code) if use_shortcode && !code.is_empty() => {
                 Self::new(format!("{BUCKET_PREFIX}{code}"))
@@ -231,6 +234,36 @@ impl fmt::Display for Channel {
         f.write_str(match self {
             Channel::Smpp => "smpp",
             Channel::Mm7 => "mm7",
+        })
+    }
+}
+
+/// What a delivery receipt or report says about a submission.
+///
+/// SMPP receipts (`stat:` / `message_state`) and MM7 DeliveryReportReq `MMStatus` values both
+/// map onto it; the retry engine runs the `*_handle_DR_positive` hook for [`Positive`],
+/// `*_handle_DR_negative` for [`Negative`], and neither for [`Intermediate`].
+///
+/// [`Positive`]: ReceiptClass::Positive
+/// [`Negative`]: ReceiptClass::Negative
+/// [`Intermediate`]: ReceiptClass::Intermediate
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiptClass {
+    /// Delivered (SMPP `DELIVRD`, MM7 `Retrieved`).
+    Positive,
+    /// Final failure (SMPP `UNDELIV`, `EXPIRED`, …; MM7 `Expired`, `Rejected`, …).
+    Negative,
+    /// Not final yet (SMPP `ENROUTE`, `ACCEPTD`; MM7 `Forwarded`, `Deferred`, …).
+    Intermediate,
+}
+
+impl fmt::Display for ReceiptClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReceiptClass::Positive => "positive",
+            ReceiptClass::Negative => "negative",
+            ReceiptClass::Intermediate => "intermediate",
         })
     }
 }
@@ -404,20 +437,39 @@ mod tests {
     #[test]
     fn bucket_rule_follows_the_seed() {
         assert_eq!(
-            Bucket::for_submission(Some("12345"), true).unwrap().as_str(),
+            Bucket::for_submission(Some("12345"), true)
+                .unwrap()
+                .as_str(),
             "MADR-12345"
         );
-        assert_eq!(Bucket::for_submission(Some("12345"), false).unwrap().as_str(), "MADR-MM7");
-        assert_eq!(Bucket::for_submission(None, true).unwrap().as_str(), "MADR-MM7");
-        assert_eq!(Bucket::for_submission(Some("  "), true).unwrap().as_str(), "MADR-MM7");
-        assert_eq!(Bucket::new("MADR-12345").unwrap().shortcode(), Some("12345"));
+        assert_eq!(
+            Bucket::for_submission(Some("12345"), false)
+                .unwrap()
+                .as_str(),
+            "MADR-MM7"
+        );
+        assert_eq!(
+            Bucket::for_submission(None, true).unwrap().as_str(),
+            "MADR-MM7"
+        );
+        assert_eq!(
+            Bucket::for_submission(Some("  "), true).unwrap().as_str(),
+            "MADR-MM7"
+        );
+        assert_eq!(
+            Bucket::new("MADR-12345").unwrap().shortcode(),
+            Some("12345")
+        );
         assert_eq!(Bucket::mm7().shortcode(), None);
     }
 
     #[test]
     fn bad_addresses_are_refused_with_a_reason() {
         assert_eq!(Bucket::new(""), Err(AddressError::EmptyBucket));
-        assert!(matches!(Bucket::new("a/b"), Err(AddressError::BadBucketChar { ch: '/', .. })));
+        assert!(matches!(
+            Bucket::new("a/b"),
+            Err(AddressError::BadBucketChar { ch: '/', .. })
+        ));
         assert!(matches!(
             Bucket::new("x".repeat(300)),
             Err(AddressError::BucketTooLong { len: 300, .. })

@@ -62,7 +62,11 @@ impl MessageStore for MemoryStore {
         Ok(())
     }
 
-    async fn load(&self, bucket: &Bucket, msgid: &MsgId) -> Result<Option<StoredMessage>, StoreError> {
+    async fn load(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<Option<StoredMessage>, StoreError> {
         Ok(self.with(|b| b.get(bucket).and_then(|m| m.get(msgid)).cloned()))
     }
 

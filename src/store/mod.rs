@@ -100,11 +100,19 @@ pub trait MessageStore: Send + Sync + fmt::Debug {
     fn backend(&self) -> &'static str;
 
     /// Stores `msg` under `bucket`/`msgid` (the seed's `msys.mstore.save(msg, bucket_id, msgid)`).
-    async fn save(&self, bucket: &Bucket, msgid: &MsgId, msg: &StoredMessage)
-    -> Result<(), StoreError>;
+    async fn save(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+        msg: &StoredMessage,
+    ) -> Result<(), StoreError>;
 
     /// Loads the message under `bucket`/`msgid` (`msys.mstore.load(bucket_id, msgid)`).
-    async fn load(&self, bucket: &Bucket, msgid: &MsgId) -> Result<Option<StoredMessage>, StoreError>;
+    async fn load(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<Option<StoredMessage>, StoreError>;
 
     /// Deletes the message under `bucket`/`msgid` (`msys.mstore.delete(bucket_id, msgid)`).
     /// Returns whether a message was there.
