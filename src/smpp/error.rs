@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::CommandStatus;
+use super::{CommandStatus, TlvTag};
 
 /// What was wrong with one field of a PDU.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,11 +106,23 @@ pub enum DecodeError {
     Field {
         /// The PDU name (`submit_sm`).
         pdu: &'static str,
-        /// The field name (`short_message`, `TLV message_state (0x0427)`).
-        field: Cow<'static, str>,
+        /// The field name (`short_message`).
+        field: &'static str,
         /// What was wrong.
         error: FieldError,
         /// The PDU's sequence_number, for the response that rejects it.
+        sequence_number: u32,
+    },
+    /// One TLV of the body is wrong.
+    #[error("{pdu}: TLV {tag}: {error}")]
+    Tlv {
+        /// The PDU name.
+        pdu: &'static str,
+        /// The TLV's tag.
+        tag: TlvTag,
+        /// What was wrong.
+        error: FieldError,
+        /// The PDU's sequence_number.
         sequence_number: u32,
     },
     /// The body has bytes after its last field and the PDU takes no TLVs.
@@ -135,18 +147,18 @@ impl DecodeError {
             | DecodeError::CommandLengthTooLarge { .. }
             | DecodeError::LengthMismatch { .. } => CommandStatus::InvalidCommandLength,
             DecodeError::UnknownCommandId { .. } => CommandStatus::InvalidCommandId,
-            DecodeError::Field { field, error, .. } => {
-                let tlv = field.starts_with("TLV");
-                match error {
-                    FieldError::BadTlvLength { .. } => CommandStatus::InvalidParameterLength,
-                    FieldError::BadValue { .. } if tlv => {
-                        CommandStatus::InvalidOptionalParameterValue
-                    }
-                    _ if tlv => CommandStatus::InvalidOptionalParameterStream,
-                    _ if field == "short_message" => CommandStatus::InvalidMessageLength,
-                    _ => CommandStatus::InvalidCommandLength,
-                }
+            DecodeError::Tlv { error, .. } => match error {
+                FieldError::BadTlvLength { .. } => CommandStatus::InvalidParameterLength,
+                FieldError::BadValue { .. } => CommandStatus::InvalidOptionalParameterValue,
+                _ => CommandStatus::InvalidOptionalParameterStream,
+            },
+            DecodeError::Field { field, .. } if field.starts_with("TLV") => {
+                CommandStatus::InvalidOptionalParameterStream
             }
+            DecodeError::Field { field, .. } if *field == "short_message" => {
+                CommandStatus::InvalidMessageLength
+            }
+            DecodeError::Field { .. } => CommandStatus::InvalidCommandLength,
             DecodeError::TrailingBytes { .. } => CommandStatus::InvalidCommandLength,
         }
     }
@@ -158,6 +170,9 @@ impl DecodeError {
                 sequence_number, ..
             }
             | DecodeError::Field {
+                sequence_number, ..
+            }
+            | DecodeError::Tlv {
                 sequence_number, ..
             }
             | DecodeError::TrailingBytes {

@@ -506,8 +506,8 @@ impl Tlvs {
             let tag = TlvTag(u16::from_be_bytes([region[pos], region[pos + 1]]));
             let len = usize::from(u16::from_be_bytes([region[pos + 2], region[pos + 3]]));
             if len > left - 4 {
-                return Err(r.error(
-                    format!("TLV {tag}"),
+                return Err(r.tlv_error(
+                    tag,
                     FieldError::LengthPastEnd {
                         length_field: "length",
                         length: len,
@@ -518,8 +518,8 @@ impl Tlvs {
             if let Some(expected) = tag.fixed_len()
                 && len != expected
             {
-                return Err(r.error(
-                    format!("TLV {tag}"),
+                return Err(r.tlv_error(
+                    tag,
                     FieldError::BadTlvLength {
                         length: len,
                         expected,

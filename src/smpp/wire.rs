@@ -9,6 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::{DecodeError, EncodeError, FieldError};
 use super::field::COctetString;
+use super::tlv::TlvTag;
 
 /// A cursor over one PDU body that reports errors with the PDU's name.
 pub(crate) struct Reader<'a> {
@@ -41,14 +42,19 @@ impl<'a> Reader<'a> {
         self.pos >= self.frame.len()
     }
 
-    pub(crate) fn error(
-        &self,
-        field: impl Into<Cow<'static, str>>,
-        error: FieldError,
-    ) -> DecodeError {
+    pub(crate) fn error(&self, field: &'static str, error: FieldError) -> DecodeError {
         DecodeError::Field {
             pdu: self.pdu,
-            field: field.into(),
+            field,
+            error,
+            sequence_number: self.sequence_number,
+        }
+    }
+
+    pub(crate) fn tlv_error(&self, tag: TlvTag, error: FieldError) -> DecodeError {
+        DecodeError::Tlv {
+            pdu: self.pdu,
+            tag,
             error,
             sequence_number: self.sequence_number,
         }
