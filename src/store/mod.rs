@@ -22,10 +22,14 @@ mod embedded;
 mod memory;
 #[cfg(feature = "embedded")]
 mod record;
+#[cfg(feature = "riak")]
+pub mod riak;
 
 #[cfg(feature = "embedded")]
 pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
+#[cfg(feature = "riak")]
+pub use riak::{RiakConfig, RiakStore};
 
 /// What went wrong in a store operation, and where.
 ///
