@@ -340,16 +340,27 @@ fn not_found_html() -> Response {
     text(404, "Object Not Found", false, "text/html", NOT_FOUND_HTML)
 }
 
+/// Webmachine's 404 page from a resource that set `Vary` before it gave up.
+fn not_found_html_vary(vary: &str) -> Response {
+    Response::new(404, "Object Not Found")
+        .h("Vary", vary)
+        .h("Server", SERVER)
+        .h("Date", http_date(SystemTime::now()))
+        .h("Content-Type", "text/html")
+        .with_body(NOT_FOUND_HTML)
+}
+
 fn not_found_object() -> Response {
     text(404, "Object Not Found", false, "text/plain", "not found\n")
 }
 
-/// Webmachine's page for a crashed resource.
-fn crash(trace: &str) -> Response {
+/// Webmachine's page for a crashed resource (`vary`: whether the resource got as far as
+/// setting `Vary`).
+fn crash(vary: bool, trace: &str) -> Response {
     let body = format!(
         "<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1>The server encountered an error while processing this request:<br><pre>{trace}</pre><P><HR><ADDRESS>mochiweb+webmachine web server</ADDRESS></body></html>"
     );
-    text(500, "Internal Server Error", true, "text/html", &body)
+    text(500, "Internal Server Error", vary, "text/html", &body)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -484,7 +495,7 @@ async fn serve(mut stream: TcpStream, cluster: &Cluster, node: &Node) {
                 "text/plain",
                 "Service Unavailable\n",
             ),
-            Fault::InternalError => crash("{error,{insufficient_vnodes,0,need,1}}"),
+            Fault::InternalError => crash(true, "{error,{insufficient_vnodes,0,need,1}}"),
             Fault::Garbage => {
                 let _ = stream.write_all(b"\x00\x01garbage, not HTTP\r\n\r\n").await;
                 return;
@@ -601,7 +612,7 @@ fn handle(req: &Request, cluster: &Cluster) -> Response {
         ["types", t, "buckets"] => {
             let t = String::from_utf8_lossy(&unquote(t)).into_owned();
             if !cluster.lock().types.contains_key(&t) {
-                return not_found_html();
+                return not_found_html_vary("Accept-Encoding");
             }
             list_buckets(cluster, &t, q("buckets"))
         }
@@ -638,6 +649,7 @@ fn list_buckets(cluster: &Cluster, bucket_type: &str, param: Option<&str>) -> Re
             r
         }
         _ => crash(
+            true,
             "[{webmachine_resource,do,3,[{file,\"<src>/webmachine/src/webmachine_resource.erl\"}]}]",
         ),
     }
@@ -665,8 +677,38 @@ fn bucket_route<'q>(
                 &format!("Unknown bucket type: {bucket_type}"),
             )
         }
-        _ if !known_type => not_found_html(),
+        _ if !known_type => not_found_html_vary("Accept-Encoding"),
         ["keys"] | ["keys", ""] if req.method == "GET" => list_keys(cluster, &id, q("keys")),
+        ["keys"] if req.method == "POST" => {
+            // A server-assigned key; Location is not encoded at all.
+            let key = {
+                let mut state = cluster.lock();
+                state.next_tag += 1;
+                base62(mix(state.next_tag ^ 0x9057), 27)
+            };
+            let response = put_object(req, cluster, &id, key.as_bytes(), false);
+            if response.status != 204 {
+                return response;
+            }
+            let prefix = if bucket_type == "default" {
+                String::new()
+            } else {
+                format!("/types/{bucket_type}")
+            };
+            Response::new(201, "Created")
+                .h("Vary", "Accept-Encoding")
+                .h("Server", SERVER)
+                .h(
+                    "Location",
+                    format!(
+                        "{prefix}/buckets/{}/keys/{key}",
+                        String::from_utf8_lossy(&bucket)
+                    ),
+                )
+                .h("Date", http_date(SystemTime::now()))
+                .h("Content-Type", req.header("content-type").unwrap_or(""))
+                .with_body(Vec::new())
+        }
         ["keys", key] => {
             let key = unquote(key);
             match req.method.as_str() {
@@ -675,10 +717,15 @@ fn bucket_route<'q>(
                     put_object(req, cluster, &id, &key, q("returnbody") == Some("true"))
                 }
                 "DELETE" => delete_object(req, cluster, &id, &key),
-                _ => Response::new(501, "Not Implemented")
-                    .h("Server", SERVER)
-                    .h("Date", http_date(SystemTime::now()))
-                    .h("Content-Length", "0"),
+                other => text(
+                    501,
+                    "Not Implemented",
+                    false,
+                    "text/html",
+                    &format!(
+                        "<html><head><title>501 Not Implemented</title></head><body><h1>Not Implemented</h1>The server does not support the \"{other}\" method.<br><P><HR><ADDRESS>mochiweb+webmachine web server</ADDRESS></body></html>"
+                    ),
+                ),
             }
         }
         ["keys", _, _, ..] => text(400, "Bad Request", false, "text/plain", LINK_WALK),
@@ -727,9 +774,9 @@ fn props(req: &Request, cluster: &Cluster, id: &(String, Vec<u8>)) -> Response {
                 return text(
                     400,
                     "Bad Request",
-                    true,
+                    false,
                     "text/plain",
-                    "bucket PUT must be a JSON object of the form:\n{\"props\":{...bucket properties...}}\n",
+                    "bucket PUT must be a JSON object of the form:\n{\"props\":{...bucket properties...}}",
                 );
             };
             if let Some(v) = props.get("allow_mult") {
@@ -821,6 +868,7 @@ fn encode_vclock(tag: u64) -> String {
 fn decode_vclock(text: &str) -> Result<u64, Response> {
     let bad = || {
         crash(
+            true,
             "{error,\n    {error,badarg,\n        [{base64,decode_list,5,[{file,\"base64.erl\"}]},\n         {riak_kv_wm_object,decode_vclock_header,1,\n             [{file,\"<src>/riak_kv/src/riak_kv_wm_object.erl\"}]}]}}",
         )
     };
@@ -862,6 +910,13 @@ fn content_type(s: &Sibling) -> String {
         Some(c) => format!("{}; charset={c}", s.media_type),
         None => s.media_type.clone(),
     }
+}
+
+/// Riak keeps metadata in a dictionary and writes it back in reverse name order.
+fn meta_lines(s: &Sibling) -> Vec<&(String, String)> {
+    let mut lines: Vec<&(String, String)> = s.meta.iter().collect();
+    lines.sort_by(|a, b| b.0.cmp(&a.0));
+    lines
 }
 
 fn index_lines(s: &Sibling) -> Vec<(String, String)> {
@@ -917,7 +972,7 @@ fn negotiate<'a>(accept: Option<&str>, provided: &[&'a str]) -> Option<&'a str> 
 fn single_response(id: &(String, Vec<u8>), obj: &Object, s: &Sibling, status: u16) -> Response {
     let mut r = Response::new(status, if status == 200 { "OK" } else { "Created" })
         .h("X-Riak-Vclock", encode_vclock(obj.vclock_tag()));
-    for (name, value) in s.meta.iter().rev() {
+    for (name, value) in meta_lines(s) {
         r = r.h(&format!("X-Riak-Meta-{}", recase(name)), value.clone());
     }
     for (name, value) in index_lines(s) {
@@ -937,7 +992,7 @@ fn single_response(id: &(String, Vec<u8>), obj: &Object, s: &Sibling, status: u1
         .with_body(s.body.clone())
 }
 
-fn siblings_response(req: &Request, id: &(String, Vec<u8>), obj: &Object) -> Response {
+fn siblings_response(req: &Request, id: &(String, Vec<u8>), obj: &Object, vary: &str) -> Response {
     let newest = obj
         .siblings
         .iter()
@@ -946,16 +1001,19 @@ fn siblings_response(req: &Request, id: &(String, Vec<u8>), obj: &Object) -> Res
         .unwrap_or(UNIX_EPOCH);
     let head = Response::new(300, "Multiple Choices")
         .h("X-Riak-Vclock", encode_vclock(obj.vclock_tag()))
-        .h("Vary", "Accept, Accept-Encoding")
+        .h("Vary", vary)
         .h("Server", SERVER)
         .h("Last-Modified", http_date(newest))
         .h("ETag", format!("\"{}\"", base62(mix(obj.vclock_tag()), 22)))
         .h("Date", http_date(SystemTime::now()));
+    // Riak keeps siblings ordered by their contents.
+    let mut siblings: Vec<&Sibling> = obj.siblings.iter().collect();
+    siblings.sort_by(|a, b| a.body.cmp(&b.body));
     match negotiate(req.header("accept"), &["text/plain", "multipart/mixed"]) {
         Some("multipart/mixed") => {
             let boundary = base62(mix(obj.vclock_tag() ^ 0xb0b0), 27);
             let mut body = Vec::new();
-            for s in &obj.siblings {
+            for s in &siblings {
                 body.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
                 let ctype = if s.deleted {
                     "application/octet-stream".to_owned()
@@ -968,7 +1026,7 @@ fn siblings_response(req: &Request, id: &(String, Vec<u8>), obj: &Object) -> Res
                     s.vtag(),
                     http_date(s.modified)
                 );
-                for (name, value) in s.meta.iter().rev() {
+                for (name, value) in meta_lines(s) {
                     h.push_str(&format!("X-Riak-Meta-{}: {value}\r\n", recase(name)));
                 }
                 for (name, value) in index_lines(s) {
@@ -990,7 +1048,7 @@ fn siblings_response(req: &Request, id: &(String, Vec<u8>), obj: &Object) -> Res
         }
         Some(_) => {
             let mut list = "Siblings:\n".to_owned();
-            for s in &obj.siblings {
+            for s in &siblings {
                 list.push_str(&s.vtag());
                 list.push('\n');
             }
@@ -1022,13 +1080,13 @@ fn get_object(
     if let Some(vtag) = vtag {
         return match obj.siblings.iter().find(|s| s.vtag() == vtag) {
             Some(s) => single_response(id, obj, s, 200),
-            None => not_found_html(),
+            None => not_found_html_vary("Accept, Accept-Encoding"),
         };
     }
-    object_response(req, id, obj)
+    object_response(req, id, obj, "Accept, Accept-Encoding")
 }
 
-fn object_response(req: &Request, id: &(String, Vec<u8>), obj: &Object) -> Response {
+fn object_response(req: &Request, id: &(String, Vec<u8>), obj: &Object, vary: &str) -> Response {
     if obj.is_deleted() {
         return Response::new(404, "Object Not Found")
             .h("X-Riak-Vclock", encode_vclock(obj.vclock_tag()))
@@ -1052,7 +1110,7 @@ fn object_response(req: &Request, id: &(String, Vec<u8>), obj: &Object) -> Respo
             }
             single_response(id, obj, only, 200)
         }
-        _ => siblings_response(req, id, obj),
+        _ => siblings_response(req, id, obj, vary),
     }
 }
 
@@ -1131,6 +1189,16 @@ fn put_object(
     for values in indexes.values_mut() {
         values.sort();
     }
+    if returnbody && negotiate(req.header("accept"), &[media_type.as_str()]).is_none() {
+        // Riak negotiates before it writes: nothing is stored.
+        return text(
+            406,
+            "Not Acceptable",
+            false,
+            "text/html",
+            NOT_ACCEPTABLE_HTML,
+        );
+    }
     let seen = match req.header("x-riak-vclock") {
         Some(v) => match decode_vclock(v) {
             Ok(tag) => Some(tag),
@@ -1166,7 +1234,7 @@ fn put_object(
     obj.siblings.push(sibling);
     obj.reap_at = None;
     if returnbody {
-        return object_response(req, id, obj);
+        return object_response(req, id, obj, "Accept-Encoding");
     }
     Response::new(204, "No Content")
         .h("Vary", "Accept-Encoding")
@@ -1334,7 +1402,12 @@ fn index_query<'q>(
             (Ok(a), Ok(b)) => (a, b, true),
             (Err(r), _) | (_, Err(r)) => return r,
         },
-        _ => return crash("{error,function_clause,[{riak_kv_wm_index,malformed_request,2}]}"),
+        _ => {
+            return crash(
+                false,
+                "{error,function_clause,[{riak_kv_wm_index,malformed_request,2}]}",
+            );
+        }
     };
     let max_results = match q("max_results") {
         None => None,
@@ -1374,6 +1447,7 @@ fn index_query<'q>(
                 Some(d) => Some(d),
                 None => {
                     return crash(
+                        false,
                         "{error,function_clause,\n    [{base64,decode_list,\n         [[],<<>>]}]}",
                     );
                 }
