@@ -233,7 +233,7 @@ fn acknowledged_and_exhausted_dlrs_leave_the_queue() {
     let server = Runtime::new().unwrap();
     let rcv = server
         .block_on(Receiver::start(Arc::new(|id: &str, _| {
-            if index(id) % 2 == 0 {
+            if index(id).is_multiple_of(2) {
                 Reply::Ack
             } else {
                 Reply::Status500
