@@ -263,12 +263,8 @@ fn destination_key(url: &url::Url) -> String {
 impl Inner {
     fn spawn(self: &Arc<Self>, job: Job) {
         self.pending.fetch_add(1, Ordering::AcqRel);
-        let guard = PendingGuard(Arc::clone(self));
-        tokio::spawn(async move {
-            let inner = Arc::clone(&guard.0);
-            inner.run(job).await;
-            drop(guard);
-        });
+        // The task is `run` itself, not a block around it, so the job is stored once in it.
+        tokio::spawn(run(PendingGuard(Arc::clone(self)), job));
     }
 
     fn gate(&self, dest: &str) -> Arc<HostGate> {
@@ -289,58 +285,6 @@ impl Inner {
             && gate.slots.available_permits() == self.config.max_per_host
         {
             hosts.remove(dest);
-        }
-    }
-
-    async fn run(&self, mut job: Job) {
-        let dest = destination_key(&job.dlr.url);
-        let max_attempts = self.config.max_attempts();
-        if job.attempts >= max_attempts {
-            // Resumed after a crash during its last permitted attempt.
-            return self.finish(job, Err(AttemptError::Interrupted)).await;
-        }
-        loop {
-            if let Some(at) = job.not_before.take() {
-                tokio::time::sleep_until(at).await;
-            }
-            let gate = self.gate(&dest);
-            let result = {
-                let Ok(_host) = gate.slots.acquire().await else {
-                    return;
-                };
-                if let Some(rate) = self.config.rate_per_host {
-                    let slot = {
-                        let mut next = gate.next_slot.lock().unwrap_or_else(|p| p.into_inner());
-                        let slot = (*next).max(Instant::now());
-                        *next = slot + Duration::from_secs_f64(1.0 / rate);
-                        slot
-                    };
-                    tokio::time::sleep_until(slot).await;
-                }
-                let Ok(_overall) = self.overall.acquire().await else {
-                    return;
-                };
-                job.attempts += 1;
-                self.persist(&job, self.config.delay_after(job.attempts))
-                    .await;
-                self.attempt(&job.dlr).await
-            };
-            self.release_gate(&dest, gate);
-            match result {
-                Ok(()) => return self.finish(job, Ok(())).await,
-                Err(e) if job.attempts >= max_attempts || self.is_permanent(&e) => {
-                    return self.finish(job, Err(e)).await;
-                }
-                Err(e) => {
-                    let delay = self.config.delay_after(job.attempts);
-                    tracing::debug!(
-                        id = %job.dlr.id, attempt = job.attempts, error = %e, ?delay,
-                        "DLR attempt failed; will retry"
-                    );
-                    self.persist(&job, delay).await;
-                    job.not_before = Some(Instant::now() + delay);
-                }
-            }
         }
     }
 
@@ -451,5 +395,64 @@ fn classify(e: reqwest::Error) -> AttemptError {
         AttemptError::Connect(chain)
     } else {
         AttemptError::Transport(chain)
+    }
+}
+
+/// One DLR from acceptance to outcome; `guard` keeps it counted as pending until the end.
+async fn run(guard: PendingGuard, mut job: Job) {
+    let this: &Inner = &guard.0;
+    let dest = destination_key(&job.dlr.url);
+    let max_attempts = this.config.max_attempts();
+    if job.attempts >= max_attempts {
+        // Resumed after a crash during its last permitted attempt.
+        return Box::pin(this.finish(job, Err(AttemptError::Interrupted))).await;
+    }
+    loop {
+        if let Some(at) = job.not_before.take() {
+            tokio::time::sleep_until(at).await;
+        }
+        let gate = this.gate(&dest);
+        let result = {
+            let Ok(_host) = gate.slots.acquire().await else {
+                return;
+            };
+            if let Some(rate) = this.config.rate_per_host {
+                let slot = {
+                    let mut next = gate.next_slot.lock().unwrap_or_else(|p| p.into_inner());
+                    let slot = (*next).max(Instant::now());
+                    *next = slot + Duration::from_secs_f64(1.0 / rate);
+                    slot
+                };
+                tokio::time::sleep_until(slot).await;
+            }
+            let Ok(_overall) = this.overall.acquire().await else {
+                return;
+            };
+            job.attempts += 1;
+            // Boxed so that a DLR waiting for its turn carries a pointer to the (large)
+            // request future rather than room for it.
+            Box::pin(async {
+                this.persist(&job, this.config.delay_after(job.attempts))
+                    .await;
+                this.attempt(&job.dlr).await
+            })
+            .await
+        };
+        this.release_gate(&dest, gate);
+        match result {
+            Ok(()) => return Box::pin(this.finish(job, Ok(()))).await,
+            Err(e) if job.attempts >= max_attempts || this.is_permanent(&e) => {
+                return Box::pin(this.finish(job, Err(e))).await;
+            }
+            Err(e) => {
+                let delay = this.config.delay_after(job.attempts);
+                tracing::debug!(
+                    id = %job.dlr.id, attempt = job.attempts, error = %e, ?delay,
+                    "DLR attempt failed; will retry"
+                );
+                Box::pin(this.persist(&job, delay)).await;
+                job.not_before = Some(Instant::now() + delay);
+            }
+        }
     }
 }

@@ -96,11 +96,22 @@ impl Request {
     }
 }
 
+/// What the receiver keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recording {
+    /// Every request and the attempt count per id (tests).
+    All,
+    /// Only the attempt count per id (long-running examples with `--fail-first`).
+    Counts,
+    /// Only the total (benches).
+    Nothing,
+}
+
 type Observer = Arc<dyn Fn(&Request, Reply) + Send + Sync>;
 
 struct State {
     behaviour: RwLock<Behaviour>,
-    record: bool,
+    recording: Recording,
     requests: Mutex<Vec<Request>>,
     per_id: Mutex<HashMap<String, u32>>,
     total: AtomicU64,
@@ -120,22 +131,22 @@ impl Receiver {
         Self::start_on(
             "127.0.0.1:0".parse().map_err(io::Error::other)?,
             behaviour,
-            true,
+            Recording::All,
         )
         .await
     }
 
-    /// Starts on `addr`; with `record` false only the count is kept (for long benches).
+    /// Starts on `addr`, keeping what `recording` says.
     pub async fn start_on(
         addr: SocketAddr,
         behaviour: Behaviour,
-        record: bool,
+        recording: Recording,
     ) -> io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
             behaviour: RwLock::new(behaviour),
-            record,
+            recording,
             requests: Mutex::new(Vec::new()),
             per_id: Mutex::new(HashMap::new()),
             total: AtomicU64::new(0),
@@ -280,7 +291,7 @@ async fn serve(stream: TcpStream, state: Arc<State>) {
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
         state.total.fetch_add(1, Ordering::SeqCst);
-        let attempt = if state.record {
+        let attempt = if state.recording != Recording::Nothing {
             let mut per_id = state.per_id.lock().unwrap_or_else(|p| p.into_inner());
             let n = per_id.entry(id.clone()).or_insert(0);
             *n += 1;
@@ -306,7 +317,7 @@ async fn serve(stream: TcpStream, state: Arc<State>) {
         {
             obs(&request, reply);
         }
-        if state.record {
+        if state.recording == Recording::All {
             state
                 .requests
                 .lock()
