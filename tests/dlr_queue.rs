@@ -103,10 +103,12 @@ fn kill_9_mid_run_loses_nothing_and_resets_no_budget() {
             .spawn()
             .unwrap(),
     );
-    let stdout = BufReader::new(child.0.stdout.take().unwrap());
+    // Kept open until the child is killed: a closed pipe would make the child's next println
+    // fail and end it before the kill this test is about.
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
     let wanted = format!("acked {HANG_FROM}");
     let mut seen = Vec::new();
-    for line in stdout.lines() {
+    for line in (&mut stdout).lines() {
         let line = line.unwrap();
         let done = line == wanted;
         seen.push(line);
@@ -121,6 +123,7 @@ fn kill_9_mid_run_loses_nothing_and_resets_no_budget() {
     }
     child.0.kill().unwrap(); // SIGKILL
     child.0.wait().unwrap();
+    drop(stdout);
     assert_eq!(rcv.total(), (COUNT * 3) as u64);
 
     let restarted = Runtime::new().unwrap();
