@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 /// What `smpp_registered_delivery` asks the SMSC for (SMPP 3.4 §5.2.17, bits 0–1 of
 /// `registered_delivery`). Messages are tracked in the store only when a receipt is requested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum RegisteredDelivery {
+pub enum SmppRegisteredDelivery {
     /// No SMSC delivery receipt (`"None"`): messages are not stored.
     #[default]
     None,
@@ -45,25 +45,25 @@ pub enum RegisteredDelivery {
     SmscDeliveryFailure,
 }
 
-impl RegisteredDelivery {
+impl SmppRegisteredDelivery {
     /// Every accepted spelling, as written in configuration files.
     pub const NAMES: [&'static str; 3] = ["None", "SMSC_Delivery", "SMSC_Delivery_Failure"];
 
     /// The configuration spelling.
     pub fn as_str(self) -> &'static str {
         match self {
-            RegisteredDelivery::None => "None",
-            RegisteredDelivery::SmscDelivery => "SMSC_Delivery",
-            RegisteredDelivery::SmscDeliveryFailure => "SMSC_Delivery_Failure",
+            SmppRegisteredDelivery::None => "None",
+            SmppRegisteredDelivery::SmscDelivery => "SMSC_Delivery",
+            SmppRegisteredDelivery::SmscDeliveryFailure => "SMSC_Delivery_Failure",
         }
     }
 
     /// Parses a configuration value (case-insensitive).
     pub fn parse(value: &str) -> Option<Self> {
         [
-            RegisteredDelivery::None,
-            RegisteredDelivery::SmscDelivery,
-            RegisteredDelivery::SmscDeliveryFailure,
+            SmppRegisteredDelivery::None,
+            SmppRegisteredDelivery::SmscDelivery,
+            SmppRegisteredDelivery::SmscDeliveryFailure,
         ]
         .into_iter()
         .find(|v| v.as_str().eq_ignore_ascii_case(value.trim()))
@@ -71,20 +71,20 @@ impl RegisteredDelivery {
 
     /// Whether the SMSC will send receipts, so that submissions are worth storing.
     pub fn requests_receipts(self) -> bool {
-        !matches!(self, RegisteredDelivery::None)
+        !matches!(self, SmppRegisteredDelivery::None)
     }
 
     /// The SMPP 3.4 `registered_delivery` bits for the SMSC delivery receipt.
     pub fn registered_delivery_bits(self) -> u8 {
         match self {
-            RegisteredDelivery::None => 0,
-            RegisteredDelivery::SmscDelivery => 1,
-            RegisteredDelivery::SmscDeliveryFailure => 2,
+            SmppRegisteredDelivery::None => 0,
+            SmppRegisteredDelivery::SmscDelivery => 1,
+            SmppRegisteredDelivery::SmscDeliveryFailure => 2,
         }
     }
 }
 
-impl fmt::Display for RegisteredDelivery {
+impl fmt::Display for SmppRegisteredDelivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -213,7 +213,7 @@ impl ScopeContext {
 pub struct ScopeOptions {
     /// `smpp_registered_delivery`: receipts requested for SMPP submissions (the seed's
     /// `"SMSC_Delivery"` turns tracking on). Default `None`.
-    pub smpp_registered_delivery: Option<RegisteredDelivery>,
+    pub smpp_registered_delivery: Option<SmppRegisteredDelivery>,
     /// `mm7_delivery_report`: delivery reports requested for MM7 submissions. Default false.
     pub mm7_delivery_report: Option<bool>,
     /// `mm7_mstore_save_message`: whether to save submissions for resubmission. Default true.
@@ -229,7 +229,7 @@ pub struct ScopeOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResolvedOptions {
     /// `smpp_registered_delivery`.
-    pub smpp_registered_delivery: RegisteredDelivery,
+    pub smpp_registered_delivery: SmppRegisteredDelivery,
     /// `mm7_delivery_report`.
     pub mm7_delivery_report: bool,
     /// `mm7_mstore_save_message`.
@@ -247,7 +247,7 @@ impl Default for ResolvedOptions {
     /// ids compared as strings.
     fn default() -> Self {
         Self {
-            smpp_registered_delivery: RegisteredDelivery::None,
+            smpp_registered_delivery: SmppRegisteredDelivery::None,
             mm7_delivery_report: false,
             mm7_mstore_save_message: true,
             mm7_mstore_bucket_use_shortcode: true,
@@ -482,8 +482,8 @@ fn scope_options(
                     option,
                     scope,
                     value,
-                    &RegisteredDelivery::NAMES,
-                    RegisteredDelivery::parse,
+                    &SmppRegisteredDelivery::NAMES,
+                    SmppRegisteredDelivery::parse,
                 )?)
             }
             "mm7_delivery_report" => {

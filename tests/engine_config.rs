@@ -2,8 +2,8 @@
 //! seed's `mstore { servers = (…) }` stanza.
 
 use redeliver::config::{
-    ConfigError, MessageIdFormat, MobilityConfig, MstoreModuleConfig, RegisteredDelivery,
-    ResolvedOptions, ScopeContext, ScopeOptions,
+    ConfigError, MessageIdFormat, MobilityConfig, MstoreModuleConfig, ResolvedOptions,
+    ScopeContext, ScopeOptions, SmppRegisteredDelivery,
 };
 
 fn everywhere() -> ScopeContext {
@@ -18,7 +18,7 @@ fn everywhere() -> ScopeContext {
 fn defaults_are_the_seeds() {
     let r = MobilityConfig::default().resolve(&everywhere());
     assert_eq!(r, ResolvedOptions::default());
-    assert_eq!(r.smpp_registered_delivery, RegisteredDelivery::None);
+    assert_eq!(r.smpp_registered_delivery, SmppRegisteredDelivery::None);
     assert!(!r.mm7_delivery_report);
     assert!(r.mm7_mstore_save_message);
     assert!(r.mm7_mstore_bucket_use_shortcode);
@@ -56,7 +56,7 @@ fn check_each_scope(set: impl Fn(&mut ScopeOptions), get: impl Fn(&ResolvedOptio
 #[test]
 fn every_option_is_honoured_in_every_scope() {
     check_each_scope(
-        |s| s.smpp_registered_delivery = Some(RegisteredDelivery::SmscDelivery),
+        |s| s.smpp_registered_delivery = Some(SmppRegisteredDelivery::SmscDelivery),
         |r| r.smpp_registered_delivery.to_string(),
     );
     check_each_scope(
@@ -93,14 +93,14 @@ fn the_most_specific_scope_wins() {
     )
     .unwrap();
     let rd = |cx: ScopeContext| config.resolve(&cx).smpp_registered_delivery;
-    assert_eq!(rd(everywhere()), RegisteredDelivery::SmscDelivery);
+    assert_eq!(rd(everywhere()), SmppRegisteredDelivery::SmscDelivery);
     let mut cx = everywhere();
     cx.binding = Some("smsc-2".into());
-    assert_eq!(rd(cx.clone()), RegisteredDelivery::SmscDeliveryFailure);
+    assert_eq!(rd(cx.clone()), SmppRegisteredDelivery::SmscDeliveryFailure);
     cx.binding_group = None;
-    assert_eq!(rd(cx.clone()), RegisteredDelivery::None);
+    assert_eq!(rd(cx.clone()), SmppRegisteredDelivery::None);
     cx.domain = Some("elsewhere".into());
-    assert_eq!(rd(cx), RegisteredDelivery::SmscDelivery);
+    assert_eq!(rd(cx), SmppRegisteredDelivery::SmscDelivery);
 }
 
 #[test]
