@@ -124,6 +124,7 @@ fn receipts(c: &mut Criterion) {
                     state: "DELIVRD".into(),
                     error: Some("000".into()),
                     raw: None,
+                    mm7_report: None,
                 }
             },
             |ev| async {

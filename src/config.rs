@@ -90,69 +90,24 @@ impl fmt::Display for SmppRegisteredDelivery {
     }
 }
 
-/// How an SMSC or MMSC writes a message id, so that the id in a receipt can be matched with
-/// the id of the submission (SMSCs return hex in `submit_sm_resp` and decimal in the receipt,
-/// or the reverse, with or without leading zeros).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum MessageIdFormat {
-    /// An opaque string, compared exactly (after trimming blanks).
-    #[default]
-    String,
-    /// A decimal number; leading zeros do not matter.
-    Decimal,
-    /// A hexadecimal number; case and leading zeros do not matter.
-    Hexadecimal,
+pub use crate::smpp::MessageIdFormat;
+
+/// The configuration spellings of [`MessageIdFormat`] (`hex` and `dec` are accepted too).
+pub const MESSAGE_ID_FORMAT_NAMES: [&str; 3] = ["string", "decimal", "hexadecimal"];
+
+fn parse_msgid_format(value: &str) -> Option<MessageIdFormat> {
+    value.parse().ok()
 }
 
-impl MessageIdFormat {
-    /// Every accepted spelling, as written in configuration files.
-    pub const NAMES: [&'static str; 3] = ["string", "decimal", "hexadecimal"];
-
-    /// The configuration spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageIdFormat::String => "string",
-            MessageIdFormat::Decimal => "decimal",
-            MessageIdFormat::Hexadecimal => "hexadecimal",
-        }
-    }
-
-    /// Parses a configuration value (case-insensitive; `hex` and `dec` are accepted too).
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "string" => Some(MessageIdFormat::String),
-            "decimal" | "dec" => Some(MessageIdFormat::Decimal),
-            "hexadecimal" | "hex" => Some(MessageIdFormat::Hexadecimal),
-            _ => None,
-        }
-    }
-
-    /// The key under which an id written in this format is matched: numeric ids become their
-    /// value in decimal without leading zeros, so `"000004D2"` (hexadecimal) and `"1234"`
-    /// (decimal) give the same key. An id that does not parse in its format (or is wider than
-    /// 128 bits) is compared as a string, so a misconfigured scope still matches identical ids.
-    pub fn normalize(self, id: &str) -> String {
-        let id = id.trim();
-        let radix = match self {
-            MessageIdFormat::String => return id.to_owned(),
-            MessageIdFormat::Decimal => 10,
-            MessageIdFormat::Hexadecimal => 16,
-        };
-        // from_str_radix accepts a leading '+', which is not part of any SMSC's id syntax.
-        if id.is_empty() || id.starts_with('+') {
-            return id.to_owned();
-        }
-        match u128::from_str_radix(id, radix) {
-            Ok(value) => value.to_string(),
-            Err(_) => id.to_owned(),
-        }
-    }
-}
-
-impl fmt::Display for MessageIdFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// The key under which an id written in `format` is stored and matched
+/// ([`MessageIdFormat::normalize`]: numeric ids become their decimal value, so `"000004D2"`
+/// in hexadecimal and `"1234"` in decimal meet). An id that is not valid in its format is
+/// compared as a string, so a misconfigured scope still matches identical ids; `None` only for
+/// an id that is empty once trimmed.
+pub fn msgid_key(id: &str, format: MessageIdFormat) -> Option<String> {
+    format
+        .normalize(id)
+        .or_else(|| MessageIdFormat::String.normalize(id))
 }
 
 /// A configuration scope, from the most specific to the least.
@@ -497,8 +452,8 @@ fn scope_options(
                     option,
                     scope,
                     value,
-                    &MessageIdFormat::NAMES,
-                    MessageIdFormat::parse,
+                    &MESSAGE_ID_FORMAT_NAMES,
+                    parse_msgid_format,
                 )?)
             }
             "receipt_msgid_format" => {
@@ -506,8 +461,8 @@ fn scope_options(
                     option,
                     scope,
                     value,
-                    &MessageIdFormat::NAMES,
-                    MessageIdFormat::parse,
+                    &MESSAGE_ID_FORMAT_NAMES,
+                    parse_msgid_format,
                 )?)
             }
             GLOBAL_ONLY => match global_only.as_deref_mut() {
@@ -583,16 +538,10 @@ fn raw_scope(options: &ScopeOptions) -> RawScope {
         raw.insert("mm7_mstore_save_message".into(), RawValue::Bool(v));
     }
     if let Some(v) = options.submit_msgid_format {
-        raw.insert(
-            "submit_msgid_format".into(),
-            RawValue::Str(v.as_str().into()),
-        );
+        raw.insert("submit_msgid_format".into(), RawValue::Str(v.to_string()));
     }
     if let Some(v) = options.receipt_msgid_format {
-        raw.insert(
-            "receipt_msgid_format".into(),
-            RawValue::Str(v.as_str().into()),
-        );
+        raw.insert("receipt_msgid_format".into(), RawValue::Str(v.to_string()));
     }
     raw
 }
@@ -895,17 +844,15 @@ mod tests {
 
     #[test]
     fn numeric_formats_meet_on_one_key() {
-        assert_eq!(MessageIdFormat::Hexadecimal.normalize("000004D2"), "1234");
-        assert_eq!(MessageIdFormat::Hexadecimal.normalize("4d2"), "1234");
-        assert_eq!(MessageIdFormat::Decimal.normalize("0001234"), "1234");
-        assert_eq!(MessageIdFormat::String.normalize(" 0001234 "), "0001234");
+        use MessageIdFormat::{Decimal, Hexadecimal, String as Str};
+        assert_eq!(msgid_key("000004D2", Hexadecimal).as_deref(), Some("1234"));
+        assert_eq!(msgid_key("4d2", Hexadecimal).as_deref(), Some("1234"));
+        assert_eq!(msgid_key("0001234", Decimal).as_deref(), Some("1234"));
+        assert_eq!(msgid_key(" 0001234 ", Str).as_deref(), Some("0001234"));
         // Not a number in its format: compared as the string it is.
-        assert_eq!(MessageIdFormat::Decimal.normalize("12ab"), "12ab");
-        assert_eq!(MessageIdFormat::Decimal.normalize("+12"), "+12");
-        assert_eq!(
-            MessageIdFormat::Hexadecimal.normalize(&"f".repeat(40)),
-            "f".repeat(40)
-        );
+        assert_eq!(msgid_key("12ab", Decimal).as_deref(), Some("12ab"));
+        assert_eq!(msgid_key("+12", Decimal).as_deref(), Some("+12"));
+        assert_eq!(msgid_key("  ", Decimal), None);
     }
 
     #[test]

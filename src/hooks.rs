@@ -37,6 +37,7 @@ use async_trait::async_trait;
 use crate::bounce::Dsn;
 use crate::config::ScopeContext;
 use crate::message::{Bucket, HistoryEvent, MsgId, StoredMessage};
+use crate::mm7::DeliveryReportReq;
 use crate::retry::Counters;
 use crate::store::{MessageStore, StoreError};
 
@@ -492,5 +493,35 @@ pub trait DeliveryHooks: Send + Sync {
     ) -> Result<StoreDecision, HookError> {
         let _ = (cx, msg, bucket, msgid);
         Ok(MSTORE_CONTINUE)
+    }
+
+    /// `mm7_handle_DR_negative(mm7_trx, bucket, msgid)`: a DeliveryReportReq says the
+    /// submission failed (MMStatus `Expired`, `Rejected`, `Unrecognised`,
+    /// `DeliveryConditionNotMet`). Runs before the DeliveryReportRsp is built and before the
+    /// bounce. `MM7_CONTINUE` lets the default bounce go to the original sender;
+    /// `MM7_DELIVERED` suppresses it.
+    async fn mm7_handle_dr_negative(
+        &self,
+        cx: &HookContext,
+        trx: &DeliveryReportReq,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<Mm7DrDecision, HookError> {
+        let _ = (cx, trx, bucket, msgid);
+        Ok(MM7_CONTINUE)
+    }
+
+    /// `mm7_handle_DR_positive(mm7_trx, bucket, msgid)`: a DeliveryReportReq says the message
+    /// was retrieved. The seed says its return value is not used: every registered hook runs
+    /// and the default (deleting the stored message) follows whatever they answer.
+    async fn mm7_handle_dr_positive(
+        &self,
+        cx: &HookContext,
+        trx: &DeliveryReportReq,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<Mm7DrDecision, HookError> {
+        let _ = (cx, trx, bucket, msgid);
+        Ok(MM7_CONTINUE)
     }
 }

@@ -177,6 +177,7 @@ fn receipt(id: &str, class: ReceiptClass, state: &str) -> ReceiptEvent {
         state: state.into(),
         error: Some("001".into()),
         raw: None,
+        mm7_report: None,
     }
 }
 

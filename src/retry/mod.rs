@@ -20,7 +20,7 @@
 //! # Receipts as they really arrive
 //!
 //! * **Message-id formats.** Both ids are normalised with the scope's `submit_msgid_format` and
-//!   `receipt_msgid_format` ([`MessageIdFormat::normalize`](crate::config::MessageIdFormat::normalize)):
+//!   `receipt_msgid_format` ([`crate::config::msgid_key`]):
 //!   the message is stored under the normalised submit id, and a receipt's normalised id finds it.
 //!   With the default `string` formats the key is the id exactly as the SMSC returned it.
 //! * **Receipt before submit.** A receipt whose message is not stored yet is parked, for
@@ -55,16 +55,23 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+mod mm7;
+mod smpp;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use crate::bounce::{Bouncer, DsnBouncer, FailureReport};
-use crate::config::{MobilityConfig, ScopeContext};
-use crate::hooks::{DeliveryHooks, HookContext, Injector, SmppDrDecision, StoreDecision};
+use crate::config::{MobilityConfig, ScopeContext, msgid_key};
+use crate::hooks::{
+    DeliveryHooks, HookContext, Injector, Mm7DrDecision, SmppDrDecision, StoreDecision,
+};
 use crate::message::{
     AddressError, Bucket, Channel, HistoryEvent, MsgId, ReceiptClass, StoredMessage,
 };
+use crate::mm7::{Address, DeliveryReportReq, MmStatus, Release};
+use crate::smpp::receipt::{ReceiptError, ReceiptRules};
 use crate::store::{MessageStore, StoreError};
 
 /// Metadata key: the final state the engine decided (`positive` / `negative`).
@@ -125,6 +132,9 @@ pub struct EngineSettings {
     /// How many finished messages are remembered to recognise duplicate receipts after the
     /// message was deleted. Default 65 536.
     pub recent_finals: usize,
+    /// How SMPP receipts are classified (SMPP 3.4 Appendix B by default: `DELIVRD` positive,
+    /// `ENROUTE`/`ACCEPTD` intermediate, the rest negative).
+    pub receipt_rules: ReceiptRules,
 }
 
 impl Default for EngineSettings {
@@ -135,6 +145,7 @@ impl Default for EngineSettings {
             max_parked: 100_000,
             multipart: MultipartRule::AllParts,
             recent_finals: 65_536,
+            receipt_rules: ReceiptRules::default(),
         }
     }
 }
@@ -176,6 +187,11 @@ pub struct ReceiptEvent {
     pub error: Option<String>,
     /// The receipt's raw text, if it had one.
     pub raw: Option<String>,
+    /// For MM7: the decoded DeliveryReportReq, handed to the `mm7_handle_DR_*` hooks as
+    /// `trx`. When it is `None` on an MM7 event, the hooks get a report built from the event
+    /// (`MessageID`, `MMStatus` from `state`, `StatusText` from `error`, `Sender` from the
+    /// bucket's shortcode, `Recipient` from the stored message).
+    pub mm7_report: Option<Arc<DeliveryReportReq>>,
 }
 
 /// Why a submission was not stored.
@@ -186,6 +202,9 @@ pub enum NotTracked {
     ReceiptsNotRequested,
     /// `mm7_mstore_save_message` is false in the scope.
     SavingDisabled,
+    /// The submission itself failed (a non-zero `command_status`, an MM7 status other than
+    /// 1xxx): there is nothing to wait for.
+    SubmitRefused,
 }
 
 /// What [`RetryEngine::on_submit`] did.
@@ -336,6 +355,12 @@ pub enum EngineError {
     /// The store failed in a way retrying will not fix, or a save failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An SMPP delivery receipt could not be read.
+    #[error(transparent)]
+    Receipt(#[from] ReceiptError),
+    /// The PDU or report is not a delivery receipt.
+    #[error("{0}")]
+    NotAReceipt(String),
 }
 
 /// A point-in-time copy of the engine's counters.
@@ -690,12 +715,11 @@ impl RetryEngine {
         let bucket = self.bucket_for(ev.shortcode.as_deref())?;
         let mut keys = Vec::with_capacity(ev.part_ids.len());
         for id in &ev.part_ids {
-            let key = MsgId::new(opts.submit_msgid_format.normalize(id)).map_err(|source| {
-                EngineError::Address {
+            let key = MsgId::new(msgid_key(id, opts.submit_msgid_format).unwrap_or_default())
+                .map_err(|source| EngineError::Address {
                     what: "submit message id",
                     source,
-                }
-            })?;
+                })?;
             if keys.contains(&key) {
                 return Err(EngineError::InvalidEvent(format!(
                     "submit: part id {id:?} appears twice in one multipart message"
@@ -798,12 +822,11 @@ impl RetryEngine {
     pub async fn on_receipt(&self, ev: ReceiptEvent) -> Result<ReceiptOutcome, EngineError> {
         let opts = self.inner.options.resolve(&ev.scope);
         let key =
-            MsgId::new(opts.receipt_msgid_format.normalize(&ev.message_id)).map_err(|source| {
-                EngineError::Address {
+            MsgId::new(msgid_key(&ev.message_id, opts.receipt_msgid_format).unwrap_or_default())
+                .map_err(|source| EngineError::Address {
                     what: "receipt message id",
                     source,
-                }
-            })?;
+                })?;
         if ev.class == ReceiptClass::Intermediate {
             bump(&self.inner.counters.intermediate);
         }
@@ -1093,7 +1116,7 @@ impl RetryEngine {
 
         let cx = self.hook_context(&ev.scope);
         let took_over = self
-            .run_receipt_hooks(&ev, &cx, class, &bucket, &primary)
+            .run_receipt_hooks(&ev, &msg, &cx, class, &bucket, &primary)
             .await;
 
         let default_action = if took_over {
@@ -1140,21 +1163,48 @@ impl RetryEngine {
     async fn run_receipt_hooks(
         &self,
         ev: &ReceiptEvent,
+        msg: &StoredMessage,
         cx: &HookContext,
         class: ReceiptClass,
         bucket: &Bucket,
         msgid: &MsgId,
     ) -> bool {
+        let positive = class == ReceiptClass::Positive;
+        if ev.channel == Channel::Mm7 {
+            let trx = match &ev.mm7_report {
+                Some(report) => report.clone(),
+                None => Arc::new(synthesized_report(ev, msg, bucket)),
+            };
+            let name = if positive {
+                "mm7_handle_DR_positive"
+            } else {
+                "mm7_handle_DR_negative"
+            };
+            for hook in &self.inner.hooks {
+                let answer = if positive {
+                    hook.mm7_handle_dr_positive(cx, &trx, bucket, msgid).await
+                } else {
+                    hook.mm7_handle_dr_negative(cx, &trx, bucket, msgid).await
+                };
+                match answer {
+                    // The seed: the positive hook's return value is not used.
+                    Ok(Mm7DrDecision::Delivered) if !positive => return true,
+                    Ok(_) => {}
+                    Err(e) => self.hook_failed(name, bucket, msgid, &e),
+                }
+            }
+            return false;
+        }
+        let name = if positive {
+            "smpp_handle_DR_positive"
+        } else {
+            "smpp_handle_DR_negative"
+        };
         for hook in &self.inner.hooks {
-            let (name, answer) = match (ev.channel, class) {
-                (_, ReceiptClass::Positive) => (
-                    "smpp_handle_DR_positive",
-                    hook.smpp_handle_dr_positive(cx, bucket, msgid).await,
-                ),
-                _ => (
-                    "smpp_handle_DR_negative",
-                    hook.smpp_handle_dr_negative(cx, bucket, msgid).await,
-                ),
+            let answer = if positive {
+                hook.smpp_handle_dr_positive(cx, bucket, msgid).await
+            } else {
+                hook.smpp_handle_dr_negative(cx, bucket, msgid).await
             };
             match answer {
                 Ok(SmppDrDecision::Delivered) => return true,
@@ -1196,5 +1246,30 @@ impl RetryEngine {
                 DefaultAction::BounceFailed(e.to_string())
             }
         }
+    }
+}
+
+/// The DeliveryReportReq an MM7 hook gets for a neutral MM7 receipt that came without one.
+fn synthesized_report(
+    ev: &ReceiptEvent,
+    msg: &StoredMessage,
+    bucket: &Bucket,
+) -> DeliveryReportReq {
+    let release = Release::Rel6Mm7_1_4;
+    DeliveryReportReq {
+        transaction_id: None,
+        mm7_version: "6.8.0".to_owned(),
+        release,
+        warnings: Vec::new(),
+        mms_relay_server_id: None,
+        message_id: ev.message_id.clone(),
+        recipient: Address::Rfc2822(msg.envelope.rcptto.clone()),
+        sender: Address::ShortCode(bucket.shortcode().unwrap_or_default().to_owned()),
+        date: String::new(),
+        mm_status: MmStatus::parse(&ev.state).0,
+        status_text: ev.error.clone(),
+        applic_id: None,
+        reply_applic_id: None,
+        aux_applic_info: None,
     }
 }
