@@ -8,13 +8,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use redeliver::config::{MobilityConfig, ScopeContext};
 use redeliver::hooks::{
     DeliveryHooks, HookContext, HookError, RecordingInjector, SMPP_CONTINUE, SmppDrDecision,
 };
-use redeliver::message::{Bucket, Channel, Envelope, MsgId, ReceiptClass, StoredMessage};
-use redeliver::retry::{ReceiptEvent, ReceiptOutcome, RetryEngine, SubmitEvent};
+use redeliver::message::{Bucket, Channel, Envelope, MsgId, StoredMessage};
+use redeliver::retry::{ReceiptOutcome, RetryEngine, SubmitEvent};
+use redeliver::smpp::receipt::{DeliveryReceipt, MessageState, ReceiptDate, ReceiptRules};
+use redeliver::smpp::{Body, Pdu};
 use redeliver::store::{MemoryStore, MessageStore};
 
 /// Counts live heap bytes, to measure memory per tracked message.
@@ -97,6 +100,18 @@ fn engine(store: Arc<MemoryStore>) -> RetryEngine {
         .build()
 }
 
+/// A deliver_sm carrying a DELIVRD receipt for `id`, as an SMSC sends it.
+fn receipt_frame(id: &str) -> Bytes {
+    let receipt = DeliveryReceipt::new(id, MessageState::Delivered).with_dates(
+        ReceiptDate::parse("submit date", "2611220600").expect("date"),
+        ReceiptDate::parse("done date", "2611220601").expect("date"),
+    );
+    let dsm = receipt
+        .to_deliver_sm("15551234567".into(), "12345".into())
+        .expect("deliver_sm");
+    Pdu::new(7, dsm).to_bytes().expect("encode")
+}
+
 fn receipts(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -109,49 +124,55 @@ fn receipts(c: &mut Criterion) {
     let store = Arc::new(MemoryStore::new());
     let eng = engine(store.clone());
     let seq = AtomicU64::new(0);
-    group.bench_function("engine: match, hook, load, delete", |b| {
-        b.to_async(&rt).iter_batched(
-            || {
-                let id = format!("{:016x}", seq.fetch_add(1, Ordering::Relaxed));
-                let msgid = MsgId::new(id.clone()).expect("msgid");
-                futures::executor::block_on(store.save(&bucket, &msgid, &template)).expect("save");
-                ReceiptEvent {
-                    channel: Channel::Smpp,
-                    scope: ScopeContext::binding("smsc-1"),
-                    bucket: bucket.clone(),
-                    message_id: id,
-                    class: ReceiptClass::Positive,
-                    state: "DELIVRD".into(),
-                    error: Some("000".into()),
-                    raw: None,
-                    mm7_report: None,
-                }
-            },
-            |ev| async {
-                let out = eng.on_receipt(ev).await.expect("receipt");
-                debug_assert!(matches!(out, ReceiptOutcome::Handled { .. }));
-                out
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    let scope = ScopeContext::binding("smsc-1");
+    // Setup (not timed): the submission is stored and its receipt is on the wire.
+    let setup = |store: &MemoryStore| {
+        let id = format!("{:016x}", seq.fetch_add(1, Ordering::Relaxed));
+        let msgid = MsgId::new(id.clone()).expect("msgid");
+        futures::executor::block_on(store.save(&bucket, &msgid, &template)).expect("save");
+        receipt_frame(&id)
+    };
+    group.bench_function(
+        "engine: decode deliver_sm, classify, hook, load, delete",
+        |b| {
+            b.to_async(&rt).iter_batched(
+                || setup(&store),
+                |frame| {
+                    let (eng, scope) = (&eng, &scope);
+                    async move {
+                        let pdu = Pdu::decode(&frame).expect("decode");
+                        let Body::DeliverSm(dsm) = pdu.body else {
+                            unreachable!("the bench sends deliver_sm")
+                        };
+                        let out = eng.on_deliver_sm(scope, &dsm).await.expect("receipt");
+                        debug_assert!(matches!(out, ReceiptOutcome::Handled { .. }));
+                        out
+                    }
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
 
-    // The peer: the same store work without the engine (load, then delete).
+    // The peer: the same decoding and store work without the engine (no hook, no bookkeeping).
     let bare = Arc::new(MemoryStore::new());
-    group.bench_function("bare store: load, delete", |b| {
+    let rules = ReceiptRules::default();
+    group.bench_function("bare: decode deliver_sm, classify, load, delete", |b| {
         b.to_async(&rt).iter_batched(
-            || {
-                let id = format!("{:016x}", seq.fetch_add(1, Ordering::Relaxed));
-                let msgid = MsgId::new(id).expect("msgid");
-                futures::executor::block_on(bare.save(&bucket, &msgid, &template)).expect("save");
-                msgid
-            },
-            |msgid| {
-                let (bare, bucket) = (&bare, &bucket);
+            || setup(&bare),
+            |frame| {
+                let (bare, bucket, rules) = (&bare, &bucket, &rules);
                 async move {
+                    let pdu = Pdu::decode(&frame).expect("decode");
+                    let Body::DeliverSm(dsm) = pdu.body else {
+                        unreachable!("the bench sends deliver_sm")
+                    };
+                    let receipt = DeliveryReceipt::from_deliver_sm(&dsm).expect("receipt");
+                    let class = receipt.class(rules);
+                    let msgid = MsgId::new(receipt.id).expect("msgid");
                     let m = bare.load(bucket, &msgid).await.expect("load");
                     bare.delete(bucket, &msgid).await.expect("delete");
-                    m
+                    (class, m)
                 }
             },
             BatchSize::SmallInput,

@@ -557,6 +557,19 @@ async fn positive_default_deletes_and_delivered_keeps() {
     );
     assert_eq!(f.store.len(), 1);
     assert_eq!(f.engine.counters().positive, 1);
+    // The kept message carries its final state, so a duplicate is recognised from the store.
+    let kept = f.store.load(&b(), &id("abc")).await.unwrap().unwrap();
+    assert_eq!(
+        kept.metadata.get(META_FINAL).map(String::as_str),
+        Some("positive")
+    );
+    assert_eq!(kept.history.len(), 2);
+    let out = f
+        .engine
+        .on_receipt(receipt("abc", ReceiptClass::Positive, "DELIVRD"))
+        .await
+        .unwrap();
+    assert!(matches!(out, ReceiptOutcome::Duplicate { .. }), "{out:?}");
 }
 
 #[tokio::test]

@@ -37,10 +37,11 @@
 //!   once, with the first part's msgid, and the copies are deleted.
 //! * **Duplicates.** A message reaches at most one final state: the first final receipt (or the
 //!   multipart rule's decision) runs the hook, and any later final receipt for it is counted as
-//!   a duplicate and changes nothing. The final state is written into the stored message before
-//!   the hook runs, and the engine remembers the last [`EngineSettings::recent_finals`] finished
-//!   messages, so duplicates are recognised after the message was deleted too. Receipts for one
-//!   message are handled one at a time.
+//!   a duplicate and changes nothing. The final state is written into the stored message (before
+//!   the hook runs; for a delivered single message, after the hook and only if it kept the
+//!   message, since it is normally deleted), and the engine remembers the last
+//!   [`EngineSettings::recent_finals`] finished messages, so duplicates are recognised after the
+//!   message was deleted too. Receipts for one message are handled one at a time.
 //!
 //! The engine keeps its bookkeeping in the stored message's metadata under keys starting with
 //! `redeliver.` (`redeliver.final`, `redeliver.primary`, `redeliver.part.<n>.key`,
@@ -1100,7 +1101,11 @@ impl RetryEngine {
 
         msg.metadata
             .insert(META_FINAL.to_owned(), class_name(class).to_owned());
-        if let Err(e) = inner.store.save(&bucket, &primary, &msg).await {
+        // A delivered single message is normally deleted right after its hook, so its final
+        // state is only written when a hook keeps it (below); everything else is written
+        // now, so the hook sees the receipt and a later duplicate finds the final state.
+        let quick_positive = class == ReceiptClass::Positive && parts.len() <= 1;
+        if !quick_positive && let Err(e) = inner.store.save(&bucket, &primary, &msg).await {
             bump(&inner.counters.store_errors);
             if e.is_retryable() {
                 drop(_guard);
@@ -1121,6 +1126,9 @@ impl RetryEngine {
 
         let default_action = if took_over {
             tracing::info!(%bucket, msgid = %primary, "mstore: hook took over; default skipped");
+            if quick_positive {
+                self.mark_final_if_kept(&bucket, &primary, class, &ev).await;
+            }
             DefaultAction::Skipped
         } else if class == ReceiptClass::Positive {
             match inner.store.delete(&bucket, &primary).await {
@@ -1157,6 +1165,36 @@ impl RetryEngine {
             took_over,
             default_action,
         })
+    }
+
+    /// After a hook kept a delivered message: records the receipt and the final state in what
+    /// the store holds now (the hook may have changed or deleted it).
+    async fn mark_final_if_kept(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+        class: ReceiptClass,
+        ev: &ReceiptEvent,
+    ) {
+        let store = &self.inner.store;
+        let result = match store.load(bucket, msgid).await {
+            Ok(Some(mut kept)) if !kept.metadata.contains_key(META_FINAL) => {
+                kept.record(HistoryEvent::Receipt {
+                    message_id: ev.message_id.clone(),
+                    state: ev.state.clone(),
+                    error: ev.error.clone(),
+                });
+                kept.metadata
+                    .insert(META_FINAL.to_owned(), class_name(class).to_owned());
+                store.save(bucket, msgid, &kept).await
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            bump(&self.inner.counters.store_errors);
+            tracing::warn!(%bucket, %msgid, error = %e, "mstore: could not record the final state of a kept message");
+        }
     }
 
     /// Runs the receipt hooks in order; returns whether one took over.
