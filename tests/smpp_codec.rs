@@ -1,4 +1,5 @@
 //! Known PDUs decode to the right fields and encode back to the same bytes.
+#![cfg(feature = "smpp")]
 
 use bytes::{Bytes, BytesMut};
 use redeliver::smpp::receipt::{DeliveryReceipt, MessageState};

@@ -1,4 +1,5 @@
 //! Hostile input: every byte sequence gives a PDU or a descriptive error, never a panic.
+#![cfg(feature = "smpp")]
 
 use bytes::{BufMut, Bytes, BytesMut};
 use proptest::prelude::*;

@@ -197,6 +197,17 @@ pub enum EncodeError {
         /// What is wrong with it.
         error: FieldError,
     },
+    /// The body's computed length and what was written disagree: a bug in this crate, reported
+    /// rather than sending a corrupt PDU.
+    #[error("{pdu}: computed a {computed}-byte body but wrote {written:?} bytes")]
+    LengthMismatch {
+        /// The PDU name.
+        pdu: &'static str,
+        /// The length computed beforehand.
+        computed: usize,
+        /// What was written (`None`: more than the computed length).
+        written: Option<usize>,
+    },
     /// The encoded PDU would be longer than `command_length` can say.
     #[error("{pdu}: encoded length {len} does not fit command_length")]
     TooLong {

@@ -192,8 +192,24 @@ impl BodyCodec for SubmitMulti {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
-        32 + self.dest_address.len() * 24 + self.short_message.len() + self.tlvs.as_bytes().len()
+    fn encoded_len(&self) -> usize {
+        let dests: usize = self
+            .dest_address
+            .iter()
+            .map(|d| match d {
+                DestAddress::SmeAddress {
+                    destination_addr, ..
+                } => 4 + destination_addr.len(),
+                DestAddress::DistributionList { dl_name } => 2 + dl_name.len(),
+            })
+            .sum();
+        15 + self.service_type.len()
+            + self.source_addr.len()
+            + dests
+            + self.schedule_delivery_time.len()
+            + self.validity_period.len()
+            + self.short_message.len()
+            + self.tlvs.as_bytes().len()
     }
 }
 
@@ -265,7 +281,12 @@ impl BodyCodec for SubmitMultiResp {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
-        2 + self.message_id.len() + self.unsuccess_sme.len() * 28 + self.tlvs.as_bytes().len()
+    fn encoded_len(&self) -> usize {
+        let smes: usize = self
+            .unsuccess_sme
+            .iter()
+            .map(|s| 7 + s.destination_addr.len())
+            .sum();
+        2 + self.message_id.len() + smes + self.tlvs.as_bytes().len()
     }
 }
