@@ -317,6 +317,29 @@ impl Pdu {
         }
     }
 
+    /// The response to this request, with `command_status`, the same sequence_number and an
+    /// empty body (which a non-zero status encodes as a bare header). `None` for responses and
+    /// for `outbind` and `alert_notification`, which have none.
+    pub fn response(&self, command_status: CommandStatus) -> Option<Pdu> {
+        let id = self.command_id().response()?;
+        Some(Pdu {
+            command_status,
+            sequence_number: self.sequence_number,
+            body: Body::empty_response(id)?,
+        })
+    }
+
+    /// A `generic_nack` (SMPP 3.4 §4.3.1), the answer to a PDU that could not be decoded far
+    /// enough to answer it properly (see [`DecodeError::command_status`] and
+    /// [`DecodeError::sequence_number`]).
+    pub fn generic_nack(sequence_number: u32, command_status: CommandStatus) -> Pdu {
+        Pdu {
+            command_status,
+            sequence_number,
+            body: Body::GenericNack,
+        }
+    }
+
     /// The `command_id`.
     pub const fn command_id(&self) -> CommandId {
         self.body.command_id()
