@@ -45,6 +45,7 @@ impl COctetString {
     }
 
     /// A string read from a frame: inline when short, else a slice of `frame`.
+    #[inline]
     pub(crate) fn from_frame(frame: &Bytes, start: usize, end: usize) -> Self {
         match frame.get(start..end) {
             Some(bytes) if bytes.len() <= INLINE => Self::inline(bytes),
@@ -53,6 +54,7 @@ impl COctetString {
         }
     }
 
+    #[inline]
     fn inline(bytes: &[u8]) -> Self {
         let mut buf = [0; INLINE];
         let len = bytes.len().min(INLINE);

@@ -20,6 +20,7 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub(crate) fn new(
         frame: &'a Bytes,
         pos: usize,
@@ -34,10 +35,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn left(&self) -> usize {
         self.frame.len() - self.pos
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.pos >= self.frame.len()
     }
@@ -60,6 +63,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn take(&mut self, field: &'static str, n: usize) -> Result<&'a [u8], DecodeError> {
         let frame: &'a [u8] = self.frame;
         match frame.get(self.pos..self.pos + n) {
@@ -77,16 +81,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
         Ok(self.take(field, 1)?[0])
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
         let b = self.take(field, 4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// A C-octet string of at most `max` octets, NUL included (the spec's "Var. max" size).
+    #[inline]
     pub(crate) fn cstr(
         &mut self,
         field: &'static str,
@@ -112,6 +119,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An octet string whose length was given by a preceding length field.
+    #[inline]
     pub(crate) fn octets(
         &mut self,
         field: &'static str,
@@ -137,6 +145,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Everything left in the body.
+    #[inline]
     pub(crate) fn rest(&mut self) -> Bytes {
         if self.is_empty() {
             return Bytes::new();
@@ -147,6 +156,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails unless the whole body was read.
+    #[inline]
     pub(crate) fn finish(&self) -> Result<(), DecodeError> {
         if self.is_empty() {
             Ok(())
@@ -171,6 +181,7 @@ pub(crate) struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
+    #[inline]
     pub(crate) fn new(buf: &'a mut [u8], pdu: &'static str) -> Self {
         Writer {
             buf,
@@ -229,6 +240,7 @@ impl<'a> Writer<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self, value: u32) {
         self.raw(&value.to_be_bytes());
     }

@@ -92,6 +92,7 @@ macro_rules! short_message_body {
         }
 
         impl BodyCodec for $name {
+            #[inline]
             fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 use super::{ADDR_21_MAX, SERVICE_TYPE_MAX, TIME_MAX};
                 use crate::smpp::{DataCoding, EsmClass, RegisteredDelivery};
@@ -194,6 +195,7 @@ macro_rules! bodies {
                 }
             }
 
+            #[inline]
             fn read(id: CommandId, r: &mut Reader<'_>) -> Result<Body, DecodeError> {
                 Ok(match id {
                     $(CommandId::$variant => Body::$variant(<$ty>::read(r)?),)*
