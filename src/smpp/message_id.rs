@@ -45,7 +45,7 @@ impl MessageIdFormat {
         u128::from_str_radix(digits, radix).ok()
     }
 
-    /// The canonical key of `id` written in `format`: two ids refer to the same message when
+    /// The canonical key of `id` written in this format: two ids refer to the same message when
     /// their keys are equal.
     ///
     /// The rule: a numeric id (`Decimal`, `Hexadecimal`) becomes its value written in decimal
@@ -55,17 +55,17 @@ impl MessageIdFormat {
     ///
     /// ```
     /// use redeliver::smpp::MessageIdFormat;
-    /// let from_resp = MessageIdFormat::normalize("1A2B3C", MessageIdFormat::Hexadecimal);
-    /// let from_receipt = MessageIdFormat::normalize("0001715004", MessageIdFormat::Decimal);
+    /// let from_resp = MessageIdFormat::Hexadecimal.normalize("1A2B3C");
+    /// let from_receipt = MessageIdFormat::Decimal.normalize("0001715004");
     /// assert_eq!(from_resp, from_receipt);
     /// ```
-    pub fn normalize(id: &str, format: MessageIdFormat) -> Option<String> {
-        match format {
+    pub fn normalize(self, id: &str) -> Option<String> {
+        match self {
             MessageIdFormat::String => {
                 let id = id.trim_matches(|c: char| c == '\0' || c.is_ascii_whitespace());
                 (!id.is_empty()).then(|| id.to_owned())
             }
-            _ => format.value(id).map(|v| v.to_string()),
+            _ => self.value(id).map(|v| v.to_string()),
         }
     }
 
@@ -74,7 +74,7 @@ impl MessageIdFormat {
     /// `id` is not valid in `from`.
     pub fn convert(id: &str, from: MessageIdFormat, to: MessageIdFormat) -> Option<String> {
         let value = match from {
-            MessageIdFormat::String => return Self::normalize(id, from),
+            MessageIdFormat::String => return from.normalize(id),
             _ => from.value(id)?,
         };
         Some(match to {
@@ -85,7 +85,7 @@ impl MessageIdFormat {
 
     /// True when `a` (written in `a_format`) and `b` (in `b_format`) name the same message.
     pub fn same_id(a: &str, a_format: MessageIdFormat, b: &str, b_format: MessageIdFormat) -> bool {
-        match (Self::normalize(a, a_format), Self::normalize(b, b_format)) {
+        match (a_format.normalize(a), b_format.normalize(b)) {
             (Some(x), Some(y)) => x == y,
             _ => false,
         }
@@ -147,21 +147,21 @@ mod tests {
             Decimal
         ));
         assert_eq!(
-            MessageIdFormat::normalize("0x00FF", Hexadecimal),
+            Hexadecimal.normalize("0x00FF"),
             Some("255".into())
         );
         assert_eq!(
-            MessageIdFormat::normalize("000255\0", Decimal),
+            Decimal.normalize("000255\0"),
             Some("255".into())
         );
-        assert_eq!(MessageIdFormat::normalize("12ab", Decimal), None);
-        assert_eq!(MessageIdFormat::normalize("+12", Decimal), None);
-        assert_eq!(MessageIdFormat::normalize("", Hexadecimal), None);
+        assert_eq!(Decimal.normalize("12ab"), None);
+        assert_eq!(Decimal.normalize("+12"), None);
+        assert_eq!(Hexadecimal.normalize(""), None);
         assert_eq!(
-            MessageIdFormat::normalize(" abc-1 ", Str),
+            Str.normalize(" abc-1 "),
             Some("abc-1".into())
         );
-        assert_eq!(MessageIdFormat::normalize("", Str), None);
+        assert_eq!(Str.normalize(""), None);
     }
 
     #[test]
