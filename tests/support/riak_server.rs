@@ -848,7 +848,20 @@ fn list_keys(cluster: &Cluster, id: &(String, Vec<u8>), param: Option<&str>) -> 
     }
 }
 
-/// Forgets tombstones whose time is up.
+/// Forgets the tombstone of one key if its time is up.
+fn reap_key(state: &mut State, id: &(String, Vec<u8>), key: &[u8]) {
+    let now = Instant::now();
+    if let Some(bucket) = state.buckets.get_mut(id)
+        && bucket
+            .objects
+            .get(key)
+            .is_some_and(|o| o.is_deleted() && o.reap_at.is_some_and(|at| at <= now))
+    {
+        bucket.objects.remove(key);
+    }
+}
+
+/// Forgets tombstones whose time is up, in a whole bucket.
 fn reap(state: &mut State, id: &(String, Vec<u8>)) {
     let now = Instant::now();
     if let Some(bucket) = state.buckets.get_mut(id) {
@@ -1073,7 +1086,7 @@ fn get_object(
     _returnbody: bool,
 ) -> Response {
     let mut state = cluster.lock();
-    reap(&mut state, id);
+    reap_key(&mut state, id, key);
     let Some(obj) = state.buckets.get(id).and_then(|b| b.objects.get(key)) else {
         return not_found_object();
     };
@@ -1207,7 +1220,7 @@ fn put_object(
         None => None,
     };
     let mut state = cluster.lock();
-    reap(&mut state, id);
+    reap_key(&mut state, id, key);
     let mult = allow_mult(&state, id);
     let tag = state.next_tag;
     state.next_tag += 1;
@@ -1250,7 +1263,7 @@ fn delete_object(req: &Request, cluster: &Cluster, id: &(String, Vec<u8>), key: 
         return crash;
     }
     let mut state = cluster.lock();
-    reap(&mut state, id);
+    reap_key(&mut state, id, key);
     let tag = state.next_tag;
     state.next_tag += 1;
     let ttl = cluster.options.tombstone_ttl;
