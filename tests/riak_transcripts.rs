@@ -591,3 +591,129 @@ async fn the_recorded_ping_is_healthy() {
     let (server, _) = canned(vec![recorded("01-ping-stats.json", 0)]).await;
     store_at(&server).ping().await.unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hostile responses: errors naming the server, never a panic
+
+fn raw_response(status_line: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("{status_line}\r\n");
+    for (n, v) in headers {
+        out.push_str(&format!("{n}: {v}\r\n"));
+    }
+    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+#[tokio::test]
+async fn hostile_responses_are_errors_naming_the_server() {
+    let vclock = (
+        "X-Riak-Vclock",
+        "a85hYGBgzGDKBVI8ypz/froGZvEyMPjpZzAlMuWxMsz5UvaELwsA",
+    );
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "300 as a text list",
+            raw_response(
+                "HTTP/1.1 300 Multiple Choices",
+                &[vclock, ("Content-Type", "text/plain")],
+                b"Siblings:\nabc\ndef\n",
+            ),
+            "not multipart/mixed",
+        ),
+        (
+            "300 without a vclock",
+            raw_response(
+                "HTTP/1.1 300 Multiple Choices",
+                &[("Content-Type", "multipart/mixed; boundary=B")],
+                b"\r\n--B\r\n\r\nx\r\n--B--\r\n",
+            ),
+            "without X-Riak-Vclock",
+        ),
+        (
+            "300 with an unterminated part",
+            raw_response(
+                "HTTP/1.1 300 Multiple Choices",
+                &[vclock, ("Content-Type", "multipart/mixed; boundary=B")],
+                b"\r\n--B\r\nContent-Type: text/plain\r\n\r\nnever closed",
+            ),
+            "not closed",
+        ),
+        (
+            "300 with a header line without a colon",
+            raw_response(
+                "HTTP/1.1 300 Multiple Choices",
+                &[vclock, ("Content-Type", "multipart/mixed; boundary=B")],
+                b"\r\n--B\r\nbroken header\r\n\r\nx\r\n--B--\r\n",
+            ),
+            "has no ':'",
+        ),
+        (
+            "a 200 larger than the response limit",
+            raw_response(
+                "HTTP/1.1 200 OK",
+                &[("Content-Type", "text/plain")],
+                &[b'x'; 4096],
+            ),
+            "exceeds the 1024-byte limit",
+        ),
+        (
+            "an unexpected status",
+            raw_response(
+                "HTTP/1.1 418 I'm a teapot",
+                &[("Content-Type", "text/plain")],
+                b"short and stout",
+            ),
+            "418",
+        ),
+    ];
+    for (what, response, expected) in cases {
+        let (server, _) = canned(vec![response]).await;
+        let mut config = RiakConfig::new([server.clone()]);
+        config.max_response_bytes = 1024;
+        let store = RiakStore::new(config).unwrap();
+        let err = store
+            .load(&Bucket::new("MADR-1").unwrap(), &MsgId::new("m").unwrap())
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&server) && text.contains(expected),
+            "{what}: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_2i_page_that_is_not_json_is_an_error_and_ends_the_listing() {
+    let (server, _) = canned(vec![raw_response(
+        "HTTP/1.1 200 OK",
+        &[("Content-Type", "application/json")],
+        b"{\"keys\":[\"a\",",
+    )])
+    .await;
+    let store = store_at(&server);
+    let bucket = Bucket::new("MADR-1").unwrap();
+    let items: Vec<_> = store.list(&bucket).collect().await;
+    assert_eq!(items.len(), 1);
+    let text = items[0].as_ref().unwrap_err().to_string();
+    assert!(
+        text.contains(&server) && text.contains("2i response"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn bitcask_without_2i_gets_a_hint() {
+    let (server, _) = canned(vec![raw_response(
+        "HTTP/1.1 500 Internal Server Error",
+        &[("Content-Type", "text/plain")],
+        b"Error:\n{error,{indexes_not_supported,riak_kv_bitcask_backend}}\n",
+    )])
+    .await;
+    let store = store_at(&server);
+    let items: Vec<_> = store.list(&Bucket::new("MADR-1").unwrap()).collect().await;
+    let text = items[0].as_ref().unwrap_err().to_string();
+    assert!(text.contains("leveldb or leveled"), "{text}");
+}

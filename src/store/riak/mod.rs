@@ -9,8 +9,22 @@
 //!   and `..`, which URL-normalising clients cannot put in a path, are stored as the keys `\0.`
 //!   and `\0..`.
 //! * The body is the object's value with its real Content-Type; every other part of the
-//!   message is an `X-Riak-Meta-*` header (see the table in the `codec` module docs), so
-//!   `curl -i http://127.0.0.1:8098/buckets/MADR-12345/keys/<msgid>` shows the whole message.
+//!   message is an `X-Riak-Meta-*` header, so
+//!   `curl -i http://127.0.0.1:8098/buckets/MADR-12345/keys/<msgid>` shows the whole message:
+//!
+//!   | header | content |
+//!   | --- | --- |
+//!   | `X-Riak-Meta-Redeliver` | format version, `1` (objects without it were not written by this crate) |
+//!   | `X-Riak-Meta-Channel` | `smpp` or `mm7` |
+//!   | `X-Riak-Meta-Mailfrom`, `X-Riak-Meta-Rcptto` | the envelope |
+//!   | `X-Riak-Meta-Content-Type` | the full content type (Riak keeps only the media type and `charset` of the Content-Type header, which would lose an MM7 `boundary`) |
+//!   | `X-Riak-Meta-Submitted-At`, `X-Riak-Meta-Expires-At` | `<seconds>.<nanoseconds>` since the Unix epoch |
+//!   | `X-Riak-Meta-Saved-At` | nanoseconds since the epoch when it was saved, for sibling resolution |
+//!   | `X-Riak-Meta-Metadata`, `X-Riak-Meta-Resource`, `X-Riak-Meta-History` | JSON; values over 4000 bytes continue in `…-2`, `…-3` headers (at most 64) |
+//!   | `x-riak-index-expires_int` | `expires_at` in whole seconds, for listing and `sweep_expired` |
+//!
+//!   Header values are percent-encoded where a header could not carry them as they are
+//!   (controls, spaces, `%`, non-ASCII).
 //! * The `X-Riak-Vclock` seen by [`load`](MessageStore::load) is sent with the next
 //!   [`save`](MessageStore::save) or [`delete`](MessageStore::delete) of that msgid, so an
 //!   update or delete replaces what was read; a save made by someone else in between survives as
@@ -527,7 +541,13 @@ impl RiakStore {
             .request(ctx, |client, base| client.get(format!("{base}{path}")))
             .await?;
         if reply.status != StatusCode::OK {
-            return Err(ctx.backend(self.unexpected(&reply)));
+            let mut reason = self.unexpected(&reply);
+            if String::from_utf8_lossy(&reply.body).contains("indexes_not_supported") {
+                reason.push_str(
+                    " (secondary indexes need the leveldb or leveled backend; with bitcask use its expiry_secs instead)",
+                );
+            }
+            return Err(ctx.backend(reason));
         }
         serde_json::from_slice(&reply.body).map_err(|e| {
             ctx.backend(format!(
