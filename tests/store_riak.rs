@@ -277,3 +277,36 @@ async fn bad_configuration_is_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn sweep_pages_through_the_index_and_keeps_other_applications_buckets() {
+    use std::time::{Duration, SystemTime};
+    let server = RiakServer::start().await;
+    let mut config = RiakConfig::new([server.host_port()]);
+    config.page_size = 3;
+    let store = RiakStore::new(config).unwrap();
+    let now = SystemTime::now();
+    let ours = Bucket::new("MADR-777").unwrap();
+    let theirs = Bucket::new("billing").unwrap();
+    for n in 0..15u32 {
+        let mut msg = conformance::sample_message(n, vec![n as u8]);
+        msg.expires_at = if n < 10 {
+            now - Duration::from_secs(60 + u64::from(n))
+        } else {
+            now + Duration::from_secs(60)
+        };
+        let id = MsgId::new(format!("m{n}")).unwrap();
+        store.save(&ours, &id, &msg).await.unwrap();
+        store.save(&theirs, &id, &msg).await.unwrap();
+    }
+    assert_eq!(store.sweep_expired(now).await.unwrap(), 10);
+    let left: Vec<_> = futures::StreamExt::collect::<Vec<_>>(store.list(&ours)).await;
+    assert_eq!(left.len(), 5);
+    let untouched: Vec<_> = futures::StreamExt::collect::<Vec<_>>(store.list(&theirs)).await;
+    assert_eq!(
+        untouched.len(),
+        15,
+        "only buckets with the MADR- prefix are swept"
+    );
+    assert_eq!(store.sweep_expired(now).await.unwrap(), 0);
+}

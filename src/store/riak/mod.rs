@@ -83,6 +83,10 @@ const LOAD_ACCEPT: &str = "multipart/mixed, */*;q=0.5";
 /// Most remembered vclocks; past it the memory is cleared (a missing vclock only costs a
 /// sibling, resolved on the next read).
 const MAX_VCLOCKS: usize = 16 * 1024;
+/// Most msgids a listing remembers to drop repeats.
+const MAX_SEEN: usize = 1_000_000;
+/// Objects checked and deleted at once by `sweep_expired`.
+const SWEEP_CONCURRENCY: usize = 16;
 /// Upper end of the listing range query: every expiry.
 const MAX_TERM: &str = "9223372036854775807";
 
@@ -580,6 +584,30 @@ impl RiakStore {
         Ok(list.buckets)
     }
 
+    /// Deletes one object found by the expiry index if it really expired; `Ok(true)` if it did.
+    async fn sweep_one(
+        &self,
+        bucket: &str,
+        msgid: &str,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let item = Ctx {
+            op: "sweep",
+            bucket,
+            msgid,
+        };
+        // The index can be behind a later save; only the object itself decides.
+        match self.load_ctx(item).await {
+            Ok(Some(msg)) if msg.is_expired(now) => self.delete_ctx(item).await,
+            Ok(_) => Ok(false),
+            Err(e @ StoreError::Corrupt { .. }) => {
+                tracing::warn!(error = %e, "riak: sweep skips an object it cannot read");
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     async fn sweep_bucket(&self, bucket: &str, now: SystemTime) -> Result<u64, StoreError> {
         let ctx = Ctx {
             op: "sweep",
@@ -593,26 +621,16 @@ impl RiakStore {
             let page = self
                 .index_page(ctx, &upper, continuation.as_deref())
                 .await?;
-            for key in &page.keys {
-                let msgid = codec::msgid_of_key(key);
-                let item = Ctx {
-                    op: "sweep",
-                    bucket,
-                    msgid,
-                };
-                // The index can be behind a later save; only the object itself decides.
-                match self.load_ctx(item).await {
-                    Ok(Some(msg)) if msg.is_expired(now) => {
-                        if self.delete_ctx(item).await? {
-                            removed += 1;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e @ StoreError::Corrupt { .. }) => {
-                        tracing::warn!(error = %e, "riak: sweep skips an object it cannot read");
-                    }
-                    Err(e) => return Err(e),
-                }
+            let outcomes: Vec<Result<bool, StoreError>> =
+                stream::iter(page.keys.clone())
+                    .map(|key| async move {
+                        self.sweep_one(bucket, codec::msgid_of_key(&key), now).await
+                    })
+                    .buffer_unordered(SWEEP_CONCURRENCY)
+                    .collect()
+                    .await;
+            for outcome in outcomes {
+                removed += u64::from(outcome?);
             }
             match page.continuation {
                 Some(next) if !page.keys.is_empty() => continuation = Some(next),
@@ -694,8 +712,16 @@ impl MessageStore for RiakStore {
                     cursor.continuation = page.continuation;
                     page.keys
                         .into_iter()
-                        // A key with several expiry terms (siblings) comes once per term.
-                        .filter(|key| cursor.seen.insert(key.clone()))
+                        // A key with several expiry terms (siblings) comes once per term. Past
+                        // MAX_SEEN keys the listing stops remembering, so a hostile or huge
+                        // listing cannot grow memory without bound; repeats are then possible.
+                        .filter(|key| {
+                            if cursor.seen.len() < MAX_SEEN {
+                                cursor.seen.insert(key.clone())
+                            } else {
+                                !cursor.seen.contains(key)
+                            }
+                        })
                         .map(|key| {
                             MsgId::new(codec::msgid_of_key(&key)).map_err(|e| {
                                 Ctx { msgid: &key, ..ctx }
