@@ -236,7 +236,13 @@ fn normalize_body(status: u16, headers: &[(String, String)], body: &[u8]) -> Str
 /// Replays the exchanges of one transcript (all but `skip`) against a new in-tree server and
 /// returns every difference.
 async fn replay(file: &str, skip: &[usize]) -> Vec<String> {
-    let server = riak_server::RiakServer::start().await;
+    // Tombstones last 3 s on Riak; here they last 100 ms, and the exchanges recorded "~5 s after"
+    // a delete wait 300 ms instead.
+    let server = riak_server::RiakServer::start_with(riak_server::Options {
+        tombstone_ttl: std::time::Duration::from_millis(100),
+        ..riak_server::Options::default()
+    })
+    .await;
     let doc = transcript(file);
     let mut vclocks: HashMap<String, String> = HashMap::new();
     // Server-assigned keys (POST), recorded → ours.
@@ -247,16 +253,20 @@ async fn replay(file: &str, skip: &[usize]) -> Vec<String> {
             continue;
         }
         let label = exchange["label"].as_str().unwrap_or("");
+        if label.contains("~5 s after") || label.contains("after reap") {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
         let request = &exchange["request"];
         let recorded = &exchange["response"];
         let Some(req_body) = body_bytes(&request["body"]) else {
             continue;
         };
         let method = request["method"].as_str().unwrap();
-        let mut raw = format!(
-            "{method} {} HTTP/1.1\r\n",
-            request["target"].as_str().unwrap()
-        );
+        let mut target = request["target"].as_str().unwrap().to_owned();
+        for (theirs, ours) in &renames {
+            target = target.replace(theirs, ours);
+        }
+        let mut raw = format!("{method} {target} HTTP/1.1\r\n");
         for (name, value) in headers_of(&request["headers"]) {
             let value = if name.eq_ignore_ascii_case("x-riak-vclock") {
                 vclocks.get(&value).cloned().unwrap_or(value)
@@ -327,13 +337,15 @@ async fn replay(file: &str, skip: &[usize]) -> Vec<String> {
 
 #[tokio::test]
 async fn the_in_tree_server_answers_like_the_recorded_riak() {
-    // Skipped: features the store never uses (conditional GETs, POST, ?vtag=, stream=true,
-    // term_regex, r/w parameter checks, full bucket props, legacy /riak), listings that include
-    // the recording's other buckets, waits for tombstone reaping, and generated large bodies.
+    // Skipped: features the store never uses (conditional requests — all of case 12 and the
+    // 304s of case 3 —, ?vtag=, stream=true, term_regex, r/w parameter checks, full bucket
+    // props, legacy /riak), listings that include the recording's other buckets, and generated
+    // large bodies.
     let cases: &[(&str, &[usize])] = &[
-        ("03-get.json", &[4, 5, 6, 7, 8]),
+        ("03-get.json", &[4, 7]),
         ("04-update-with-vclock.json", &[]),
-        ("05-delete-tombstones.json", &[4, 16, 17, 18, 19, 20]),
+        ("02-put-new.json", &[]),
+        ("05-delete-tombstones.json", &[]),
         ("06-odd-keys.json", &[25, 35]),
         ("07-siblings.json", &[0, 5, 6]),
         ("08-secondary-indexes.json", &[29, 30, 33]),

@@ -686,8 +686,9 @@ fn bucket_route<'q>(
                 state.next_tag += 1;
                 base62(mix(state.next_tag ^ 0x9057), 27)
             };
-            let response = put_object(req, cluster, &id, key.as_bytes(), false);
-            if response.status != 204 {
+            let returnbody = q("returnbody") == Some("true");
+            let mut response = put_object(req, cluster, &id, key.as_bytes(), returnbody);
+            if !matches!(response.status, 200 | 204) {
                 return response;
             }
             let prefix = if bucket_type == "default" {
@@ -695,16 +696,28 @@ fn bucket_route<'q>(
             } else {
                 format!("/types/{bucket_type}")
             };
+            let location = format!(
+                "{prefix}/buckets/{}/keys/{key}",
+                String::from_utf8_lossy(&bucket)
+            );
+            if returnbody {
+                // The object's own response, as 201 with Location after Server.
+                response.status = 201;
+                response.reason = "Created";
+                let at = response
+                    .headers
+                    .iter()
+                    .position(|(n, _)| n == "Server")
+                    .map_or(0, |p| p + 1);
+                response
+                    .headers
+                    .insert(at, ("Location".to_owned(), location));
+                return response;
+            }
             Response::new(201, "Created")
                 .h("Vary", "Accept-Encoding")
                 .h("Server", SERVER)
-                .h(
-                    "Location",
-                    format!(
-                        "{prefix}/buckets/{}/keys/{key}",
-                        String::from_utf8_lossy(&bucket)
-                    ),
-                )
+                .h("Location", location)
                 .h("Date", http_date(SystemTime::now()))
                 .h("Content-Type", req.header("content-type").unwrap_or(""))
                 .with_body(Vec::new())
