@@ -310,3 +310,21 @@ async fn sweep_pages_through_the_index_and_keeps_other_applications_buckets() {
     );
     assert_eq!(store.sweep_expired(now).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_save_after_loading_a_tombstone_replaces_it() {
+    let server = RiakServer::start().await;
+    let store = typed_store(&server);
+    let (bucket, msgid) = ids();
+    let msg = conformance::sample_message(6, b"back".to_vec());
+    store.save(&bucket, &msgid, &msg).await.unwrap();
+    assert!(store.delete(&bucket, &msgid).await.unwrap());
+    // The 404 for the tombstone carries its vclock, which the next save sends.
+    assert_eq!(store.load(&bucket, &msgid).await.unwrap(), None);
+    store.save(&bucket, &msgid, &msg).await.unwrap();
+    assert_eq!(
+        server.sibling_count("redeliver", "MADR-12345", "smsc/1+2 ü"),
+        1
+    );
+    assert_eq!(store.load(&bucket, &msgid).await.unwrap(), Some(msg));
+}

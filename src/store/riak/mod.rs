@@ -441,7 +441,12 @@ impl RiakStore {
                     .map(|(msg, _)| Some(msg))
                     .map_err(|e| ctx.corrupt(e))
             }
-            StatusCode::NOT_FOUND => Ok(None),
+            StatusCode::NOT_FOUND => {
+                // A fresh tombstone comes with its vclock; saving with it replaces the tombstone
+                // instead of leaving it beside the new value as a sibling.
+                self.remember_vclock(ctx, &reply.headers);
+                Ok(None)
+            }
             StatusCode::MULTIPLE_CHOICES => self.resolve(ctx, reply).await,
             _ => Err(ctx.backend(self.unexpected(&reply))),
         }
