@@ -328,3 +328,31 @@ async fn a_save_after_loading_a_tombstone_replaces_it() {
     );
     assert_eq!(store.load(&bucket, &msgid).await.unwrap(), Some(msg));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any msgid (any string without NUL) reaches Riak as its own key and comes back listed
+    /// as itself: the percent-encoding is one-to-one.
+    #[test]
+    fn any_msgid_round_trips_through_riak(text in "[^\u{0}]{1,40}") {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let server = RiakServer::start().await;
+            let store = store(&[&server]);
+            let bucket = Bucket::new("MADR-prop").unwrap();
+            let msgid = MsgId::new(text.clone()).unwrap();
+            let msg = conformance::sample_message(1, text.as_bytes().to_vec());
+            store.save(&bucket, &msgid, &msg).await.unwrap();
+            assert_eq!(store.load(&bucket, &msgid).await.unwrap(), Some(msg));
+            let listed: Vec<MsgId> = futures::StreamExt::collect::<Vec<_>>(store.list(&bucket))
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(listed, vec![msgid.clone()]);
+            assert!(store.delete(&bucket, &msgid).await.unwrap());
+            server.stop();
+        });
+    }
+}
