@@ -103,11 +103,17 @@ fn kill_9_mid_run_loses_nothing_and_resets_no_budget() {
             .spawn()
             .unwrap(),
     );
+    // Read on a thread that drains to the end, so that the child never writes to a closed pipe.
     let stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
     let wanted = format!("acked {HANG_FROM}");
     let mut seen = Vec::new();
-    for line in stdout.lines() {
-        let line = line.unwrap();
+    while let Ok(line) = lines.recv() {
         let done = line == wanted;
         seen.push(line);
         if done {
@@ -117,6 +123,9 @@ fn kill_9_mid_run_loses_nothing_and_resets_no_budget() {
     assert_eq!(seen.last(), Some(&wanted), "child output: {seen:?}");
     // Every hanging third attempt has reached the receiver before the kill.
     while rcv.total() < (COUNT * 3) as u64 {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            panic!("the child stopped on its own ({status}) after {seen:?}");
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
     child.0.kill().unwrap(); // SIGKILL
