@@ -35,6 +35,8 @@ pub mod smpp;
 pub mod mm7;
 
 #[cfg(feature = "engine")]
+pub mod bounce;
+#[cfg(feature = "engine")]
 pub mod config;
 #[cfg(feature = "engine")]
 pub mod console;

@@ -2,8 +2,10 @@
 //!
 //! [`MessageStore`] is the seed's `msys.mstore.save/load/delete` as one small async trait,
 //! object-safe so a host can hold an `Arc<dyn MessageStore>`. Backends live in their own modules:
-//! [`MemoryStore`] (tests), and — behind their features — the Riak KV HTTP store and the embedded
-//! crash-safe file store.
+//! [`MemoryStore`] (tests), and — behind their features — the Riak KV HTTP store (`RiakStore`,
+//! feature `riak`) and the embedded crash-safe file store (`EmbeddedStore`, feature `embedded`).
+//! The conformance suite every backend passes is published as `conformance` (feature
+//! `test-util`).
 
 use std::fmt;
 use std::time::SystemTime;
@@ -13,9 +15,21 @@ use futures::stream::BoxStream;
 
 use crate::message::{Bucket, MsgId, StoredMessage};
 
+#[cfg(feature = "test-util")]
+pub mod conformance;
+#[cfg(feature = "embedded")]
+mod embedded;
 mod memory;
+#[cfg(feature = "embedded")]
+mod record;
+#[cfg(feature = "riak")]
+pub mod riak;
 
+#[cfg(feature = "embedded")]
+pub use embedded::EmbeddedStore;
 pub use memory::MemoryStore;
+#[cfg(feature = "riak")]
+pub use riak::{RiakConfig, RiakStore};
 
 /// What went wrong in a store operation, and where.
 ///

@@ -1,0 +1,218 @@
+//! Receipts per second through the engine, against the bare store operations it wraps, and
+//! bytes of memory per tracked message.
+//!
+//! `cargo bench --bench engine -- --warm-up-time 1 --measurement-time 3`
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use redeliver::config::{MobilityConfig, ScopeContext};
+use redeliver::hooks::{
+    DeliveryHooks, HookContext, HookError, RecordingInjector, SMPP_CONTINUE, SmppDrDecision,
+};
+use redeliver::message::{Bucket, Channel, Envelope, MsgId, StoredMessage};
+use redeliver::retry::{ReceiptOutcome, RetryEngine, SubmitEvent};
+use redeliver::smpp::receipt::{DeliveryReceipt, MessageState, ReceiptDate, ReceiptRules};
+use redeliver::smpp::{Body, Pdu};
+use redeliver::store::{MemoryStore, MessageStore};
+
+/// Counts live heap bytes, to measure memory per tracked message.
+struct CountingAlloc;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator and only adds counting.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: same layout contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: ptr was allocated by System with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        // SAFETY: ptr was allocated by System with this layout.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// The seed's positive hook: delete and continue.
+struct DeleteOnPositive;
+
+#[async_trait]
+impl DeliveryHooks for DeleteOnPositive {
+    async fn smpp_handle_dr_positive(
+        &self,
+        cx: &HookContext,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<SmppDrDecision, HookError> {
+        cx.delete(bucket, msgid).await?;
+        Ok(SMPP_CONTINUE)
+    }
+}
+
+const OPTIONS: &str = "[global]\nsmpp_registered_delivery = \"SMSC_Delivery\"\n";
+
+fn message() -> StoredMessage {
+    let mut msg = StoredMessage::new(
+        Channel::Smpp,
+        Envelope {
+            mailfrom: "alice@example.com".into(),
+            rcptto: "15551234567@smpp.example.com".into(),
+        },
+        &b"Your verification code is 471142. It expires in 10 minutes."[..],
+    );
+    for (k, v) in [
+        ("source_addr_ton", "3"),
+        ("source_addr_npi", "0"),
+        ("source_addr", "12345"),
+        ("dest_addr_ton", "1"),
+        ("dest_addr_npi", "1"),
+        ("destination_addr", "15551234567"),
+        ("esm_class", "0"),
+        ("registered_delivery", "1"),
+        ("data_coding", "0"),
+    ] {
+        msg.metadata.insert(k.into(), v.into());
+    }
+    msg
+}
+
+fn engine(store: Arc<MemoryStore>) -> RetryEngine {
+    RetryEngine::builder(store, Arc::new(RecordingInjector::new()))
+        .options(MobilityConfig::from_toml_str(OPTIONS).expect("bench options"))
+        .hooks(Arc::new(DeleteOnPositive))
+        .build()
+}
+
+/// A deliver_sm carrying a DELIVRD receipt for `id`, as an SMSC sends it.
+fn receipt_frame(id: &str) -> Bytes {
+    let receipt = DeliveryReceipt::new(id, MessageState::Delivered).with_dates(
+        ReceiptDate::parse("submit date", "2611220600").expect("date"),
+        ReceiptDate::parse("done date", "2611220601").expect("date"),
+    );
+    let dsm = receipt
+        .to_deliver_sm("15551234567".into(), "12345".into())
+        .expect("deliver_sm");
+    Pdu::new(7, dsm).to_bytes().expect("encode")
+}
+
+fn receipts(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let bucket = Bucket::new("MADR-12345").expect("bucket");
+    let template = message();
+    let mut group = c.benchmark_group("receipt");
+    group.throughput(Throughput::Elements(1));
+
+    let store = Arc::new(MemoryStore::new());
+    let eng = engine(store.clone());
+    let seq = AtomicU64::new(0);
+    let scope = ScopeContext::binding("smsc-1");
+    // Setup (not timed): the submission is stored and its receipt is on the wire.
+    let setup = |store: &MemoryStore| {
+        let id = format!("{:016x}", seq.fetch_add(1, Ordering::Relaxed));
+        let msgid = MsgId::new(id.clone()).expect("msgid");
+        futures::executor::block_on(store.save(&bucket, &msgid, &template)).expect("save");
+        receipt_frame(&id)
+    };
+    group.bench_function(
+        "engine: decode deliver_sm, classify, hook, load, delete",
+        |b| {
+            b.to_async(&rt).iter_batched(
+                || setup(&store),
+                |frame| {
+                    let (eng, scope) = (&eng, &scope);
+                    async move {
+                        let pdu = Pdu::decode(&frame).expect("decode");
+                        let Body::DeliverSm(dsm) = pdu.body else {
+                            unreachable!("the bench sends deliver_sm")
+                        };
+                        let out = eng.on_deliver_sm(scope, &dsm).await.expect("receipt");
+                        debug_assert!(matches!(out, ReceiptOutcome::Handled { .. }));
+                        out
+                    }
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
+
+    // The peer: the same decoding and store work without the engine (no hook, no bookkeeping).
+    let bare = Arc::new(MemoryStore::new());
+    let rules = ReceiptRules::default();
+    group.bench_function("bare: decode deliver_sm, classify, load, delete", |b| {
+        b.to_async(&rt).iter_batched(
+            || setup(&bare),
+            |frame| {
+                let (bare, bucket, rules) = (&bare, &bucket, &rules);
+                async move {
+                    let pdu = Pdu::decode(&frame).expect("decode");
+                    let Body::DeliverSm(dsm) = pdu.body else {
+                        unreachable!("the bench sends deliver_sm")
+                    };
+                    let receipt = DeliveryReceipt::from_deliver_sm(&dsm).expect("receipt");
+                    let class = receipt.class(rules);
+                    let msgid = MsgId::new(receipt.id).expect("msgid");
+                    let m = bare.load(bucket, &msgid).await.expect("load");
+                    bare.delete(bucket, &msgid).await.expect("delete");
+                    (class, m)
+                }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+/// Bytes of heap per tracked message: the engine's submit path into a MemoryStore.
+fn memory_per_message(_c: &mut Criterion) {
+    const N: usize = 20_000;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let store = Arc::new(MemoryStore::new());
+    let eng = engine(store.clone());
+    // Everything allocated from here on and still live at the end is what tracking costs:
+    // the events are consumed, so only the store's copies (and the engine's state) remain.
+    let before = LIVE.load(Ordering::Relaxed);
+    rt.block_on(async {
+        for i in 0..N {
+            let ev = SubmitEvent {
+                channel: Channel::Smpp,
+                scope: ScopeContext::binding("smsc-1"),
+                shortcode: Some("12345".into()),
+                message: message(),
+                part_ids: vec![format!("{i:016x}")],
+                status: "ESME_ROK".into(),
+            };
+            eng.on_submit(ev).await.expect("submit");
+        }
+    });
+    let after = LIVE.load(Ordering::Relaxed);
+    let per = (after - before) as f64 / N as f64;
+    println!(
+        "memory per tracked message (MemoryStore, {}-byte body, 9 metadata fields): {per:.0} bytes",
+        message().body.len()
+    );
+    assert_eq!(store.len(), N);
+}
+
+criterion_group!(benches, receipts, memory_per_message);
+criterion_main!(benches);

@@ -1,0 +1,155 @@
+//! Warnings: what the decoder accepted although the schema (3GPP TS 23.140 Annex D) or the
+//! MIME rules do not allow it. Every decoded message lists them, so leniency is never silent.
+
+use std::fmt;
+
+/// One thing the decoder accepted that the schema or MIME does not allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Warning {
+    /// The message element's namespace is not a known MM7 release (or it has none).
+    UnknownRelease {
+        /// The namespace as received (empty when there was none).
+        namespace: String,
+    },
+    /// The SOAP header has no `TransactionID` (§9.2 makes it mandatory).
+    MissingTransactionId,
+    /// The `TransactionID` header is in a different release's namespace than the body.
+    MixedReleases {
+        /// The header's namespace.
+        header: String,
+        /// The body's namespace.
+        body: String,
+    },
+    /// The envelope is SOAP 1.2 or another namespace, not SOAP 1.1.
+    EnvelopeNamespace {
+        /// The namespace as received.
+        namespace: String,
+    },
+    /// `MM7Version` does not belong to the body's namespace release.
+    VersionMismatch {
+        /// The `MM7Version` value.
+        mm7_version: String,
+        /// The body's release name.
+        release: String,
+    },
+    /// An enumerated value (`MMStatus`, `Priority`, …) outside the schema's enumeration, kept
+    /// as received; or a non-standard spelling read as the standard value.
+    OutsideEnumeration {
+        /// The element name.
+        element: &'static str,
+        /// The value as received.
+        value: String,
+        /// What the decoder did with it.
+        read_as: String,
+    },
+    /// A `StatusCode` outside the table of §8.7.3, kept as a number.
+    UnknownStatusCode {
+        /// The code.
+        code: u16,
+    },
+    /// An element the schema does not allow where it appeared, or one this codec does not
+    /// model (e.g. `ReplyCharging`, `UACapabilities`); it was skipped.
+    UnexpectedElement {
+        /// The enclosing element.
+        parent: String,
+        /// The skipped element's local name.
+        element: String,
+    },
+    /// An address element carried bare text instead of `Number`, `ShortCode` or
+    /// `RFC2822Address` (as some REL-5 relays send it).
+    BareAddress {
+        /// The element name.
+        element: String,
+        /// How the text was read.
+        read_as: &'static str,
+    },
+    /// A multipart body's last part is not followed by the closing delimiter.
+    UnclosedMimePart {
+        /// The multipart's boundary.
+        boundary: String,
+    },
+    /// Content parts came with a message that has no content (a response, a report); they
+    /// were dropped.
+    IgnoredParts {
+        /// How many top-level parts were dropped.
+        count: usize,
+    },
+    /// A part's transfer encoding could not be decoded; its body is kept as received.
+    UndecodableContent {
+        /// The part's Content-ID (or its position when it has none).
+        part: String,
+        /// The transfer encoding.
+        encoding: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::UnknownRelease { namespace } if namespace.is_empty() => {
+                f.write_str("the message element has no namespace")
+            }
+            Warning::UnknownRelease { namespace } => {
+                write!(f, "namespace {namespace:?} is not a known MM7 release")
+            }
+            Warning::MissingTransactionId => f.write_str("the SOAP header has no TransactionID"),
+            Warning::MixedReleases { header, body } => write!(
+                f,
+                "TransactionID is in namespace {header:?} but the body is in {body:?}"
+            ),
+            Warning::EnvelopeNamespace { namespace } => {
+                write!(f, "the envelope namespace {namespace:?} is not SOAP 1.1")
+            }
+            Warning::VersionMismatch {
+                mm7_version,
+                release,
+            } => write!(
+                f,
+                "MM7Version {mm7_version:?} does not belong to release {release}"
+            ),
+            Warning::OutsideEnumeration {
+                element,
+                value,
+                read_as,
+            } => write!(
+                f,
+                "{element} {value:?} is outside the schema's enumeration; read as {read_as}"
+            ),
+            Warning::UnknownStatusCode { code } => {
+                write!(
+                    f,
+                    "StatusCode {code} is not in the table of TS 23.140 §8.7.3"
+                )
+            }
+            Warning::UnexpectedElement { parent, element } => {
+                write!(
+                    f,
+                    "element {element} in {parent} is unexpected or not modelled; skipped"
+                )
+            }
+            Warning::BareAddress { element, read_as } => write!(
+                f,
+                "{element} holds bare text instead of Number/ShortCode/RFC2822Address; read as {read_as}"
+            ),
+            Warning::UnclosedMimePart { boundary } => write!(
+                f,
+                "the last MIME part of boundary {boundary:?} has no closing delimiter"
+            ),
+            Warning::IgnoredParts { count } => write!(
+                f,
+                "{count} content part(s) came with a message that has no content; dropped"
+            ),
+            Warning::UndecodableContent {
+                part,
+                encoding,
+                reason,
+            } => write!(
+                f,
+                "part {part}: {encoding} body could not be decoded ({reason}); kept as received"
+            ),
+        }
+    }
+}

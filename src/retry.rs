@@ -1,1 +1,0 @@
-//! The retry engine: store on submit, decide on receipt, reroute or bounce.

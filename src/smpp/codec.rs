@@ -1,0 +1,31 @@
+//! The codec trait: one frame in, one PDU out, and back.
+
+use bytes::{Bytes, BytesMut};
+
+use super::{DecodeError, EncodeError, Pdu};
+
+/// Decodes one PDU from one frame and encodes one PDU into a buffer, with no I/O.
+///
+/// A host can wrap the default codec (to log, count, or rewrite PDUs) and hand its own to
+/// [`SmppFraming`](super::SmppFraming).
+pub trait SmppCodec {
+    /// Decodes one whole PDU; `frame` is exactly `command_length` bytes, header included.
+    fn decode(&self, frame: &Bytes) -> Result<Pdu, DecodeError>;
+
+    /// Appends one encoded PDU to `dst`, leaving `dst` unchanged on error.
+    fn encode(&self, pdu: &Pdu, dst: &mut BytesMut) -> Result<(), EncodeError>;
+}
+
+/// The SMPP 3.4 codec of this crate ([`Pdu::decode`], [`Pdu::encode`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultSmppCodec;
+
+impl SmppCodec for DefaultSmppCodec {
+    fn decode(&self, frame: &Bytes) -> Result<Pdu, DecodeError> {
+        Pdu::decode(frame)
+    }
+
+    fn encode(&self, pdu: &Pdu, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        pdu.encode(dst)
+    }
+}

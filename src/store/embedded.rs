@@ -1,0 +1,501 @@
+//! A crash-safe file store on [`redb`], for examples and single hosts.
+//!
+//! # Why redb
+//!
+//! redb is a pure-Rust, ACID, copy-on-write B-tree store in a single file: a commit with
+//! [`redb::Durability::Immediate`] is on disk (fsync'd) when it returns, and a crash at any point
+//! leaves the file at the last committed transaction. It needs no C toolchain, no background
+//! compaction process and no write-ahead log to replay, which is what a library embedded in
+//! somebody else's gateway should bring along.
+//!
+//! # Durability and group commit
+//!
+//! An acknowledged [`save`](MessageStore::save) or [`delete`](MessageStore::delete) has been
+//! fsync'd: it survives `kill -9` and power loss. One writer thread owns all writes; whatever
+//! writes are waiting when it starts a transaction are applied in that one transaction and
+//! fsync'd together, so concurrent savers share the cost of an fsync (group commit) without
+//! weakening the guarantee. Reads run on tokio's blocking pool and never wait for the writer.
+//!
+//! # Layout
+//!
+//! Table `messages`: `(bucket, msgid)` → expiry (`u64` nanoseconds since the epoch, big-endian)
+//! followed by the message in the crate's record layout. Table `expiry`:
+//! `(expiry, bucket, msgid)` → `()`, the index [`sweep_expired`](MessageStore::sweep_expired)
+//! walks so it never reads a message that has not expired.
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use futures::stream::{self, BoxStream, StreamExt};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use tokio::sync::oneshot;
+
+use super::{MessageStore, StoreError, record};
+use crate::message::{Bucket, MsgId, StoredMessage};
+
+const BACKEND: &str = "embedded";
+const MESSAGES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("messages");
+const EXPIRY: TableDefinition<(u64, &str, &str), ()> = TableDefinition::new("expiry");
+/// Most writes applied in one transaction; bounds the memory a burst of savers can pin.
+const MAX_BATCH: usize = 1024;
+/// Most expired messages removed per sweep transaction, so saves are not held up for long.
+const SWEEP_CHUNK: usize = 4096;
+/// Msgids read per listing page.
+const LIST_PAGE: usize = 512;
+
+/// The embedded crash-safe [`MessageStore`] (feature `embedded`): one redb file, fsync'd on
+/// every acknowledged write, with group commit for concurrent writers.
+///
+/// Implements the "keep" part of Momentum's mstore (`seeds/momentum-mstore-retrying-messages.md`)
+/// for hosts that run without Riak.
+#[derive(Debug, Clone)]
+pub struct EmbeddedStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Arc<Database>,
+    path: PathBuf,
+    /// `None` only while dropping.
+    writer: Option<mpsc::Sender<Op>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer after the writes already queued; waiting for it
+        // releases the file lock, so the same file can be opened again as soon as this returns.
+        drop(self.writer.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!(path = %self.path.display(), "embedded store: writer thread panicked");
+        }
+    }
+}
+
+type Ack<T> = oneshot::Sender<Result<T, String>>;
+
+enum Op {
+    Save {
+        bucket: String,
+        msgid: String,
+        expiry: u64,
+        value: Vec<u8>,
+        ack: Ack<()>,
+    },
+    Delete {
+        bucket: String,
+        msgid: String,
+        ack: Ack<bool>,
+    },
+    Sweep {
+        now: u64,
+        ack: Ack<u64>,
+    },
+}
+
+impl EmbeddedStore {
+    /// Opens the store file at `path`, creating it (and its tables) if it does not exist. A file
+    /// left by a crash is recovered to its last committed transaction.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let fail = |what: &str, e: &dyn std::fmt::Display| StoreError::Backend {
+            backend: BACKEND,
+            op: "open",
+            bucket: String::new(),
+            msgid: String::new(),
+            reason: format!("{}: {what}: {e}", path.display()),
+        };
+        let db = Database::create(&path).map_err(|e| fail("cannot open the database", &e))?;
+        let txn = db
+            .begin_write()
+            .map_err(|e| fail("cannot begin a transaction", &e))?;
+        txn.open_table(MESSAGES)
+            .map_err(|e| fail("cannot open table messages", &e))?;
+        txn.open_table(EXPIRY)
+            .map_err(|e| fail("cannot open table expiry", &e))?;
+        txn.commit()
+            .map_err(|e| fail("cannot create the tables", &e))?;
+        let db = Arc::new(db);
+        let (writer, ops) = mpsc::channel();
+        let writer_db = Arc::clone(&db);
+        let thread = thread::Builder::new()
+            .name("redeliver-embedded-writer".into())
+            .spawn(move || write_loop(&writer_db, &ops))
+            .map_err(|e| fail("cannot start the writer thread", &e))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                path,
+                writer: Some(writer),
+                thread: Some(thread),
+            }),
+        })
+    }
+
+    /// The file this store keeps its messages in.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn error(op: &'static str, bucket: &str, msgid: &str, reason: String) -> StoreError {
+        StoreError::Backend {
+            backend: BACKEND,
+            op,
+            bucket: bucket.to_owned(),
+            msgid: msgid.to_owned(),
+            reason,
+        }
+    }
+
+    async fn submit<T>(
+        &self,
+        op: &'static str,
+        bucket: &str,
+        msgid: &str,
+        make: impl FnOnce(Ack<T>) -> Op,
+    ) -> Result<T, StoreError> {
+        let (ack, done) = oneshot::channel();
+        let stopped = || Self::error(op, bucket, msgid, "the writer thread has stopped".into());
+        self.inner
+            .writer
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(make(ack))
+            .map_err(|_| stopped())?;
+        done.await
+            .map_err(|_| stopped())?
+            .map_err(|reason| Self::error(op, bucket, msgid, reason))
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        bucket: &str,
+        msgid: &str,
+        f: impl FnOnce(&Database) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = Arc::clone(&self.inner.db);
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| Self::error(op, bucket, msgid, format!("read task failed: {e}")))?
+            .map_err(|reason| Self::error(op, bucket, msgid, reason))
+    }
+}
+
+/// Nanoseconds since the epoch, saturating; times before the epoch count as 0.
+fn nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn write_loop(db: &Database, ops: &mpsc::Receiver<Op>) {
+    while let Ok(first) = ops.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match ops.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        // A sweep runs in its own transactions so a long one never delays the saves around it.
+        let (sweeps, writes): (Vec<Op>, Vec<Op>) = batch
+            .into_iter()
+            .partition(|op| matches!(op, Op::Sweep { .. }));
+        if !writes.is_empty() {
+            apply_writes(db, writes);
+        }
+        for op in sweeps {
+            if let Op::Sweep { now, ack } = op {
+                let _ = ack.send(sweep(db, now));
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Saved(Ack<()>),
+    Deleted(Ack<bool>, bool),
+}
+
+fn apply_writes(db: &Database, writes: Vec<Op>) {
+    let mut acks = Vec::with_capacity(writes.len());
+    let result = (|| -> Result<(), String> {
+        let mut txn = db.begin_write().map_err(|e| format!("begin: {e}"))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| format!("durability: {e}"))?;
+        {
+            let mut messages = txn
+                .open_table(MESSAGES)
+                .map_err(|e| format!("table messages: {e}"))?;
+            let mut expiry = txn
+                .open_table(EXPIRY)
+                .map_err(|e| format!("table expiry: {e}"))?;
+            for op in writes {
+                match op {
+                    Op::Save {
+                        bucket,
+                        msgid,
+                        expiry: at,
+                        value,
+                        ack,
+                    } => {
+                        let mut stored = Vec::with_capacity(8 + value.len());
+                        stored.extend_from_slice(&at.to_be_bytes());
+                        stored.extend_from_slice(&value);
+                        let old = messages
+                            .insert((bucket.as_str(), msgid.as_str()), stored.as_slice())
+                            .map_err(|e| format!("insert: {e}"))?
+                            .and_then(|old| old_expiry(old.value()));
+                        if let Some(old) = old {
+                            expiry
+                                .remove((old, bucket.as_str(), msgid.as_str()))
+                                .map_err(|e| format!("expiry index: {e}"))?;
+                        }
+                        expiry
+                            .insert((at, bucket.as_str(), msgid.as_str()), ())
+                            .map_err(|e| format!("expiry index: {e}"))?;
+                        acks.push(Outcome::Saved(ack));
+                    }
+                    Op::Delete { bucket, msgid, ack } => {
+                        let old = messages
+                            .remove((bucket.as_str(), msgid.as_str()))
+                            .map_err(|e| format!("remove: {e}"))?
+                            .map(|old| old_expiry(old.value()));
+                        if let Some(Some(old)) = old {
+                            expiry
+                                .remove((old, bucket.as_str(), msgid.as_str()))
+                                .map_err(|e| format!("expiry index: {e}"))?;
+                        }
+                        acks.push(Outcome::Deleted(ack, old.is_some()));
+                    }
+                    Op::Sweep { ack, .. } => {
+                        let _ = ack.send(Err("sweep reached the write batch".into()));
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(|e| format!("commit: {e}"))
+    })();
+    // Acknowledge only after the commit returned: that is the durability promise.
+    for outcome in acks {
+        match outcome {
+            Outcome::Saved(ack) => {
+                let _ = ack.send(result.clone());
+            }
+            Outcome::Deleted(ack, existed) => {
+                let _ = ack.send(result.clone().map(|()| existed));
+            }
+        }
+    }
+    if let Err(reason) = result {
+        tracing::error!(%reason, "embedded store: write batch failed");
+    }
+}
+
+fn old_expiry(stored: &[u8]) -> Option<u64> {
+    stored.first_chunk::<8>().map(|b| u64::from_be_bytes(*b))
+}
+
+fn sweep(db: &Database, now: u64) -> Result<u64, String> {
+    let mut removed = 0u64;
+    loop {
+        let txn = db.begin_write().map_err(|e| format!("begin: {e}"))?;
+        let chunk = {
+            let mut messages = txn
+                .open_table(MESSAGES)
+                .map_err(|e| format!("table messages: {e}"))?;
+            let mut expiry = txn
+                .open_table(EXPIRY)
+                .map_err(|e| format!("table expiry: {e}"))?;
+            let mut due = Vec::new();
+            let upper = match now.checked_add(1) {
+                Some(next) => Bound::Excluded((next, "", "")),
+                None => Bound::Unbounded,
+            };
+            for entry in expiry
+                .range::<(u64, &str, &str)>((Bound::Unbounded, upper))
+                .map_err(|e| format!("expiry index: {e}"))?
+                .take(SWEEP_CHUNK)
+            {
+                let (key, _) = entry.map_err(|e| format!("expiry index: {e}"))?;
+                let (at, bucket, msgid) = key.value();
+                due.push((at, bucket.to_owned(), msgid.to_owned()));
+            }
+            for (at, bucket, msgid) in &due {
+                expiry
+                    .remove((*at, bucket.as_str(), msgid.as_str()))
+                    .map_err(|e| format!("expiry index: {e}"))?;
+                messages
+                    .remove((bucket.as_str(), msgid.as_str()))
+                    .map_err(|e| format!("remove {bucket}/{msgid}: {e}"))?;
+            }
+            due.len()
+        };
+        txn.commit().map_err(|e| format!("commit: {e}"))?;
+        removed += chunk as u64;
+        if chunk < SWEEP_CHUNK {
+            return Ok(removed);
+        }
+    }
+}
+
+fn list_page(db: &Database, bucket: &str, after: Option<&str>) -> Result<Vec<String>, String> {
+    let txn = db.begin_read().map_err(|e| format!("begin: {e}"))?;
+    let messages = txn
+        .open_table(MESSAGES)
+        .map_err(|e| format!("table messages: {e}"))?;
+    let start = after.unwrap_or("");
+    let mut page = Vec::with_capacity(LIST_PAGE);
+    for entry in messages
+        .range::<(&str, &str)>((bucket, start)..)
+        .map_err(|e| format!("range: {e}"))?
+    {
+        let (key, _) = entry.map_err(|e| format!("range: {e}"))?;
+        let (b, id) = key.value();
+        if b != bucket {
+            break;
+        }
+        if after == Some(id) {
+            continue;
+        }
+        page.push(id.to_owned());
+        if page.len() == LIST_PAGE {
+            break;
+        }
+    }
+    Ok(page)
+}
+
+#[async_trait]
+impl MessageStore for EmbeddedStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn save(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+        msg: &StoredMessage,
+    ) -> Result<(), StoreError> {
+        let value = record::encode(msg)
+            .map_err(|reason| Self::error("save", bucket.as_str(), msgid.as_str(), reason))?;
+        let expiry = nanos(msg.expires_at);
+        self.submit("save", bucket.as_str(), msgid.as_str(), |ack| Op::Save {
+            bucket: bucket.as_str().to_owned(),
+            msgid: msgid.as_str().to_owned(),
+            expiry,
+            value,
+            ack,
+        })
+        .await
+    }
+
+    async fn load(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let (b, m) = (bucket.as_str().to_owned(), msgid.as_str().to_owned());
+        let raw = self
+            .read("load", bucket.as_str(), msgid.as_str(), move |db| {
+                let txn = db.begin_read().map_err(|e| format!("begin: {e}"))?;
+                let messages = txn
+                    .open_table(MESSAGES)
+                    .map_err(|e| format!("table messages: {e}"))?;
+                let value = messages
+                    .get((b.as_str(), m.as_str()))
+                    .map_err(|e| format!("get: {e}"))?;
+                Ok(value.map(|v| v.value().to_vec()))
+            })
+            .await?;
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| StoreError::Corrupt {
+            backend: BACKEND,
+            bucket: bucket.as_str().to_owned(),
+            msgid: msgid.as_str().to_owned(),
+            reason,
+        };
+        let record = raw.get(8..).ok_or_else(|| {
+            corrupt(format!(
+                "value is {} bytes, shorter than its expiry",
+                raw.len()
+            ))
+        })?;
+        record::decode(record).map(Some).map_err(corrupt)
+    }
+
+    async fn delete(&self, bucket: &Bucket, msgid: &MsgId) -> Result<bool, StoreError> {
+        self.submit("delete", bucket.as_str(), msgid.as_str(), |ack| {
+            Op::Delete {
+                bucket: bucket.as_str().to_owned(),
+                msgid: msgid.as_str().to_owned(),
+                ack,
+            }
+        })
+        .await
+    }
+
+    fn list<'a>(&'a self, bucket: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
+        struct Cursor {
+            after: Option<String>,
+            done: bool,
+        }
+        let pages = stream::unfold(
+            Cursor {
+                after: None,
+                done: false,
+            },
+            move |mut cursor| async move {
+                if cursor.done {
+                    return None;
+                }
+                let b = bucket.as_str().to_owned();
+                let after = cursor.after.clone();
+                let page = self
+                    .read("list", bucket.as_str(), "", move |db| {
+                        list_page(db, &b, after.as_deref())
+                    })
+                    .await;
+                let items: Vec<Result<MsgId, StoreError>> = match page {
+                    Ok(ids) => {
+                        cursor.done = ids.len() < LIST_PAGE;
+                        cursor.after = ids.last().cloned();
+                        ids.into_iter()
+                            .map(|id| {
+                                MsgId::new(id.clone()).map_err(|e| StoreError::Corrupt {
+                                    backend: BACKEND,
+                                    bucket: bucket.as_str().to_owned(),
+                                    msgid: id,
+                                    reason: format!("stored key is not a valid msgid: {e}"),
+                                })
+                            })
+                            .collect()
+                    }
+                    Err(e) => {
+                        cursor.done = true;
+                        vec![Err(e)]
+                    }
+                };
+                Some((stream::iter(items), cursor))
+            },
+        );
+        pages.flatten().boxed()
+    }
+
+    async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
+        let now = nanos(now);
+        self.submit("sweep", "", "", |ack| Op::Sweep { now, ack })
+            .await
+    }
+}

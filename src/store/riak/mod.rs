@@ -1,0 +1,713 @@
+//! The Riak KV HTTP store (feature `riak`), the seed's default message store.
+//!
+//! Implements the storage side of Momentum's mstore module
+//! (`seeds/momentum-mstore-retrying-messages.md`, "The mstore Module" and "Message Retention")
+//! over Riak KV's HTTP API:
+//!
+//! * `PUT`/`GET`/`DELETE /buckets/{bucket}/keys/{key}` (or `/types/{type}/buckets/…` with a
+//!   bucket type), bucket and key percent-encoded (`+` as `%2B`, `/` as `%2F`). The msgids `.`
+//!   and `..`, which URL-normalising clients cannot put in a path, are stored as the keys `\0.`
+//!   and `\0..`.
+//! * The body is the object's value with its real Content-Type; every other part of the
+//!   message is an `X-Riak-Meta-*` header (see the table in the `codec` module docs), so
+//!   `curl -i http://127.0.0.1:8098/buckets/MADR-12345/keys/<msgid>` shows the whole message.
+//! * The `X-Riak-Vclock` seen by [`load`](MessageStore::load) is sent with the next
+//!   [`save`](MessageStore::save) or [`delete`](MessageStore::delete) of that msgid, so an
+//!   update or delete replaces what was read; a save made by someone else in between survives as
+//!   a sibling and is resolved on the next read.
+//! * **Siblings** (`allow_mult = true`, the default of bucket types) are never an error: a `300
+//!   Multiple Choices` is fetched as `multipart/mixed` in the same request, the winner is picked
+//!   by a fixed rule — the live sibling with the latest `X-Riak-Meta-Saved-At` stamp, ties going
+//!   to the greatest vtag; tombstones and siblings that do not decode never win — and written
+//!   back with the 300's merged vclock so the object converges. If every sibling is a
+//!   tombstone the message is absent.
+//! * **Retention**: every object carries the secondary index `expires_int` (its `expires_at` in
+//!   whole seconds). [`sweep_expired`](MessageStore::sweep_expired) lists the buckets whose name
+//!   starts with [`RiakConfig::sweep_bucket_prefix`], runs a 2i range query `0..now` in each,
+//!   re-reads each hit and deletes it if it really expired. [`list`](MessageStore::list) is a 2i
+//!   range query too (Riak's key listing walks every key in the cluster and shows tombstones).
+//!   **Secondary indexes need the leveldb or leveled backend** (or `multi` with one of them);
+//!   with bitcask, 2i queries fail and listing and sweeping return an error. With bitcask, set
+//!   `expiry_secs` on the backend to let Riak forget old objects itself, at
+//!   [`DEFAULT_RETENTION`](crate::message::DEFAULT_RETENTION) (14 days, what Momentum configures
+//!   for mstore) or more.
+//! * **Servers**: with several in [`RiakConfig::servers`], each request goes to one picked at
+//!   random (the seed's rule) and, on a connect error, a timeout, a transport error or a `503`,
+//!   to the others in turn within the same call. Every request has a timeout; connections are
+//!   pooled per server.
+//!
+//! Errors name the server: a request that no server could answer is a retryable
+//! [`StoreError::Unavailable`] listing what each server did; a refusal (`4xx`, `500`) is a
+//! [`StoreError::Backend`]; an object this crate did not write, or cannot decode, is a
+//! [`StoreError::Corrupt`] for that msgid only.
+
+mod codec;
+mod config;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures::stream::{self, BoxStream, StreamExt};
+use rand::Rng;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
+use reqwest::{Client, RequestBuilder, StatusCode};
+
+pub use config::RiakConfig;
+
+use super::{MessageStore, StoreError};
+use crate::message::{Bucket, MsgId, StoredMessage};
+use codec::{Candidate, EXPIRES_INDEX, HeaderLookup};
+
+const BACKEND: &str = "riak";
+const VCLOCK: &str = "x-riak-vclock";
+/// Asks for siblings as multipart in the same request; a single object still matches `*/*`.
+const LOAD_ACCEPT: &str = "multipart/mixed, */*;q=0.5";
+/// Most remembered vclocks; past it the memory is cleared (a missing vclock only costs a
+/// sibling, resolved on the next read).
+const MAX_VCLOCKS: usize = 16 * 1024;
+/// Upper end of the listing range query: every expiry.
+const MAX_TERM: &str = "9223372036854775807";
+
+/// The Riak KV HTTP [`MessageStore`]; see the [module docs](self) for the mapping and rules.
+/// Cloning is cheap and shares the connection pool.
+#[derive(Debug, Clone)]
+pub struct RiakStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: Client,
+    servers: Vec<Server>,
+    config: RiakConfig,
+    vclocks: Mutex<HashMap<(String, String), String>>,
+    last_stamp: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Server {
+    /// As configured, for errors and logs.
+    name: String,
+    /// `http://host:port`, no trailing slash.
+    base: String,
+}
+
+/// A whole response from one server.
+struct Reply {
+    server: usize,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// What one operation is about, for errors.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    op: &'static str,
+    bucket: &'a str,
+    msgid: &'a str,
+}
+
+impl Ctx<'_> {
+    fn backend(&self, reason: String) -> StoreError {
+        StoreError::Backend {
+            backend: BACKEND,
+            op: self.op,
+            bucket: self.bucket.to_owned(),
+            msgid: self.msgid.to_owned(),
+            reason,
+        }
+    }
+
+    fn corrupt(&self, reason: String) -> StoreError {
+        StoreError::Corrupt {
+            backend: BACKEND,
+            bucket: self.bucket.to_owned(),
+            msgid: self.msgid.to_owned(),
+            reason,
+        }
+    }
+}
+
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    text.trim().replace(['\r', '\n'], " ")
+}
+
+impl RiakStore {
+    /// A store talking to `config.servers`. Fails if there is no server, a server is not a
+    /// `host:port` or `http(s)://host:port`, or the HTTP client cannot be built.
+    pub fn new(config: RiakConfig) -> Result<Self, StoreError> {
+        let setup = |reason: String| StoreError::Backend {
+            backend: BACKEND,
+            op: "configure",
+            bucket: String::new(),
+            msgid: String::new(),
+            reason,
+        };
+        if config.servers.is_empty() {
+            return Err(setup("no Riak server configured".into()));
+        }
+        let servers = config
+            .servers
+            .iter()
+            .map(|name| {
+                let trimmed = name.trim().trim_end_matches('/');
+                let base = if trimmed.contains("://") {
+                    trimmed.to_owned()
+                } else {
+                    format!("http://{trimmed}")
+                };
+                let url =
+                    url::Url::parse(&base).map_err(|e| setup(format!("server {name:?}: {e}")))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                    return Err(setup(format!(
+                        "server {name:?}: expected host:port or http(s)://host:port"
+                    )));
+                }
+                if url.path() != "/" || url.query().is_some() {
+                    return Err(setup(format!(
+                        "server {name:?}: give the server only, without a path"
+                    )));
+                }
+                Ok(Server {
+                    name: trimmed.to_owned(),
+                    base,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let client = Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            .pool_max_idle_per_host(config.max_idle_per_server)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| setup(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                servers,
+                config,
+                vclocks: Mutex::new(HashMap::new()),
+                last_stamp: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The configuration this store was built with.
+    pub fn config(&self) -> &RiakConfig {
+        &self.inner.config
+    }
+
+    /// Checks that a server answers `GET /ping` with `200 OK` (trying each in turn, like any
+    /// request), for health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let ctx = Ctx {
+            op: "ping",
+            bucket: "",
+            msgid: "",
+        };
+        let reply = self
+            .request(ctx, |client, base| client.get(format!("{base}/ping")))
+            .await?;
+        if reply.status == StatusCode::OK {
+            Ok(())
+        } else {
+            Err(ctx.backend(self.unexpected(&reply)))
+        }
+    }
+
+    fn unexpected(&self, reply: &Reply) -> String {
+        format!(
+            "{}: unexpected {} {}",
+            self.inner.servers[reply.server].name,
+            reply.status,
+            snippet(&reply.body)
+        )
+    }
+
+    /// Sends one request, to a random server first and then to the others, until one answers
+    /// with something other than a transport failure or a `503`.
+    async fn request(
+        &self,
+        ctx: Ctx<'_>,
+        make: impl Fn(&Client, &str) -> RequestBuilder,
+    ) -> Result<Reply, StoreError> {
+        let servers = &self.inner.servers;
+        let start = if servers.len() > 1 {
+            rand::rng().random_range(0..servers.len())
+        } else {
+            0
+        };
+        let mut failures = Vec::new();
+        for i in 0..servers.len() {
+            let index = (start + i) % servers.len();
+            let server = &servers[index];
+            match self
+                .attempt(index, make(&self.inner.client, &server.base))
+                .await
+            {
+                Ok(reply) if reply.status == StatusCode::SERVICE_UNAVAILABLE => {
+                    failures.push(format!(
+                        "{}: 503 Service Unavailable {}",
+                        server.name,
+                        snippet(&reply.body)
+                    ));
+                }
+                Ok(reply) => return Ok(reply),
+                Err(reason) => failures.push(format!("{}: {reason}", server.name)),
+            }
+            if let Some(last) = failures.last() {
+                tracing::warn!(op = ctx.op, bucket = ctx.bucket, msgid = ctx.msgid, failure = %last, "riak: server failed, trying the next");
+            }
+        }
+        Err(StoreError::Unavailable {
+            backend: BACKEND,
+            op: ctx.op,
+            bucket: ctx.bucket.to_owned(),
+            msgid: ctx.msgid.to_owned(),
+            reason: failures.join("; "),
+        })
+    }
+
+    async fn attempt(&self, server: usize, request: RequestBuilder) -> Result<Reply, String> {
+        let describe = |e: reqwest::Error| {
+            if e.is_timeout() {
+                format!(
+                    "timed out after {:?}: {e}",
+                    self.inner.config.request_timeout
+                )
+            } else if e.is_connect() {
+                format!("cannot connect: {e}")
+            } else {
+                format!("{e}")
+            }
+        };
+        let mut response = request.send().await.map_err(describe)?;
+        let limit = self.inner.config.max_response_bytes;
+        if let Some(len) = response.content_length()
+            && len > limit as u64
+        {
+            return Err(format!(
+                "response of {len} bytes exceeds the {limit}-byte limit"
+            ));
+        }
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(describe)? {
+            if body.len() + chunk.len() > limit {
+                return Err(format!("response exceeds the {limit}-byte limit"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Reply {
+            server,
+            status,
+            headers,
+            body: body.freeze(),
+        })
+    }
+
+    fn bucket_path(&self, ctx: Ctx<'_>, bucket: &str) -> Result<String, StoreError> {
+        if bucket == "." || bucket == ".." {
+            return Err(ctx.backend(format!(
+                "bucket {bucket:?} cannot be addressed over HTTP (a dot segment)"
+            )));
+        }
+        let bucket = codec::encode_segment(bucket.as_bytes());
+        Ok(match &self.inner.config.bucket_type {
+            Some(t) => format!(
+                "/types/{}/buckets/{bucket}",
+                codec::encode_segment(t.as_bytes())
+            ),
+            None => format!("/buckets/{bucket}"),
+        })
+    }
+
+    fn key_path(&self, ctx: Ctx<'_>) -> Result<String, StoreError> {
+        Ok(format!(
+            "{}/keys/{}",
+            self.bucket_path(ctx, ctx.bucket)?,
+            codec::encode_segment(codec::riak_key(ctx.msgid).as_bytes())
+        ))
+    }
+
+    fn remember_vclock(&self, ctx: Ctx<'_>, headers: &HeaderMap) {
+        let Some(vclock) = headers.header(VCLOCK) else {
+            return;
+        };
+        let mut vclocks = self.inner.vclocks.lock().unwrap_or_else(|e| e.into_inner());
+        if vclocks.len() >= MAX_VCLOCKS {
+            vclocks.clear();
+        }
+        vclocks.insert(
+            (ctx.bucket.to_owned(), ctx.msgid.to_owned()),
+            vclock.to_owned(),
+        );
+    }
+
+    fn take_vclock(&self, ctx: Ctx<'_>) -> Option<String> {
+        self.inner
+            .vclocks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(ctx.bucket.to_owned(), ctx.msgid.to_owned()))
+    }
+
+    /// A save stamp later than every earlier one from this store.
+    fn stamp(&self) -> u64 {
+        let now = codec::nanos_since_epoch(SystemTime::now());
+        let mut last = self.inner.last_stamp.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last.saturating_add(1));
+            match self.inner.last_stamp.compare_exchange_weak(
+                last,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
+    }
+
+    async fn put(
+        &self,
+        ctx: Ctx<'_>,
+        msg: &StoredMessage,
+        saved_at: u64,
+        vclock: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let encoded = codec::encode(msg, saved_at).map_err(|e| ctx.backend(e))?;
+        let path = self.key_path(ctx)?;
+        let reply = self
+            .request(ctx, |client, base| {
+                let mut request = client
+                    .put(format!("{base}{path}"))
+                    .header(CONTENT_TYPE, &encoded.content_type)
+                    .body(encoded.body.clone());
+                for (name, value) in &encoded.headers {
+                    request = request.header(name, value);
+                }
+                if let Some(vclock) = vclock {
+                    request = request.header(VCLOCK, vclock);
+                }
+                request
+            })
+            .await?;
+        match reply.status {
+            StatusCode::OK | StatusCode::NO_CONTENT => Ok(()),
+            _ => Err(ctx.backend(self.unexpected(&reply))),
+        }
+    }
+
+    async fn load_ctx(&self, ctx: Ctx<'_>) -> Result<Option<StoredMessage>, StoreError> {
+        let path = self.key_path(ctx)?;
+        let reply = self
+            .request(ctx, |client, base| {
+                client
+                    .get(format!("{base}{path}"))
+                    .header(ACCEPT, LOAD_ACCEPT)
+            })
+            .await?;
+        match reply.status {
+            StatusCode::OK => {
+                self.remember_vclock(ctx, &reply.headers);
+                codec::decode(&reply.headers, reply.body)
+                    .map(|(msg, _)| Some(msg))
+                    .map_err(|e| ctx.corrupt(e))
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            StatusCode::MULTIPLE_CHOICES => self.resolve(ctx, reply).await,
+            _ => Err(ctx.backend(self.unexpected(&reply))),
+        }
+    }
+
+    /// Picks the winner among siblings and writes it back with the merged vclock.
+    async fn resolve(
+        &self,
+        ctx: Ctx<'_>,
+        reply: Reply,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let server = &self.inner.servers[reply.server].name;
+        let vclock = reply.headers.header(VCLOCK).ok_or_else(|| {
+            ctx.backend(format!(
+                "{server}: 300 Multiple Choices without X-Riak-Vclock"
+            ))
+        })?;
+        let content_type = reply.headers.header("content-type").unwrap_or("");
+        let boundary = codec::boundary(content_type).ok_or_else(|| {
+            ctx.backend(format!(
+                "{server}: 300 Multiple Choices is {content_type:?}, not multipart/mixed"
+            ))
+        })?;
+        let parts = codec::parse_multipart(&reply.body, boundary)
+            .map_err(|e| ctx.backend(format!("{server}: siblings: {e}")))?;
+        let mut undecodable = Vec::new();
+        let mut candidates = Vec::new();
+        for part in parts.iter().filter(|p| !p.is_tombstone()) {
+            match codec::decode(part.headers.as_slice(), part.body.clone()) {
+                Ok((msg, saved_at)) => candidates.push(Candidate {
+                    msg,
+                    saved_at,
+                    vtag: part.vtag().to_owned(),
+                }),
+                Err(e) => undecodable.push(format!("sibling {}: {e}", part.vtag())),
+            }
+        }
+        if !undecodable.is_empty() {
+            tracing::warn!(bucket = ctx.bucket, msgid = ctx.msgid, problems = ?undecodable, "riak: siblings that do not decode are dropped");
+        }
+        let Some(winner) = codec::pick(candidates) else {
+            if undecodable.is_empty() {
+                return Ok(None);
+            }
+            return Err(ctx.corrupt(undecodable.join("; ")));
+        };
+        tracing::debug!(
+            bucket = ctx.bucket,
+            msgid = ctx.msgid,
+            siblings = parts.len(),
+            winner = %winner.vtag,
+            "riak: resolved siblings"
+        );
+        let write_back = Ctx { op: "save", ..ctx };
+        if let Err(e) = self
+            .put(write_back, &winner.msg, winner.saved_at, Some(vclock))
+            .await
+        {
+            // The read still has its answer; the next read resolves again.
+            tracing::warn!(error = %e, "riak: writing back the resolved sibling failed");
+        }
+        Ok(Some(winner.msg))
+    }
+
+    async fn delete_ctx(&self, ctx: Ctx<'_>) -> Result<bool, StoreError> {
+        let path = self.key_path(ctx)?;
+        let vclock = self.take_vclock(ctx);
+        let reply = self
+            .request(ctx, |client, base| {
+                let request = client.delete(format!("{base}{path}"));
+                match &vclock {
+                    Some(v) => request.header(VCLOCK, v),
+                    None => request,
+                }
+            })
+            .await?;
+        match reply.status {
+            StatusCode::NO_CONTENT | StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(ctx.backend(self.unexpected(&reply))),
+        }
+    }
+
+    /// One page of a 2i range query on `expires_int`.
+    async fn index_page(
+        &self,
+        ctx: Ctx<'_>,
+        upper: &str,
+        continuation: Option<&str>,
+    ) -> Result<codec::IndexPage, StoreError> {
+        let mut path = format!(
+            "{}/index/{EXPIRES_INDEX}/0/{upper}?max_results={}",
+            self.bucket_path(ctx, ctx.bucket)?,
+            self.inner.config.page_size.max(1)
+        );
+        if let Some(c) = continuation {
+            path.push_str("&continuation=");
+            path.push_str(&codec::encode_segment(c.as_bytes()));
+        }
+        let reply = self
+            .request(ctx, |client, base| client.get(format!("{base}{path}")))
+            .await?;
+        if reply.status != StatusCode::OK {
+            return Err(ctx.backend(self.unexpected(&reply)));
+        }
+        serde_json::from_slice(&reply.body).map_err(|e| {
+            ctx.backend(format!(
+                "{}: 2i response is not {{\"keys\":[…]}}: {e}",
+                self.inner.servers[reply.server].name
+            ))
+        })
+    }
+
+    async fn buckets(&self, ctx: Ctx<'_>) -> Result<Vec<String>, StoreError> {
+        let path = match &self.inner.config.bucket_type {
+            Some(t) => format!(
+                "/types/{}/buckets?buckets=true",
+                codec::encode_segment(t.as_bytes())
+            ),
+            None => "/buckets?buckets=true".to_owned(),
+        };
+        let reply = self
+            .request(ctx, |client, base| client.get(format!("{base}{path}")))
+            .await?;
+        if reply.status != StatusCode::OK {
+            return Err(ctx.backend(self.unexpected(&reply)));
+        }
+        let list: codec::BucketList = serde_json::from_slice(&reply.body).map_err(|e| {
+            ctx.backend(format!(
+                "{}: bucket list is not {{\"buckets\":[…]}}: {e}",
+                self.inner.servers[reply.server].name
+            ))
+        })?;
+        Ok(list.buckets)
+    }
+
+    async fn sweep_bucket(&self, bucket: &str, now: SystemTime) -> Result<u64, StoreError> {
+        let ctx = Ctx {
+            op: "sweep",
+            bucket,
+            msgid: "",
+        };
+        let upper = codec::index_secs(now).to_string();
+        let mut removed = 0;
+        let mut continuation: Option<String> = None;
+        loop {
+            let page = self
+                .index_page(ctx, &upper, continuation.as_deref())
+                .await?;
+            for key in &page.keys {
+                let msgid = codec::msgid_of_key(key);
+                let item = Ctx {
+                    op: "sweep",
+                    bucket,
+                    msgid,
+                };
+                // The index can be behind a later save; only the object itself decides.
+                match self.load_ctx(item).await {
+                    Ok(Some(msg)) if msg.is_expired(now) => {
+                        if self.delete_ctx(item).await? {
+                            removed += 1;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e @ StoreError::Corrupt { .. }) => {
+                        tracing::warn!(error = %e, "riak: sweep skips an object it cannot read");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            match page.continuation {
+                Some(next) if !page.keys.is_empty() => continuation = Some(next),
+                _ => return Ok(removed),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl MessageStore for RiakStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn save(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+        msg: &StoredMessage,
+    ) -> Result<(), StoreError> {
+        let ctx = Ctx {
+            op: "save",
+            bucket: bucket.as_str(),
+            msgid: msgid.as_str(),
+        };
+        let vclock = self.take_vclock(ctx);
+        self.put(ctx, msg, self.stamp(), vclock.as_deref()).await
+    }
+
+    async fn load(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.load_ctx(Ctx {
+            op: "load",
+            bucket: bucket.as_str(),
+            msgid: msgid.as_str(),
+        })
+        .await
+    }
+
+    async fn delete(&self, bucket: &Bucket, msgid: &MsgId) -> Result<bool, StoreError> {
+        self.delete_ctx(Ctx {
+            op: "delete",
+            bucket: bucket.as_str(),
+            msgid: msgid.as_str(),
+        })
+        .await
+    }
+
+    fn list<'a>(&'a self, bucket: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
+        struct Cursor {
+            continuation: Option<String>,
+            seen: HashSet<String>,
+            done: bool,
+        }
+        let start = Cursor {
+            continuation: None,
+            seen: HashSet::new(),
+            done: false,
+        };
+        stream::unfold(start, move |mut cursor| async move {
+            if cursor.done {
+                return None;
+            }
+            let ctx = Ctx {
+                op: "list",
+                bucket: bucket.as_str(),
+                msgid: "",
+            };
+            let items: Vec<Result<MsgId, StoreError>> = match self
+                .index_page(ctx, MAX_TERM, cursor.continuation.as_deref())
+                .await
+            {
+                Ok(page) => {
+                    cursor.done = page.continuation.is_none() || page.keys.is_empty();
+                    cursor.continuation = page.continuation;
+                    page.keys
+                        .into_iter()
+                        // A key with several expiry terms (siblings) comes once per term.
+                        .filter(|key| cursor.seen.insert(key.clone()))
+                        .map(|key| {
+                            MsgId::new(codec::msgid_of_key(&key)).map_err(|e| {
+                                Ctx { msgid: &key, ..ctx }
+                                    .corrupt(format!("listed key is not a msgid: {e}"))
+                            })
+                        })
+                        .collect()
+                }
+                Err(e) => {
+                    cursor.done = true;
+                    vec![Err(e)]
+                }
+            };
+            Some((stream::iter(items), cursor))
+        })
+        .flatten()
+        .boxed()
+    }
+
+    async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
+        let ctx = Ctx {
+            op: "sweep",
+            bucket: "",
+            msgid: "",
+        };
+        let prefix = &self.inner.config.sweep_bucket_prefix;
+        let mut removed = 0;
+        for bucket in self.buckets(ctx).await? {
+            if bucket.starts_with(prefix.as_str()) {
+                removed += self.sweep_bucket(&bucket, now).await?;
+            }
+        }
+        Ok(removed)
+    }
+}
