@@ -1,1 +1,77 @@
-//! The DLR thrower: Jasmin-compatible delivery receipts to the application's `dlr-url`.
+//! The DLR thrower: Jasmin-compatible delivery receipts to the application's `dlr-url`
+//! (seed `jasmin-receiving-dlr.rst`).
+//!
+//! A [`Dlr`] is the level-1, -2 or -3 receipt with the parameters Jasmin 0.11 sends, in its
+//! order. A [`DlrThrower`] takes it and delivers it at least once: [`HttpDlrThrower`] sends it
+//! with GET or POST, counts it acknowledged when the receiver answers `200` and `ACK/Jasmin`
+//! ([`AckRule`]), otherwise sends it again after `retry_delay`, up to `max_retries` times, and
+//! reports every DLR's end as a [`DlrOutcome`]. With a queue path it keeps each DLR, its attempt
+//! count and next-attempt time on disk, so a crash neither loses DLRs nor resets their budget.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use redeliver::dlr::{Dlr, DlrMethod, DlrThrower, DlrThrowerConfig, HttpDlrThrower};
+//!
+//! let thrower = HttpDlrThrower::builder(DlrThrowerConfig::default())
+//!     .queue("/var/lib/gateway/dlr.redb")
+//!     .on_outcome(|outcome| tracing::info!(?outcome, "DLR done"))
+//!     .build()
+//!     .await?;
+//! let url = "http://app.example/dlr".parse()?;
+//! thrower.throw(Dlr::level1(url, DlrMethod::Post, "msg-1", "ESME_ROK", "smsc-a")).await?;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod http;
+mod outcome;
+mod policy;
+mod queue;
+mod value;
+
+pub use config::{AckRule, Backoff, DlrConfigError, DlrThrowerConfig, JasminCfgNotes};
+pub use http::{BuildError, HttpDlrThrower, HttpDlrThrowerBuilder};
+pub use outcome::{AttemptError, DlrOutcome, OutcomeSink, log_outcome};
+pub use policy::{DestinationPolicy, DestinationRefused, IpRange, IpRangeError};
+pub use queue::QueueError;
+pub use value::{Dlr, DlrLevel, DlrMethod, ReceiptParams, TEXT_CHARS, encode_form, truncate_text};
+
+/// Something that delivers DLRs to their `dlr-url` (Jasmin's DLRThrower service).
+///
+/// `throw` returns once the DLR is accepted (and, for a durable thrower, persisted); delivery
+/// happens afterwards on the host's tokio runtime and ends in a [`DlrOutcome`].
+#[async_trait::async_trait]
+pub trait DlrThrower: Send + Sync {
+    /// Accepts `dlr` for delivery.
+    async fn throw(&self, dlr: Dlr) -> Result<(), ThrowError>;
+}
+
+/// Why a DLR was not accepted by [`DlrThrower::throw`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ThrowError {
+    /// The `dlr-url` is not `http` or `https`, or has no host.
+    #[error("DLR {id}: dlr-url {url} is not an http(s) URL with a host")]
+    UnsupportedUrl {
+        /// The DLR's `id`.
+        id: String,
+        /// The URL.
+        url: String,
+    },
+    /// The `dlr-url` names an address the destination policy refuses.
+    #[error("DLR {id}: {source}")]
+    Refused {
+        /// The DLR's `id`.
+        id: String,
+        /// The refusal.
+        source: DestinationRefused,
+    },
+    /// The durable queue could not persist the DLR.
+    #[error("DLR {id}: {source}")]
+    Queue {
+        /// The DLR's `id`.
+        id: String,
+        /// The queue's error.
+        source: QueueError,
+    },
+}

@@ -1,0 +1,458 @@
+//! `HttpDlrThrower`: DLRs over HTTP with reqwest, on the host's tokio runtime.
+//!
+//! Each accepted DLR is one spawned task that waits for its destination's slot, makes an
+//! attempt bounded by `timeout`, and sleeps `retry_delay` between attempts. Slots are taken per
+//! destination first and overall second, so DLRs queued behind a hanging receiver hold no
+//! overall slot and cannot delay DLRs bound elsewhere.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+
+use super::config::DlrThrowerConfig;
+use super::outcome::{AttemptError, DlrOutcome, OutcomeSink, log_outcome};
+use super::policy::{DestinationRefused, PolicyResolver};
+use super::queue::{DlrQueue, QueueError};
+use super::value::{Dlr, DlrMethod};
+use super::{DlrThrower, ThrowError};
+
+/// The `User-Agent` the thrower sends.
+const USER_AGENT: &str = concat!("redeliver/", env!("CARGO_PKG_VERSION"), " (DLR thrower)");
+
+/// How much of a non-acknowledging body is kept in an [`AttemptError`].
+const BODY_IN_ERROR: usize = 256;
+
+/// Builds an [`HttpDlrThrower`].
+#[must_use]
+pub struct HttpDlrThrowerBuilder {
+    config: DlrThrowerConfig,
+    queue: Option<PathBuf>,
+    sink: Option<OutcomeSink>,
+}
+
+impl HttpDlrThrowerBuilder {
+    /// Keeps pending DLRs in a durable queue at `path` (created if missing); DLRs a previous run
+    /// left there are resumed by [`build`](Self::build) with their remaining attempts and delay.
+    pub fn queue(mut self, path: impl Into<PathBuf>) -> Self {
+        self.queue = Some(path.into());
+        self
+    }
+
+    /// Where each DLR's [`DlrOutcome`] goes; without one, outcomes are logged ([`log_outcome`]).
+    pub fn on_outcome(mut self, sink: impl Fn(DlrOutcome) + Send + Sync + 'static) -> Self {
+        self.sink = Some(Arc::new(sink));
+        self
+    }
+
+    /// Builds the thrower on the current tokio runtime; its tasks run there.
+    pub async fn build(self) -> Result<HttpDlrThrower, BuildError> {
+        self.config.validate().map_err(BuildError::Config)?;
+        let policy = Arc::new(self.config.destinations.clone());
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .pool_max_idle_per_host(self.config.pool_idle_per_host)
+            .tcp_nodelay(true)
+            .dns_resolver(PolicyResolver {
+                policy: Arc::clone(&policy),
+            })
+            .build()
+            .map_err(|e| BuildError::Client(e.to_string()))?;
+        let (queue, resumed) = match &self.queue {
+            Some(path) => {
+                let (q, resumed) = DlrQueue::open(path).await.map_err(BuildError::Queue)?;
+                (Some(q), resumed)
+            }
+            None => (None, Vec::new()),
+        };
+        let inner = Arc::new(Inner {
+            client,
+            overall: Semaphore::new(self.config.max_concurrency),
+            hosts: Mutex::new(HashMap::new()),
+            sink: self.sink.unwrap_or_else(|| Arc::new(log_outcome)),
+            pending: AtomicUsize::new(0),
+            idle: Notify::new(),
+            queue,
+            config: self.config,
+        });
+        if !resumed.is_empty() {
+            tracing::info!(count = resumed.len(), "resuming DLRs from the queue");
+        }
+        let now = SystemTime::now();
+        for r in resumed {
+            let wait = r.next_attempt.duration_since(now).unwrap_or(Duration::ZERO);
+            inner.spawn(Job {
+                dlr: r.dlr,
+                key: Some(r.key),
+                attempts: r.attempts,
+                not_before: Some(Instant::now() + wait),
+            });
+        }
+        Ok(HttpDlrThrower { inner })
+    }
+}
+
+/// Why an [`HttpDlrThrower`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The configuration is not usable.
+    #[error(transparent)]
+    Config(super::config::DlrConfigError),
+    /// The HTTP client could not be built (TLS set-up).
+    #[error("DLR thrower HTTP client: {0}")]
+    Client(String),
+    /// The durable queue could not be opened.
+    #[error(transparent)]
+    Queue(QueueError),
+}
+
+/// Jasmin's DLR thrower over HTTP (seed `jasmin-receiving-dlr.rst`, "Processing"), at least
+/// once, with bounded concurrency per destination and, optionally, a durable queue.
+///
+/// Cheap to clone; clones share one connection pool and one set of limits.
+#[derive(Clone)]
+pub struct HttpDlrThrower {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for HttpDlrThrower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpDlrThrower")
+            .field("pending", &self.pending())
+            .field("durable", &self.inner.queue.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpDlrThrower {
+    /// Starts building a thrower with `config`.
+    pub fn builder(config: DlrThrowerConfig) -> HttpDlrThrowerBuilder {
+        HttpDlrThrowerBuilder {
+            config,
+            queue: None,
+            sink: None,
+        }
+    }
+
+    /// DLRs accepted whose outcome has not been reported yet.
+    pub fn pending(&self) -> usize {
+        self.inner.pending.load(Ordering::Acquire)
+    }
+
+    /// Waits until every accepted DLR has had its outcome reported.
+    pub async fn idle(&self) {
+        loop {
+            let notified = self.inner.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.pending() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &DlrThrowerConfig {
+        &self.inner.config
+    }
+}
+
+#[async_trait::async_trait]
+impl DlrThrower for HttpDlrThrower {
+    async fn throw(&self, dlr: Dlr) -> Result<(), ThrowError> {
+        let inner = &self.inner;
+        let host_ok = matches!(dlr.url.scheme(), "http" | "https") && dlr.url.host().is_some();
+        if !host_ok {
+            return Err(ThrowError::UnsupportedUrl {
+                url: dlr.url.to_string(),
+                id: dlr.id,
+            });
+        }
+        // A literal address never reaches the resolver, so the policy is applied here.
+        let literal = match dlr.url.host() {
+            Some(url::Host::Ipv4(a)) => Some(std::net::IpAddr::V4(a)),
+            Some(url::Host::Ipv6(a)) => Some(std::net::IpAddr::V6(a)),
+            _ => None,
+        };
+        if let Some(ip) = literal
+            && !inner.config.destinations.permits(ip)
+        {
+            return Err(ThrowError::Refused {
+                source: DestinationRefused {
+                    host: ip.to_string(),
+                    addrs: ip.to_string(),
+                },
+                id: dlr.id,
+            });
+        }
+        let key = match &inner.queue {
+            Some(q) => {
+                let key = q.next_key();
+                if let Err(source) = q.put(key, &dlr, 0, SystemTime::now()).await {
+                    return Err(ThrowError::Queue { id: dlr.id, source });
+                }
+                Some(key)
+            }
+            None => None,
+        };
+        inner.spawn(Job {
+            dlr,
+            key,
+            attempts: 0,
+            not_before: None,
+        });
+        Ok(())
+    }
+}
+
+struct Inner {
+    client: reqwest::Client,
+    config: DlrThrowerConfig,
+    overall: Semaphore,
+    hosts: Mutex<HashMap<String, Arc<HostGate>>>,
+    sink: OutcomeSink,
+    pending: AtomicUsize,
+    idle: Notify,
+    queue: Option<DlrQueue>,
+}
+
+/// One destination's limits.
+struct HostGate {
+    slots: Semaphore,
+    next_slot: Mutex<Instant>,
+}
+
+struct Job {
+    dlr: Dlr,
+    /// The DLR's key in the durable queue.
+    key: Option<u64>,
+    /// Attempts already started, across restarts.
+    attempts: u32,
+    not_before: Option<Instant>,
+}
+
+/// Counts a DLR as pending from spawn until its task ends, however it ends.
+struct PendingGuard(Arc<Inner>);
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        if self.0.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+fn destination_key(url: &url::Url) -> String {
+    format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    )
+}
+
+impl Inner {
+    fn spawn(self: &Arc<Self>, job: Job) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        // The task is `run` itself, not a block around it, so the job is stored once in it.
+        tokio::spawn(run(PendingGuard(Arc::clone(self)), job));
+    }
+
+    fn gate(&self, dest: &str) -> Arc<HostGate> {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(hosts.entry(dest.to_owned()).or_insert_with(|| {
+            Arc::new(HostGate {
+                slots: Semaphore::new(self.config.max_per_host),
+                next_slot: Mutex::new(Instant::now()),
+            })
+        }))
+    }
+
+    /// Forgets an idle destination so that the map stays as small as the set of busy ones.
+    fn release_gate(&self, dest: &str, gate: Arc<HostGate>) {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        // Two references: the map's and ours; nobody else waits on it.
+        if Arc::strong_count(&gate) == 2
+            && gate.slots.available_permits() == self.config.max_per_host
+        {
+            hosts.remove(dest);
+        }
+    }
+
+    fn is_permanent(&self, e: &AttemptError) -> bool {
+        match e {
+            AttemptError::Destination(_) | AttemptError::Interrupted => true,
+            AttemptError::Status { status, .. } | AttemptError::NotAcknowledged { status, .. } => {
+                self.config.give_up_on.contains(status)
+            }
+            _ => false,
+        }
+    }
+
+    /// Records the attempt count and next-attempt time before the attempt is made, so that an
+    /// attempt cut short by a crash still counts against the budget.
+    async fn persist(&self, job: &Job, delay: Duration) {
+        if let (Some(q), Some(key)) = (&self.queue, job.key)
+            && let Err(e) = q
+                .put(key, &job.dlr, job.attempts, SystemTime::now() + delay)
+                .await
+        {
+            // Delivery goes on from memory; only crash safety for this DLR is lost.
+            tracing::error!(id = %job.dlr.id, error = %e, "DLR queue update failed");
+        }
+    }
+
+    async fn finish(&self, job: Job, result: Result<(), AttemptError>) {
+        if let (Some(q), Some(key)) = (&self.queue, job.key)
+            && let Err(e) = q.remove(key).await
+        {
+            tracing::error!(id = %job.dlr.id, error = %e, "DLR queue removal failed; it may be sent again after a restart");
+        }
+        let outcome = match result {
+            Ok(()) => DlrOutcome::Acknowledged {
+                dlr: job.dlr,
+                attempts: job.attempts,
+            },
+            Err(last_error) => DlrOutcome::Exhausted {
+                dlr: job.dlr,
+                attempts: job.attempts,
+                last_error,
+            },
+        };
+        (self.sink)(outcome);
+    }
+
+    async fn attempt(&self, dlr: &Dlr) -> Result<(), AttemptError> {
+        let request = match dlr.method {
+            DlrMethod::Get => self.client.get(dlr.get_url()),
+            DlrMethod::Post => self.client.post(dlr.url.clone()).body(dlr.form_body()),
+        }
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(ACCEPT, "text/plain");
+        let limit = self.config.max_body_bytes;
+        let exchange = async {
+            let mut response = request.send().await.map_err(classify)?;
+            let status = response.status().as_u16();
+            let mut body = Vec::new();
+            while body.len() < limit {
+                match response.chunk().await.map_err(classify)? {
+                    Some(chunk) => {
+                        let room = limit - body.len();
+                        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    }
+                    None => break,
+                }
+            }
+            Ok::<_, AttemptError>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(self.config.timeout, Box::pin(exchange))
+            .await
+            .map_err(|_| AttemptError::Timeout(self.config.timeout))??;
+        if self.config.ack.is_ack(status, &body) {
+            return Ok(());
+        }
+        let shown = String::from_utf8_lossy(&body[..body.len().min(BODY_IN_ERROR)]).into_owned();
+        let status_ok = match &self.config.ack {
+            super::config::AckRule::StatusAndBody { status: want, .. } => status == *want,
+            super::config::AckRule::Any2xx => (200..300).contains(&status),
+        };
+        Err(if status_ok {
+            AttemptError::NotAcknowledged {
+                status,
+                body: shown,
+            }
+        } else {
+            AttemptError::Status {
+                status,
+                body: shown,
+            }
+        })
+    }
+}
+
+/// Sorts a reqwest error into the kinds a host can act on, keeping the whole cause chain.
+fn classify(e: reqwest::Error) -> AttemptError {
+    let mut chain = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<DestinationRefused>() {
+            return AttemptError::Destination(refused.to_string());
+        }
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    if e.is_connect() {
+        AttemptError::Connect(chain)
+    } else {
+        AttemptError::Transport(chain)
+    }
+}
+
+/// One DLR from acceptance to outcome; `guard` keeps it counted as pending until the end.
+async fn run(guard: PendingGuard, mut job: Job) {
+    let this: &Inner = &guard.0;
+    let dest = destination_key(&job.dlr.url);
+    let max_attempts = this.config.max_attempts();
+    if job.attempts >= max_attempts {
+        // Resumed after a crash during its last permitted attempt.
+        return Box::pin(this.finish(job, Err(AttemptError::Interrupted))).await;
+    }
+    loop {
+        if let Some(at) = job.not_before.take() {
+            tokio::time::sleep_until(at).await;
+        }
+        let gate = this.gate(&dest);
+        let result = {
+            let Ok(_host) = gate.slots.acquire().await else {
+                return;
+            };
+            if let Some(rate) = this.config.rate_per_host {
+                let slot = {
+                    let mut next = gate.next_slot.lock().unwrap_or_else(|p| p.into_inner());
+                    let slot = (*next).max(Instant::now());
+                    *next = slot + Duration::from_secs_f64(1.0 / rate);
+                    slot
+                };
+                tokio::time::sleep_until(slot).await;
+            }
+            let Ok(_overall) = this.overall.acquire().await else {
+                return;
+            };
+            job.attempts += 1;
+            // Boxed so that a DLR waiting for its turn carries a pointer to the (large)
+            // request future rather than room for it.
+            Box::pin(async {
+                this.persist(&job, this.config.delay_after(job.attempts))
+                    .await;
+                this.attempt(&job.dlr).await
+            })
+            .await
+        };
+        this.release_gate(&dest, gate);
+        match result {
+            Ok(()) => return Box::pin(this.finish(job, Ok(()))).await,
+            Err(e) if job.attempts >= max_attempts || this.is_permanent(&e) => {
+                return Box::pin(this.finish(job, Err(e))).await;
+            }
+            Err(e) => {
+                let delay = this.config.delay_after(job.attempts);
+                tracing::debug!(
+                    id = %job.dlr.id, attempt = job.attempts, error = %e, ?delay,
+                    "DLR attempt failed; will retry"
+                );
+                Box::pin(this.persist(&job, delay)).await;
+                job.not_before = Some(Instant::now() + delay);
+            }
+        }
+    }
+}

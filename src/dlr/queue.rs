@@ -1,0 +1,269 @@
+//! The durable DLR queue: every pending DLR with its attempt count and next-attempt time, in a
+//! `redb` file (the same embedded database as the crate's embedded store).
+//!
+//! Writes from all DLRs are grouped into one transaction per turn of the queue's worker task, so
+//! the cost of a durable commit is shared by every DLR that arrived while the previous one ran.
+//! The blocking `redb` calls run under `spawn_blocking`, never on the runtime's worker threads.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use url::Url;
+
+use super::value::{Dlr, DlrLevel, DlrMethod, ReceiptParams};
+
+const PENDING: TableDefinition<u64, &[u8]> = TableDefinition::new("dlr_pending");
+
+/// Most changes committed in one transaction.
+const BATCH: usize = 1024;
+
+/// The durable queue could not read or write its file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    /// `redb` failed (open, transaction, commit, read).
+    #[error("DLR queue {path}: {reason}")]
+    Storage {
+        /// The queue file.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The queue's worker task is gone (the runtime is shutting down).
+    #[error("DLR queue {path}: the queue worker has stopped")]
+    Closed {
+        /// The queue file.
+        path: String,
+    },
+}
+
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    url: &'a str,
+    method: DlrMethod,
+    id: &'a str,
+    level: DlrLevel,
+    message_status: &'a str,
+    connector: &'a str,
+    receipt: Option<&'a ReceiptParams>,
+    attempts: u32,
+    next_attempt_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct Record {
+    url: String,
+    method: DlrMethod,
+    id: String,
+    level: DlrLevel,
+    message_status: String,
+    connector: String,
+    receipt: Option<ReceiptParams>,
+    attempts: u32,
+    next_attempt_ms: u64,
+}
+
+/// A DLR found in the queue when it was opened.
+pub(crate) struct Resumed {
+    pub(crate) key: u64,
+    pub(crate) dlr: Dlr,
+    pub(crate) attempts: u32,
+    pub(crate) next_attempt: SystemTime,
+}
+
+enum Change {
+    Put(u64, Vec<u8>),
+    Remove(u64),
+}
+
+struct Op {
+    change: Change,
+    done: oneshot::Sender<Result<(), QueueError>>,
+}
+
+/// Handle to the queue file; cheap to share, the worker ends when the last handle is dropped.
+pub(crate) struct DlrQueue {
+    tx: mpsc::Sender<Op>,
+    next_key: AtomicU64,
+    path: Arc<str>,
+}
+
+fn storage(path: &str, what: &str, e: impl std::fmt::Display) -> QueueError {
+    QueueError::Storage {
+        path: path.to_owned(),
+        reason: format!("{what}: {e}"),
+    }
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl DlrQueue {
+    /// Opens (or creates) the queue at `path` and returns what it holds, oldest first.
+    pub(crate) async fn open(path: &Path) -> Result<(Self, Vec<Resumed>), QueueError> {
+        let path_buf: PathBuf = path.to_owned();
+        let shown: Arc<str> = Arc::from(path.display().to_string());
+        let p = Arc::clone(&shown);
+        let (db, raw) = tokio::task::spawn_blocking(move || {
+            let db = Database::create(&path_buf).map_err(|e| storage(&p, "open", e))?;
+            let txn = db.begin_write().map_err(|e| storage(&p, "begin", e))?;
+            txn.open_table(PENDING)
+                .map_err(|e| storage(&p, "open table", e))?;
+            txn.commit().map_err(|e| storage(&p, "commit", e))?;
+            let read = db.begin_read().map_err(|e| storage(&p, "begin read", e))?;
+            let table = read
+                .open_table(PENDING)
+                .map_err(|e| storage(&p, "open table", e))?;
+            let mut raw = Vec::new();
+            for item in table.iter().map_err(|e| storage(&p, "scan", e))? {
+                let (k, v) = item.map_err(|e| storage(&p, "scan", e))?;
+                raw.push((k.value(), v.value().to_vec()));
+            }
+            Ok::<_, QueueError>((db, raw))
+        })
+        .await
+        .map_err(|e| storage(&shown, "open task", e))??;
+
+        let next_key = raw.last().map_or(0, |(k, _)| k.saturating_add(1));
+        let mut resumed = Vec::with_capacity(raw.len());
+        for (key, bytes) in raw {
+            match decode(&bytes) {
+                Ok((dlr, attempts, next_attempt)) => resumed.push(Resumed {
+                    key,
+                    dlr,
+                    attempts,
+                    next_attempt,
+                }),
+                // Kept on disk so that it can be inspected; the thrower cannot send it.
+                Err(reason) => tracing::error!(
+                    queue = %shown, key, %reason,
+                    "DLR queue record cannot be read; left in place, not thrown"
+                ),
+            }
+        }
+        let (tx, rx) = mpsc::channel(BATCH * 4);
+        tokio::spawn(worker(Arc::new(db), rx, Arc::clone(&shown)));
+        Ok((
+            Self {
+                tx,
+                next_key: AtomicU64::new(next_key),
+                path: shown,
+            },
+            resumed,
+        ))
+    }
+
+    /// A key for a new DLR; keys grow, so the queue resumes oldest first.
+    pub(crate) fn next_key(&self) -> u64 {
+        self.next_key.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Durably writes `dlr` with its attempt count and next-attempt time under `key`.
+    pub(crate) async fn put(
+        &self,
+        key: u64,
+        dlr: &Dlr,
+        attempts: u32,
+        next_attempt: SystemTime,
+    ) -> Result<(), QueueError> {
+        let record = RecordRef {
+            url: dlr.url.as_str(),
+            method: dlr.method,
+            id: &dlr.id,
+            level: dlr.level,
+            message_status: &dlr.message_status,
+            connector: &dlr.connector,
+            receipt: dlr.receipt.as_ref(),
+            attempts,
+            next_attempt_ms: unix_ms(next_attempt),
+        };
+        let bytes = serde_json::to_vec(&record).map_err(|e| storage(&self.path, "encode", e))?;
+        self.submit(Change::Put(key, bytes)).await
+    }
+
+    /// Durably removes the DLR under `key`.
+    pub(crate) async fn remove(&self, key: u64) -> Result<(), QueueError> {
+        self.submit(Change::Remove(key)).await
+    }
+
+    async fn submit(&self, change: Change) -> Result<(), QueueError> {
+        let closed = || QueueError::Closed {
+            path: self.path.to_string(),
+        };
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Op { change, done })
+            .await
+            .map_err(|_| closed())?;
+        wait.await.map_err(|_| closed())?
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<(Dlr, u32, SystemTime), String> {
+    let r: Record = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let url = Url::parse(&r.url).map_err(|e| format!("url {:?}: {e}", r.url))?;
+    let dlr = Dlr {
+        url,
+        method: r.method,
+        id: r.id,
+        level: r.level,
+        message_status: r.message_status,
+        connector: r.connector,
+        receipt: r.receipt,
+    };
+    let next = UNIX_EPOCH + Duration::from_millis(r.next_attempt_ms);
+    Ok((dlr, r.attempts, next))
+}
+
+async fn worker(db: Arc<Database>, mut rx: mpsc::Receiver<Op>, path: Arc<str>) {
+    let mut ops = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut ops, BATCH).await > 0 {
+        let mut changes = Vec::with_capacity(ops.len());
+        let mut waiters = Vec::with_capacity(ops.len());
+        for op in ops.drain(..) {
+            changes.push(op.change);
+            waiters.push(op.done);
+        }
+        let db = Arc::clone(&db);
+        let p = Arc::clone(&path);
+        let result = tokio::task::spawn_blocking(move || apply(&db, changes, &p))
+            .await
+            .unwrap_or_else(|e| Err(storage(&path, "write task", e)));
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "DLR queue write failed");
+        }
+        for w in waiters {
+            // A waiter that went away (its task was cancelled) needs no answer.
+            let _ = w.send(result.clone());
+        }
+    }
+}
+
+fn apply(db: &Database, changes: Vec<Change>, path: &str) -> Result<(), QueueError> {
+    let txn = db.begin_write().map_err(|e| storage(path, "begin", e))?;
+    {
+        let mut table = txn
+            .open_table(PENDING)
+            .map_err(|e| storage(path, "open table", e))?;
+        for change in changes {
+            match change {
+                Change::Put(k, v) => {
+                    table
+                        .insert(k, v.as_slice())
+                        .map_err(|e| storage(path, "insert", e))?;
+                }
+                Change::Remove(k) => {
+                    table.remove(k).map_err(|e| storage(path, "remove", e))?;
+                }
+            }
+        }
+    }
+    txn.commit().map_err(|e| storage(path, "commit", e))
+}

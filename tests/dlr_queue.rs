@@ -1,0 +1,287 @@
+//! The durable queue: DLRs survive a `kill -9` and a restart with their attempt budget and are
+//! never re-sent once acknowledged.
+
+#[path = "support/dlr_receiver.rs"]
+mod receiver;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use receiver::{Receiver, Reply};
+use redeliver::dlr::{
+    AttemptError, Dlr, DlrMethod, DlrOutcome, DlrThrower, DlrThrowerConfig, HttpDlrThrower,
+};
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+
+const CHILD_ENV: &str = "REDELIVER_DLR_QUEUE_CHILD";
+const COUNT: usize = 50;
+const HANG_FROM: usize = 25;
+
+fn config() -> DlrThrowerConfig {
+    DlrThrowerConfig {
+        timeout: Duration::from_secs(600),
+        retry_delay: Duration::from_millis(50),
+        max_retries: 3,
+        ..DlrThrowerConfig::default()
+    }
+}
+
+fn dlr(url: &str, n: usize) -> Dlr {
+    Dlr::level1(
+        url.parse().unwrap(),
+        DlrMethod::Post,
+        format!("q-{n}"),
+        "ESME_ROK",
+        "c",
+    )
+}
+
+fn index(id: &str) -> usize {
+    id.trim_start_matches("q-").parse().unwrap()
+}
+
+/// The child side of `kill_9_mid_run_loses_nothing_and_resets_no_budget`: throws into the queue
+/// and runs until it is killed.
+#[tokio::test]
+#[ignore = "run by kill_9_mid_run_loses_nothing_and_resets_no_budget in a child process"]
+async fn queue_child() {
+    let spec = std::env::var(CHILD_ENV).expect("run by the kill -9 test, which sets the env var");
+    let (path, url) = spec.split_once('|').unwrap();
+    let acked = Arc::new(AtomicUsize::new(0));
+    let a = Arc::clone(&acked);
+    let thrower = HttpDlrThrower::builder(config())
+        .queue(path)
+        .on_outcome(move |o| {
+            assert!(o.is_acknowledged(), "{o:?}");
+            println!("acked {}", a.fetch_add(1, Ordering::SeqCst) + 1);
+        })
+        .build()
+        .await
+        .unwrap();
+    for n in 0..COUNT {
+        thrower.throw(dlr(url, n)).await.unwrap();
+    }
+    println!("thrown {COUNT}");
+    std::future::pending::<()>().await;
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn kill_9_mid_run_loses_nothing_and_resets_no_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dlr.redb");
+    let server = Runtime::new().unwrap();
+    // Two failures for everyone; the third attempt is acknowledged for the first half and hangs
+    // for the second half, so that the kill lands with those attempts in flight; any later
+    // attempt is acknowledged.
+    let behaviour = Arc::new(|id: &str, attempt: u32| match attempt {
+        1 | 2 => Reply::Status500,
+        3 if index(id) >= HANG_FROM => Reply::Hang,
+        _ => Reply::Ack,
+    });
+    let rcv = server.block_on(Receiver::start(behaviour)).unwrap();
+    let url = rcv.url("/dlr");
+
+    let mut child = KillOnDrop(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "queue_child", "--ignored", "--nocapture"])
+            .env(CHILD_ENV, format!("{}|{url}", path.display()))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Kept open until the child is killed: a closed pipe would make the child's next println
+    // fail and end it before the kill this test is about.
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let wanted = format!("acked {HANG_FROM}");
+    let mut seen = Vec::new();
+    for line in (&mut stdout).lines() {
+        let line = line.unwrap();
+        let done = line == wanted;
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(seen.last(), Some(&wanted), "child output: {seen:?}");
+    // Every hanging third attempt has reached the receiver before the kill.
+    while rcv.total() < (COUNT * 3) as u64 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.0.kill().unwrap(); // SIGKILL
+    child.0.wait().unwrap();
+    drop(stdout);
+    assert_eq!(rcv.total(), (COUNT * 3) as u64);
+
+    let restarted = Runtime::new().unwrap();
+    let outcomes = restarted.block_on(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let thrower = HttpDlrThrower::builder(config())
+            .queue(&path)
+            .on_outcome(move |o| {
+                let _ = tx.send(o);
+            })
+            .build()
+            .await
+            .unwrap();
+        thrower.idle().await;
+        drop(thrower);
+        let mut outcomes = BTreeMap::new();
+        while let Some(o) = rx.recv().await {
+            outcomes.insert(index(&o.dlr().id), o);
+        }
+        outcomes
+    });
+
+    // Only the DLRs in flight at the kill were pending; the acknowledged ones were not resent.
+    let resumed: BTreeSet<usize> = outcomes.keys().copied().collect();
+    assert_eq!(resumed, (HANG_FROM..COUNT).collect());
+    for (n, o) in &outcomes {
+        // Attempt 4 of 4: the three made before the kill still count.
+        assert!(
+            matches!(o, DlrOutcome::Acknowledged { attempts: 4, .. }),
+            "q-{n}: {o:?}"
+        );
+    }
+    for n in 0..COUNT {
+        let expected = if n < HANG_FROM { 3 } else { 4 };
+        assert_eq!(rcv.attempts(&format!("q-{n}")), expected, "q-{n}");
+    }
+    restarted.shutdown_timeout(Duration::from_secs(10));
+    // Nothing is left behind.
+    let again = Runtime::new().unwrap();
+    again.block_on(async {
+        let thrower = HttpDlrThrower::builder(config())
+            .queue(&path)
+            .build()
+            .await
+            .unwrap();
+        assert_eq!(thrower.pending(), 0);
+    });
+}
+
+#[test]
+fn restart_during_the_last_attempt_spends_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dlr.redb");
+    let server = Runtime::new().unwrap();
+    let rcv = server
+        .block_on(Receiver::start(Arc::new(|_: &str, _| Reply::Hang)))
+        .unwrap();
+    let cfg = DlrThrowerConfig {
+        max_retries: 0,
+        ..config()
+    };
+
+    let first = Runtime::new().unwrap();
+    first.block_on(async {
+        let thrower = HttpDlrThrower::builder(cfg.clone())
+            .queue(&path)
+            .build()
+            .await
+            .unwrap();
+        thrower.throw(dlr(&rcv.url("/"), 7)).await.unwrap();
+        while rcv.total() < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    // Stops the runtime with the attempt in flight, as a crash would.
+    first.shutdown_timeout(Duration::from_secs(10));
+
+    let second = Runtime::new().unwrap();
+    let outcome = second.block_on(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let thrower = HttpDlrThrower::builder(cfg)
+            .queue(&path)
+            .on_outcome(move |o| {
+                let _ = tx.send(o);
+            })
+            .build()
+            .await
+            .unwrap();
+        thrower.idle().await;
+        rx.recv().await.unwrap()
+    });
+    assert!(
+        matches!(
+            outcome,
+            DlrOutcome::Exhausted {
+                attempts: 1,
+                last_error: AttemptError::Interrupted,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(rcv.total(), 1, "no attempt beyond the budget");
+}
+
+#[test]
+fn acknowledged_and_exhausted_dlrs_leave_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dlr.redb");
+    let server = Runtime::new().unwrap();
+    let rcv = server
+        .block_on(Receiver::start(Arc::new(|id: &str, _| {
+            if index(id).is_multiple_of(2) {
+                Reply::Ack
+            } else {
+                Reply::Status500
+            }
+        })))
+        .unwrap();
+    let cfg = DlrThrowerConfig {
+        retry_delay: Duration::from_millis(1),
+        max_retries: 1,
+        ..config()
+    };
+    let first = Runtime::new().unwrap();
+    let acked = first.block_on(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let thrower = HttpDlrThrower::builder(cfg.clone())
+            .queue(&path)
+            .on_outcome(move |o| {
+                let _ = tx.send(o);
+            })
+            .build()
+            .await
+            .unwrap();
+        for n in 0..10 {
+            thrower.throw(dlr(&rcv.url("/"), n)).await.unwrap();
+        }
+        thrower.idle().await;
+        drop(thrower);
+        let mut acked = 0;
+        while let Some(o) = rx.recv().await {
+            acked += usize::from(o.is_acknowledged());
+        }
+        acked
+    });
+    first.shutdown_timeout(Duration::from_secs(10));
+    assert_eq!(acked, 5);
+    assert_eq!(rcv.total(), 5 + 5 * 2);
+
+    let second = Runtime::new().unwrap();
+    second.block_on(async {
+        let thrower = HttpDlrThrower::builder(cfg)
+            .queue(&path)
+            .build()
+            .await
+            .unwrap();
+        assert_eq!(thrower.pending(), 0);
+    });
+    assert_eq!(rcv.total(), 15);
+}
