@@ -448,3 +448,113 @@ async fn a_node_lost_mid_stream_loses_no_message_and_is_used_again_when_it_retur
     let back = metrics_of(&store, &b);
     assert!(!back.down && back.probes >= 1, "{back:?}");
 }
+
+mod engine {
+    //! The engine over a degraded cluster: receipts for messages whose replicas are on
+    //! fallbacks are handled, not taken for "not stored"; an unmet quorum parks them.
+
+    use std::sync::Arc;
+
+    use redeliver::config::{MobilityConfig, ScopeContext};
+    use redeliver::hooks::{Injection, RecordingInjector};
+    use redeliver::message::{Bucket, Channel, Envelope, ReceiptClass, StoredMessage};
+    use redeliver::retry::{
+        DefaultAction, ParkReason, ReceiptEvent, ReceiptOutcome, RetryEngine, SubmitEvent,
+    };
+
+    use super::{KeyFault, cluster, store};
+
+    fn submit(id: &str) -> SubmitEvent {
+        SubmitEvent {
+            channel: Channel::Smpp,
+            scope: ScopeContext::default(),
+            shortcode: Some("12345".into()),
+            message: StoredMessage::new(
+                Channel::Smpp,
+                Envelope {
+                    mailfrom: "alice@example.com".into(),
+                    rcptto: "15551234567@smpp.example.com".into(),
+                },
+                b"hello".to_vec(),
+            ),
+            part_ids: vec![id.to_owned()],
+            status: "ESME_ROK".into(),
+        }
+    }
+
+    fn receipt(id: &str) -> ReceiptEvent {
+        ReceiptEvent {
+            channel: Channel::Smpp,
+            scope: ScopeContext::default(),
+            bucket: Bucket::new("MADR-12345").unwrap(),
+            message_id: id.into(),
+            class: ReceiptClass::Negative,
+            state: "UNDELIV".into(),
+            error: None,
+            raw: None,
+            mm7_report: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn receipts_for_messages_on_fallbacks_are_handled_and_a_503_parks() {
+        let (a, b, c) = cluster().await;
+        let store = Arc::new(store(&[&a, &b, &c]));
+        let injector = Arc::new(RecordingInjector::new());
+        let engine = RetryEngine::builder(store, injector.clone())
+            .options(
+                MobilityConfig::from_toml_str(
+                    "[global]\nsmpp_registered_delivery = \"SMSC_Delivery\"\n",
+                )
+                .unwrap(),
+            )
+            .build();
+        for n in 0..6 {
+            engine.on_submit(submit(&format!("r{n}"))).await.unwrap();
+        }
+        b.stop();
+        for n in 0..6 {
+            a.set_key_fault(
+                "MADR-12345",
+                &format!("r{n}"),
+                KeyFault::Fallbacks { holding: 1 },
+            );
+        }
+        a.set_key_fault("MADR-12345", "r5", KeyFault::Unavailable);
+        for n in 0..5 {
+            let out = engine.on_receipt(receipt(&format!("r{n}"))).await.unwrap();
+            assert!(
+                matches!(
+                    out,
+                    ReceiptOutcome::Handled {
+                        default_action: DefaultAction::Bounced,
+                        ..
+                    }
+                ),
+                "r{n}: {out:?}"
+            );
+        }
+        let out = engine.on_receipt(receipt("r5")).await.unwrap();
+        assert!(
+            matches!(
+                out,
+                ReceiptOutcome::Parked {
+                    reason: ParkReason::StoreUnavailable,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+        let bounces = |i: &RecordingInjector| {
+            i.injections()
+                .iter()
+                .filter(|x| matches!(x, Injection::Bounce(_)))
+                .count()
+        };
+        assert_eq!(bounces(&injector), 5);
+        a.set_key_fault("MADR-12345", "r5", KeyFault::None);
+        let report = engine.retry_parked().await;
+        assert_eq!(report.applied, 1, "{report:?}");
+        assert_eq!(bounces(&injector), 6);
+    }
+}
