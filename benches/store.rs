@@ -78,20 +78,34 @@ async fn stored_form(server: &riak_server::RiakServer, store: &RiakStore) -> (He
     (headers, body)
 }
 
+/// The query strings `RiakStore` sends with its default `RequestParams`, so the bare client's
+/// requests are the same requests.
+const GET_QUERY: &str = "r=one&pr=0&notfound_ok=false&basic_quorum=false&timeout=4000";
+const PUT_QUERY: &str = "w=quorum&pw=0&dw=quorum&timeout=4000";
+const DELETE_QUERY: &str = "r=one&pr=0&w=quorum&pw=0&dw=quorum&timeout=4000";
+
 async fn bare_round_trip(client: &reqwest::Client, base: &str, headers: &HeaderMap, body: &[u8]) {
     let url = format!("{base}/buckets/MADR-bench/keys/{}", next_id());
     let put = client
-        .put(&url)
+        .put(format!("{url}?{PUT_QUERY}"))
         .headers(headers.clone())
         .body(body.to_vec())
         .send()
         .await
         .unwrap();
     assert_eq!(put.status(), 204);
-    let got = client.get(&url).send().await.unwrap();
+    let got = client
+        .get(format!("{url}?{GET_QUERY}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.status(), 200);
     black_box(got.bytes().await.unwrap());
-    let deleted = client.delete(&url).send().await.unwrap();
+    let deleted = client
+        .delete(format!("{url}?{DELETE_QUERY}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(deleted.status(), 204);
 }
 

@@ -150,6 +150,8 @@ struct State {
 struct Cluster {
     state: Mutex<State>,
     options: Options,
+    /// Whether any key has a fault, so requests skip the lookup (and the lock) when none has.
+    any_key_fault: std::sync::atomic::AtomicBool,
 }
 
 impl Cluster {
@@ -191,6 +193,7 @@ impl RiakServer {
                 buckets: BTreeMap::new(),
             }),
             options,
+            any_key_fault: std::sync::atomic::AtomicBool::new(false),
         });
         Self::spawn(cluster).await
     }
@@ -248,6 +251,9 @@ impl RiakServer {
         } else {
             state.key_faults.insert(id, fault);
         }
+        self.cluster
+            .any_key_fault
+            .store(!state.key_faults.is_empty(), Ordering::Relaxed);
     }
 
     /// The listening address.
@@ -917,6 +923,9 @@ fn key_fault_answer<'q>(
     key: &[u8],
     q: &impl Fn(&str) -> Option<&'q str>,
 ) -> Option<Response> {
+    if !cluster.any_key_fault.load(Ordering::Relaxed) {
+        return None;
+    }
     let mut state = cluster.lock();
     let fault = *state.key_faults.get(&(id.1.clone(), key.to_vec()))?;
     let holding = match fault {

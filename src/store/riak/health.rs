@@ -2,7 +2,7 @@
 //! `/ping`, brought back when it answers) and per-server counters.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -76,6 +76,8 @@ struct State {
 /// Health and counters of one server.
 #[derive(Debug, Default)]
 pub(crate) struct Health {
+    /// Mirrors `state.down_since.is_some()`, so the common case (up) takes no lock.
+    down: AtomicBool,
     state: Mutex<State>,
     requests: AtomicU64,
     failures: AtomicU64,
@@ -114,6 +116,9 @@ impl Health {
     /// Whether the server may be used now; claims the probe when one is due, so only one
     /// caller sends it.
     pub(crate) fn availability(&self, now: Instant) -> Availability {
+        if !self.down.load(Ordering::Acquire) {
+            return Availability::Up;
+        }
         let mut state = self.lock();
         match state.retry_at {
             None => Availability::Up,
@@ -149,6 +154,7 @@ impl Health {
         };
         if fresh {
             state.down_since = Some(now);
+            self.down.store(true, Ordering::Release);
             self.marked_down.fetch_add(1, Ordering::Relaxed);
         }
         state.retry_at = Some(now + jitter(state.backoff));
@@ -158,7 +164,11 @@ impl Health {
 
     /// Brings the server back. Returns how long it was down, if it was.
     pub(crate) fn mark_up(&self, now: Instant) -> Option<Duration> {
+        if !self.down.load(Ordering::Acquire) {
+            return None;
+        }
         let mut state = self.lock();
+        self.down.store(false, Ordering::Release);
         state.retry_at = None;
         state.probing = false;
         state.backoff = Duration::ZERO;

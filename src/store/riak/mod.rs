@@ -406,7 +406,8 @@ impl RiakStore {
         let started = Instant::now();
         let deadline = started + config.operation_timeout;
         // Each server's distinct failures in this call, first ones first.
-        let mut failures: Vec<Vec<String>> = vec![Vec::new(); servers.len()];
+        // Allocated on the first failure only: the common call fails nowhere.
+        let mut failures: Vec<Vec<String>> = Vec::new();
         let mut attempts = 0u32;
         let mut failed: Option<usize> = None;
         'rounds: for round in 0..=config.retries {
@@ -461,6 +462,9 @@ impl RiakStore {
                         tracing::warn!(server = %server.name, failure = %reason, "riak: server marked down");
                     }
                 }
+                if failures.is_empty() {
+                    failures.resize(servers.len(), Vec::new());
+                }
                 let seen = &mut failures[index];
                 if seen.len() < MAX_REASONS && !seen.contains(&reason) {
                     seen.push(reason);
@@ -468,6 +472,7 @@ impl RiakStore {
                 failed = Some(index);
             }
         }
+        failures.resize(servers.len(), Vec::new());
         let reasons: Vec<String> = servers
             .iter()
             .zip(&failures)
