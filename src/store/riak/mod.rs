@@ -408,11 +408,9 @@ impl RiakStore {
             .request(ctx, |client, base| {
                 let mut request = client
                     .put(format!("{base}{path}"))
-                    .header(CONTENT_TYPE, &encoded.content_type)
+                    .headers(encoded.headers.clone())
+                    .header(CONTENT_TYPE, encoded.content_type.clone())
                     .body(encoded.body.clone());
-                for (name, value) in &encoded.headers {
-                    request = request.header(name, value);
-                }
                 if let Some(vclock) = vclock {
                     request = request.header(VCLOCK, vclock);
                 }
