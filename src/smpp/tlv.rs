@@ -360,7 +360,7 @@ impl FromValue for COctetString {
     /// Up to the first NUL; SMSCs that leave the terminator off are tolerated.
     fn from_value(value: Bytes) -> Self {
         let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
-        COctetString::from_wire(value.slice(..end))
+        COctetString::from_frame(&value, 0, end)
     }
 }
 impl ToValue for COctetString {

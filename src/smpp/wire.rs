@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::error::{DecodeError, EncodeError, FieldError};
 use super::field::COctetString;
@@ -20,6 +20,7 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub(crate) fn new(
         frame: &'a Bytes,
         pos: usize,
@@ -34,10 +35,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn left(&self) -> usize {
         self.frame.len() - self.pos
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.pos >= self.frame.len()
     }
@@ -60,6 +63,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn take(&mut self, field: &'static str, n: usize) -> Result<&'a [u8], DecodeError> {
         let frame: &'a [u8] = self.frame;
         match frame.get(self.pos..self.pos + n) {
@@ -77,16 +81,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
         Ok(self.take(field, 1)?[0])
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
         let b = self.take(field, 4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// A C-octet string of at most `max` octets, NUL included (the spec's "Var. max" size).
+    #[inline]
     pub(crate) fn cstr(
         &mut self,
         field: &'static str,
@@ -95,10 +102,16 @@ impl<'a> Reader<'a> {
         let window = &self.frame[self.pos..];
         let limit = window.len().min(max);
         match window[..limit].iter().position(|&b| b == 0) {
+            // Empty strings are common (service_type, the dates); they need no slice and so
+            // no reference-count traffic.
+            Some(0) => {
+                self.pos += 1;
+                Ok(COctetString::empty())
+            }
             Some(nul) => {
-                let value = self.frame.slice(self.pos..self.pos + nul);
+                let value = COctetString::from_frame(self.frame, self.pos, self.pos + nul);
                 self.pos += nul + 1;
-                Ok(COctetString::from_wire(value))
+                Ok(value)
             }
             None if window.len() < max => Err(self.error(field, FieldError::MissingNul)),
             None => Err(self.error(field, FieldError::TooLong { max })),
@@ -106,6 +119,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An octet string whose length was given by a preceding length field.
+    #[inline]
     pub(crate) fn octets(
         &mut self,
         field: &'static str,
@@ -122,19 +136,27 @@ impl<'a> Reader<'a> {
                 },
             ));
         }
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
         let value = self.frame.slice(self.pos..self.pos + len);
         self.pos += len;
         Ok(value)
     }
 
     /// Everything left in the body.
+    #[inline]
     pub(crate) fn rest(&mut self) -> Bytes {
+        if self.is_empty() {
+            return Bytes::new();
+        }
         let value = self.frame.slice(self.pos..);
         self.pos = self.frame.len();
         value
     }
 
     /// Fails unless the whole body was read.
+    #[inline]
     pub(crate) fn finish(&self) -> Result<(), DecodeError> {
         if self.is_empty() {
             Ok(())
@@ -148,13 +170,32 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Writes fields into a buffer, checking each against the spec's size limits.
+/// Writes fields into the exact-size slice reserved for a body, checking each against the
+/// spec's size limits. Writing past the end (a body whose `encoded_len` is wrong) is recorded,
+/// not a panic, and turns into an error.
 pub(crate) struct Writer<'a> {
-    pub(crate) dst: &'a mut BytesMut,
+    buf: &'a mut [u8],
+    pos: usize,
+    overflow: bool,
     pub(crate) pdu: &'static str,
 }
 
-impl Writer<'_> {
+impl<'a> Writer<'a> {
+    #[inline]
+    pub(crate) fn new(buf: &'a mut [u8], pdu: &'static str) -> Self {
+        Writer {
+            buf,
+            pos: 0,
+            overflow: false,
+            pdu,
+        }
+    }
+
+    /// Bytes written, or `None` if the body did not fit its slice.
+    pub(crate) fn written(&self) -> Option<usize> {
+        (!self.overflow).then_some(self.pos)
+    }
+
     pub(crate) fn error(
         &self,
         field: impl Into<Cow<'static, str>>,
@@ -167,14 +208,45 @@ impl Writer<'_> {
         }
     }
 
+    #[inline]
+    pub(crate) fn raw(&mut self, value: &[u8]) {
+        match self.buf.get_mut(self.pos..self.pos + value.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(value);
+                self.pos += value.len();
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    #[inline]
     pub(crate) fn u8(&mut self, value: u8) {
-        self.dst.put_u8(value);
+        match self.buf.get_mut(self.pos) {
+            Some(dst) => {
+                *dst = value;
+                self.pos += 1;
+            }
+            None => self.overflow = true,
+        }
     }
 
+    /// Steps over one byte of the zero-filled slice: a NUL terminator.
+    #[inline]
+    fn skip_nul(&mut self) {
+        if self.pos < self.buf.len() {
+            self.pos += 1;
+        } else {
+            self.overflow = true;
+        }
+    }
+
+    #[inline]
     pub(crate) fn u32(&mut self, value: u32) {
-        self.dst.put_u32(value);
+        self.raw(&value.to_be_bytes());
     }
 
+    /// The string and its NUL; the slice is zero-filled, so the NUL is already there.
+    #[inline]
     pub(crate) fn cstr(
         &mut self,
         field: &'static str,
@@ -188,8 +260,8 @@ impl Writer<'_> {
         if bytes.contains(&0) {
             return Err(self.error(field, FieldError::InteriorNul));
         }
-        self.dst.extend_from_slice(bytes);
-        self.dst.put_u8(0);
+        self.raw(bytes);
+        self.skip_nul();
         Ok(())
     }
 
@@ -204,12 +276,8 @@ impl Writer<'_> {
                 },
             ));
         };
-        self.dst.put_u8(len);
-        self.dst.extend_from_slice(value);
+        self.u8(len);
+        self.raw(value);
         Ok(())
-    }
-
-    pub(crate) fn raw(&mut self, value: &[u8]) {
-        self.dst.extend_from_slice(value);
     }
 }

@@ -49,7 +49,7 @@ impl BodyCodec for AlertNotification {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         6 + self.source_addr.len() + self.esme_addr.len() + self.tlvs.as_bytes().len()
     }
 }

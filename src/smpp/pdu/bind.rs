@@ -54,7 +54,7 @@ impl BodyCodec for Bind {
         w.cstr("address_range", &self.address_range, ADDRESS_RANGE_MAX)
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         7 + self.system_id.len()
             + self.password.len()
             + self.system_type.len()
@@ -85,7 +85,7 @@ impl BodyCodec for BindResp {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         1 + self.system_id.len() + self.tlvs.as_bytes().len()
     }
 }
@@ -112,7 +112,7 @@ impl BodyCodec for Outbind {
         w.cstr("password", &self.password, PASSWORD_MAX)
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         2 + self.system_id.len() + self.password.len()
     }
 }

@@ -51,7 +51,7 @@ impl BodyCodec for CancelSm {
         w.cstr("destination_addr", &self.destination_addr, ADDR_21_MAX)
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         8 + self.service_type.len()
             + self.message_id.len()
             + self.source_addr.len()

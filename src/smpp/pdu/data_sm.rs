@@ -68,7 +68,7 @@ impl BodyCodec for DataSm {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         10 + self.service_type.len()
             + self.source_addr.len()
             + self.destination_addr.len()
@@ -100,7 +100,7 @@ impl BodyCodec for DataSmResp {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         self.message_id.len() + 1 + self.tlvs.as_bytes().len()
     }
 }

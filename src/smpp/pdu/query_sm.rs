@@ -35,7 +35,7 @@ impl BodyCodec for QuerySm {
         w.cstr("source_addr", &self.source_addr, ADDR_21_MAX)
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         4 + self.message_id.len() + self.source_addr.len()
     }
 }
@@ -82,7 +82,7 @@ impl BodyCodec for QuerySmResp {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         4 + self.message_id.len() + self.final_date.len()
     }
 }

@@ -72,8 +72,8 @@ impl BodyCodec for ReplaceSm {
         w.short_message(&self.short_message)
     }
 
-    fn size_hint(&self) -> usize {
-        10 + self.message_id.len()
+    fn encoded_len(&self) -> usize {
+        9 + self.message_id.len()
             + self.source_addr.len()
             + self.schedule_delivery_time.len()
             + self.validity_period.len()

@@ -40,7 +40,7 @@ impl BodyCodec for SubmitSmResp {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         self.message_id.len() + 1 + self.tlvs.as_bytes().len()
     }
 }

@@ -1,21 +1,5 @@
-//! How a [`StoredMessage`] maps onto a Riak object, and how Riak's responses are read.
-//!
-//! The body is the object's value with its real Content-Type; every other part is an
-//! `X-Riak-Meta-*` header, so `curl -i` shows the whole message:
-//!
-//! | header | content |
-//! | --- | --- |
-//! | `X-Riak-Meta-Redeliver` | format version, `1` |
-//! | `X-Riak-Meta-Channel` | `smpp` or `mm7` |
-//! | `X-Riak-Meta-Mailfrom`, `X-Riak-Meta-Rcptto` | the envelope |
-//! | `X-Riak-Meta-Content-Type` | the full content type (Riak keeps only the media type and `charset` of the Content-Type header) |
-//! | `X-Riak-Meta-Submitted-At`, `X-Riak-Meta-Expires-At` | `<seconds>.<nanoseconds>` since the Unix epoch |
-//! | `X-Riak-Meta-Saved-At` | nanoseconds since the epoch at save time, for sibling resolution |
-//! | `X-Riak-Meta-Metadata`, `X-Riak-Meta-Resource`, `X-Riak-Meta-History` | JSON |
-//! | `X-Riak-Index-expires_int` | `expires_at` in whole seconds, for `sweep_expired` |
-//!
-//! Values are percent-encoded where a header could not carry them (controls, spaces, `%`,
-//! non-ASCII). JSON values longer than [`CHUNK`] bytes continue in `…-2`, `…-3` headers.
+//! How a [`StoredMessage`] maps onto a Riak object (the header table is in the `riak` module
+//! docs), and how Riak's responses are read.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
