@@ -1166,7 +1166,8 @@ impl RetryEngine {
         });
         tracing::info!(%bucket, msgid = %primary, %class, state = %ev.state, error = ev.error.as_deref().unwrap_or(""), "mstore: final receipt");
 
-        let cx = self.hook_context(&ev.scope);
+        let ev = Arc::new(ev);
+        let cx = self.hook_context(&ev.scope).with_receipt(ev.clone());
         let took_over = self
             .run_receipt_hooks(&ev, &msg, &cx, class, &bucket, &primary)
             .await;
