@@ -146,21 +146,12 @@ mod tests {
             "1715005",
             Decimal
         ));
-        assert_eq!(
-            Hexadecimal.normalize("0x00FF"),
-            Some("255".into())
-        );
-        assert_eq!(
-            Decimal.normalize("000255\0"),
-            Some("255".into())
-        );
+        assert_eq!(Hexadecimal.normalize("0x00FF"), Some("255".into()));
+        assert_eq!(Decimal.normalize("000255\0"), Some("255".into()));
         assert_eq!(Decimal.normalize("12ab"), None);
         assert_eq!(Decimal.normalize("+12"), None);
         assert_eq!(Hexadecimal.normalize(""), None);
-        assert_eq!(
-            Str.normalize(" abc-1 "),
-            Some("abc-1".into())
-        );
+        assert_eq!(Str.normalize(" abc-1 "), Some("abc-1".into()));
         assert_eq!(Str.normalize(""), None);
     }
 
