@@ -1,8 +1,8 @@
 //! Store speed, each against a peer in the same run:
 //!
 //! * `RiakStore` save + load + delete against the in-tree Riak server, next to the same three
-//!   HTTP requests (same headers, same body) made with bare `reqwest`, one at a time and as 64
-//!   concurrent tasks;
+//!   HTTP requests (same headers, same body, the GET's vclock sent with the DELETE) made with
+//!   bare `reqwest`, one at a time and as 64 concurrent tasks;
 //! * `EmbeddedStore` saves (fsync'd one at a time, and 64 at once sharing commits) and loads of
 //!   1 KiB messages.
 
@@ -85,10 +85,23 @@ async fn bare_round_trip(client: &reqwest::Client, base: &str, headers: &HeaderM
         .await
         .unwrap();
     assert_eq!(put.status(), 204);
-    let got = client.get(&url).send().await.unwrap();
+    // The same requests RiakStore makes: siblings asked for as multipart in the GET, and the
+    // vclock the GET returned sent with the DELETE.
+    let got = client
+        .get(&url)
+        .header("accept", "multipart/mixed, */*;q=0.5")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.status(), 200);
+    let vclock = got.headers().get("x-riak-vclock").unwrap().clone();
     black_box(got.bytes().await.unwrap());
-    let deleted = client.delete(&url).send().await.unwrap();
+    let deleted = client
+        .delete(&url)
+        .header("x-riak-vclock", vclock)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(deleted.status(), 204);
 }
 
