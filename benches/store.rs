@@ -120,10 +120,12 @@ fn riak(c: &mut Criterion) {
         .unwrap();
     let server = rt.block_on(riak_server::RiakServer::start());
     let store = RiakStore::new(RiakConfig::new([server.host_port()])).unwrap();
+    // Configured as RiakConfig's defaults configure the store's client.
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(128)
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
     let (headers, body) = rt.block_on(stored_form(&server, &store));
