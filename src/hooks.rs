@@ -38,7 +38,7 @@ use crate::bounce::Dsn;
 use crate::config::ScopeContext;
 use crate::message::{Bucket, HistoryEvent, MsgId, StoredMessage};
 use crate::mm7::DeliveryReportReq;
-use crate::retry::Counters;
+use crate::retry::{Counters, ReceiptEvent};
 use crate::store::{MessageStore, StoreError};
 
 /// The answer of `smpp_store_submit` and `mm7_store_submit` (seed: "SMPP Hook Points").
@@ -286,6 +286,7 @@ pub struct HookContext {
     injector: Arc<dyn Injector>,
     counters: Arc<Counters>,
     scope: ScopeContext,
+    receipt: Option<Arc<ReceiptEvent>>,
 }
 
 impl fmt::Debug for HookContext {
@@ -309,7 +310,20 @@ impl HookContext {
             injector,
             counters,
             scope,
+            receipt: None,
         }
+    }
+
+    pub(crate) fn with_receipt(mut self, receipt: Arc<ReceiptEvent>) -> Self {
+        self.receipt = Some(receipt);
+        self
+    }
+
+    /// The receipt being handled, in the receipt hooks (`None` in the store hooks): its state
+    /// (`UNDELIV`, `EXPIRED`, `Rejected`, …), error code and raw text, for policies that depend
+    /// on why a message failed. The seed's hooks get only the bucket and msgid; this is extra.
+    pub fn receipt(&self) -> Option<&ReceiptEvent> {
+        self.receipt.as_deref()
     }
 
     /// The scopes the message travelled through (binding, binding group, domain).

@@ -19,7 +19,7 @@
 //! | [`store`] | `MessageStore` and its backends | always (`riak`, `embedded` for those backends) |
 //! | `smpp` | SMPP 3.4 PDU codec, delivery-receipt text, framing | `smpp` |
 //! | `mm7` | MM7 (3GPP TS 23.140) SOAP/MIME codec | `mm7` |
-//! | `hooks`, `retry`, `config`, `console` | policy hooks, the retry engine, scoped options, the mstore console | `engine` |
+//! | `hooks`, `retry`, `bounce`, `config`, `console` | policy hooks, the retry engine, the default bounce, scoped options, the mstore console | `engine` |
 //! | `dlr` | the DLR thrower | `dlr-http` |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -51,6 +51,53 @@
 //!
 //! [`RetryEngine::counters`] returns a [`CounterSnapshot`]; every decision is also a `tracing`
 //! event with the bucket and msgid as fields.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use redeliver::config::{MobilityConfig, ScopeContext};
+//! use redeliver::hooks::{Injection, RecordingInjector};
+//! use redeliver::message::{Bucket, Channel, Envelope, ReceiptClass, StoredMessage};
+//! use redeliver::retry::{DefaultAction, ReceiptEvent, ReceiptOutcome, RetryEngine, SubmitEvent};
+//! use redeliver::store::MemoryStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let spool = Arc::new(RecordingInjector::new());
+//! let engine = RetryEngine::builder(Arc::new(MemoryStore::new()), spool.clone())
+//!     .options(MobilityConfig::from_toml_str(
+//!         "[global]\nsmpp_registered_delivery = \"SMSC_Delivery\"\n",
+//!     )?)
+//!     .build();
+//! let envelope = Envelope { mailfrom: "alice@example.com".into(), rcptto: "15551234567@sms.example.com".into() };
+//! engine
+//!     .on_submit(SubmitEvent {
+//!         channel: Channel::Smpp,
+//!         scope: ScopeContext::default(),
+//!         shortcode: Some("12345".into()),
+//!         message: StoredMessage::new(Channel::Smpp, envelope, &b"hello"[..]),
+//!         part_ids: vec!["abc".into()],
+//!         status: "ESME_ROK".into(),
+//!     })
+//!     .await?;
+//! let outcome = engine
+//!     .on_receipt(ReceiptEvent {
+//!         channel: Channel::Smpp,
+//!         scope: ScopeContext::default(),
+//!         bucket: Bucket::new("MADR-12345")?,
+//!         message_id: "abc".into(),
+//!         class: ReceiptClass::Negative,
+//!         state: "UNDELIV".into(),
+//!         error: Some("001".into()),
+//!         raw: None,
+//!         mm7_report: None,
+//!     })
+//!     .await?;
+//! // No hook registered: Momentum's default, a bounce to the original sender.
+//! assert!(matches!(outcome, ReceiptOutcome::Handled { default_action: DefaultAction::Bounced, .. }));
+//! assert!(matches!(spool.injections().as_slice(), [Injection::Bounce(_)]));
+//! # Ok(()) }
+//! ```
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -401,7 +448,7 @@ macro_rules! counters {
     ($($name:ident),* $(,)?) => {
         /// The engine's live counters (atomics); read them through [`CounterSnapshot`].
         #[derive(Debug, Default)]
-        pub struct Counters {
+        pub(crate) struct Counters {
             $($name: AtomicU64,)*
         }
 
@@ -1119,7 +1166,8 @@ impl RetryEngine {
         });
         tracing::info!(%bucket, msgid = %primary, %class, state = %ev.state, error = ev.error.as_deref().unwrap_or(""), "mstore: final receipt");
 
-        let cx = self.hook_context(&ev.scope);
+        let ev = Arc::new(ev);
+        let cx = self.hook_context(&ev.scope).with_receipt(ev.clone());
         let took_over = self
             .run_receipt_hooks(&ev, &msg, &cx, class, &bucket, &primary)
             .await;
