@@ -4,7 +4,11 @@
 //!   HTTP requests (same headers, same body, the GET's vclock sent with the DELETE) made with
 //!   bare `reqwest`, one at a time and as 64 concurrent tasks;
 //! * `EmbeddedStore` saves (fsync'd one at a time, and 64 at once sharing commits) and loads of
-//!   1 KiB messages.
+//!   1 KiB messages;
+//! * `RiakStore` against a 3-node in-tree cluster with one node down (refusing connections,
+//!   marked down after its first refusal) next to the same cluster with every node up, one at a
+//!   time and as 64 concurrent tasks; and the first load after a node was lost, when the store
+//!   picks the dead node first and fails over, next to a first load that picks a live node.
 
 #[path = "../tests/support/riak_server.rs"]
 mod riak_server;
@@ -12,7 +16,7 @@ mod riak_server;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::future::join_all;
@@ -229,5 +233,109 @@ fn embedded(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, riak, embedded);
+/// One load on a store that has not seen the dead node yet, timed; `None` unless the call
+/// failed over (`want_failover`) or did not (`!want_failover`).
+async fn first_load(
+    servers: &[String],
+    bucket: &Bucket,
+    id: &MsgId,
+    want_failover: bool,
+) -> Option<Duration> {
+    let store = RiakStore::new(RiakConfig::new(servers.iter().cloned())).unwrap();
+    let started = Instant::now();
+    black_box(store.load(bucket, id).await.unwrap());
+    let elapsed = started.elapsed();
+    let failovers: u64 = store.metrics().iter().map(|m| m.failovers).sum();
+    ((failovers > 0) == want_failover).then_some(elapsed)
+}
+
+fn riak_cluster(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // One data set: a, b and c are live nodes; `dead` is a node that was lost.
+    let (a, b, live_c, dead) = rt.block_on(async {
+        let a = riak_server::RiakServer::start().await;
+        let b = a.join().await;
+        let c = a.join().await;
+        let dead = a.join().await;
+        (a, b, c, dead)
+    });
+    dead.stop();
+    let all_up = RiakStore::new(RiakConfig::new([
+        a.host_port(),
+        b.host_port(),
+        live_c.host_port(),
+    ]))
+    .unwrap();
+    let one_down = RiakStore::new(RiakConfig::new([
+        a.host_port(),
+        b.host_port(),
+        dead.host_port(),
+    ]))
+    .unwrap();
+    let bucket = Bucket::new("MADR-bench").unwrap();
+    let msg = message();
+    rt.block_on(async {
+        for _ in 0..20 {
+            store_round_trip(&one_down, &bucket, &msg).await;
+        }
+    });
+    assert!(one_down.metrics()[2].down, "the dead node is marked down");
+
+    let mut group = c.benchmark_group("riak_cluster/save+load+delete");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("all_up", |b| {
+        b.to_async(&rt)
+            .iter(|| store_round_trip(&all_up, &bucket, &msg))
+    });
+    group.bench_function("one_node_down", |b| {
+        b.to_async(&rt)
+            .iter(|| store_round_trip(&one_down, &bucket, &msg))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("riak_cluster/64_concurrent");
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("all_up", |b| {
+        b.to_async(&rt).iter(|| async {
+            join_all((0..64).map(|_| store_round_trip(&all_up, &bucket, &msg))).await
+        })
+    });
+    group.bench_function("one_node_down", |b| {
+        b.to_async(&rt).iter(|| async {
+            join_all((0..64).map(|_| store_round_trip(&one_down, &bucket, &msg))).await
+        })
+    });
+    group.finish();
+
+    let id = MsgId::new("first-load").unwrap();
+    rt.block_on(all_up.save(&bucket, &id, &msg)).unwrap();
+    let servers = [a.url(), dead.url()];
+    let mut group = c.benchmark_group("riak_cluster/first_load_after_node_loss");
+    group.throughput(Throughput::Elements(1));
+    for (name, want_failover) in [("live_node_first", false), ("dead_node_first", true)] {
+        group.bench_function(name, |bench| {
+            bench.to_async(&rt).iter_custom(|iters| {
+                let (servers, bucket, id) = (&servers, &bucket, &id);
+                async move {
+                    let mut total = Duration::ZERO;
+                    let mut taken = 0;
+                    while taken < iters {
+                        if let Some(t) = first_load(servers, bucket, id, want_failover).await {
+                            total += t;
+                            taken += 1;
+                        }
+                    }
+                    total
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, riak, embedded, riak_cluster);
 criterion_main!(benches);

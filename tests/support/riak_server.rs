@@ -10,7 +10,12 @@
 //! listings, bucket props and bucket types, `500`s for malformed vclocks, the request-line limit.
 //!
 //! Several nodes can share one data set ([`RiakServer::join`]); each node can be given a fault
-//! ([`Fault`]) or stopped, for failover tests.
+//! ([`Fault`]), stopped and restarted on the same port, for failover tests. Chosen keys can be
+//! given a cluster-wide [`KeyFault`]: a `503`, or replicas that live on fallback vnodes, in which
+//! case reads and writes are answered the way Riak's get/put coordinators would answer them under
+//! the request's `r`, `pr`, `notfound_ok`, `basic_quorum` and `pw` (see [`KeyFault::Fallbacks`]).
+//! Quorum parameters are checked like Riak does (`400` for a word it does not know or a number
+//! above `n_val` 3).
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -47,6 +52,28 @@ pub enum Fault {
     Garbage,
     /// Reads the request and never answers.
     Hang,
+}
+
+/// What the cluster does for one key, whichever node is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFault {
+    /// Nothing special.
+    None,
+    /// Answers every GET, PUT and DELETE of the key with `503` `request timed out` (an overloaded
+    /// or partitioned cluster).
+    Unavailable,
+    /// Of the key's three replicas only `holding` are primaries that hold the object; the
+    /// others are fallback vnodes standing in for a node that is down, which have nothing and
+    /// answer "not found" before the primaries answer. A GET is then answered as Riak's get
+    /// coordinator would under the request's `r`, `pr`, `notfound_ok` and `basic_quorum`:
+    /// the object, a `404` (a false "not found", e.g. with Riak's defaults `r=quorum`,
+    /// `notfound_ok=true` and `holding` 1), `503 R-value unsatisfied` or `503 PR-value
+    /// unsatisfied`. A PUT or DELETE with `pw` above `holding` gets `503 PW-value
+    /// unsatisfied` and writes nothing; other writes succeed (fallbacks take them).
+    Fallbacks {
+        /// Primary replicas holding the object (0 to 3).
+        holding: u8,
+    },
 }
 
 /// How the cluster behaves.
@@ -114,6 +141,7 @@ struct BucketData {
 #[derive(Debug)]
 struct State {
     next_tag: u64,
+    key_faults: HashMap<(Vec<u8>, Vec<u8>), KeyFault>,
     types: HashMap<String, bool>,
     buckets: BTreeMap<(String, Vec<u8>), BucketData>,
 }
@@ -142,7 +170,7 @@ pub struct RiakServer {
     addr: SocketAddr,
     cluster: Arc<Cluster>,
     node: Arc<Node>,
-    stop: watch::Sender<bool>,
+    stop: Mutex<watch::Sender<bool>>,
 }
 
 impl RiakServer {
@@ -158,6 +186,7 @@ impl RiakServer {
         let cluster = Arc::new(Cluster {
             state: Mutex::new(State {
                 next_tag: 1,
+                key_faults: HashMap::new(),
                 types,
                 buckets: BTreeMap::new(),
             }),
@@ -180,32 +209,44 @@ impl RiakServer {
             fault: Mutex::new(Fault::None),
             requests: AtomicU64::new(0),
         });
-        let (stop, stopped) = watch::channel(false);
-        let (c, n) = (cluster.clone(), node.clone());
-        tokio::spawn(async move {
-            let mut stopped_accept = stopped.clone();
-            loop {
-                tokio::select! {
-                    _ = stopped_accept.changed() => return,
-                    accepted = listener.accept() => {
-                        let Ok((stream, _)) = accepted else { continue };
-                        let _ = stream.set_nodelay(true);
-                        let (c, n, mut s) = (c.clone(), n.clone(), stopped.clone());
-                        tokio::spawn(async move {
-                            tokio::select! {
-                                _ = s.changed() => {}
-                                _ = serve(stream, &c, &n) => {}
-                            }
-                        });
-                    }
-                }
-            }
-        });
+        let stop = listen(listener, cluster.clone(), node.clone());
         Self {
             addr,
             cluster,
             node,
-            stop,
+            stop: Mutex::new(stop),
+        }
+    }
+
+    /// Listens again on the same port after [`stop`](Self::stop), with the cluster's data as it
+    /// is now (the node "comes back").
+    pub async fn restart(&self) {
+        self.stop();
+        let mut tries = 0;
+        let listener = loop {
+            // The stopped accept loop drops its listener asynchronously.
+            match TcpListener::bind(self.addr).await {
+                Ok(listener) => break listener,
+                Err(e) if tries < 500 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(e) => panic!("rebind {}: {e}", self.addr),
+            }
+        };
+        let stop = listen(listener, self.cluster.clone(), self.node.clone());
+        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = stop;
+    }
+
+    /// Gives `bucket`/`key` (in any bucket type) a cluster-wide [`KeyFault`].
+    pub fn set_key_fault(&self, bucket: &str, key: &str, fault: KeyFault) {
+        let id = (bucket.as_bytes().to_vec(), key.as_bytes().to_vec());
+        let mut state = self.cluster.lock();
+        if fault == KeyFault::None {
+            state.key_faults.remove(&id);
+        } else {
+            state.key_faults.insert(id, fault);
         }
     }
 
@@ -237,7 +278,11 @@ impl RiakServer {
     /// Closes the listener and every open connection of this node; the port refuses connections
     /// from then on.
     pub fn stop(&self) {
-        let _ = self.stop.send(true);
+        let _ = self
+            .stop
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(true);
     }
 
     /// Number of siblings (tombstones included) of an object, or 0 if it does not exist.
@@ -249,6 +294,31 @@ impl RiakServer {
             .and_then(|b| b.objects.get(key.as_bytes()))
             .map_or(0, |o| o.siblings.len())
     }
+}
+
+/// Serves `listener` until the returned sender says stop; then closes it and every connection.
+fn listen(listener: TcpListener, cluster: Arc<Cluster>, node: Arc<Node>) -> watch::Sender<bool> {
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut stopped_accept = stopped.clone();
+        loop {
+            tokio::select! {
+                _ = stopped_accept.changed() => return,
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let (c, n, mut s) = (cluster.clone(), node.clone(), stopped.clone());
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            _ = s.changed() => {}
+                            _ = serve(stream, &c, &n) => {}
+                        }
+                    });
+                }
+            }
+        }
+    });
+    stop
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -724,6 +794,12 @@ fn bucket_route<'q>(
         }
         ["keys", key] => {
             let key = unquote(key);
+            if let Some(refusal) = check_request_params(req, &q) {
+                return refusal;
+            }
+            if let Some(answer) = key_fault_answer(req, cluster, &id, &key, &q) {
+                return answer;
+            }
             match req.method.as_str() {
                 "GET" | "HEAD" => get_object(req, cluster, &id, &key, q("vtag"), false),
                 "PUT" | "POST" => {
@@ -746,6 +822,199 @@ fn bucket_route<'q>(
         ["index", name, values @ ..] => index_query(cluster, &id, name, values, q),
         _ => not_found_html(),
     }
+}
+
+/// Every bucket here has Riak's default `n_val`.
+const N_VAL: u32 = 3;
+
+/// A quorum parameter as a number of replicas; `None` for a value Riak refuses.
+fn quorum_value(text: &str, default: u32) -> Option<u32> {
+    match text {
+        "one" => Some(1),
+        "quorum" => Some(N_VAL / 2 + 1),
+        "all" => Some(N_VAL),
+        "default" => Some(default),
+        n => n.parse().ok(),
+    }
+}
+
+/// Riak's checks of `r`, `pr`, `w`, `dw`, `pw`, `rw` and `timeout` on an object request,
+/// with the response headers recorded for each method.
+fn check_request_params<'q>(
+    req: &Request,
+    q: &impl Fn(&str) -> Option<&'q str>,
+) -> Option<Response> {
+    let names: &[&str] = match req.method.as_str() {
+        "GET" | "HEAD" => &["r", "pr"],
+        "PUT" | "POST" => &["w", "dw", "pw"],
+        "DELETE" => &["rw", "r", "w", "pr", "pw", "dw"],
+        _ => &[],
+    };
+    let refuse = |body: String, get_type: Option<&str>| {
+        let mut r = Response::new(400, "Bad Request");
+        let ctype = match req.method.as_str() {
+            "GET" | "HEAD" => get_type.map(str::to_owned),
+            "DELETE" => Some("text/html".to_owned()),
+            _ => Some(
+                req.header("content-type")
+                    .unwrap_or("text/plain")
+                    .to_owned(),
+            ),
+        };
+        if !matches!(req.method.as_str(), "GET" | "HEAD") {
+            r = r.h("Vary", "Accept-Encoding");
+        }
+        r = r
+            .h("Server", SERVER)
+            .h("Date", http_date(SystemTime::now()));
+        if let Some(ctype) = ctype {
+            r = r.h("Content-Type", ctype);
+        }
+        r.with_body(body.into_bytes())
+    };
+    for name in names {
+        let Some(value) = q(name) else { continue };
+        match quorum_value(value, 0) {
+            None => {
+                return Some(refuse(
+                    format!(
+                        "{name} query parameter must be an integer or one of the following words: 'one', 'quorum' or 'all'\n"
+                    ),
+                    Some("text/plain"),
+                ));
+            }
+            Some(n) if n > N_VAL => {
+                return Some(refuse(
+                    format!(
+                        "Specified w/dw/pw/node_confirms values invalid for bucket n value of {N_VAL}\n"
+                    ),
+                    None,
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(t) = q("timeout")
+        && t.parse::<u64>().is_err()
+    {
+        return Some(refuse(
+            format!("Bad timeout value \"{t}\"\n"),
+            Some("text/plain"),
+        ));
+    }
+    None
+}
+
+fn unsatisfied(body: String) -> Response {
+    text(503, "Service Unavailable", false, "text/plain", &body)
+}
+
+/// What a [`KeyFault`] makes the cluster answer, if it changes the answer.
+fn key_fault_answer<'q>(
+    req: &Request,
+    cluster: &Cluster,
+    id: &(String, Vec<u8>),
+    key: &[u8],
+    q: &impl Fn(&str) -> Option<&'q str>,
+) -> Option<Response> {
+    let mut state = cluster.lock();
+    let fault = *state.key_faults.get(&(id.1.clone(), key.to_vec()))?;
+    let holding = match fault {
+        KeyFault::None => return None,
+        KeyFault::Unavailable => return Some(unsatisfied("request timed out\n".into())),
+        KeyFault::Fallbacks { holding } => u32::from(holding).min(N_VAL),
+    };
+    let param = |name: &str, default: u32| {
+        q(name)
+            .and_then(|v| quorum_value(v, default))
+            .unwrap_or(default)
+    };
+    let flag = |name: &str, default: bool| q(name).map_or(default, |v| v == "true");
+    match req.method.as_str() {
+        "PUT" | "POST" | "DELETE" => {
+            // The put coordinator counts the primaries in the preference list before it writes.
+            let pw = param("pw", 0);
+            (pw > holding).then(|| unsatisfied(format!("PW-value unsatisfied: {holding}/{pw}\n")))
+        }
+        "GET" | "HEAD" => {
+            reap(&mut state, id);
+            let exists = state
+                .buckets
+                .get(id)
+                .and_then(|b| b.objects.get(key))
+                .is_some_and(|o| !o.is_deleted());
+            if !exists {
+                // Every replica says "not found" anyway.
+                return None;
+            }
+            let r = param("r", N_VAL / 2 + 1);
+            let pr = param("pr", 0);
+            let notfound_ok = flag("notfound_ok", true);
+            let basic_quorum = flag("basic_quorum", false);
+            match get_core(holding, r, pr, notfound_ok, basic_quorum) {
+                GetOutcome::Found => None,
+                GetOutcome::NotFound => Some(not_found_object()),
+                GetOutcome::Unsatisfied(body) => Some(unsatisfied(body)),
+            }
+        }
+        _ => None,
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum GetOutcome {
+    Found,
+    NotFound,
+    Unsatisfied(String),
+}
+
+/// Riak's get coordinator (`riak_kv_get_fsm` + `riak_kv_get_core`) for an object that
+/// `holding` primaries have, the other `N_VAL - holding` replicas being empty fallbacks whose
+/// "not found" answers arrive first.
+fn get_core(holding: u32, r: u32, pr: u32, notfound_ok: bool, basic_quorum: bool) -> GetOutcome {
+    // The coordinator refuses at once when the preference list has too few primaries.
+    if pr > holding {
+        return GetOutcome::Unsatisfied(format!("PR-value unsatisfied: {holding}/{pr}\n"));
+    }
+    let fail_threshold = if basic_quorum {
+        (N_VAL / 2 + 1).min(N_VAL - r + 1)
+    } else {
+        N_VAL - r + 1
+    };
+    let (mut ok, mut pok, mut notfound, mut found) = (0u32, 0u32, 0u32, false);
+    let answers = (0..N_VAL - holding)
+        .map(|_| false)
+        .chain((0..holding).map(|_| true));
+    for has_object in answers {
+        if has_object {
+            ok += 1;
+            pok += 1;
+            found = true;
+        } else if notfound_ok {
+            ok += 1;
+        } else {
+            notfound += 1;
+        }
+        let enough = (ok >= r && pok >= pr) || notfound >= fail_threshold || ok + notfound >= N_VAL;
+        if enough {
+            break;
+        }
+    }
+    if ok >= r && pok >= pr {
+        return if found {
+            GetOutcome::Found
+        } else {
+            GetOutcome::NotFound
+        };
+    }
+    // Only "not found"s (no tombstones here): Riak answers "not found".
+    if notfound > 0 && ok == 0 {
+        return GetOutcome::NotFound;
+    }
+    if (pr > 0 && pok < pr && ok >= r) || pr >= r {
+        return GetOutcome::Unsatisfied(format!("PR-value unsatisfied: {pok}/{pr}\n"));
+    }
+    GetOutcome::Unsatisfied(format!("R-value unsatisfied: {ok}/{r}\n"))
 }
 
 fn allow_mult(state: &State, id: &(String, Vec<u8>)) -> bool {

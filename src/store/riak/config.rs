@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::params::RequestParams;
 use crate::message::BUCKET_PREFIX;
 
 /// Where the Riak servers are and how to talk to them.
@@ -14,13 +15,39 @@ use crate::message::BUCKET_PREFIX;
 pub struct RiakConfig {
     /// The Riak HTTP endpoints, as `host:port` (the seed's form) or `http://host:port` /
     /// `https://host:port`. With several, every request goes to one picked at random (the seed's
-    /// rule) and fails over to the others on connect errors, timeouts and `503`s.
+    /// rule) and fails over to the others on connect errors, timeouts and `503`s. A server that
+    /// refuses connections or times out is marked down and skipped (see
+    /// [`down_backoff_min`](Self::down_backoff_min)).
     pub servers: Vec<String>,
     /// The bucket type, if buckets live under one (`/types/{type}/buckets/…`). Bucket types are
     /// created with `allow_mult = true` by default; the store resolves the siblings that gives.
     pub bucket_type: Option<String>,
     /// Time limit for one HTTP request to one server, connection and body included.
     pub request_timeout: Duration,
+    /// Time limit for one store operation (one `load`, `save`, `delete`, one listing page),
+    /// failovers and retries included. Each attempt gets the smaller of
+    /// [`request_timeout`](Self::request_timeout) and what is left of this.
+    pub operation_timeout: Duration,
+    /// Rounds over the servers after the first one fails everywhere, each after a jittered
+    /// pause of [`retry_backoff`](Self::retry_backoff) doubled per round. Within a round, a
+    /// failed server hands the request to the next one at once.
+    pub retries: u32,
+    /// The pause before the first retry round (randomised between half and one and a half of it).
+    pub retry_backoff: Duration,
+    /// How long a server that refused a connection or timed out is skipped before the first
+    /// `/ping` probe; each failed probe doubles it, up to
+    /// [`down_backoff_max`](Self::down_backoff_max).
+    pub down_backoff_min: Duration,
+    /// The longest pause between two probes of a down server.
+    pub down_backoff_max: Duration,
+    /// Riak parameters of [`load`](crate::store::MessageStore::load) (and of the reads
+    /// inside `sweep_expired`); see [`RequestParams`] for the defaults and their cost.
+    pub load: RequestParams,
+    /// Riak parameters of [`save`](crate::store::MessageStore::save) and of the write-back
+    /// that resolves siblings.
+    pub save: RequestParams,
+    /// Riak parameters of [`delete`](crate::store::MessageStore::delete).
+    pub delete: RequestParams,
     /// Time limit for opening a connection to one server.
     pub connect_timeout: Duration,
     /// Idle connections kept open per server for reuse.
@@ -42,6 +69,14 @@ impl Default for RiakConfig {
             servers: vec!["127.0.0.1:8098".to_owned()],
             bucket_type: None,
             request_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(10),
+            retries: 2,
+            retry_backoff: Duration::from_millis(100),
+            down_backoff_min: Duration::from_secs(1),
+            down_backoff_max: Duration::from_secs(30),
+            load: RequestParams::default(),
+            save: RequestParams::default(),
+            delete: RequestParams::default(),
             connect_timeout: Duration::from_secs(2),
             max_idle_per_server: 128,
             max_response_bytes: 128 * 1024 * 1024,
@@ -75,6 +110,53 @@ impl RiakConfig {
     /// Sets [`connect_timeout`](Self::connect_timeout).
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`operation_timeout`](Self::operation_timeout).
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// Sets [`retries`](Self::retries) and [`retry_backoff`](Self::retry_backoff).
+    pub fn with_retries(mut self, retries: u32, backoff: Duration) -> Self {
+        self.retries = retries;
+        self.retry_backoff = backoff;
+        self
+    }
+
+    /// Sets [`down_backoff_min`](Self::down_backoff_min) and
+    /// [`down_backoff_max`](Self::down_backoff_max).
+    pub fn with_down_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.down_backoff_min = min;
+        self.down_backoff_max = max;
+        self
+    }
+
+    /// Uses `params` for every operation (`load`, `save`, `delete`).
+    pub fn with_params(mut self, params: RequestParams) -> Self {
+        self.load = params.clone();
+        self.save = params.clone();
+        self.delete = params;
+        self
+    }
+
+    /// Sets the parameters of [`load`](Self::load).
+    pub fn with_load_params(mut self, params: RequestParams) -> Self {
+        self.load = params;
+        self
+    }
+
+    /// Sets the parameters of [`save`](Self::save).
+    pub fn with_save_params(mut self, params: RequestParams) -> Self {
+        self.save = params;
+        self
+    }
+
+    /// Sets the parameters of [`delete`](Self::delete).
+    pub fn with_delete_params(mut self, params: RequestParams) -> Self {
+        self.delete = params;
         self
     }
 }

@@ -47,8 +47,26 @@
 //!   for mstore) or more.
 //! * **Servers**: with several in [`RiakConfig::servers`], each request goes to one picked at
 //!   random (the seed's rule) and, on a connect error, a timeout, a transport error or a `503`,
-//!   to the others in turn within the same call. Every request has a timeout; connections are
-//!   pooled per server.
+//!   to the others in turn within the same call; when every server failed, up to
+//!   [`RiakConfig::retries`] more rounds follow after a jittered, doubling pause. One operation
+//!   never takes longer than [`RiakConfig::operation_timeout`]. Connections are pooled per
+//!   server.
+//! * **Node health**: a server that refuses a connection or times out is marked down and
+//!   skipped for a backoff ([`RiakConfig::down_backoff_min`], doubling up to
+//!   [`RiakConfig::down_backoff_max`]); when it ends, the next request sends it a `GET /ping`
+//!   in the background and it is back in rotation once that answers `200`
+//!   ([`RiakStore::probe_down_servers`] does it on demand). If every server is down, all are
+//!   tried anyway. A `503` does not mark a server down: the node is up, the cluster could not
+//!   serve that request. [`RiakStore::metrics`] gives per-server counters
+//!   ([`ServerMetrics`]); `tracing` events report failures (`warn`), failovers (`debug`),
+//!   servers marked down (`warn`) and back (`info`).
+//! * **Quorums** ([`RequestParams`], per operation in [`RiakConfig::load`], [`RiakConfig::save`],
+//!   [`RiakConfig::delete`], or per call with [`RiakStore::load_with`] and friends): by default
+//!   reads use `r=one`, `notfound_ok=false`, `basic_quorum=false`, so a message one reachable
+//!   replica holds is never reported missing while the node holding the others is down (with
+//!   Riak's own defaults it can be). A `load` returns `Ok(None)` only for Riak's own `404 not
+//!   found`; a `503` (quorum not met, Riak's timeout), a timeout or no server answering is a
+//!   retryable [`StoreError::Unavailable`].
 //!
 //! Errors name the server: a request that no server could answer is a retryable
 //! [`StoreError::Unavailable`] listing what each server did; a refusal (`4xx`, `500`) is a
@@ -57,24 +75,30 @@
 
 mod codec;
 mod config;
+mod health;
+mod params;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::stream::{self, BoxStream, StreamExt};
-use rand::Rng;
+use rand::seq::SliceRandom;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use reqwest::{Client, RequestBuilder, StatusCode};
 
 pub use config::RiakConfig;
+pub use health::ServerMetrics;
+pub use params::{Quorum, RequestParams};
 
 use super::{MessageStore, StoreError};
 use crate::message::{Bucket, MsgId, StoredMessage};
 use codec::{Candidate, EXPIRES_INDEX, HeaderLookup};
+use health::{Availability, FailureKind, Health, jitter};
+use params::Verb;
 
 const BACKEND: &str = "riak";
 const VCLOCK: &str = "x-riak-vclock";
@@ -87,6 +111,8 @@ const MAX_VCLOCKS: usize = 16 * 1024;
 const MAX_SEEN: usize = 1_000_000;
 /// Objects checked and deleted at once by `sweep_expired`.
 const SWEEP_CONCURRENCY: usize = 16;
+/// Distinct failures of one server kept for the error of one operation.
+const MAX_REASONS: usize = 3;
 /// Upper end of the listing range query: every expiry.
 const MAX_TERM: &str = "9223372036854775807";
 
@@ -112,6 +138,7 @@ struct Server {
     name: String,
     /// `http://host:port`, no trailing slash.
     base: String,
+    health: Health,
 }
 
 /// A whole response from one server.
@@ -195,6 +222,7 @@ impl RiakStore {
                 Ok(Server {
                     name: trimmed.to_owned(),
                     base,
+                    health: Health::default(),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -239,6 +267,56 @@ impl RiakStore {
         }
     }
 
+    /// [`MessageStore::save`] with these Riak parameters instead of [`RiakConfig::save`].
+    pub async fn save_with(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+        msg: &StoredMessage,
+        params: &RequestParams,
+    ) -> Result<(), StoreError> {
+        let ctx = Ctx {
+            op: "save",
+            bucket: bucket.as_str(),
+            msgid: msgid.as_str(),
+        };
+        let vclock = self.take_vclock(ctx);
+        self.put(ctx, msg, self.stamp(), vclock.as_deref(), params)
+            .await
+    }
+
+    /// [`MessageStore::load`] with these Riak parameters instead of [`RiakConfig::load`].
+    /// `Ok(None)` means Riak answered "not found" under these parameters; with
+    /// `notfound_ok = true` that can be a fallback replica's answer (see [`RequestParams`]).
+    pub async fn load_with(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+        params: &RequestParams,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let ctx = Ctx {
+            op: "load",
+            bucket: bucket.as_str(),
+            msgid: msgid.as_str(),
+        };
+        self.load_ctx(ctx, params).await
+    }
+
+    /// [`MessageStore::delete`] with these Riak parameters instead of [`RiakConfig::delete`].
+    pub async fn delete_with(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+        params: &RequestParams,
+    ) -> Result<bool, StoreError> {
+        let ctx = Ctx {
+            op: "delete",
+            bucket: bucket.as_str(),
+            msgid: msgid.as_str(),
+        };
+        self.delete_ctx(ctx, params).await
+    }
+
     fn unexpected(&self, reply: &Reply) -> String {
         format!(
             "{}: unexpected {} {}",
@@ -248,87 +326,218 @@ impl RiakStore {
         )
     }
 
+    /// A snapshot of every server's counters and health, in the order of
+    /// [`RiakConfig::servers`].
+    pub fn metrics(&self) -> Vec<ServerMetrics> {
+        let now = Instant::now();
+        self.inner
+            .servers
+            .iter()
+            .map(|s| s.health.snapshot(&s.name, now))
+            .collect()
+    }
+
+    /// Sends `GET /ping` to every server marked down, now, whatever its backoff, and brings
+    /// back those that answer `200 OK`. Returns how many came back. Requests probe down servers
+    /// on their own when a backoff ends; this is for health checks and tests.
+    pub async fn probe_down_servers(&self) -> usize {
+        let down: Vec<usize> = (0..self.inner.servers.len())
+            .filter(|&i| self.inner.servers[i].health.retry_at().is_some())
+            .collect();
+        let mut back = 0;
+        for index in down {
+            if probe(&self.inner, index).await {
+                back += 1;
+            }
+        }
+        back
+    }
+
+    /// The servers to try this round: those up, in random order (the seed's rule); if none is
+    /// up, every server, soonest probe first, as a last resort. Starts a `/ping` probe for each
+    /// down server whose backoff is over.
+    fn order(&self) -> Vec<usize> {
+        let now = Instant::now();
+        let mut up = Vec::with_capacity(self.inner.servers.len());
+        let mut down = Vec::new();
+        for (index, server) in self.inner.servers.iter().enumerate() {
+            match server.health.availability(now) {
+                Availability::Up => up.push(index),
+                Availability::Down => down.push(index),
+                Availability::ProbeDue => {
+                    self.spawn_probe(index);
+                    down.push(index);
+                }
+            }
+        }
+        if up.is_empty() {
+            down.sort_by_key(|&i| self.inner.servers[i].health.retry_at());
+            return down;
+        }
+        if up.len() > 1 {
+            up.shuffle(&mut rand::rng());
+        }
+        up
+    }
+
+    fn spawn_probe(&self, index: usize) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let inner = self.inner.clone();
+                runtime.spawn(async move {
+                    probe(&inner, index).await;
+                });
+            }
+            // Outside a runtime nothing can run the probe; the next request claims it again.
+            Err(_) => self.inner.servers[index].health.release_probe(),
+        }
+    }
+
     /// Sends one request, to a random server first and then to the others, until one answers
-    /// with something other than a transport failure or a `503`.
+    /// with something other than a transport failure or a `503`; then, while time is left, up to
+    /// [`RiakConfig::retries`] more rounds after a jittered pause.
     async fn request(
         &self,
         ctx: Ctx<'_>,
         make: impl Fn(&Client, &str) -> RequestBuilder,
     ) -> Result<Reply, StoreError> {
+        let config = &self.inner.config;
         let servers = &self.inner.servers;
-        let start = if servers.len() > 1 {
-            rand::rng().random_range(0..servers.len())
-        } else {
-            0
-        };
-        let mut failures = Vec::new();
-        for i in 0..servers.len() {
-            let index = (start + i) % servers.len();
-            let server = &servers[index];
-            match self
-                .attempt(index, make(&self.inner.client, &server.base))
-                .await
-            {
-                Ok(reply) if reply.status == StatusCode::SERVICE_UNAVAILABLE => {
-                    failures.push(format!(
-                        "{}: 503 Service Unavailable {}",
-                        server.name,
-                        snippet(&reply.body)
-                    ));
+        let started = Instant::now();
+        let deadline = started + config.operation_timeout;
+        // Each server's distinct failures in this call, first ones first.
+        let mut failures: Vec<Vec<String>> = vec![Vec::new(); servers.len()];
+        let mut attempts = 0u32;
+        let mut failed: Option<usize> = None;
+        'rounds: for round in 0..=config.retries {
+            if round > 0 {
+                let pause = jitter(
+                    config
+                        .retry_backoff
+                        .saturating_mul(1 << (round - 1).min(16)),
+                );
+                if deadline.saturating_duration_since(Instant::now()) <= pause {
+                    break;
                 }
-                Ok(reply) => return Ok(reply),
-                Err(reason) => failures.push(format!("{}: {reason}", server.name)),
+                tokio::time::sleep(pause).await;
             }
-            if let Some(last) = failures.last() {
-                tracing::warn!(op = ctx.op, bucket = ctx.bucket, msgid = ctx.msgid, failure = %last, "riak: server failed, trying the next");
+            for index in self.order() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break 'rounds;
+                }
+                let server = &servers[index];
+                if let Some(previous) = failed.take() {
+                    servers[previous].health.count_failover();
+                    tracing::debug!(op = ctx.op, bucket = ctx.bucket, msgid = ctx.msgid, from = %servers[previous].name, to = %server.name, "riak: failing over");
+                }
+                let limit = left.min(config.request_timeout);
+                attempts += 1;
+                server.health.count_request();
+                let request = make(&self.inner.client, &server.base).timeout(limit);
+                let (kind, reason) = match self.attempt(index, request, limit).await {
+                    Ok(reply) if reply.status == StatusCode::SERVICE_UNAVAILABLE => (
+                        FailureKind::Unavailable,
+                        format!("503 Service Unavailable {}", snippet(&reply.body)),
+                    ),
+                    Ok(reply) => {
+                        if let Some(period) = server.health.mark_up(Instant::now()) {
+                            tracing::info!(server = %server.name, down_for = ?period, "riak: server answers again, back in rotation");
+                        }
+                        return Ok(reply);
+                    }
+                    Err(failure) => failure,
+                };
+                server.health.count_failure();
+                tracing::warn!(op = ctx.op, bucket = ctx.bucket, msgid = ctx.msgid, server = %server.name, failure = %reason, "riak: request failed");
+                if kind.marks_down() {
+                    let now = Instant::now();
+                    if server.health.mark_down(
+                        now,
+                        config.down_backoff_min,
+                        config.down_backoff_max,
+                        reason.clone(),
+                    ) {
+                        tracing::warn!(server = %server.name, failure = %reason, "riak: server marked down");
+                    }
+                }
+                let seen = &mut failures[index];
+                if seen.len() < MAX_REASONS && !seen.contains(&reason) {
+                    seen.push(reason);
+                }
+                failed = Some(index);
             }
         }
+        let reasons: Vec<String> = servers
+            .iter()
+            .zip(&failures)
+            .filter_map(|(s, f)| match f.as_slice() {
+                [] => s
+                    .health
+                    .down_reason()
+                    .map(|why| format!("{}: marked down, skipped ({why})", s.name)),
+                reasons => Some(format!("{}: {}", s.name, reasons.join(", then "))),
+            })
+            .collect();
         Err(StoreError::Unavailable {
             backend: BACKEND,
             op: ctx.op,
             bucket: ctx.bucket.to_owned(),
             msgid: ctx.msgid.to_owned(),
-            reason: failures.join("; "),
+            reason: format!(
+                "no server answered ({attempts} attempts in {:?}): {}",
+                started.elapsed(),
+                if reasons.is_empty() {
+                    "the operation timeout left no time to try".to_owned()
+                } else {
+                    reasons.join("; ")
+                }
+            ),
         })
     }
 
-    async fn attempt(&self, server: usize, request: RequestBuilder) -> Result<Reply, String> {
-        let describe = |e: reqwest::Error| {
-            if e.is_timeout() {
-                format!(
-                    "timed out after {:?}: {e}",
-                    self.inner.config.request_timeout
-                )
-            } else if e.is_connect() {
-                format!("cannot connect: {e}")
-            } else {
-                format!("{e}")
+    async fn attempt(
+        &self,
+        server: usize,
+        request: RequestBuilder,
+        limit: Duration,
+    ) -> Result<Reply, (FailureKind, String)> {
+        let describe = |e: reqwest::Error| describe(&e, limit);
+        let read = async {
+            let mut response = request.send().await.map_err(describe)?;
+            let max = self.inner.config.max_response_bytes;
+            if let Some(len) = response.content_length()
+                && len > max as u64
+            {
+                return Err((
+                    FailureKind::Transport,
+                    format!("response of {len} bytes exceeds the {max}-byte limit"),
+                ));
             }
+            let status = response.status();
+            let headers = std::mem::take(response.headers_mut());
+            let mut body = BytesMut::new();
+            while let Some(chunk) = response.chunk().await.map_err(describe)? {
+                if body.len() + chunk.len() > max {
+                    return Err((
+                        FailureKind::Transport,
+                        format!("response exceeds the {max}-byte limit"),
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Reply {
+                server,
+                status,
+                headers,
+                body: body.freeze(),
+            })
         };
-        let mut response = request.send().await.map_err(describe)?;
-        let limit = self.inner.config.max_response_bytes;
-        if let Some(len) = response.content_length()
-            && len > limit as u64
-        {
-            return Err(format!(
-                "response of {len} bytes exceeds the {limit}-byte limit"
-            ));
+        // reqwest's own timeout covers the body too; this is the bound if it ever did not.
+        match tokio::time::timeout(limit + Duration::from_millis(50), read).await {
+            Ok(result) => result,
+            Err(_) => Err((FailureKind::Timeout, format!("timed out after {limit:?}"))),
         }
-        let status = response.status();
-        let headers = std::mem::take(response.headers_mut());
-        let mut body = BytesMut::new();
-        while let Some(chunk) = response.chunk().await.map_err(describe)? {
-            if body.len() + chunk.len() > limit {
-                return Err(format!("response exceeds the {limit}-byte limit"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Reply {
-            server,
-            status,
-            headers,
-            body: body.freeze(),
-        })
     }
 
     fn bucket_path(&self, ctx: Ctx<'_>, bucket: &str) -> Result<String, StoreError> {
@@ -347,12 +556,24 @@ impl RiakStore {
         })
     }
 
-    fn key_path(&self, ctx: Ctx<'_>) -> Result<String, StoreError> {
-        Ok(format!(
+    /// The object's path with the request parameters of `verb` as its query.
+    fn key_path(
+        &self,
+        ctx: Ctx<'_>,
+        params: &RequestParams,
+        verb: Verb,
+    ) -> Result<String, StoreError> {
+        let mut path = format!(
             "{}/keys/{}",
             self.bucket_path(ctx, ctx.bucket)?,
             codec::encode_segment(codec::riak_key(ctx.msgid).as_bytes())
-        ))
+        );
+        let query = params.query(verb);
+        if !query.is_empty() {
+            path.push('?');
+            path.push_str(&query);
+        }
+        Ok(path)
     }
 
     fn remember_vclock(&self, ctx: Ctx<'_>, headers: &HeaderMap) {
@@ -401,9 +622,10 @@ impl RiakStore {
         msg: &StoredMessage,
         saved_at: u64,
         vclock: Option<&str>,
+        params: &RequestParams,
     ) -> Result<(), StoreError> {
         let encoded = codec::encode(msg, saved_at).map_err(|e| ctx.backend(e))?;
-        let path = self.key_path(ctx)?;
+        let path = self.key_path(ctx, params, Verb::Put)?;
         let reply = self
             .request(ctx, |client, base| {
                 let mut request = client
@@ -423,8 +645,12 @@ impl RiakStore {
         }
     }
 
-    async fn load_ctx(&self, ctx: Ctx<'_>) -> Result<Option<StoredMessage>, StoreError> {
-        let path = self.key_path(ctx)?;
+    async fn load_ctx(
+        &self,
+        ctx: Ctx<'_>,
+        params: &RequestParams,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let path = self.key_path(ctx, params, Verb::Get)?;
         let reply = self
             .request(ctx, |client, base| {
                 client
@@ -439,7 +665,9 @@ impl RiakStore {
                     .map(|(msg, _)| Some(msg))
                     .map_err(|e| ctx.corrupt(e))
             }
-            StatusCode::NOT_FOUND => {
+            // Riak's own "not found"; with the default parameters every replica reached said
+            // so. Any other 404 (an unknown bucket type, a proxy) is no proof of absence.
+            StatusCode::NOT_FOUND if reply.body.starts_with(b"not found") => {
                 // A fresh tombstone comes with its vclock; saving with it replaces the tombstone
                 // instead of leaving it beside the new value as a sibling.
                 self.remember_vclock(ctx, &reply.headers);
@@ -500,7 +728,13 @@ impl RiakStore {
         );
         let write_back = Ctx { op: "save", ..ctx };
         if let Err(e) = self
-            .put(write_back, &winner.msg, winner.saved_at, Some(vclock))
+            .put(
+                write_back,
+                &winner.msg,
+                winner.saved_at,
+                Some(vclock),
+                &self.inner.config.save,
+            )
             .await
         {
             // The read still has its answer; the next read resolves again.
@@ -509,8 +743,8 @@ impl RiakStore {
         Ok(Some(winner.msg))
     }
 
-    async fn delete_ctx(&self, ctx: Ctx<'_>) -> Result<bool, StoreError> {
-        let path = self.key_path(ctx)?;
+    async fn delete_ctx(&self, ctx: Ctx<'_>, params: &RequestParams) -> Result<bool, StoreError> {
+        let path = self.key_path(ctx, params, Verb::Delete)?;
         let vclock = self.take_vclock(ctx);
         let reply = self
             .request(ctx, |client, base| {
@@ -600,8 +834,10 @@ impl RiakStore {
             msgid,
         };
         // The index can be behind a later save; only the object itself decides.
-        match self.load_ctx(item).await {
-            Ok(Some(msg)) if msg.is_expired(now) => self.delete_ctx(item).await,
+        match self.load_ctx(item, &self.inner.config.load).await {
+            Ok(Some(msg)) if msg.is_expired(now) => {
+                self.delete_ctx(item, &self.inner.config.delete).await
+            }
             Ok(_) => Ok(false),
             Err(e @ StoreError::Corrupt { .. }) => {
                 tracing::warn!(error = %e, "riak: sweep skips an object it cannot read");
@@ -643,6 +879,57 @@ impl RiakStore {
     }
 }
 
+/// What a transport error means for the server, and how to say it.
+fn describe(e: &reqwest::Error, limit: Duration) -> (FailureKind, String) {
+    if e.is_timeout() {
+        (
+            FailureKind::Timeout,
+            format!("timed out after {limit:?}: {e}"),
+        )
+    } else if e.is_connect() {
+        (FailureKind::Connect, format!("cannot connect: {e}"))
+    } else {
+        (FailureKind::Transport, format!("{e}"))
+    }
+}
+
+/// Sends `GET /ping` to one server and marks it up (a `200`) or down again (anything else).
+/// Returns whether it is up.
+async fn probe(inner: &Inner, index: usize) -> bool {
+    let server = &inner.servers[index];
+    let config = &inner.config;
+    server.health.count_probe();
+    let answer = inner
+        .client
+        .get(format!("{}/ping", server.base))
+        .timeout(config.request_timeout)
+        .send()
+        .await;
+    let now = Instant::now();
+    match answer {
+        Ok(response) if response.status() == StatusCode::OK => {
+            if let Some(period) = server.health.mark_up(now) {
+                tracing::info!(server = %server.name, down_for = ?period, "riak: /ping answered, server back in rotation");
+            }
+            true
+        }
+        other => {
+            let why = match other {
+                Ok(response) => format!("/ping answered {}", response.status()),
+                Err(e) => format!("/ping: {}", describe(&e, config.request_timeout).1),
+            };
+            server.health.mark_down(
+                now,
+                config.down_backoff_min,
+                config.down_backoff_max,
+                why.clone(),
+            );
+            tracing::debug!(server = %server.name, failure = %why, "riak: server still down");
+            false
+        }
+    }
+}
+
 #[async_trait]
 impl MessageStore for RiakStore {
     fn backend(&self) -> &'static str {
@@ -655,13 +942,8 @@ impl MessageStore for RiakStore {
         msgid: &MsgId,
         msg: &StoredMessage,
     ) -> Result<(), StoreError> {
-        let ctx = Ctx {
-            op: "save",
-            bucket: bucket.as_str(),
-            msgid: msgid.as_str(),
-        };
-        let vclock = self.take_vclock(ctx);
-        self.put(ctx, msg, self.stamp(), vclock.as_deref()).await
+        self.save_with(bucket, msgid, msg, &self.inner.config.save)
+            .await
     }
 
     async fn load(
@@ -669,21 +951,12 @@ impl MessageStore for RiakStore {
         bucket: &Bucket,
         msgid: &MsgId,
     ) -> Result<Option<StoredMessage>, StoreError> {
-        self.load_ctx(Ctx {
-            op: "load",
-            bucket: bucket.as_str(),
-            msgid: msgid.as_str(),
-        })
-        .await
+        self.load_with(bucket, msgid, &self.inner.config.load).await
     }
 
     async fn delete(&self, bucket: &Bucket, msgid: &MsgId) -> Result<bool, StoreError> {
-        self.delete_ctx(Ctx {
-            op: "delete",
-            bucket: bucket.as_str(),
-            msgid: msgid.as_str(),
-        })
-        .await
+        self.delete_with(bucket, msgid, &self.inner.config.delete)
+            .await
     }
 
     fn list<'a>(&'a self, bucket: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
