@@ -150,6 +150,33 @@ fn throughput(c: &mut Criterion) {
         })
     });
 
+    // The same requests, one spawned task each under a semaphore: the shape the thrower has,
+    // without its bookkeeping.
+    group.bench_function("bare_reqwest_spawned", |b| {
+        b.to_async(&client_rt).iter(|| async {
+            let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+            let mut tasks = tokio::task::JoinSet::new();
+            for n in 0..BATCH {
+                let permit = Arc::clone(&slots).acquire_owned().await.expect("open");
+                let d = dlr(&url, n);
+                let req = bare
+                    .post(d.url.clone())
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("accept", "text/plain")
+                    .body(d.form_body());
+                tasks.spawn(async move {
+                    let _permit = permit;
+                    let resp = req.send().await.ok()?;
+                    let status = resp.status().as_u16();
+                    let body = resp.bytes().await.ok()?;
+                    (status == 200 && body.trim_ascii() == b"ACK/Jasmin").then_some(())
+                });
+            }
+            let ok = tasks.join_all().await.into_iter().flatten().count();
+            assert_eq!(ok as u64, BATCH);
+        })
+    });
+
     group.bench_function("http_dlr_thrower", |b| {
         b.to_async(&client_rt).iter(|| async {
             let before = acked.load(Ordering::Relaxed);

@@ -1,7 +1,9 @@
 //! `mstore display|reinstate|delete` from the command line.
 //!
 //! ```sh
-//! cargo run --example mstore_console -- --demo mstore display MADR-12345 abc body
+//! cargo run --example mstore_console -- --store /var/lib/gw/mstore.redb mstore display MADR-12345 abc body
+//! cargo run --example mstore_console -- --riak http://127.0.0.1:8098 mstore delete MADR-12345 abc
+//! cargo run --example mstore_console -- --conf /opt/msys/ecelerity/etc/ecelerity.conf mstore display MADR-MM7 m-1
 //! echo "mstore display MADR-12345 abc resource" | cargo run --example mstore_console -- --demo
 //! ```
 //!
@@ -9,8 +11,11 @@
 //! blank lines and `#` comments are skipped). Exit status: 0 when every command succeeded,
 //! 1 when a message was not found, 2 for a usage error, 3 when the store or the spool failed.
 //!
-//! Stores: `--demo` is an in-memory store holding one sample message (`MADR-12345/abc`) so the
-//! commands can be tried without a server.
+//! Stores: `--store PATH` opens (or creates) an embedded store file; `--riak URL` talks to a
+//! Riak server (repeat it for several; one is picked at random per request); `--conf FILE` reads
+//! the Riak servers from the `mstore { servers = (...) }` stanza of a Momentum configuration
+//! file. `--demo` first saves one sample message (`MADR-12345/abc`) into the store (an
+//! in-memory one when no other is given), so the commands can be tried without data.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -18,12 +23,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use redeliver::bounce::Dsn;
+use redeliver::config::MstoreModuleConfig;
 use redeliver::console::{Console, ConsoleStatus};
 use redeliver::hooks::{InjectError, Injector};
 use redeliver::message::{Bucket, Channel, Envelope, HistoryEvent, MsgId, StoredMessage};
-use redeliver::store::{MemoryStore, MessageStore};
+use redeliver::store::{EmbeddedStore, MemoryStore, MessageStore, RiakConfig, RiakStore};
 
-const USAGE: &str = "usage: mstore_console --demo [mstore <display|reinstate|delete> ...]";
+const USAGE: &str = "usage: mstore_console (--store PATH | --riak URL ... | --conf FILE) [--demo] [mstore <display|reinstate|delete> ...]\n       mstore_console --demo [mstore ...]";
 
 /// Hands reinstated messages to the spool; this tool's spool is its standard output.
 #[derive(Debug)]
@@ -56,8 +62,8 @@ impl Injector for PrintingSpool {
     }
 }
 
-async fn demo_store() -> Result<Arc<dyn MessageStore>, String> {
-    let store = MemoryStore::new();
+/// Saves the sample message `MADR-12345/abc` into `store`.
+async fn seed_demo(store: &dyn MessageStore) -> Result<(), String> {
     let mut msg = StoredMessage::new(
         Channel::Smpp,
         Envelope {
@@ -82,8 +88,66 @@ async fn demo_store() -> Result<Arc<dyn MessageStore>, String> {
     store
         .save(&bucket, &msgid, &msg)
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(Arc::new(store))
+        .map_err(|e| e.to_string())
+}
+
+/// Which store the options name, and whether to seed the sample message.
+struct Options {
+    store: Option<Arc<dyn MessageStore>>,
+    riak: Vec<String>,
+    demo: bool,
+}
+
+/// Takes the options off the front of `args`; what remains is the command.
+fn parse_options(args: &mut Vec<String>) -> Result<Options, String> {
+    let mut opts = Options {
+        store: None,
+        riak: Vec::new(),
+        demo: false,
+    };
+    while let Some(first) = args.first().cloned() {
+        let value = |args: &mut Vec<String>| -> Result<String, String> {
+            if args.len() < 2 {
+                return Err(format!("{first} needs a value\n{USAGE}"));
+            }
+            args.remove(0);
+            Ok(args.remove(0))
+        };
+        match first.as_str() {
+            "--demo" => {
+                args.remove(0);
+                opts.demo = true;
+            }
+            "--store" => {
+                let path = value(args)?;
+                let store = EmbeddedStore::open(&path).map_err(|e| e.to_string())?;
+                opts.store = Some(Arc::new(store));
+            }
+            "--riak" => opts.riak.push(value(args)?),
+            "--conf" => {
+                let path = value(args)?;
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+                let stanza = MstoreModuleConfig::from_ecelerity_conf(&text)
+                    .map_err(|e| format!("{path}: {e}"))?;
+                opts.riak.extend(stanza.servers);
+            }
+            "--help" | "-h" => return Err(USAGE.to_owned()),
+            other if other.starts_with("--") => {
+                return Err(format!("unknown option {other}\n{USAGE}"));
+            }
+            _ => break,
+        }
+    }
+    if !opts.riak.is_empty() {
+        if opts.store.is_some() {
+            return Err(format!(
+                "--store and --riak/--conf exclude each other\n{USAGE}"
+            ));
+        }
+        let riak = RiakStore::new(RiakConfig::new(opts.riak.clone())).map_err(|e| e.to_string())?;
+        opts.store = Some(Arc::new(riak));
+    }
+    Ok(opts)
 }
 
 fn exit_code(status: ConsoleStatus) -> u8 {
@@ -98,20 +162,27 @@ fn exit_code(status: ConsoleStatus) -> u8 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let store = match args.first().map(String::as_str) {
-        Some("--demo") => {
-            args.remove(0);
-            demo_store().await
-        }
-        _ => Err(USAGE.to_owned()),
-    };
-    let store = match store {
-        Ok(s) => s,
+    let opts = match parse_options(&mut args) {
+        Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
+    let store: Arc<dyn MessageStore> = match (opts.store, opts.demo) {
+        (Some(store), _) => store,
+        (None, true) => Arc::new(MemoryStore::new()),
+        (None, false) => {
+            eprintln!("no store given\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    if opts.demo
+        && let Err(e) = seed_demo(store.as_ref()).await
+    {
+        eprintln!("--demo: {e}");
+        return ExitCode::from(3);
+    }
     let console = Console::new(store, Arc::new(PrintingSpool));
 
     if !args.is_empty() {

@@ -654,6 +654,13 @@ impl MstoreModuleConfig {
             .collect()
     }
 
+    /// The [`RiakStore`](crate::store::RiakStore) settings for these servers, the other
+    /// settings at their defaults.
+    #[cfg(feature = "riak")]
+    pub fn riak_config(&self) -> crate::store::RiakConfig {
+        crate::store::RiakConfig::new(self.servers.clone())
+    }
+
     /// Reads `key = value` pairs up to the closing brace; returns the index after it.
     fn read_body(&mut self, tokens: &[Token], mut i: usize) -> Result<usize, StanzaError> {
         loop {

@@ -103,13 +103,17 @@ fn kill_9_mid_run_loses_nothing_and_resets_no_budget() {
             .spawn()
             .unwrap(),
     );
-    // Kept open until the child is killed: a closed pipe would make the child's next println
-    // fail and end it before the kill this test is about.
-    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    // Read on a thread that drains to the end, so that the child never writes to a closed pipe.
+    let stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
     let wanted = format!("acked {HANG_FROM}");
     let mut seen = Vec::new();
-    for line in (&mut stdout).lines() {
-        let line = line.unwrap();
+    while let Ok(line) = lines.recv() {
         let done = line == wanted;
         seen.push(line);
         if done {
@@ -119,11 +123,13 @@ fn kill_9_mid_run_loses_nothing_and_resets_no_budget() {
     assert_eq!(seen.last(), Some(&wanted), "child output: {seen:?}");
     // Every hanging third attempt has reached the receiver before the kill.
     while rcv.total() < (COUNT * 3) as u64 {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            panic!("the child stopped on its own ({status}) after {seen:?}");
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
     child.0.kill().unwrap(); // SIGKILL
     child.0.wait().unwrap();
-    drop(stdout);
     assert_eq!(rcv.total(), (COUNT * 3) as u64);
 
     let restarted = Runtime::new().unwrap();

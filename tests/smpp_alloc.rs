@@ -2,6 +2,7 @@
 //!
 //! A counting global allocator records, per thread, how many allocations happen and how large
 //! the largest is, while a closure runs.
+#![cfg(feature = "smpp")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -1,4 +1,5 @@
 //! Known PDUs decode to the right fields and encode back to the same bytes.
+#![cfg(feature = "smpp")]
 
 use bytes::{Bytes, BytesMut};
 use redeliver::smpp::receipt::{DeliveryReceipt, MessageState};
@@ -204,4 +205,31 @@ fn encode_refuses_what_the_wire_cannot_carry() {
         ..SubmitSm::default()
     };
     assert!(Pdu::new(1, nul).to_bytes().is_err());
+}
+
+#[test]
+fn responses_and_generic_nack() {
+    let submit = Pdu::new(11, SubmitSm::default());
+    let ok = submit.response(CommandStatus::Ok);
+    assert_eq!(
+        ok.as_ref().map(|r| (r.command_id(), r.sequence_number)),
+        Some((CommandId::SubmitSmResp, 11))
+    );
+    let refused = submit
+        .response(CommandStatus::MessageQueueFull)
+        .unwrap_or_else(|| panic!("submit_sm has a response"));
+    assert_eq!(encode(&refused), hex("00000010 80000004 00000014 0000000B"));
+    assert_eq!(
+        Pdu::new(1, Body::EnquireLink)
+            .response(CommandStatus::Ok)
+            .map(|r| r.body),
+        Some(Body::EnquireLinkResp)
+    );
+    assert_eq!(
+        Pdu::new(1, Body::Outbind(Default::default())).response(CommandStatus::Ok),
+        None
+    );
+    assert_eq!(refused.response(CommandStatus::Ok), None);
+    let nack = Pdu::generic_nack(5, CommandStatus::InvalidCommandId);
+    assert_eq!(encode(&nack), hex("00000010 80000000 00000003 00000005"));
 }

@@ -1,4 +1,5 @@
 //! Hostile input: every byte sequence gives a PDU or a descriptive error, never a panic.
+#![cfg(feature = "smpp")]
 
 use bytes::{BufMut, Bytes, BytesMut};
 use proptest::prelude::*;
@@ -218,12 +219,12 @@ fn submit_multi_hostile_lists() {
     let body = b"\0\x01\x0112345\0\xFF\x01\x01";
     assert_eq!(
         error_text(&frame(0x21, body)),
-        "submit_multi: dest_addr_npi: needs 1 bytes, only 0 left in the PDU"
+        "submit_multi: dest_address[0].dest_addr_npi: needs 1 bytes, only 0 left in the PDU"
     );
     let body = b"\0\x01\x0112345\0\x01\x07";
     assert_eq!(
         error_text(&frame(0x21, body)),
-        "submit_multi: dest_flag: value 7 is invalid: dest_flag is 1 (SME address) or 2 (distribution list)"
+        "submit_multi: dest_address[0].dest_flag: value 7 is invalid: dest_flag is 1 (SME address) or 2 (distribution list)"
     );
 }
 

@@ -1,5 +1,6 @@
 //! Property tests: every PDU type survives encode → decode → encode unchanged, and TLVs come
 //! back typed as they went in.
+#![cfg(feature = "smpp")]
 
 use bytes::Bytes;
 use proptest::collection::vec;

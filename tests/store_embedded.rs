@@ -203,3 +203,25 @@ async fn an_acknowledged_save_survives_kill_9() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_file_that_is_not_a_store_is_refused_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("not-a-store.redb");
+    std::fs::write(
+        &path,
+        b"this is a text file, not a redb database\n".repeat(100),
+    )
+    .unwrap();
+    let err = EmbeddedStore::open(&path).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("embedded") && text.contains("not-a-store.redb"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"this is a text file, not a redb database\n".repeat(100),
+        "the file was left as it was"
+    );
+}

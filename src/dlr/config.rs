@@ -430,4 +430,23 @@ mod tests {
         assert_eq!(back, c);
         assert!(serde_json::from_str::<DlrThrowerConfig>(r#"{"retry_delay": -1}"#).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_a_config_or_an_error(text in "(\\[dlr-thrower\\]\n)?[ -~\n\t]{0,300}") {
+            // Hostile input: never a panic; an error names a key or a line.
+            if let Err(e) = DlrThrowerConfig::from_jasmin_cfg(&text) {
+                proptest::prop_assert!(!e.to_string().is_empty());
+            }
+        }
+
+        #[test]
+        fn values_round_trip(timeout in 1u32..100_000, delay in 0u32..100_000, retries: u32) {
+            let text = format!("[dlr-thrower]\ntimeout={timeout}\nretry_delay = {delay}\nmax_retries : {retries}\n");
+            let (c, _) = DlrThrowerConfig::from_jasmin_cfg(&text).unwrap();
+            proptest::prop_assert_eq!(c.timeout, Duration::from_secs(timeout.into()));
+            proptest::prop_assert_eq!(c.retry_delay, Duration::from_secs(delay.into()));
+            proptest::prop_assert_eq!(c.max_retries, retries);
+        }
+    }
 }

@@ -177,22 +177,8 @@ impl DlrThrower for HttpDlrThrower {
                 id: dlr.id,
             });
         }
-        // A literal address never reaches the resolver, so the policy is applied here.
-        let literal = match dlr.url.host() {
-            Some(url::Host::Ipv4(a)) => Some(std::net::IpAddr::V4(a)),
-            Some(url::Host::Ipv6(a)) => Some(std::net::IpAddr::V6(a)),
-            _ => None,
-        };
-        if let Some(ip) = literal
-            && !inner.config.destinations.permits(ip)
-        {
-            return Err(ThrowError::Refused {
-                source: DestinationRefused {
-                    host: ip.to_string(),
-                    addrs: ip.to_string(),
-                },
-                id: dlr.id,
-            });
+        if let Err(source) = inner.check_literal(&dlr.url) {
+            return Err(ThrowError::Refused { source, id: dlr.id });
         }
         let key = match &inner.queue {
             Some(q) => {
@@ -267,6 +253,23 @@ impl Inner {
         tokio::spawn(run(PendingGuard(Arc::clone(self)), job));
     }
 
+    /// A literal address never reaches the resolver, so the policy is applied to it here.
+    fn check_literal(&self, url: &url::Url) -> Result<(), DestinationRefused> {
+        let ip = match url.host() {
+            Some(url::Host::Ipv4(a)) => std::net::IpAddr::V4(a),
+            Some(url::Host::Ipv6(a)) => std::net::IpAddr::V6(a),
+            _ => return Ok(()),
+        };
+        if self.config.destinations.permits(ip) {
+            Ok(())
+        } else {
+            Err(DestinationRefused {
+                host: ip.to_string(),
+                addrs: ip.to_string(),
+            })
+        }
+    }
+
     fn gate(&self, dest: &str) -> Arc<HostGate> {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(hosts.entry(dest.to_owned()).or_insert_with(|| {
@@ -280,10 +283,12 @@ impl Inner {
     /// Forgets an idle destination so that the map stays as small as the set of busy ones.
     fn release_gate(&self, dest: &str, gate: Arc<HostGate>) {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        // Two references: the map's and ours; nobody else waits on it.
-        if Arc::strong_count(&gate) == 2
+        // Two references: the map's and ours, so nobody else waits on it; and a rate-limited
+        // destination is kept until its next slot has passed, or the limit would reset.
+        let unused = Arc::strong_count(&gate) == 2
             && gate.slots.available_permits() == self.config.max_per_host
-        {
+            && *gate.next_slot.lock().unwrap_or_else(|p| p.into_inner()) <= Instant::now();
+        if unused {
             hosts.remove(dest);
         }
     }
@@ -332,6 +337,9 @@ impl Inner {
     }
 
     async fn attempt(&self, dlr: &Dlr) -> Result<(), AttemptError> {
+        // Checked again here for DLRs resumed from the queue under a stricter policy.
+        self.check_literal(&dlr.url)
+            .map_err(|e| AttemptError::Destination(e.to_string()))?;
         let request = match dlr.method {
             DlrMethod::Get => self.client.get(dlr.get_url()),
             DlrMethod::Post => self.client.post(dlr.url.clone()).body(dlr.form_body()),

@@ -2,7 +2,8 @@
 //! (seed `jasmin-receiving-dlr.rst`).
 //!
 //! A [`Dlr`] is the level-1, -2 or -3 receipt with the parameters Jasmin 0.11 sends, in its
-//! order. A [`DlrThrower`] takes it and delivers it at least once: [`HttpDlrThrower`] sends it
+//! order; [`Dlr::level1_from_submit_sm_resp`] and [`Dlr::level2_from_receipt`] build it from the
+//! crate's SMPP types. A [`DlrThrower`] takes it and delivers it at least once: [`HttpDlrThrower`] sends it
 //! with GET or POST, counts it acknowledged when the receiver answers `200` and `ACK/Jasmin`
 //! ([`AckRule`]), otherwise sends it again after `retry_delay`, up to `max_retries` times, and
 //! reports every DLR's end as a [`DlrOutcome`]. With a queue path it keeps each DLR, its attempt

@@ -267,3 +267,72 @@ fn apply(db: &Database, changes: Vec<Change>, path: &str) -> Result<(), QueueErr
     }
     txn.commit().map_err(|e| storage(path, "commit", e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dlr(id: &str) -> Dlr {
+        Dlr::level1(
+            Url::parse("http://127.0.0.1:9/dlr").unwrap(),
+            DlrMethod::Get,
+            id,
+            "ESME_ROK",
+            "c",
+        )
+    }
+
+    #[tokio::test]
+    async fn records_round_trip_and_unreadable_ones_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.redb");
+        {
+            let (q, resumed) = DlrQueue::open(&path).await.unwrap();
+            assert!(resumed.is_empty());
+            let mut receipt = dlr("b");
+            receipt.level = DlrLevel::All;
+            receipt.receipt = Some(ReceiptParams {
+                text: "héllo & goodbye".into(),
+                ..Default::default()
+            });
+            let at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+            q.put(q.next_key(), &dlr("a"), 2, at).await.unwrap();
+            q.put(q.next_key(), &receipt, 0, at).await.unwrap();
+            let gone = q.next_key();
+            q.put(gone, &dlr("gone"), 1, at).await.unwrap();
+            q.remove(gone).await.unwrap();
+        }
+        // Let the worker see the handle go and close the file.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if Database::create(&path).is_ok() {
+                break;
+            }
+        }
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(PENDING)
+                .unwrap()
+                .insert(100, b"{not json".as_slice())
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let (q, resumed) = DlrQueue::open(&path).await.unwrap();
+        let ids: Vec<_> = resumed.iter().map(|r| r.dlr.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(resumed[0].attempts, 2);
+        assert_eq!(resumed[0].dlr, dlr("a"));
+        assert_eq!(
+            resumed[1].dlr.receipt.as_ref().unwrap().text,
+            "héllo & goodbye"
+        );
+        assert_eq!(
+            resumed[0].next_attempt,
+            UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)
+        );
+        // New keys come after every key on disk, the unreadable one included.
+        assert_eq!(q.next_key(), 101);
+    }
+}

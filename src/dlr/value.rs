@@ -4,6 +4,9 @@ use std::fmt;
 
 use url::Url;
 
+use crate::smpp::CommandStatus;
+use crate::smpp::receipt::{DeliveryReceipt, ReceiptDate};
+
 /// The `dlr-level` of a DLR (Jasmin "Receiving DLR": levels 1, 2 and 3).
 ///
 /// The `level` parameter sent to the receiver is this value: a level-1 DLR (from the
@@ -196,6 +199,69 @@ impl Dlr {
         }
     }
 
+    /// The level-1 DLR for a submit_sm_resp: `message_status` is the ESME_* name of its
+    /// `command_status` (`ESME_ROK`, `ESME_RINVNUMDESTS`; a code without a name is sent as
+    /// `0x0000XXXX`). `id` is the gateway's message id, not the SMSC's. A level-3 request also
+    /// gets this DLR, with `level` 1, as Jasmin sends it.
+    pub fn level1_from_submit_sm_resp(
+        url: Url,
+        method: DlrMethod,
+        id: impl Into<String>,
+        command_status: CommandStatus,
+        connector: impl Into<String>,
+    ) -> Self {
+        Self::level1(url, method, id, command_status.to_string(), connector)
+    }
+
+    /// The DLR for a delivery receipt (SMPP 3.4 Appendix B), sent with the `level` the
+    /// application asked for (2 or 3): `message_status` is the receipt's `stat`, `id_smsc` its
+    /// `id`; `sub`, `dlvrd` and `err` go as they appeared (empty when absent); the dates are
+    /// sent as `YYMMDDhhmm` (a 12- or 14-digit date is cut to that form, one that cannot be read
+    /// goes as it appeared); `text` is its first 20 characters.
+    pub fn level2_from_receipt(
+        url: Url,
+        method: DlrMethod,
+        level: DlrLevel,
+        id: impl Into<String>,
+        receipt: &DeliveryReceipt,
+        connector: impl Into<String>,
+    ) -> Self {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let date = |field: &'static str, v: &Option<String>| match v {
+            Some(raw) => ReceiptDate::parse(field, raw).map_or_else(
+                |_| raw.clone(),
+                |d| {
+                    format!(
+                        "{:02}{:02}{:02}{:02}{:02}",
+                        d.year % 100,
+                        d.month,
+                        d.day,
+                        d.hour,
+                        d.minute
+                    )
+                },
+            ),
+            None => String::new(),
+        };
+        Self::level2(
+            url,
+            method,
+            level,
+            id,
+            receipt.stat.clone(),
+            connector,
+            ReceiptParams {
+                id_smsc: receipt.id.clone(),
+                sub: opt(&receipt.sub),
+                dlvrd: opt(&receipt.dlvrd),
+                subdate: date("submit date", &receipt.submit_date),
+                donedate: date("done date", &receipt.done_date),
+                err: opt(&receipt.err),
+                text: truncate_text(receipt.text.as_deref().unwrap_or("")).to_owned(),
+            },
+        )
+    }
+
     /// The parameters in Jasmin 0.11's order: `id`, `level`, `message_status`, `connector`, then
     /// for levels 2 and 3 `id_smsc`, `sub`, `dlvrd`, `subdate`, `donedate`, `err`, `text`.
     pub fn form_pairs(&self) -> Vec<(&'static str, &str)> {
@@ -353,6 +419,56 @@ mod tests {
             dlr.get_url(),
             "http://a/x?id=i&level=1&message_status=ESME_ROK&connector=c"
         );
+    }
+
+    #[test]
+    fn from_smpp_types() {
+        let dlr = Dlr::level1_from_submit_sm_resp(
+            url("http://a/"),
+            DlrMethod::Post,
+            "g-1",
+            CommandStatus::from_name("ESME_RINVNUMDESTS").unwrap(),
+            "smsc",
+        );
+        assert_eq!(dlr.message_status, "ESME_RINVNUMDESTS");
+        assert_eq!(dlr.level, DlrLevel::Smsc);
+
+        let receipt = DeliveryReceipt::parse(
+            b"id:0A1B2C sub:001 dlvrd:001 submit date:241122153045 done date:20241122153112 \
+              stat:DELIVRD err:000 text:Hello world, this is a long text",
+        )
+        .unwrap();
+        let dlr = Dlr::level2_from_receipt(
+            url("http://a/"),
+            DlrMethod::Get,
+            DlrLevel::All,
+            "g-1",
+            &receipt,
+            "smsc",
+        );
+        assert_eq!(
+            dlr.form_body(),
+            "id=g-1&level=3&message_status=DELIVRD&connector=smsc&id_smsc=0A1B2C&sub=001\
+             &dlvrd=001&subdate=2411221530&donedate=2411221531&err=000&text=Hello+world%2C+this+is"
+        );
+
+        let mut odd = DeliveryReceipt::parse(b"id:9 stat:UNDELIV submit date:yesterday").unwrap();
+        odd.text = None;
+        let dlr = Dlr::level2_from_receipt(
+            url("http://a/"),
+            DlrMethod::Get,
+            DlrLevel::Terminal,
+            "g-2",
+            &odd,
+            "smsc",
+        );
+        let r = dlr.receipt.as_ref().unwrap();
+        assert_eq!(r.subdate, "yesterday");
+        assert_eq!(
+            (r.donedate.as_str(), r.sub.as_str(), r.text.as_str()),
+            ("", "", "")
+        );
+        assert_eq!(dlr.message_status, "UNDELIV");
     }
 
     #[test]

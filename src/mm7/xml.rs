@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 
 use quick_xml::escape::escape;
+use quick_xml::events::attributes::Attributes;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 
@@ -18,16 +19,28 @@ use quick_xml::XmlVersion;
 /// Index of a node in [`Doc::nodes`].
 pub(crate) type NodeId = usize;
 
-/// One element.
+/// Marks "no node" in the compact links below.
+const NONE: u32 = u32::MAX;
+
+/// One element, kept small (links are `u32`) because a tree is built per decode.
 #[derive(Debug)]
 pub(crate) struct Node<'a> {
-    pub start: BytesStart<'a>,
+    /// The start tag's content: the qualified name, then the attributes.
+    tag: &'a str,
+    /// Length of the qualified name in `tag`.
+    name_len: u32,
+    /// Where the local name starts in `tag` (after `prefix:`).
+    local_start: u32,
     /// Unescaped text directly inside the element (all text events joined).
     pub text: Cow<'a, str>,
-    pub parent: Option<NodeId>,
-    pub first_child: Option<NodeId>,
-    pub next_sibling: Option<NodeId>,
-    last_child: Option<NodeId>,
+    parent: u32,
+    first_child: u32,
+    last_child: u32,
+    next_sibling: u32,
+}
+
+fn link(id: u32) -> Option<NodeId> {
+    (id != NONE).then_some(id as usize)
 }
 
 /// A parsed document: `nodes[0]` is the root element.
@@ -47,53 +60,50 @@ impl<'a> Doc<'a> {
     /// Parses `input` into a tree, within `limits`.
     pub fn parse(input: &'a str, limits: &Limits) -> Result<Self, Mm7Error> {
         let mut reader = Reader::from_str(input);
-        let mut nodes: Vec<Node<'a>> = Vec::with_capacity(32);
-        let mut stack: Vec<NodeId> = Vec::with_capacity(8);
-        let mut root_closed = false;
+        let mut nodes: Vec<Node<'a>> = Vec::with_capacity(24);
+        // The innermost open element (NONE outside the root) and how deep it is; its
+        // ancestors are reached through the parent links, so no separate stack is kept.
+        let mut open = NONE;
+        let mut depth = 0usize;
         loop {
             let event = reader.read_event().map_err(|e| xml_err(&reader, e))?;
             match event {
-                Event::Start(start) | Event::Empty(start)
-                    if root_closed || (stack.is_empty() && !nodes.is_empty()) =>
-                {
+                Event::Start(start) | Event::Empty(start) if open == NONE && !nodes.is_empty() => {
                     return Err(Mm7Error::Xml {
                         position: reader.buffer_position(),
-                        reason: format!("second root element <{}>", start.name().as_ref()),
+                        reason: format!("second root element <{}>", cut(start.name().as_ref())),
                     });
                 }
                 Event::Start(start) => {
-                    let id = push(&mut nodes, &stack, start, limits)?;
-                    stack.push(id);
-                    if stack.len() > limits.max_xml_depth {
-                        return Err(Mm7Error::LimitExceeded {
-                            what: "XML element nesting",
-                            limit: limits.max_xml_depth,
-                        });
+                    depth += 1;
+                    if depth > limits.max_xml_depth {
+                        return Err(too_deep(limits));
                     }
+                    open = push(&mut nodes, open, start, limits, &reader, input)?;
                 }
                 Event::Empty(start) => {
-                    if stack.len() >= limits.max_xml_depth {
-                        return Err(Mm7Error::LimitExceeded {
-                            what: "XML element nesting",
-                            limit: limits.max_xml_depth,
-                        });
+                    if depth >= limits.max_xml_depth {
+                        return Err(too_deep(limits));
                     }
-                    push(&mut nodes, &stack, start, limits)?;
-                    if stack.is_empty() {
-                        root_closed = true;
-                    }
+                    push(&mut nodes, open, start, limits, &reader, input)?;
                 }
                 Event::End(_) => {
-                    stack.pop();
-                    if stack.is_empty() {
-                        root_closed = true;
+                    // quick-xml checks that end tags match, so `open` is set here.
+                    if let Some(node) = nodes.get(open as usize) {
+                        open = node.parent;
                     }
+                    depth = depth.saturating_sub(1);
                 }
                 Event::Text(t) => {
-                    if let Some(&top) = stack.last() {
-                        let content = t.xml10_content();
-                        append(&mut nodes[top].text, content);
-                    } else if !t.chars().all(|c| c.is_ascii_whitespace()) {
+                    let blank = t.as_bytes().iter().all(u8::is_ascii_whitespace);
+                    if let Some(node) = nodes.get_mut(open as usize) {
+                        // MM7 elements hold either children or text, never both: whitespace
+                        // between children is layout, and keeping it would cost an allocation
+                        // per container.
+                        if !(blank && node.first_child != NONE) {
+                            append(&mut node.text, t.xml10_content());
+                        }
+                    } else if !blank {
                         return Err(Mm7Error::Xml {
                             position: reader.buffer_position(),
                             reason: "text outside the root element".into(),
@@ -101,8 +111,8 @@ impl<'a> Doc<'a> {
                     }
                 }
                 Event::CData(c) => {
-                    if let Some(&top) = stack.last() {
-                        append(&mut nodes[top].text, c.into_inner());
+                    if let Some(node) = nodes.get_mut(open as usize) {
+                        append(&mut node.text, c.into_inner());
                     }
                 }
                 Event::GeneralRef(r) => {
@@ -122,8 +132,8 @@ impl<'a> Doc<'a> {
                             }
                         },
                     };
-                    if let Some(&top) = stack.last() {
-                        nodes[top].text.to_mut().push(ch);
+                    if let Some(node) = nodes.get_mut(open as usize) {
+                        node.text.to_mut().push(ch);
                     }
                 }
                 Event::DocType(_) => return Err(Mm7Error::Doctype),
@@ -131,7 +141,7 @@ impl<'a> Doc<'a> {
                 Event::Eof => break,
             }
         }
-        if !stack.is_empty() {
+        if open != NONE {
             return Err(Mm7Error::Xml {
                 position: reader.buffer_position(),
                 reason: "document ends inside an element".into(),
@@ -147,8 +157,18 @@ impl<'a> Doc<'a> {
     }
 
     /// The local name of a node (prefix removed).
-    pub fn name(&self, id: NodeId) -> &str {
-        self.nodes[id].start.local_name().into_inner()
+    pub fn name(&self, id: NodeId) -> &'a str {
+        let n = &self.nodes[id];
+        n.tag
+            .get(n.local_start as usize..n.name_len as usize)
+            .unwrap_or("")
+    }
+
+    fn attributes(&self, id: NodeId) -> Attributes<'a> {
+        let n = &self.nodes[id];
+        let mut attrs = Attributes::new(n.tag, n.name_len as usize);
+        attrs.with_checks(false);
+        attrs
     }
 
     /// The node's text, trimmed.
@@ -160,7 +180,7 @@ impl<'a> Doc<'a> {
     pub fn children(&self, id: NodeId) -> Children<'_, 'a> {
         Children {
             doc: self,
-            next: self.nodes[id].first_child,
+            next: link(self.nodes[id].first_child),
         }
     }
 
@@ -171,10 +191,7 @@ impl<'a> Doc<'a> {
 
     /// An attribute's unescaped value, found by local name (any prefix).
     pub fn attr(&self, id: NodeId, local: &str) -> Option<Cow<'_, str>> {
-        self.nodes[id]
-            .start
-            .attributes()
-            .with_checks(false)
+        self.attributes(id)
             .flatten()
             .find(|a| a.key.local_name().as_ref() == local)
             .and_then(|a| a.normalized_value(XmlVersion::Implicit1_0).ok())
@@ -183,28 +200,27 @@ impl<'a> Doc<'a> {
     /// The namespace URI of a node's own name, resolved through the `xmlns` declarations on it
     /// and its ancestors. Empty when the name is in no namespace.
     pub fn namespace(&self, id: NodeId) -> Cow<'_, str> {
-        let name = self.nodes[id].start.name();
-        let prefix = name.prefix().map(|p| p.into_inner());
+        let n = &self.nodes[id];
+        let qname = n.tag.get(..n.name_len as usize).unwrap_or("");
+        let prefix = qname
+            .as_bytes()
+            .iter()
+            .position(|&b| b == b':')
+            .and_then(|i| qname.get(..i));
         let mut cur = Some(id);
         while let Some(n) = cur {
-            for a in self.nodes[n]
-                .start
-                .attributes()
-                .with_checks(false)
-                .flatten()
-            {
-                let key = a.key.as_ref();
-                let hit = match &prefix {
-                    None => key == "xmlns",
-                    Some(p) => key.strip_prefix("xmlns:") == Some(p),
-                };
-                if hit {
-                    return a
-                        .normalized_value(XmlVersion::Implicit1_0)
-                        .unwrap_or(Cow::Borrowed(""));
+            let node = &self.nodes[n];
+            let attrs = node.tag.get(node.name_len as usize..).unwrap_or("");
+            if let Some(value) = xmlns_value(attrs, prefix) {
+                // Namespace URIs rarely hold references; only unescape when one does.
+                if !value.contains('&') {
+                    return Cow::Borrowed(value);
                 }
+                return quick_xml::escape::unescape(value)
+                    .map(|v| Cow::Owned(v.into_owned()))
+                    .unwrap_or(Cow::Borrowed(""));
             }
-            cur = self.nodes[n].parent;
+            cur = link(node.parent);
         }
         Cow::Borrowed("")
     }
@@ -234,6 +250,43 @@ impl<'a> Doc<'a> {
     }
 }
 
+/// The value of `xmlns` (no prefix) or `xmlns:<prefix>` in a start tag's attribute text.
+///
+/// A direct scan: generic attribute iteration costs more than the rest of the namespace
+/// lookup, and only these two keys matter here. quick-xml has already checked that the tag
+/// is well-formed enough to be an element.
+fn xmlns_value<'t>(attrs: &'t str, prefix: Option<&str>) -> Option<&'t str> {
+    let bytes = attrs.as_bytes();
+    for at in memchr::memchr_iter(b'x', bytes) {
+        if !bytes[at..].starts_with(b"xmlns") || (at > 0 && !bytes[at - 1].is_ascii_whitespace()) {
+            continue;
+        }
+        let rest = &attrs[at + 5..];
+        let (key_rest, matches) = match (rest.strip_prefix(':'), prefix) {
+            (Some(r), Some(p)) => match r.strip_prefix(p) {
+                Some(after) => (after, true),
+                None => (r, false),
+            },
+            (None, None) => (rest, true),
+            _ => (rest, false),
+        };
+        if !matches {
+            continue;
+        }
+        let after_key = key_rest.trim_start();
+        let Some(after_eq) = after_key.strip_prefix('=') else {
+            continue;
+        };
+        let after_eq = after_eq.trim_start();
+        let Some(quote) = after_eq.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        let body = &after_eq[1..];
+        return body.find(quote).map(|end| &body[..end]);
+    }
+    None
+}
+
 fn append<'a>(text: &mut Cow<'a, str>, more: Cow<'a, str>) {
     if text.is_empty() {
         *text = more;
@@ -242,34 +295,64 @@ fn append<'a>(text: &mut Cow<'a, str>, more: Cow<'a, str>) {
     }
 }
 
+fn too_deep(limits: &Limits) -> Mm7Error {
+    Mm7Error::LimitExceeded {
+        what: "XML element nesting",
+        limit: limits.max_xml_depth,
+    }
+}
+
+/// Appends an element under `parent` (NONE for the root) and returns its id.
 fn push<'a>(
     nodes: &mut Vec<Node<'a>>,
-    stack: &[NodeId],
+    parent: u32,
     start: BytesStart<'a>,
     limits: &Limits,
-) -> Result<NodeId, Mm7Error> {
-    if nodes.len() >= limits.max_elements {
+    reader: &Reader<&[u8]>,
+    input: &'a str,
+) -> Result<u32, Mm7Error> {
+    if nodes.len() >= limits.max_elements.min(NONE as usize - 1) {
         return Err(Mm7Error::LimitExceeded {
             what: "XML element count",
             limit: limits.max_elements,
         });
     }
-    let id = nodes.len();
-    let parent = stack.last().copied();
+    let name_len = start.name().as_ref().len();
+    // A reader over a string slice lends its events from the input; the tree keeps the tag
+    // as a slice of the input so that nodes stay small. An event that is not such a slice
+    // would mean the reader changed its contract.
+    let content: &str = &start;
+    let offset = (content.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize);
+    let Some(tag) = offset
+        .checked_add(content.len())
+        .and_then(|end| input.get(offset..end))
+        .filter(|t| t.as_ptr() == content.as_ptr())
+    else {
+        return Err(xml_err(reader, "start tag was not borrowed from the input"));
+    };
+    let local_start = tag.as_bytes()[..name_len.min(tag.len())]
+        .iter()
+        .position(|&b| b == b':')
+        .map_or(0, |i| i + 1);
+    let id = nodes.len() as u32;
     nodes.push(Node {
-        start,
+        tag,
+        name_len: name_len as u32,
+        local_start: local_start as u32,
         text: Cow::Borrowed(""),
         parent,
-        first_child: None,
-        next_sibling: None,
-        last_child: None,
+        first_child: NONE,
+        last_child: NONE,
+        next_sibling: NONE,
     });
-    if let Some(p) = parent {
-        match nodes[p].last_child {
-            Some(last) => nodes[last].next_sibling = Some(id),
-            None => nodes[p].first_child = Some(id),
+    if let Some(p) = nodes.get(parent as usize) {
+        let last = p.last_child;
+        if let Some(prev) = nodes.get_mut(last as usize) {
+            prev.next_sibling = id;
+        } else {
+            nodes[parent as usize].first_child = id;
         }
-        nodes[p].last_child = Some(id);
+        nodes[parent as usize].last_child = id;
     }
     Ok(id)
 }
@@ -284,7 +367,7 @@ impl Iterator for Children<'_, '_> {
     type Item = NodeId;
     fn next(&mut self) -> Option<NodeId> {
         let id = self.next?;
-        self.next = self.doc.nodes[id].next_sibling;
+        self.next = link(self.doc.nodes[id].next_sibling);
         Some(id)
     }
 }
@@ -366,6 +449,19 @@ mod tests {
         assert_eq!(doc.text(child), "t <1A");
         assert_eq!(doc.attr(child, "k").as_deref(), Some("v & w"));
         assert_eq!(doc.children(0).count(), 2);
+    }
+
+    #[test]
+    fn xmlns_scan_finds_only_the_right_key() {
+        let attrs =
+            r#" xmlns:mm7x="urn:x" a:xmlns:mm7="urn:no" xmlns:mm7 = 'urn:yes' xmlns="urn:d""#;
+        assert_eq!(xmlns_value(attrs, Some("mm7")), Some("urn:yes"));
+        assert_eq!(xmlns_value(attrs, Some("mm7x")), Some("urn:x"));
+        assert_eq!(xmlns_value(attrs, None), Some("urn:d"));
+        assert_eq!(xmlns_value(attrs, Some("env")), None);
+        assert_eq!(xmlns_value(r#" xmlns="unterminated"#, None), None);
+        let doc = Doc::parse(r#"<a xmlns="urn:a&amp;b"/>"#, &Limits::default()).unwrap();
+        assert_eq!(doc.namespace(0), "urn:a&b");
     }
 
     #[test]

@@ -51,9 +51,56 @@
 //!
 //! [`RetryEngine::counters`] returns a [`CounterSnapshot`]; every decision is also a `tracing`
 //! event with the bucket and msgid as fields.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use redeliver::config::{MobilityConfig, ScopeContext};
+//! use redeliver::hooks::{Injection, RecordingInjector};
+//! use redeliver::message::{Bucket, Channel, Envelope, ReceiptClass, StoredMessage};
+//! use redeliver::retry::{DefaultAction, ReceiptEvent, ReceiptOutcome, RetryEngine, SubmitEvent};
+//! use redeliver::store::MemoryStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let spool = Arc::new(RecordingInjector::new());
+//! let engine = RetryEngine::builder(Arc::new(MemoryStore::new()), spool.clone())
+//!     .options(MobilityConfig::from_toml_str(
+//!         "[global]\nsmpp_registered_delivery = \"SMSC_Delivery\"\n",
+//!     )?)
+//!     .build();
+//! let envelope = Envelope { mailfrom: "alice@example.com".into(), rcptto: "15551234567@sms.example.com".into() };
+//! engine
+//!     .on_submit(SubmitEvent {
+//!         channel: Channel::Smpp,
+//!         scope: ScopeContext::default(),
+//!         shortcode: Some("12345".into()),
+//!         message: StoredMessage::new(Channel::Smpp, envelope, &b"hello"[..]),
+//!         part_ids: vec!["abc".into()],
+//!         status: "ESME_ROK".into(),
+//!     })
+//!     .await?;
+//! let outcome = engine
+//!     .on_receipt(ReceiptEvent {
+//!         channel: Channel::Smpp,
+//!         scope: ScopeContext::default(),
+//!         bucket: Bucket::new("MADR-12345")?,
+//!         message_id: "abc".into(),
+//!         class: ReceiptClass::Negative,
+//!         state: "UNDELIV".into(),
+//!         error: Some("001".into()),
+//!         raw: None,
+//!         mm7_report: None,
+//!     })
+//!     .await?;
+//! // No hook registered: Momentum's default, a bounce to the original sender.
+//! assert!(matches!(outcome, ReceiptOutcome::Handled { default_action: DefaultAction::Bounced, .. }));
+//! assert!(matches!(spool.injections().as_slice(), [Injection::Bounce(_)]));
+//! # Ok(()) }
+//! ```
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -80,6 +127,7 @@ pub const META_FINAL: &str = "redeliver.final";
 /// Metadata key on a multipart copy: the msgid of the message it belongs to.
 pub const META_PRIMARY: &str = "redeliver.primary";
 const META_PART_PREFIX: &str = "redeliver.part.";
+const META_PART0_KEY: &str = "redeliver.part.0.key";
 
 /// Most parts a multipart submission may have (the SMPP `sar_total_segments` limit).
 pub const MAX_PARTS: usize = 255;
@@ -401,7 +449,7 @@ macro_rules! counters {
     ($($name:ident),* $(,)?) => {
         /// The engine's live counters (atomics); read them through [`CounterSnapshot`].
         #[derive(Debug, Default)]
-        pub struct Counters {
+        pub(crate) struct Counters {
             $($name: AtomicU64,)*
         }
 
@@ -477,8 +525,11 @@ struct ParkingLot {
 
 #[derive(Debug, Default)]
 struct RecentFinals {
-    set: HashSet<Key>,
-    order: VecDeque<Key>,
+    // Fingerprints of (bucket, msgid) under the engine's random hash keys: a collision needs a
+    // 64-bit match that nobody outside the process can aim for, and it would only park-or-drop
+    // a receipt whose message is not stored anyway.
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
 }
 
 /// Builds a [`RetryEngine`].
@@ -530,6 +581,7 @@ impl RetryEngineBuilder {
                 counters: Arc::new(Counters::default()),
                 parked: Mutex::new(ParkingLot::default()),
                 recent: Mutex::new(RecentFinals::default()),
+                hasher: RandomState::new(),
                 stripes: (0..LOCK_STRIPES)
                     .map(|_| tokio::sync::Mutex::new(()))
                     .collect(),
@@ -548,6 +600,7 @@ struct Inner {
     counters: Arc<Counters>,
     parked: Mutex<ParkingLot>,
     recent: Mutex<RecentFinals>,
+    hasher: RandomState,
     // Receipts and submissions for one message are serialised on its stripe, so a duplicate
     // arriving during a hook waits and then sees the final state.
     stripes: Box<[tokio::sync::Mutex<()>]>,
@@ -601,6 +654,10 @@ fn part_state(i: usize) -> String {
 
 /// The msgids of a multipart message's parts, from its metadata (empty for a single message).
 fn part_keys(msg: &StoredMessage) -> Vec<String> {
+    // Most messages are single: no part 0, no formatting of the other keys.
+    if !msg.metadata.contains_key(META_PART0_KEY) {
+        return Vec::new();
+    }
     (0..MAX_PARTS)
         .map_while(|i| msg.metadata.get(&part_key(i)).cloned())
         .collect()
@@ -675,11 +732,12 @@ impl RetryEngine {
         )
     }
 
+    fn fingerprint(&self, bucket: &Bucket, key: &MsgId) -> u64 {
+        self.inner.hasher.hash_one((bucket, key))
+    }
+
     fn stripe(&self, bucket: &Bucket, key: &MsgId) -> usize {
-        let mut h = DefaultHasher::new();
-        bucket.hash(&mut h);
-        key.hash(&mut h);
-        (h.finish() % LOCK_STRIPES as u64) as usize
+        (self.fingerprint(bucket, key) % LOCK_STRIPES as u64) as usize
     }
 
     /// A successful submission: store it if its scope tracks it (see the module documentation).
@@ -939,20 +997,23 @@ impl RetryEngine {
     }
 
     fn recently_final(&self, bucket: &Bucket, key: &MsgId) -> bool {
-        let recent = lock(&self.inner.recent);
-        recent.set.contains(&(bucket.clone(), key.clone()))
+        let fp = self.fingerprint(bucket, key);
+        lock(&self.inner.recent).set.contains(&fp)
     }
 
-    fn remember_final(&self, bucket: &Bucket, keys: impl IntoIterator<Item = MsgId>) {
+    fn remember_final<'k>(&self, bucket: &Bucket, keys: impl IntoIterator<Item = &'k MsgId>) {
         let cap = self.inner.settings.recent_finals;
         if cap == 0 {
             return;
         }
+        let fps: Vec<u64> = keys
+            .into_iter()
+            .map(|k| self.fingerprint(bucket, k))
+            .collect();
         let mut recent = lock(&self.inner.recent);
-        for key in keys {
-            let k = (bucket.clone(), key);
-            if recent.set.insert(k.clone()) {
-                recent.order.push_back(k);
+        for fp in fps {
+            if recent.set.insert(fp) {
+                recent.order.push_back(fp);
             }
             while recent.order.len() > cap {
                 if let Some(old) = recent.order.pop_front() {
@@ -1047,11 +1108,6 @@ impl RetryEngine {
             });
         }
 
-        msg.record(HistoryEvent::Receipt {
-            message_id: ev.message_id.clone(),
-            state: ev.state.clone(),
-            error: ev.error.clone(),
-        });
         let parts = part_keys(&msg);
         let (decided, part) = if parts.len() <= 1 {
             let c = (ev.class != ReceiptClass::Intermediate).then_some(ev.class);
@@ -1071,6 +1127,18 @@ impl RetryEngine {
                 .collect();
             (inner.settings.multipart.decide(&states), part)
         };
+        // A delivered single message is normally deleted right after its hook, so its receipt
+        // and final state are only written when a hook keeps it (`mark_final_if_kept`);
+        // everything else is written now, so the hook sees the receipt and a later duplicate
+        // finds the final state.
+        let quick_positive = decided == Some(ReceiptClass::Positive) && parts.len() <= 1;
+        if !quick_positive {
+            msg.record(HistoryEvent::Receipt {
+                message_id: ev.message_id.clone(),
+                state: ev.state.clone(),
+                error: ev.error.clone(),
+            });
+        }
 
         let Some(class) = decided else {
             if let Err(e) = inner.store.save(&bucket, &primary, &msg).await {
@@ -1099,19 +1167,17 @@ impl RetryEngine {
             );
         };
 
-        msg.metadata
-            .insert(META_FINAL.to_owned(), class_name(class).to_owned());
-        // A delivered single message is normally deleted right after its hook, so its final
-        // state is only written when a hook keeps it (below); everything else is written
-        // now, so the hook sees the receipt and a later duplicate finds the final state.
-        let quick_positive = class == ReceiptClass::Positive && parts.len() <= 1;
-        if !quick_positive && let Err(e) = inner.store.save(&bucket, &primary, &msg).await {
-            bump(&inner.counters.store_errors);
-            if e.is_retryable() {
-                drop(_guard);
-                return Ok(self.park(ev, key, ParkReason::StoreUnavailable, origin));
+        if !quick_positive {
+            msg.metadata
+                .insert(META_FINAL.to_owned(), class_name(class).to_owned());
+            if let Err(e) = inner.store.save(&bucket, &primary, &msg).await {
+                bump(&inner.counters.store_errors);
+                if e.is_retryable() {
+                    drop(_guard);
+                    return Ok(self.park(ev, key, ParkReason::StoreUnavailable, origin));
+                }
+                return Err(e.into());
             }
-            return Err(e.into());
         }
         bump(match class {
             ReceiptClass::Positive => &inner.counters.positive,
@@ -1119,7 +1185,13 @@ impl RetryEngine {
         });
         tracing::info!(%bucket, msgid = %primary, %class, state = %ev.state, error = ev.error.as_deref().unwrap_or(""), "mstore: final receipt");
 
-        let cx = self.hook_context(&ev.scope);
+        let ev = Arc::new(ev);
+        let cx = HookContext::for_receipt(
+            inner.store.clone(),
+            inner.injector.clone(),
+            inner.counters.clone(),
+            ev.clone(),
+        );
         let took_over = self
             .run_receipt_hooks(&ev, &msg, &cx, class, &bucket, &primary)
             .await;
@@ -1143,20 +1215,18 @@ impl RetryEngine {
             self.bounce(&msg, &ev, &bucket, &primary).await
         };
 
-        for alias in parts.iter().skip(1) {
-            if let Ok(alias) = MsgId::new(alias.clone())
-                && let Err(e) = inner.store.delete(&bucket, &alias).await
-            {
-                bump(&inner.counters.store_errors);
-                tracing::warn!(%bucket, msgid = %alias, error = %e, "mstore: deleting a part copy failed");
-            }
-        }
-        let mut finished: Vec<MsgId> = parts
+        let copies: Vec<MsgId> = parts
             .iter()
+            .skip(1)
             .filter_map(|p| MsgId::new(p.clone()).ok())
             .collect();
-        finished.push(primary.clone());
-        self.remember_final(&bucket, finished);
+        for copy in &copies {
+            if let Err(e) = inner.store.delete(&bucket, copy).await {
+                bump(&inner.counters.store_errors);
+                tracing::warn!(%bucket, msgid = %copy, error = %e, "mstore: deleting a part copy failed");
+            }
+        }
+        self.remember_final(&bucket, std::iter::once(&primary).chain(&copies));
 
         Ok(ReceiptOutcome::Handled {
             bucket,

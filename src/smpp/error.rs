@@ -113,6 +113,23 @@ pub enum DecodeError {
         /// The PDU's sequence_number, for the response that rejects it.
         sequence_number: u32,
     },
+    /// One field of one entry of a list (submit_multi's `dest_address`, submit_multi_resp's
+    /// `unsuccess_sme`) is wrong.
+    #[error("{pdu}: {list}[{index}].{field}: {error}")]
+    ListField {
+        /// The PDU name.
+        pdu: &'static str,
+        /// The list's name.
+        list: &'static str,
+        /// The entry's index, from 0.
+        index: usize,
+        /// The field name within the entry.
+        field: &'static str,
+        /// What was wrong.
+        error: FieldError,
+        /// The PDU's sequence_number.
+        sequence_number: u32,
+    },
     /// One TLV of the body is wrong.
     #[error("{pdu}: TLV {tag}: {error}")]
     Tlv {
@@ -159,6 +176,12 @@ impl DecodeError {
                 CommandStatus::InvalidMessageLength
             }
             DecodeError::Field { .. } => CommandStatus::InvalidCommandLength,
+            DecodeError::ListField { list, field, .. } => match (*list, *field) {
+                (_, "dest_flag") => CommandStatus::InvalidDestinationFlag,
+                ("dest_address", "dl_name") => CommandStatus::InvalidDistributionListName,
+                ("dest_address", _) => CommandStatus::InvalidDestinationAddress,
+                _ => CommandStatus::InvalidCommandLength,
+            },
             DecodeError::TrailingBytes { .. } => CommandStatus::InvalidCommandLength,
         }
     }
@@ -173,6 +196,9 @@ impl DecodeError {
                 sequence_number, ..
             }
             | DecodeError::Tlv {
+                sequence_number, ..
+            }
+            | DecodeError::ListField {
                 sequence_number, ..
             }
             | DecodeError::TrailingBytes {
@@ -197,6 +223,17 @@ pub enum EncodeError {
         /// What is wrong with it.
         error: FieldError,
     },
+    /// The body's computed length and what was written disagree: a bug in this crate, reported
+    /// rather than sending a corrupt PDU.
+    #[error("{pdu}: computed a {computed}-byte body but wrote {written:?} bytes")]
+    LengthMismatch {
+        /// The PDU name.
+        pdu: &'static str,
+        /// The length computed beforehand.
+        computed: usize,
+        /// What was written (`None`: more than the computed length).
+        written: Option<usize>,
+    },
     /// The encoded PDU would be longer than `command_length` can say.
     #[error("{pdu}: encoded length {len} does not fit command_length")]
     TooLong {
@@ -205,4 +242,26 @@ pub enum EncodeError {
         /// The length it would have.
         len: usize,
     },
+}
+
+impl DecodeError {
+    /// Turns a field error into the error of that field in entry `index` of `list`.
+    pub(crate) fn in_list(self, list: &'static str, index: usize) -> DecodeError {
+        match self {
+            DecodeError::Field {
+                pdu,
+                field,
+                error,
+                sequence_number,
+            } => DecodeError::ListField {
+                pdu,
+                list,
+                index,
+                field,
+                error,
+                sequence_number,
+            },
+            other => other,
+        }
+    }
 }

@@ -5,58 +5,126 @@ use std::fmt;
 
 use bytes::Bytes;
 
+/// Strings up to this many bytes are kept inline rather than as a slice of the frame.
+const INLINE: usize = 22;
+
 /// A C-octet string field (SMPP 3.4 §3.1: a series of ASCII characters terminated with a NUL),
 /// without its terminator.
 ///
-/// Decoding hands out a slice of the frame, so a decoded string costs no allocation. The spec
-/// says ASCII, but SMSCs put other bytes in fields such as `system_id`, so the bytes are kept as
-/// they came; [`as_str`](Self::as_str) checks UTF-8.
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct COctetString(Bytes);
+/// Decoding costs no allocation: short strings (addresses, ids — up to 22 bytes) are copied
+/// inline, which is cheaper than sharing the frame, and longer ones are a [`Bytes`] slice of
+/// the frame. The spec says ASCII, but SMSCs put other bytes in fields such as `system_id`, so
+/// the bytes are kept as they came; [`as_str`](Self::as_str) checks UTF-8.
+#[derive(Clone)]
+pub struct COctetString(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, buf: [u8; INLINE] },
+    Shared(Bytes),
+}
+
+impl Default for COctetString {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
 
 impl COctetString {
     /// The empty string (a lone NUL on the wire), which the spec uses for "not set".
     pub const fn empty() -> Self {
-        Self(Bytes::new())
+        Self(Repr::Inline {
+            len: 0,
+            buf: [0; INLINE],
+        })
     }
 
     /// A string from bytes. The encoder refuses it if it contains a NUL byte.
     pub fn new(value: impl Into<Bytes>) -> Self {
-        Self(value.into())
+        Self(Repr::Shared(value.into()))
     }
 
-    pub(crate) fn from_wire(value: Bytes) -> Self {
-        Self(value)
+    /// A string read from a frame: inline when short, else a slice of `frame`.
+    #[inline]
+    pub(crate) fn from_frame(frame: &Bytes, start: usize, end: usize) -> Self {
+        match frame.get(start..end) {
+            Some(bytes) if bytes.len() <= INLINE => Self::inline(bytes),
+            Some(_) => Self(Repr::Shared(frame.slice(start..end))),
+            None => Self::empty(),
+        }
+    }
+
+    #[inline]
+    fn inline(bytes: &[u8]) -> Self {
+        let mut buf = [0; INLINE];
+        let len = bytes.len().min(INLINE);
+        buf[..len].copy_from_slice(&bytes[..len]);
+        Self(Repr::Inline {
+            len: len as u8,
+            buf,
+        })
     }
 
     /// The bytes, without the NUL terminator.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        match &self.0 {
+            Repr::Inline { len, buf } => &buf[..usize::from(*len).min(INLINE)],
+            Repr::Shared(bytes) => bytes,
+        }
     }
 
-    /// The bytes as a shared buffer.
-    pub fn bytes(&self) -> &Bytes {
-        &self.0
+    /// The bytes as a [`Bytes`] buffer (a copy for short strings).
+    pub fn to_bytes(&self) -> Bytes {
+        match &self.0 {
+            Repr::Inline { .. } => Bytes::copy_from_slice(self.as_bytes()),
+            Repr::Shared(bytes) => bytes.clone(),
+        }
     }
 
     /// The string, if it is valid UTF-8 (ASCII, as the spec asks, always is).
     pub fn as_str(&self) -> Option<&str> {
-        std::str::from_utf8(&self.0).ok()
+        std::str::from_utf8(self.as_bytes()).ok()
     }
 
     /// The string with invalid UTF-8 replaced by U+FFFD.
     pub fn to_string_lossy(&self) -> Cow<'_, str> {
-        String::from_utf8_lossy(&self.0)
+        String::from_utf8_lossy(self.as_bytes())
     }
 
     /// Length in bytes, without the terminator.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_bytes().len()
     }
 
     /// True for the empty string.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_bytes().is_empty()
+    }
+}
+
+impl PartialEq for COctetString {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for COctetString {}
+
+impl std::hash::Hash for COctetString {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl PartialOrd for COctetString {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for COctetString {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
     }
 }
 
@@ -74,25 +142,33 @@ impl fmt::Display for COctetString {
 
 impl From<&'static str> for COctetString {
     fn from(value: &'static str) -> Self {
-        Self(Bytes::from_static(value.as_bytes()))
+        Self(Repr::Shared(Bytes::from_static(value.as_bytes())))
     }
 }
 
 impl From<String> for COctetString {
     fn from(value: String) -> Self {
-        Self(Bytes::from(value))
+        if value.len() <= INLINE {
+            Self::inline(value.as_bytes())
+        } else {
+            Self(Repr::Shared(Bytes::from(value)))
+        }
     }
 }
 
 impl From<Bytes> for COctetString {
     fn from(value: Bytes) -> Self {
-        Self(value)
+        Self(Repr::Shared(value))
     }
 }
 
 impl From<&[u8]> for COctetString {
     fn from(value: &[u8]) -> Self {
-        Self(Bytes::copy_from_slice(value))
+        if value.len() <= INLINE {
+            Self::inline(value)
+        } else {
+            Self(Repr::Shared(Bytes::copy_from_slice(value)))
+        }
     }
 }
 
@@ -105,5 +181,30 @@ impl PartialEq<str> for COctetString {
 impl PartialEq<&str> for COctetString {
     fn eq(&self, other: &&str) -> bool {
         self.as_bytes() == other.as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_and_shared_compare_by_content() {
+        let frame = Bytes::from_static(b"xx0123456789012345678901234567\0");
+        let long = COctetString::from_frame(&frame, 2, 30);
+        let short = COctetString::from_frame(&frame, 2, 6);
+        assert_eq!(long.len(), 28);
+        assert_eq!(short, "0123");
+        assert_eq!(short, COctetString::from(String::from("0123")));
+        assert_eq!(
+            long,
+            COctetString::from(&b"0123456789012345678901234567"[..])
+        );
+        assert_eq!(
+            COctetString::from_frame(&frame, 20, 200),
+            COctetString::empty()
+        );
+        assert_eq!(short.to_bytes(), Bytes::from_static(b"0123"));
+        assert!(COctetString::default().is_empty());
     }
 }

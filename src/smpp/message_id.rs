@@ -52,6 +52,13 @@ impl MessageIdFormat {
     /// without leading zeros, so `"00ff"` (hex) and `"255"` (decimal) both give `"255"`; a
     /// `String` id is kept as it is, minus surrounding whitespace and NULs. `None` when the id
     /// is not valid in its format (see [`value`](Self::value)) or is empty.
+    ///
+    /// ```
+    /// use redeliver::smpp::MessageIdFormat;
+    /// let from_resp = MessageIdFormat::Hexadecimal.normalize("1A2B3C");
+    /// let from_receipt = MessageIdFormat::Decimal.normalize("0001715004");
+    /// assert_eq!(from_resp, from_receipt);
+    /// ```
     pub fn normalize(self, id: &str) -> Option<String> {
         match self {
             MessageIdFormat::String => {

@@ -360,7 +360,7 @@ impl FromValue for COctetString {
     /// Up to the first NUL; SMSCs that leave the terminator off are tolerated.
     fn from_value(value: Bytes) -> Self {
         let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
-        COctetString::from_wire(value.slice(..end))
+        COctetString::from_frame(&value, 0, end)
     }
 }
 impl ToValue for COctetString {
@@ -490,12 +490,12 @@ impl Tlvs {
 
     /// Checks a raw TLV region (e.g. the tail of a PDU body) and keeps it.
     pub fn from_raw(region: Bytes) -> Result<Tlvs, DecodeError> {
-        let mut reader = Reader::new(&region, 0, "TLV region", 0);
+        let mut reader = Reader::new(region, 0, "TLV region", 0);
         Tlvs::read(&mut reader)
     }
 
     /// Reads the rest of a body as TLVs, checking every header and every typed value's size.
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Tlvs, DecodeError> {
+    pub(crate) fn read(r: &mut Reader) -> Result<Tlvs, DecodeError> {
         let region = r.rest();
         let mut pos = 0;
         while pos < region.len() {

@@ -1,31 +1,29 @@
 //! The primitive field types of SMPP 3.4 §3.1 (Integer, C-Octet String, Octet String), read
-//! from a borrowed frame and written into a buffer.
+//! from a frame and written into a buffer.
 //!
-//! Reading hands out [`Bytes::slice`]s of the frame, so decoding copies no field.
+//! Reading hands out [`Bytes::slice`]s of the frame (short strings are copied inline), so
+//! decoding allocates nothing. The reader owns the frame so that the field at its tail can take
+//! the frame itself rather than a new reference to it.
 
 use std::borrow::Cow;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 
 use super::error::{DecodeError, EncodeError, FieldError};
 use super::field::COctetString;
 use super::tlv::TlvTag;
 
 /// A cursor over one PDU body that reports errors with the PDU's name.
-pub(crate) struct Reader<'a> {
-    frame: &'a Bytes,
+pub(crate) struct Reader {
+    frame: Bytes,
     pos: usize,
     pub(crate) pdu: &'static str,
     pub(crate) sequence_number: u32,
 }
 
-impl<'a> Reader<'a> {
-    pub(crate) fn new(
-        frame: &'a Bytes,
-        pos: usize,
-        pdu: &'static str,
-        sequence_number: u32,
-    ) -> Self {
+impl Reader {
+    #[inline]
+    pub(crate) fn new(frame: Bytes, pos: usize, pdu: &'static str, sequence_number: u32) -> Self {
         Self {
             frame,
             pos,
@@ -34,10 +32,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn left(&self) -> usize {
         self.frame.len() - self.pos
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.pos >= self.frame.len()
     }
@@ -60,33 +60,35 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn take(&mut self, field: &'static str, n: usize) -> Result<&'a [u8], DecodeError> {
-        let frame: &'a [u8] = self.frame;
-        match frame.get(self.pos..self.pos + n) {
-            Some(slice) => {
-                self.pos += n;
-                Ok(slice)
-            }
-            None => Err(self.error(
+    #[inline]
+    fn take(&mut self, field: &'static str, n: usize) -> Result<&[u8], DecodeError> {
+        let start = self.pos;
+        if n > self.left() {
+            return Err(self.error(
                 field,
                 FieldError::Truncated {
                     needed: n,
                     left: self.left(),
                 },
-            )),
+            ));
         }
+        self.pos += n;
+        Ok(&self.frame[start..start + n])
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
         Ok(self.take(field, 1)?[0])
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
         let b = self.take(field, 4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// A C-octet string of at most `max` octets, NUL included (the spec's "Var. max" size).
+    #[inline]
     pub(crate) fn cstr(
         &mut self,
         field: &'static str,
@@ -95,10 +97,16 @@ impl<'a> Reader<'a> {
         let window = &self.frame[self.pos..];
         let limit = window.len().min(max);
         match window[..limit].iter().position(|&b| b == 0) {
+            // Empty strings are common (service_type, the dates); they need no slice and so
+            // no reference-count traffic.
+            Some(0) => {
+                self.pos += 1;
+                Ok(COctetString::empty())
+            }
             Some(nul) => {
-                let value = self.frame.slice(self.pos..self.pos + nul);
+                let value = COctetString::from_frame(&self.frame, self.pos, self.pos + nul);
                 self.pos += nul + 1;
-                Ok(COctetString::from_wire(value))
+                Ok(value)
             }
             None if window.len() < max => Err(self.error(field, FieldError::MissingNul)),
             None => Err(self.error(field, FieldError::TooLong { max })),
@@ -106,6 +114,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An octet string whose length was given by a preceding length field.
+    #[inline]
     pub(crate) fn octets(
         &mut self,
         field: &'static str,
@@ -122,19 +131,32 @@ impl<'a> Reader<'a> {
                 },
             ));
         }
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        if self.pos + len == self.frame.len() {
+            return Ok(self.rest());
+        }
         let value = self.frame.slice(self.pos..self.pos + len);
         self.pos += len;
         Ok(value)
     }
 
-    /// Everything left in the body.
+    /// Everything left in the body. It is the tail of the frame, so the frame itself becomes the
+    /// value: no new reference to the shared buffer is taken.
+    #[inline]
     pub(crate) fn rest(&mut self) -> Bytes {
-        let value = self.frame.slice(self.pos..);
-        self.pos = self.frame.len();
-        value
+        if self.is_empty() {
+            return Bytes::new();
+        }
+        let mut tail = std::mem::take(&mut self.frame);
+        tail.advance(self.pos);
+        self.pos = 0;
+        tail
     }
 
     /// Fails unless the whole body was read.
+    #[inline]
     pub(crate) fn finish(&self) -> Result<(), DecodeError> {
         if self.is_empty() {
             Ok(())
@@ -148,13 +170,32 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Writes fields into a buffer, checking each against the spec's size limits.
+/// Writes fields into the exact-size slice reserved for a body, checking each against the
+/// spec's size limits. Writing past the end (a body whose `encoded_len` is wrong) is recorded,
+/// not a panic, and turns into an error.
 pub(crate) struct Writer<'a> {
-    pub(crate) dst: &'a mut BytesMut,
+    buf: &'a mut [u8],
+    pos: usize,
+    overflow: bool,
     pub(crate) pdu: &'static str,
 }
 
-impl Writer<'_> {
+impl<'a> Writer<'a> {
+    #[inline]
+    pub(crate) fn new(buf: &'a mut [u8], pdu: &'static str) -> Self {
+        Writer {
+            buf,
+            pos: 0,
+            overflow: false,
+            pdu,
+        }
+    }
+
+    /// Bytes written, or `None` if the body did not fit its slice.
+    pub(crate) fn written(&self) -> Option<usize> {
+        (!self.overflow).then_some(self.pos)
+    }
+
     pub(crate) fn error(
         &self,
         field: impl Into<Cow<'static, str>>,
@@ -167,14 +208,45 @@ impl Writer<'_> {
         }
     }
 
+    #[inline]
+    pub(crate) fn raw(&mut self, value: &[u8]) {
+        match self.buf.get_mut(self.pos..self.pos + value.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(value);
+                self.pos += value.len();
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    #[inline]
     pub(crate) fn u8(&mut self, value: u8) {
-        self.dst.put_u8(value);
+        match self.buf.get_mut(self.pos) {
+            Some(dst) => {
+                *dst = value;
+                self.pos += 1;
+            }
+            None => self.overflow = true,
+        }
     }
 
+    /// Steps over one byte of the zero-filled slice: a NUL terminator.
+    #[inline]
+    fn skip_nul(&mut self) {
+        if self.pos < self.buf.len() {
+            self.pos += 1;
+        } else {
+            self.overflow = true;
+        }
+    }
+
+    #[inline]
     pub(crate) fn u32(&mut self, value: u32) {
-        self.dst.put_u32(value);
+        self.raw(&value.to_be_bytes());
     }
 
+    /// The string and its NUL; the slice is zero-filled, so the NUL is already there.
+    #[inline]
     pub(crate) fn cstr(
         &mut self,
         field: &'static str,
@@ -188,8 +260,8 @@ impl Writer<'_> {
         if bytes.contains(&0) {
             return Err(self.error(field, FieldError::InteriorNul));
         }
-        self.dst.extend_from_slice(bytes);
-        self.dst.put_u8(0);
+        self.raw(bytes);
+        self.skip_nul();
         Ok(())
     }
 
@@ -204,12 +276,8 @@ impl Writer<'_> {
                 },
             ));
         };
-        self.dst.put_u8(len);
-        self.dst.extend_from_slice(value);
+        self.u8(len);
+        self.raw(value);
         Ok(())
-    }
-
-    pub(crate) fn raw(&mut self, value: &[u8]) {
-        self.dst.extend_from_slice(value);
     }
 }

@@ -51,7 +51,8 @@ const LIST_PAGE: usize = 512;
 /// every acknowledged write, with group commit for concurrent writers.
 ///
 /// Implements the "keep" part of Momentum's mstore (`seeds/momentum-mstore-retrying-messages.md`)
-/// for hosts that run without Riak.
+/// for hosts that run without Riak. Its async methods run reads on Tokio's blocking pool, so
+/// they must be called from within a Tokio runtime.
 #[derive(Debug, Clone)]
 pub struct EmbeddedStore {
     inner: Arc<Inner>,
@@ -220,13 +221,56 @@ fn write_loop(db: &Database, ops: &mpsc::Receiver<Op>) {
     }
 }
 
-enum Outcome {
+enum Pending {
     Saved(Ack<()>),
-    Deleted(Ack<bool>, bool),
+    Deleted(Ack<bool>),
 }
 
-fn apply_writes(db: &Database, writes: Vec<Op>) {
-    let mut acks = Vec::with_capacity(writes.len());
+enum Write {
+    Save {
+        bucket: String,
+        msgid: String,
+        expiry: u64,
+        value: Vec<u8>,
+    },
+    Delete {
+        bucket: String,
+        msgid: String,
+    },
+}
+
+fn apply_writes(db: &Database, ops: Vec<Op>) {
+    // Acknowledgements are set apart first, so a failure part-way through the batch still
+    // answers every writer with the reason.
+    let mut pending = Vec::with_capacity(ops.len());
+    let mut writes = Vec::with_capacity(ops.len());
+    for op in ops {
+        match op {
+            Op::Save {
+                bucket,
+                msgid,
+                expiry,
+                value,
+                ack,
+            } => {
+                pending.push(Pending::Saved(ack));
+                writes.push(Write::Save {
+                    bucket,
+                    msgid,
+                    expiry,
+                    value,
+                });
+            }
+            Op::Delete { bucket, msgid, ack } => {
+                pending.push(Pending::Deleted(ack));
+                writes.push(Write::Delete { bucket, msgid });
+            }
+            Op::Sweep { ack, .. } => {
+                let _ = ack.send(Err("sweep reached the write batch".into()));
+            }
+        }
+    }
+    let mut existed = Vec::with_capacity(writes.len());
     let result = (|| -> Result<(), String> {
         let mut txn = db.begin_write().map_err(|e| format!("begin: {e}"))?;
         txn.set_durability(Durability::Immediate)
@@ -238,21 +282,20 @@ fn apply_writes(db: &Database, writes: Vec<Op>) {
             let mut expiry = txn
                 .open_table(EXPIRY)
                 .map_err(|e| format!("table expiry: {e}"))?;
-            for op in writes {
-                match op {
-                    Op::Save {
+            for write in &writes {
+                match write {
+                    Write::Save {
                         bucket,
                         msgid,
                         expiry: at,
                         value,
-                        ack,
                     } => {
                         let mut stored = Vec::with_capacity(8 + value.len());
                         stored.extend_from_slice(&at.to_be_bytes());
-                        stored.extend_from_slice(&value);
+                        stored.extend_from_slice(value);
                         let old = messages
                             .insert((bucket.as_str(), msgid.as_str()), stored.as_slice())
-                            .map_err(|e| format!("insert: {e}"))?
+                            .map_err(|e| format!("insert {bucket}/{msgid}: {e}"))?
                             .and_then(|old| old_expiry(old.value()));
                         if let Some(old) = old {
                             expiry
@@ -260,43 +303,41 @@ fn apply_writes(db: &Database, writes: Vec<Op>) {
                                 .map_err(|e| format!("expiry index: {e}"))?;
                         }
                         expiry
-                            .insert((at, bucket.as_str(), msgid.as_str()), ())
+                            .insert((*at, bucket.as_str(), msgid.as_str()), ())
                             .map_err(|e| format!("expiry index: {e}"))?;
-                        acks.push(Outcome::Saved(ack));
+                        existed.push(false);
                     }
-                    Op::Delete { bucket, msgid, ack } => {
+                    Write::Delete { bucket, msgid } => {
                         let old = messages
                             .remove((bucket.as_str(), msgid.as_str()))
-                            .map_err(|e| format!("remove: {e}"))?
+                            .map_err(|e| format!("remove {bucket}/{msgid}: {e}"))?
                             .map(|old| old_expiry(old.value()));
                         if let Some(Some(old)) = old {
                             expiry
                                 .remove((old, bucket.as_str(), msgid.as_str()))
                                 .map_err(|e| format!("expiry index: {e}"))?;
                         }
-                        acks.push(Outcome::Deleted(ack, old.is_some()));
-                    }
-                    Op::Sweep { ack, .. } => {
-                        let _ = ack.send(Err("sweep reached the write batch".into()));
+                        existed.push(old.is_some());
                     }
                 }
             }
         }
         txn.commit().map_err(|e| format!("commit: {e}"))
     })();
+    if let Err(reason) = &result {
+        tracing::error!(%reason, writes = pending.len(), "embedded store: write batch failed");
+    }
     // Acknowledge only after the commit returned: that is the durability promise.
-    for outcome in acks {
-        match outcome {
-            Outcome::Saved(ack) => {
+    for (n, ack) in pending.into_iter().enumerate() {
+        match ack {
+            Pending::Saved(ack) => {
                 let _ = ack.send(result.clone());
             }
-            Outcome::Deleted(ack, existed) => {
-                let _ = ack.send(result.clone().map(|()| existed));
+            Pending::Deleted(ack) => {
+                let was_there = existed.get(n).copied().unwrap_or(false);
+                let _ = ack.send(result.clone().map(|()| was_there));
             }
         }
-    }
-    if let Err(reason) = result {
-        tracing::error!(%reason, "embedded store: write batch failed");
     }
 }
 

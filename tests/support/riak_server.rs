@@ -686,8 +686,9 @@ fn bucket_route<'q>(
                 state.next_tag += 1;
                 base62(mix(state.next_tag ^ 0x9057), 27)
             };
-            let response = put_object(req, cluster, &id, key.as_bytes(), false);
-            if response.status != 204 {
+            let returnbody = q("returnbody") == Some("true");
+            let mut response = put_object(req, cluster, &id, key.as_bytes(), returnbody);
+            if !matches!(response.status, 200 | 204) {
                 return response;
             }
             let prefix = if bucket_type == "default" {
@@ -695,16 +696,28 @@ fn bucket_route<'q>(
             } else {
                 format!("/types/{bucket_type}")
             };
+            let location = format!(
+                "{prefix}/buckets/{}/keys/{key}",
+                String::from_utf8_lossy(&bucket)
+            );
+            if returnbody {
+                // The object's own response, as 201 with Location after Server.
+                response.status = 201;
+                response.reason = "Created";
+                let at = response
+                    .headers
+                    .iter()
+                    .position(|(n, _)| n == "Server")
+                    .map_or(0, |p| p + 1);
+                response
+                    .headers
+                    .insert(at, ("Location".to_owned(), location));
+                return response;
+            }
             Response::new(201, "Created")
                 .h("Vary", "Accept-Encoding")
                 .h("Server", SERVER)
-                .h(
-                    "Location",
-                    format!(
-                        "{prefix}/buckets/{}/keys/{key}",
-                        String::from_utf8_lossy(&bucket)
-                    ),
-                )
+                .h("Location", location)
                 .h("Date", http_date(SystemTime::now()))
                 .h("Content-Type", req.header("content-type").unwrap_or(""))
                 .with_body(Vec::new())
@@ -848,7 +861,20 @@ fn list_keys(cluster: &Cluster, id: &(String, Vec<u8>), param: Option<&str>) -> 
     }
 }
 
-/// Forgets tombstones whose time is up.
+/// Forgets the tombstone of one key if its time is up.
+fn reap_key(state: &mut State, id: &(String, Vec<u8>), key: &[u8]) {
+    let now = Instant::now();
+    if let Some(bucket) = state.buckets.get_mut(id)
+        && bucket
+            .objects
+            .get(key)
+            .is_some_and(|o| o.is_deleted() && o.reap_at.is_some_and(|at| at <= now))
+    {
+        bucket.objects.remove(key);
+    }
+}
+
+/// Forgets tombstones whose time is up, in a whole bucket.
 fn reap(state: &mut State, id: &(String, Vec<u8>)) {
     let now = Instant::now();
     if let Some(bucket) = state.buckets.get_mut(id) {
@@ -1073,7 +1099,7 @@ fn get_object(
     _returnbody: bool,
 ) -> Response {
     let mut state = cluster.lock();
-    reap(&mut state, id);
+    reap_key(&mut state, id, key);
     let Some(obj) = state.buckets.get(id).and_then(|b| b.objects.get(key)) else {
         return not_found_object();
     };
@@ -1083,7 +1109,86 @@ fn get_object(
             None => not_found_html_vary("Accept, Accept-Encoding"),
         };
     }
+    if let Some(etag) = object_etag(obj) {
+        let unchanged = match req.header("if-none-match") {
+            Some(list) => etag_listed(list, &etag),
+            None => req
+                .header("if-modified-since")
+                .and_then(parse_http_date)
+                .is_some_and(|since| last_modified_secs(obj) <= since),
+        };
+        if unchanged {
+            return Response::new(304, "Not Modified")
+                .h("Vary", "Accept-Encoding")
+                .h("Server", SERVER)
+                .h("ETag", etag)
+                .h("Date", http_date(SystemTime::now()));
+        }
+    }
     object_response(req, id, obj, "Accept, Accept-Encoding")
+}
+
+/// The object's ETag as a response carries it (quoted), if it exists (tombstones do not).
+fn object_etag(obj: &Object) -> Option<String> {
+    match obj.siblings.as_slice() {
+        _ if obj.is_deleted() => None,
+        [only] => Some(format!("\"{}\"", only.vtag())),
+        _ => Some(format!("\"{}\"", base62(mix(obj.vclock_tag()), 22))),
+    }
+}
+
+fn last_modified_secs(obj: &Object) -> u64 {
+    obj.siblings
+        .iter()
+        .map(|s| s.modified)
+        .max()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Whether an If-Match / If-None-Match list names `etag` (or is `*`). Unquoted values do not
+/// match, as on Riak.
+fn etag_listed(list: &str, etag: &str) -> bool {
+    list.split(',')
+        .map(str::trim)
+        .any(|v| v == "*" || v == etag)
+}
+
+/// Webmachine's precondition checks for PUT and DELETE (If-Match, If-Unmodified-Since,
+/// If-None-Match), against the object as it is; `None` means go ahead. Like Riak's, the check is
+/// not atomic with the write that follows it across connections.
+fn precondition(req: &Request, obj: Option<&Object>) -> Option<Response> {
+    let failed = || {
+        Some(text(
+            412,
+            "Precondition Failed",
+            true,
+            "text/html",
+            "<html><head><title>412 Precondition Failed</title></head><body><h1>Precondition Failed</h1><p><hr><address>mochiweb+webmachine web server</address></body></html>",
+        ))
+    };
+    let existing = obj.filter(|o| !o.is_deleted());
+    let etag = existing.and_then(object_etag);
+    if let Some(list) = req.header("if-match") {
+        match &etag {
+            None => return failed(),
+            Some(etag) if !etag_listed(list, etag) => return failed(),
+            Some(_) => {}
+        }
+    }
+    if let (Some(obj), Some(since)) = (
+        existing,
+        req.header("if-unmodified-since").and_then(parse_http_date),
+    ) && last_modified_secs(obj) > since
+    {
+        return failed();
+    }
+    if let (Some(list), Some(etag)) = (req.header("if-none-match"), &etag)
+        && etag_listed(list, etag)
+    {
+        return failed();
+    }
+    None
 }
 
 fn object_response(req: &Request, id: &(String, Vec<u8>), obj: &Object, vary: &str) -> Response {
@@ -1199,6 +1304,12 @@ fn put_object(
             NOT_ACCEPTABLE_HTML,
         );
     }
+    let mut state = cluster.lock();
+    reap_key(&mut state, id, key);
+    let current = state.buckets.get(id).and_then(|b| b.objects.get(key));
+    if let Some(failed) = precondition(req, current) {
+        return failed;
+    }
     let seen = match req.header("x-riak-vclock") {
         Some(v) => match decode_vclock(v) {
             Ok(tag) => Some(tag),
@@ -1206,8 +1317,6 @@ fn put_object(
         },
         None => None,
     };
-    let mut state = cluster.lock();
-    reap(&mut state, id);
     let mult = allow_mult(&state, id);
     let tag = state.next_tag;
     state.next_tag += 1;
@@ -1244,13 +1353,17 @@ fn put_object(
 }
 
 fn delete_object(req: &Request, cluster: &Cluster, id: &(String, Vec<u8>), key: &[u8]) -> Response {
+    let mut state = cluster.lock();
+    reap_key(&mut state, id, key);
+    let current = state.buckets.get(id).and_then(|b| b.objects.get(key));
+    if let Some(failed) = precondition(req, current) {
+        return failed;
+    }
     if let Some(v) = req.header("x-riak-vclock")
         && let Err(crash) = decode_vclock(v)
     {
         return crash;
     }
-    let mut state = cluster.lock();
-    reap(&mut state, id);
     let tag = state.next_tag;
     state.next_tag += 1;
     let ttl = cluster.options.tombstone_ttl;
@@ -1571,6 +1684,29 @@ fn base62(seed: u64, len: usize) -> String {
             ALPHABET[(state % 62) as usize] as char
         })
         .collect()
+}
+
+/// Seconds since the epoch of an RFC 1123 date (`Sun, 22 Nov 2026 05:07:44 GMT`).
+pub fn parse_http_date(text: &str) -> Option<u64> {
+    let mut parts = text.split_whitespace().skip(1);
+    let day: i64 = parts.next()?.parse().ok()?;
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let name = parts.next()?;
+    let month = MONTHS.iter().position(|m| *m == name)? as i64 + 1;
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|v| v.parse::<i64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + h * 3600 + m * 60 + sec).ok()
 }
 
 /// RFC 1123 date, as in `Date` and `Last-Modified`.

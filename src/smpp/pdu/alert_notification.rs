@@ -26,7 +26,7 @@ pub struct AlertNotification {
 }
 
 impl BodyCodec for AlertNotification {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(AlertNotification {
             source_addr_ton: r.u8("source_addr_ton")?,
             source_addr_npi: r.u8("source_addr_npi")?,
@@ -49,7 +49,7 @@ impl BodyCodec for AlertNotification {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         6 + self.source_addr.len() + self.esme_addr.len() + self.tlvs.as_bytes().len()
     }
 }

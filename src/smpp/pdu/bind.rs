@@ -32,7 +32,7 @@ pub struct Bind {
 }
 
 impl BodyCodec for Bind {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(Bind {
             system_id: r.cstr("system_id", SYSTEM_ID_MAX)?,
             password: r.cstr("password", PASSWORD_MAX)?,
@@ -54,7 +54,7 @@ impl BodyCodec for Bind {
         w.cstr("address_range", &self.address_range, ADDRESS_RANGE_MAX)
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         7 + self.system_id.len()
             + self.password.len()
             + self.system_type.len()
@@ -72,7 +72,7 @@ pub struct BindResp {
 }
 
 impl BodyCodec for BindResp {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(BindResp {
             system_id: r.cstr("system_id", SYSTEM_ID_MAX)?,
             tlvs: Tlvs::read(r)?,
@@ -85,7 +85,7 @@ impl BodyCodec for BindResp {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         1 + self.system_id.len() + self.tlvs.as_bytes().len()
     }
 }
@@ -100,7 +100,7 @@ pub struct Outbind {
 }
 
 impl BodyCodec for Outbind {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(Outbind {
             system_id: r.cstr("system_id", SYSTEM_ID_MAX)?,
             password: r.cstr("password", PASSWORD_MAX)?,
@@ -112,7 +112,7 @@ impl BodyCodec for Outbind {
         w.cstr("password", &self.password, PASSWORD_MAX)
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         2 + self.system_id.len() + self.password.len()
     }
 }

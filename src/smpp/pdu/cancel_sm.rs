@@ -27,7 +27,7 @@ pub struct CancelSm {
 }
 
 impl BodyCodec for CancelSm {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(CancelSm {
             service_type: r.cstr("service_type", SERVICE_TYPE_MAX)?,
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
@@ -51,7 +51,7 @@ impl BodyCodec for CancelSm {
         w.cstr("destination_addr", &self.destination_addr, ADDR_21_MAX)
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         8 + self.service_type.len()
             + self.message_id.len()
             + self.source_addr.len()

@@ -37,7 +37,7 @@ pub struct DataSm {
 }
 
 impl BodyCodec for DataSm {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(DataSm {
             service_type: r.cstr("service_type", SERVICE_TYPE_MAX)?,
             source_addr_ton: r.u8("source_addr_ton")?,
@@ -68,7 +68,7 @@ impl BodyCodec for DataSm {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         10 + self.service_type.len()
             + self.source_addr.len()
             + self.destination_addr.len()
@@ -87,7 +87,7 @@ pub struct DataSmResp {
 }
 
 impl BodyCodec for DataSmResp {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(DataSmResp {
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
             tlvs: Tlvs::read(r)?,
@@ -100,7 +100,7 @@ impl BodyCodec for DataSmResp {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         self.message_id.len() + 1 + self.tlvs.as_bytes().len()
     }
 }

@@ -25,7 +25,7 @@ pub struct DeliverSmResp {
 }
 
 impl BodyCodec for DeliverSmResp {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(DeliverSmResp {
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
             tlvs: Tlvs::read(r)?,
@@ -38,7 +38,7 @@ impl BodyCodec for DeliverSmResp {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         self.message_id.len() + 1 + self.tlvs.as_bytes().len()
     }
 }

@@ -20,7 +20,7 @@ pub use replace_sm::ReplaceSm;
 pub use submit_multi::{DestAddress, SubmitMulti, SubmitMultiResp, UnsuccessSme};
 pub use submit_sm::{SubmitSm, SubmitSmResp};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use super::CommandStatus;
 use super::error::{DecodeError, EncodeError};
@@ -40,10 +40,11 @@ pub(crate) const MESSAGE_ID_MAX: usize = 65;
 
 /// Reading and writing of one PDU body.
 pub(crate) trait BodyCodec: Sized {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+    fn read(r: &mut Reader) -> Result<Self, DecodeError>;
     fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError>;
-    /// About how many bytes the body takes, to reserve once before writing.
-    fn size_hint(&self) -> usize;
+    /// Exactly how many bytes the body takes on the wire, so it can be written into a slice
+    /// reserved once.
+    fn encoded_len(&self) -> usize;
 }
 
 /// submit_sm and deliver_sm have the same fields (SMPP 3.4 §4.4.1, §4.6.1).
@@ -91,7 +92,8 @@ macro_rules! short_message_body {
         }
 
         impl BodyCodec for $name {
-            fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+            #[inline]
+            fn read(r: &mut Reader) -> Result<Self, DecodeError> {
                 use super::{ADDR_21_MAX, SERVICE_TYPE_MAX, TIME_MAX};
                 use crate::smpp::{DataCoding, EsmClass, RegisteredDelivery};
                 let service_type = r.cstr("service_type", SERVICE_TYPE_MAX)?;
@@ -158,7 +160,7 @@ macro_rules! short_message_body {
                 Ok(())
             }
 
-            fn size_hint(&self) -> usize {
+            fn encoded_len(&self) -> usize {
                 17 + self.service_type.len()
                     + self.source_addr.len()
                     + self.destination_addr.len()
@@ -193,7 +195,8 @@ macro_rules! bodies {
                 }
             }
 
-            fn read(id: CommandId, r: &mut Reader<'_>) -> Result<Body, DecodeError> {
+            #[inline]
+            fn read(id: CommandId, r: &mut Reader) -> Result<Body, DecodeError> {
                 Ok(match id {
                     $(CommandId::$variant => Body::$variant(<$ty>::read(r)?),)*
                     $(CommandId::$evariant => Body::$evariant,)*
@@ -223,9 +226,9 @@ macro_rules! bodies {
                 }
             }
 
-            fn size_hint(&self) -> usize {
+            fn encoded_len(&self) -> usize {
                 match self {
-                    $(Body::$variant(body) => body.size_hint(),)*
+                    $(Body::$variant(body) => body.encoded_len(),)*
                     $(Body::$evariant => 0,)*
                 }
             }
@@ -316,6 +319,29 @@ impl Pdu {
         }
     }
 
+    /// The response to this request, with `command_status`, the same sequence_number and an
+    /// empty body (which a non-zero status encodes as a bare header). `None` for responses and
+    /// for `outbind` and `alert_notification`, which have none.
+    pub fn response(&self, command_status: CommandStatus) -> Option<Pdu> {
+        let id = self.command_id().response()?;
+        Some(Pdu {
+            command_status,
+            sequence_number: self.sequence_number,
+            body: Body::empty_response(id)?,
+        })
+    }
+
+    /// A `generic_nack` (SMPP 3.4 §4.3.1), the answer to a PDU that could not be decoded far
+    /// enough to answer it properly (see [`DecodeError::command_status`] and
+    /// [`DecodeError::sequence_number`]).
+    pub fn generic_nack(sequence_number: u32, command_status: CommandStatus) -> Pdu {
+        Pdu {
+            command_status,
+            sequence_number,
+            body: Body::GenericNack,
+        }
+    }
+
     /// The `command_id`.
     pub const fn command_id(&self) -> CommandId {
         self.body.command_id()
@@ -324,7 +350,13 @@ impl Pdu {
     /// Decodes one whole PDU, header included. `frame` must be exactly `command_length` bytes;
     /// every field of the result is a slice of it, so nothing is copied.
     pub fn decode(frame: &Bytes) -> Result<Pdu, DecodeError> {
-        let header = Header::parse(frame)?;
+        Self::decode_frame(frame.clone())
+    }
+
+    /// [`decode`](Self::decode), taking the frame: the field at the frame's tail (the TLVs, or
+    /// short_message) then takes the frame itself, which saves reference-count updates.
+    pub fn decode_frame(frame: Bytes) -> Result<Pdu, DecodeError> {
+        let header = Header::parse(&frame)?;
         if header.command_length as usize != frame.len() {
             return Err(DecodeError::LengthMismatch {
                 command_length: header.command_length,
@@ -340,9 +372,14 @@ impl Pdu {
         let mut r = Reader::new(frame, HEADER_LEN, id.name(), header.sequence_number);
         // SMSCs answer a refused request with a bare header (SMPP 3.4 §4.4.2 says the body is
         // not returned when command_status is non-zero), and some do so for every response.
-        let body = match Body::empty_response(id) {
-            Some(body) if r.is_empty() => body,
-            _ => Body::read(id, &mut r)?,
+        let empty = if r.is_empty() {
+            Body::empty_response(id)
+        } else {
+            None
+        };
+        let body = match empty {
+            Some(body) => body,
+            None => Body::read(id, &mut r)?,
         };
         r.finish()?;
         Ok(Pdu {
@@ -357,34 +394,46 @@ impl Pdu {
     /// A response with a non-zero `command_status` and a default body is written as a bare
     /// header, as SMPP 3.4 §4.4.2 describes.
     pub fn encode(&self, dst: &mut BytesMut) -> Result<(), EncodeError> {
-        let start = dst.len();
         let id = self.command_id();
         let bare = !self.command_status.is_ok() && self.body.is_default_response();
-        dst.reserve(HEADER_LEN + if bare { 0 } else { self.body.size_hint() });
-        dst.put_u32(0);
-        dst.put_u32(id.code());
-        dst.put_u32(self.command_status.code());
-        dst.put_u32(self.sequence_number);
-        if !bare {
-            let mut w = Writer {
-                dst,
-                pdu: id.name(),
-            };
-            if let Err(error) = self.body.write(&mut w) {
-                dst.truncate(start);
-                return Err(error);
-            }
-        }
-        let len = dst.len() - start;
+        let body_len = if bare { 0 } else { self.body.encoded_len() };
+        let len = HEADER_LEN + body_len;
         let Ok(command_length) = u32::try_from(len) else {
-            dst.truncate(start);
             return Err(EncodeError::TooLong {
                 pdu: id.name(),
                 len,
             });
         };
-        dst[start..start + 4].copy_from_slice(&command_length.to_be_bytes());
-        Ok(())
+        let start = dst.len();
+        // One exact-size, zero-filled region, written through a slice: no per-field capacity
+        // checks, and every NUL terminator is already in place.
+        dst.resize(start + len, 0);
+        let (header, body) = dst[start..].split_at_mut(HEADER_LEN);
+        header[0..4].copy_from_slice(&command_length.to_be_bytes());
+        header[4..8].copy_from_slice(&id.code().to_be_bytes());
+        header[8..12].copy_from_slice(&self.command_status.code().to_be_bytes());
+        header[12..16].copy_from_slice(&self.sequence_number.to_be_bytes());
+        if bare {
+            return Ok(());
+        }
+        let mut w = Writer::new(body, id.name());
+        let result = self.body.write(&mut w);
+        let written = w.written();
+        match result {
+            Err(error) => {
+                dst.truncate(start);
+                Err(error)
+            }
+            Ok(()) if written != Some(body_len) => {
+                dst.truncate(start);
+                Err(EncodeError::LengthMismatch {
+                    pdu: id.name(),
+                    computed: body_len,
+                    written,
+                })
+            }
+            Ok(()) => Ok(()),
+        }
     }
 
     /// The encoded PDU as a new buffer.

@@ -19,7 +19,7 @@ pub struct QuerySm {
 }
 
 impl BodyCodec for QuerySm {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(QuerySm {
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
             source_addr_ton: r.u8("source_addr_ton")?,
@@ -35,7 +35,7 @@ impl BodyCodec for QuerySm {
         w.cstr("source_addr", &self.source_addr, ADDR_21_MAX)
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         4 + self.message_id.len() + self.source_addr.len()
     }
 }
@@ -65,7 +65,7 @@ impl Default for QuerySmResp {
 }
 
 impl BodyCodec for QuerySmResp {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(QuerySmResp {
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
             final_date: r.cstr("final_date", TIME_MAX)?,
@@ -82,7 +82,7 @@ impl BodyCodec for QuerySmResp {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         4 + self.message_id.len() + self.final_date.len()
     }
 }

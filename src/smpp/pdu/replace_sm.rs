@@ -32,7 +32,7 @@ pub struct ReplaceSm {
 }
 
 impl BodyCodec for ReplaceSm {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         let message_id = r.cstr("message_id", MESSAGE_ID_MAX)?;
         let source_addr_ton = r.u8("source_addr_ton")?;
         let source_addr_npi = r.u8("source_addr_npi")?;
@@ -72,8 +72,8 @@ impl BodyCodec for ReplaceSm {
         w.short_message(&self.short_message)
     }
 
-    fn size_hint(&self) -> usize {
-        10 + self.message_id.len()
+    fn encoded_len(&self) -> usize {
+        9 + self.message_id.len()
             + self.source_addr.len()
             + self.schedule_delivery_time.len()
             + self.validity_period.len()

@@ -42,6 +42,26 @@ impl DestAddress {
     }
 }
 
+fn read_dest_address(r: &mut Reader) -> Result<DestAddress, DecodeError> {
+    match r.u8("dest_flag")? {
+        1 => Ok(DestAddress::SmeAddress {
+            dest_addr_ton: r.u8("dest_addr_ton")?,
+            dest_addr_npi: r.u8("dest_addr_npi")?,
+            destination_addr: r.cstr("destination_addr", ADDR_21_MAX)?,
+        }),
+        2 => Ok(DestAddress::DistributionList {
+            dl_name: r.cstr("dl_name", DL_NAME_MAX)?,
+        }),
+        other => Err(r.error(
+            "dest_flag",
+            FieldError::BadValue {
+                value: u32::from(other),
+                reason: "dest_flag is 1 (SME address) or 2 (distribution list)",
+            },
+        )),
+    }
+}
+
 /// The `submit_multi` body (SMPP 3.4 §4.5.1): one message to up to 254 SME addresses or
 /// distribution lists. `number_of_dests` is `dest_address.len()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,7 +101,7 @@ pub struct SubmitMulti {
 }
 
 impl BodyCodec for SubmitMulti {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         let service_type = r.cstr("service_type", SERVICE_TYPE_MAX)?;
         let source_addr_ton = r.u8("source_addr_ton")?;
         let source_addr_npi = r.u8("source_addr_npi")?;
@@ -89,26 +109,8 @@ impl BodyCodec for SubmitMulti {
         let number_of_dests = r.u8("number_of_dests")?;
         // Each entry takes at least 2 bytes, so this never reserves more than the frame holds.
         let mut dest_address = Vec::with_capacity(usize::from(number_of_dests).min(r.left() / 2));
-        for _ in 0..number_of_dests {
-            let entry = match r.u8("dest_flag")? {
-                1 => DestAddress::SmeAddress {
-                    dest_addr_ton: r.u8("dest_addr_ton")?,
-                    dest_addr_npi: r.u8("dest_addr_npi")?,
-                    destination_addr: r.cstr("destination_addr", ADDR_21_MAX)?,
-                },
-                2 => DestAddress::DistributionList {
-                    dl_name: r.cstr("dl_name", DL_NAME_MAX)?,
-                },
-                other => {
-                    return Err(r.error(
-                        "dest_flag",
-                        FieldError::BadValue {
-                            value: u32::from(other),
-                            reason: "dest_flag is 1 (SME address) or 2 (distribution list)",
-                        },
-                    ));
-                }
-            };
+        for index in 0..usize::from(number_of_dests) {
+            let entry = read_dest_address(r).map_err(|e| e.in_list("dest_address", index))?;
             dest_address.push(entry);
         }
         let esm_class = EsmClass(r.u8("esm_class")?);
@@ -192,8 +194,24 @@ impl BodyCodec for SubmitMulti {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
-        32 + self.dest_address.len() * 24 + self.short_message.len() + self.tlvs.as_bytes().len()
+    fn encoded_len(&self) -> usize {
+        let dests: usize = self
+            .dest_address
+            .iter()
+            .map(|d| match d {
+                DestAddress::SmeAddress {
+                    destination_addr, ..
+                } => 4 + destination_addr.len(),
+                DestAddress::DistributionList { dl_name } => 2 + dl_name.len(),
+            })
+            .sum();
+        15 + self.service_type.len()
+            + self.source_addr.len()
+            + dests
+            + self.schedule_delivery_time.len()
+            + self.validity_period.len()
+            + self.short_message.len()
+            + self.tlvs.as_bytes().len()
     }
 }
 
@@ -223,18 +241,22 @@ pub struct SubmitMultiResp {
 }
 
 impl BodyCodec for SubmitMultiResp {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         let message_id = r.cstr("message_id", MESSAGE_ID_MAX)?;
         let no_unsuccess = r.u8("no_unsuccess")?;
         // Each entry takes at least 7 bytes.
         let mut unsuccess_sme = Vec::with_capacity(usize::from(no_unsuccess).min(r.left() / 7));
-        for _ in 0..no_unsuccess {
-            unsuccess_sme.push(UnsuccessSme {
-                dest_addr_ton: r.u8("dest_addr_ton")?,
-                dest_addr_npi: r.u8("dest_addr_npi")?,
-                destination_addr: r.cstr("destination_addr", ADDR_21_MAX)?,
-                error_status_code: r.u32("error_status_code")?,
-            });
+        for index in 0..usize::from(no_unsuccess) {
+            let read = |r: &mut Reader| {
+                Ok(UnsuccessSme {
+                    dest_addr_ton: r.u8("dest_addr_ton")?,
+                    dest_addr_npi: r.u8("dest_addr_npi")?,
+                    destination_addr: r.cstr("destination_addr", ADDR_21_MAX)?,
+                    error_status_code: r.u32("error_status_code")?,
+                })
+            };
+            let entry = read(r).map_err(|e: DecodeError| e.in_list("unsuccess_sme", index))?;
+            unsuccess_sme.push(entry);
         }
         Ok(SubmitMultiResp {
             message_id,
@@ -265,7 +287,12 @@ impl BodyCodec for SubmitMultiResp {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
-        2 + self.message_id.len() + self.unsuccess_sme.len() * 28 + self.tlvs.as_bytes().len()
+    fn encoded_len(&self) -> usize {
+        let smes: usize = self
+            .unsuccess_sme
+            .iter()
+            .map(|s| 7 + s.destination_addr.len())
+            .sum();
+        2 + self.message_id.len() + smes + self.tlvs.as_bytes().len()
     }
 }

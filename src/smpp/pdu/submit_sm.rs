@@ -27,7 +27,7 @@ pub struct SubmitSmResp {
 }
 
 impl BodyCodec for SubmitSmResp {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(SubmitSmResp {
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
             tlvs: Tlvs::read(r)?,
@@ -40,7 +40,7 @@ impl BodyCodec for SubmitSmResp {
         Ok(())
     }
 
-    fn size_hint(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         self.message_id.len() + 1 + self.tlvs.as_bytes().len()
     }
 }

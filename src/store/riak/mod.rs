@@ -9,8 +9,22 @@
 //!   and `..`, which URL-normalising clients cannot put in a path, are stored as the keys `\0.`
 //!   and `\0..`.
 //! * The body is the object's value with its real Content-Type; every other part of the
-//!   message is an `X-Riak-Meta-*` header (see the table in the `codec` module docs), so
-//!   `curl -i http://127.0.0.1:8098/buckets/MADR-12345/keys/<msgid>` shows the whole message.
+//!   message is an `X-Riak-Meta-*` header, so
+//!   `curl -i http://127.0.0.1:8098/buckets/MADR-12345/keys/<msgid>` shows the whole message:
+//!
+//!   | header | content |
+//!   | --- | --- |
+//!   | `X-Riak-Meta-Redeliver` | format version, `1` (objects without it were not written by this crate) |
+//!   | `X-Riak-Meta-Channel` | `smpp` or `mm7` |
+//!   | `X-Riak-Meta-Mailfrom`, `X-Riak-Meta-Rcptto` | the envelope |
+//!   | `X-Riak-Meta-Content-Type` | the full content type (Riak keeps only the media type and `charset` of the Content-Type header, which would lose an MM7 `boundary`) |
+//!   | `X-Riak-Meta-Submitted-At`, `X-Riak-Meta-Expires-At` | `<seconds>.<nanoseconds>` since the Unix epoch |
+//!   | `X-Riak-Meta-Saved-At` | nanoseconds since the epoch when it was saved, for sibling resolution |
+//!   | `X-Riak-Meta-Metadata`, `X-Riak-Meta-Resource`, `X-Riak-Meta-History` | JSON; values over 4000 bytes continue in `…-2`, `…-3` headers (at most 64) |
+//!   | `x-riak-index-expires_int` | `expires_at` in whole seconds, for listing and `sweep_expired` |
+//!
+//!   Header values are percent-encoded where a header could not carry them as they are
+//!   (controls, spaces, `%`, non-ASCII).
 //! * The `X-Riak-Vclock` seen by [`load`](MessageStore::load) is sent with the next
 //!   [`save`](MessageStore::save) or [`delete`](MessageStore::delete) of that msgid, so an
 //!   update or delete replaces what was read; a save made by someone else in between survives as
@@ -69,6 +83,10 @@ const LOAD_ACCEPT: &str = "multipart/mixed, */*;q=0.5";
 /// Most remembered vclocks; past it the memory is cleared (a missing vclock only costs a
 /// sibling, resolved on the next read).
 const MAX_VCLOCKS: usize = 16 * 1024;
+/// Most msgids a listing remembers to drop repeats.
+const MAX_SEEN: usize = 1_000_000;
+/// Objects checked and deleted at once by `sweep_expired`.
+const SWEEP_CONCURRENCY: usize = 16;
 /// Upper end of the listing range query: every expiry.
 const MAX_TERM: &str = "9223372036854775807";
 
@@ -390,11 +408,9 @@ impl RiakStore {
             .request(ctx, |client, base| {
                 let mut request = client
                     .put(format!("{base}{path}"))
-                    .header(CONTENT_TYPE, &encoded.content_type)
+                    .headers(encoded.headers.clone())
+                    .header(CONTENT_TYPE, encoded.content_type.clone())
                     .body(encoded.body.clone());
-                for (name, value) in &encoded.headers {
-                    request = request.header(name, value);
-                }
                 if let Some(vclock) = vclock {
                     request = request.header(VCLOCK, vclock);
                 }
@@ -423,7 +439,12 @@ impl RiakStore {
                     .map(|(msg, _)| Some(msg))
                     .map_err(|e| ctx.corrupt(e))
             }
-            StatusCode::NOT_FOUND => Ok(None),
+            StatusCode::NOT_FOUND => {
+                // A fresh tombstone comes with its vclock; saving with it replaces the tombstone
+                // instead of leaving it beside the new value as a sibling.
+                self.remember_vclock(ctx, &reply.headers);
+                Ok(None)
+            }
             StatusCode::MULTIPLE_CHOICES => self.resolve(ctx, reply).await,
             _ => Err(ctx.backend(self.unexpected(&reply))),
         }
@@ -527,7 +548,13 @@ impl RiakStore {
             .request(ctx, |client, base| client.get(format!("{base}{path}")))
             .await?;
         if reply.status != StatusCode::OK {
-            return Err(ctx.backend(self.unexpected(&reply)));
+            let mut reason = self.unexpected(&reply);
+            if String::from_utf8_lossy(&reply.body).contains("indexes_not_supported") {
+                reason.push_str(
+                    " (secondary indexes need the leveldb or leveled backend; with bitcask use its expiry_secs instead)",
+                );
+            }
+            return Err(ctx.backend(reason));
         }
         serde_json::from_slice(&reply.body).map_err(|e| {
             ctx.backend(format!(
@@ -560,6 +587,30 @@ impl RiakStore {
         Ok(list.buckets)
     }
 
+    /// Deletes one object found by the expiry index if it really expired; `Ok(true)` if it did.
+    async fn sweep_one(
+        &self,
+        bucket: &str,
+        msgid: &str,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let item = Ctx {
+            op: "sweep",
+            bucket,
+            msgid,
+        };
+        // The index can be behind a later save; only the object itself decides.
+        match self.load_ctx(item).await {
+            Ok(Some(msg)) if msg.is_expired(now) => self.delete_ctx(item).await,
+            Ok(_) => Ok(false),
+            Err(e @ StoreError::Corrupt { .. }) => {
+                tracing::warn!(error = %e, "riak: sweep skips an object it cannot read");
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     async fn sweep_bucket(&self, bucket: &str, now: SystemTime) -> Result<u64, StoreError> {
         let ctx = Ctx {
             op: "sweep",
@@ -573,26 +624,16 @@ impl RiakStore {
             let page = self
                 .index_page(ctx, &upper, continuation.as_deref())
                 .await?;
-            for key in &page.keys {
-                let msgid = codec::msgid_of_key(key);
-                let item = Ctx {
-                    op: "sweep",
-                    bucket,
-                    msgid,
-                };
-                // The index can be behind a later save; only the object itself decides.
-                match self.load_ctx(item).await {
-                    Ok(Some(msg)) if msg.is_expired(now) => {
-                        if self.delete_ctx(item).await? {
-                            removed += 1;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e @ StoreError::Corrupt { .. }) => {
-                        tracing::warn!(error = %e, "riak: sweep skips an object it cannot read");
-                    }
-                    Err(e) => return Err(e),
-                }
+            let outcomes: Vec<Result<bool, StoreError>> =
+                stream::iter(page.keys.clone())
+                    .map(|key| async move {
+                        self.sweep_one(bucket, codec::msgid_of_key(&key), now).await
+                    })
+                    .buffer_unordered(SWEEP_CONCURRENCY)
+                    .collect()
+                    .await;
+            for outcome in outcomes {
+                removed += u64::from(outcome?);
             }
             match page.continuation {
                 Some(next) if !page.keys.is_empty() => continuation = Some(next),
@@ -674,8 +715,16 @@ impl MessageStore for RiakStore {
                     cursor.continuation = page.continuation;
                     page.keys
                         .into_iter()
-                        // A key with several expiry terms (siblings) comes once per term.
-                        .filter(|key| cursor.seen.insert(key.clone()))
+                        // A key with several expiry terms (siblings) comes once per term. Past
+                        // MAX_SEEN keys the listing stops remembering, so a hostile or huge
+                        // listing cannot grow memory without bound; repeats are then possible.
+                        .filter(|key| {
+                            if cursor.seen.len() < MAX_SEEN {
+                                cursor.seen.insert(key.clone())
+                            } else {
+                                !cursor.seen.contains(key)
+                            }
+                        })
                         .map(|key| {
                             MsgId::new(codec::msgid_of_key(&key)).map_err(|e| {
                                 Ctx { msgid: &key, ..ctx }

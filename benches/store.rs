@@ -1,0 +1,196 @@
+//! Store speed, each against a peer in the same run:
+//!
+//! * `RiakStore` save + load + delete against the in-tree Riak server, next to the same three
+//!   HTTP requests (same headers, same body) made with bare `reqwest`, one at a time and as 64
+//!   concurrent tasks;
+//! * `EmbeddedStore` saves (fsync'd one at a time, and 64 at once sharing commits) and loads of
+//!   1 KiB messages.
+
+#[path = "../tests/support/riak_server.rs"]
+mod riak_server;
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::future::join_all;
+use redeliver::message::{Bucket, Channel, Envelope, HistoryEvent, MsgId, StoredMessage};
+use redeliver::store::{EmbeddedStore, MessageStore, RiakConfig, RiakStore};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+fn message() -> StoredMessage {
+    let mut msg = StoredMessage::new(
+        Channel::Smpp,
+        Envelope {
+            mailfrom: "sender@example.com".into(),
+            rcptto: "12405678910@smpp.example.com".into(),
+        },
+        (0..1024u32).map(|i| (i * 7) as u8).collect::<Vec<u8>>(),
+    );
+    msg.metadata.insert("data_coding".into(), "0".into());
+    msg.metadata.insert("source_addr".into(), "12345".into());
+    msg.metadata
+        .insert("destination_addr".into(), "12405678910".into());
+    msg.resource.binding = Some("smsc-a".into());
+    msg.resource.message_id = Some("4f2a9c".into());
+    msg.record(HistoryEvent::Submitted {
+        message_id: Some("4f2a9c".into()),
+        status: "ESME_ROK".into(),
+    });
+    msg
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+fn next_id() -> String {
+    format!("msg-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The headers and body `RiakStore` writes for `message()`, read back from the server, so the
+/// bare client sends the same bytes.
+async fn stored_form(server: &riak_server::RiakServer, store: &RiakStore) -> (HeaderMap, Vec<u8>) {
+    let bucket = Bucket::new("MADR-bench").unwrap();
+    let id = MsgId::new("template").unwrap();
+    store.save(&bucket, &id, &message()).await.unwrap();
+    let response = reqwest::get(format!("{}/buckets/MADR-bench/keys/template", server.url()))
+        .await
+        .unwrap();
+    let mut headers = HeaderMap::new();
+    for (name, value) in response.headers() {
+        let lower = name.as_str();
+        if lower.starts_with("x-riak-meta-") || lower.starts_with("x-riak-index-") {
+            headers.insert(
+                HeaderName::from_bytes(name.as_str().as_bytes()).unwrap(),
+                value.clone(),
+            );
+        }
+    }
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    let body = response.bytes().await.unwrap().to_vec();
+    (headers, body)
+}
+
+async fn bare_round_trip(client: &reqwest::Client, base: &str, headers: &HeaderMap, body: &[u8]) {
+    let url = format!("{base}/buckets/MADR-bench/keys/{}", next_id());
+    let put = client
+        .put(&url)
+        .headers(headers.clone())
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 204);
+    let got = client.get(&url).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    black_box(got.bytes().await.unwrap());
+    let deleted = client.delete(&url).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+}
+
+async fn store_round_trip(store: &RiakStore, bucket: &Bucket, msg: &StoredMessage) {
+    let id = MsgId::new(next_id()).unwrap();
+    store.save(bucket, &id, msg).await.unwrap();
+    black_box(store.load(bucket, &id).await.unwrap());
+    assert!(store.delete(bucket, &id).await.unwrap());
+}
+
+fn riak(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(riak_server::RiakServer::start());
+    let store = RiakStore::new(RiakConfig::new([server.host_port()])).unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(128)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let (headers, body) = rt.block_on(stored_form(&server, &store));
+    let base = server.url();
+    let bucket = Bucket::new("MADR-bench").unwrap();
+    let msg = message();
+
+    let mut group = c.benchmark_group("riak/save+load+delete");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("bare_reqwest", |b| {
+        b.to_async(&rt)
+            .iter(|| bare_round_trip(&client, &base, &headers, &body))
+    });
+    group.bench_function("riak_store", |b| {
+        b.to_async(&rt)
+            .iter(|| store_round_trip(&store, &bucket, &msg))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("riak/64_concurrent");
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("bare_reqwest", |b| {
+        b.to_async(&rt).iter(|| async {
+            join_all((0..64).map(|_| bare_round_trip(&client, &base, &headers, &body))).await
+        })
+    });
+    group.bench_function("riak_store", |b| {
+        b.to_async(&rt).iter(|| async {
+            join_all((0..64).map(|_| store_round_trip(&store, &bucket, &msg))).await
+        })
+    });
+    group.finish();
+}
+
+fn embedded(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path().join("bench.redb")).unwrap();
+    let bucket = Bucket::new("MADR-bench").unwrap();
+    let mut msg = message();
+    msg.expires_at = SystemTime::now() + Duration::from_secs(3600);
+
+    let mut group = c.benchmark_group("embedded/1KiB");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("save_durable", |b| {
+        b.to_async(&rt).iter(|| async {
+            let id = MsgId::new(next_id()).unwrap();
+            store.save(&bucket, &id, &msg).await.unwrap();
+        })
+    });
+    let loaded = MsgId::new("loaded").unwrap();
+    rt.block_on(store.save(&bucket, &loaded, &msg)).unwrap();
+    group.bench_function("load", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(store.load(&bucket, &loaded).await.unwrap()) })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("embedded/1KiB_64_concurrent");
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("save_batched", |b| {
+        b.to_async(&rt).iter(|| async {
+            let ids: Vec<MsgId> = (0..64).map(|_| MsgId::new(next_id()).unwrap()).collect();
+            for r in join_all(ids.iter().map(|id| store.save(&bucket, id, &msg))).await {
+                r.unwrap();
+            }
+        })
+    });
+    group.bench_function("load", |b| {
+        b.to_async(&rt).iter(|| async {
+            for r in join_all((0..64).map(|_| store.load(&bucket, &loaded))).await {
+                black_box(r.unwrap());
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, riak, embedded);
+criterion_main!(benches);
