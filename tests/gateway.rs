@@ -191,3 +191,57 @@ async fn twenty_messages_on_riak() {
     check(&s, 20);
     assert!(riak.requests() > 0);
 }
+
+/// `RetryEngine::retry_parked_outcomes`, which the gateway's parking-lot timer uses, reports
+/// what it applied: a receipt the timer holds while its submission is stored is applied by the
+/// timer, and without the outcome the host would never learn the message was delivered.
+#[tokio::test]
+async fn the_parking_lot_timer_reports_what_it_applied() {
+    use redeliver::config::{MobilityConfig, ScopeContext};
+    use redeliver::hooks::RecordingInjector;
+    use redeliver::message::{Bucket, Channel, Envelope, MsgId, ReceiptClass, StoredMessage};
+    use redeliver::retry::{ReceiptOutcome, RetryEngine};
+    use redeliver::smpp::receipt::{DeliveryReceipt, MessageState};
+    use redeliver::store::{MemoryStore, MessageStore};
+
+    let store = Arc::new(MemoryStore::new());
+    let options =
+        MobilityConfig::from_toml_str("[global]\nsmpp_registered_delivery = \"SMSC_Delivery\"\n")
+            .expect("options");
+    let engine = RetryEngine::builder(store.clone(), Arc::new(RecordingInjector::new()))
+        .options(options)
+        .build();
+    let scope = ScopeContext::binding("smsc");
+    let receipt = DeliveryReceipt::new("42", MessageState::Delivered);
+    let parked = engine
+        .on_smpp_receipt(&scope, "12345", receipt)
+        .await
+        .expect("receipt");
+    assert!(
+        matches!(parked, ReceiptOutcome::Parked { .. }),
+        "{parked:?}"
+    );
+
+    // The submission lands in the store without passing through `on_submit` (as when the timer
+    // held the receipt at that moment).
+    let bucket = Bucket::new("MADR-12345").expect("bucket");
+    let msgid = MsgId::new("42").expect("msgid");
+    let msg = StoredMessage::new(Channel::Smpp, Envelope::default(), &b"hi"[..]);
+    store.save(&bucket, &msgid, &msg).await.expect("save");
+
+    let (report, outcomes) = engine.retry_parked_outcomes().await;
+    assert_eq!((report.applied, report.still_parked), (1, 0));
+    match outcomes.as_slice() {
+        [
+            Ok(ReceiptOutcome::Handled {
+                msgid: m, class, ..
+            }),
+        ] => {
+            assert_eq!((m, *class), (&msgid, ReceiptClass::Positive));
+        }
+        other => panic!("expected one handled receipt, got {other:?}"),
+    }
+    assert!(store.load(&bucket, &msgid).await.expect("load").is_none());
+    let (report, outcomes) = engine.retry_parked_outcomes().await;
+    assert_eq!((report.applied, outcomes.len()), (0, 0));
+}

@@ -65,7 +65,9 @@ receipt_msgid_format = "decimal"
 "#;
 
 /// submit_sm PDUs in flight at once.
-const WINDOW: usize = 10;
+const WINDOW: usize = 64;
+/// SMPP PDUs about different messages handled at once.
+const LANES: usize = 32;
 /// How often the ESME checks the link.
 const ENQUIRE_LINK_EVERY: Duration = Duration::from_millis(250);
 /// Where the seed's MM7 hook example sends its reroutes from: the failed MMS's original sender
@@ -135,6 +137,8 @@ pub struct GatewayReport {
     pub smpp_parked: u64,
     /// MM7 reports that arrived before the VASP had read their SubmitRsp.
     pub mm7_parked: u64,
+    /// Parked receipts applied by the parking-lot timer rather than by their submission.
+    pub applied_by_timer: u64,
     /// Receipts the engine recognised as duplicates or could not match.
     pub unmatched_or_duplicate: u64,
     /// enquire_link_resp PDUs received.
@@ -147,6 +151,17 @@ pub struct GatewayReport {
     pub dlrs_exhausted: u64,
     /// Things that went wrong (each is also on the timeline).
     pub errors: u64,
+}
+
+/// Where a receipt outcome came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A deliver_sm on the SMPP connection.
+    Smpp,
+    /// A DeliveryReportReq on the VASP's endpoint.
+    Mm7,
+    /// The engine's parking lot, on the timer.
+    ParkingLot,
 }
 
 /// What the final DLR of a message carries, kept from its receipt until the engine decides.
@@ -253,16 +268,22 @@ impl Shared {
         }
     }
 
-    /// Acts on what the engine did with a receipt (fresh, or parked and applied at submit).
+    /// Acts on what the engine did with a receipt: fresh from a connection, parked and applied
+    /// when its submission was stored, or applied by the parking-lot timer. `hint` is the
+    /// message the receipt names, when the receipt says.
     async fn receipt_outcome(
         &self,
-        channel: Channel,
+        from: Source,
+        hint: Option<usize>,
         outcome: Result<ReceiptOutcome, EngineError>,
     ) {
         let outcome = match outcome {
             Ok(o) => o,
-            Err(e) => return self.error(None, format_args!("{channel} receipt: {e}")),
+            Err(e) => return self.error(hint, format_args!("{from:?} receipt: {e}")),
         };
+        if from == Source::ParkingLot {
+            self.count(|r| r.applied_by_timer += 1);
+        }
         match outcome {
             ReceiptOutcome::Handled {
                 bucket,
@@ -343,11 +364,12 @@ impl Shared {
                 msgid,
                 reason,
             } => {
-                self.count(|r| match channel {
-                    Channel::Smpp => r.smpp_parked += 1,
-                    Channel::Mm7 => r.mm7_parked += 1,
+                self.count(|r| match from {
+                    Source::Smpp => r.smpp_parked += 1,
+                    Source::Mm7 => r.mm7_parked += 1,
+                    Source::ParkingLot => {}
                 });
-                self.timeline.event("engine", None, format_args!("{bucket}/{msgid}: receipt parked ({reason:?}): its submission is not stored yet"));
+                self.timeline.event("engine", hint, format_args!("{bucket}/{msgid}: receipt parked ({reason:?}): its submission is not stored yet"));
             }
             ReceiptOutcome::PartRecorded {
                 bucket,
@@ -383,6 +405,17 @@ impl Shared {
         }
     }
 
+    /// Notes which message the engine is about to store under the submit response's id. It is
+    /// done before the engine stores it, because the receipt or report can reach the engine
+    /// through another connection the moment the message is stored.
+    fn expect(&self, engine: &RetryEngine, scope: &ScopeContext, i: usize, id: &str) {
+        let format = engine.options().resolve(scope).submit_msgid_format;
+        let key = msgid_key(id, format).and_then(|k| MsgId::new(k).ok());
+        if let (Ok(bucket), Some(key)) = (engine.bucket_for(Some(plan::SHORTCODE)), key) {
+            lock(&self.by_key).insert((bucket, key), i);
+        }
+    }
+
     /// Acts on what the engine did with a submission.
     async fn submit_outcome(
         &self,
@@ -404,7 +437,11 @@ impl Shared {
                 );
                 lock(&self.by_key).insert((bucket, msgid), i);
                 for a in applied {
-                    self.receipt_outcome(channel, a).await;
+                    let from = match channel {
+                        Channel::Smpp => Source::Smpp,
+                        Channel::Mm7 => Source::Mm7,
+                    };
+                    self.receipt_outcome(from, Some(i), a).await;
                 }
             }
             Ok(other) => self.error(Some(i), format_args!("submission not stored: {other:?}")),
@@ -730,6 +767,9 @@ impl Vasp {
             mailfrom: job.mailfrom.clone(),
             rcptto: format!("{number}@{}", plan::MMS_DOMAIN),
         };
+        if let Some(id) = &rsp.message_id {
+            shared.expect(engine, &mm7_scope(), i, id);
+        }
         let outcome = engine
             .on_submit_rsp(&mm7_scope(), envelope, &req, &rsp)
             .await;
@@ -812,7 +852,7 @@ impl Vasp {
             lock(&shared.finals).insert((bucket, key), info);
         }
         let (outcome, rsp) = engine.on_delivery_report(&scope, &report).await;
-        shared.receipt_outcome(Channel::Mm7, outcome).await;
+        shared.receipt_outcome(Source::Mm7, i, outcome).await;
         match codec.encode(&Mm7Message::DeliveryReportRsp(rsp), &report.release) {
             Ok(e) => Response {
                 status: "200 OK",
@@ -952,14 +992,18 @@ impl Gateway {
         let vasp_server = Server::start(peers.vasp_listener, handler)
             .map_err(|e| format!("VASP endpoint: {e}"))?;
         let mut tasks = Vec::new();
-        // Parked receipts past their window are dropped on this timer; receipts parked because the
-        // store was unavailable are retried on it.
-        let e = engine.clone();
+        // Parked receipts past their window are dropped on this timer, receipts parked because
+        // the store was unavailable are retried on it, and a receipt the timer happened to hold
+        // while its submission was stored is applied by it: its outcome is handled like any other.
+        let (e, s) = (engine.clone(), Arc::clone(&shared));
         tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
             loop {
                 tick.tick().await;
-                e.retry_parked().await;
+                let (_, outcomes) = e.retry_parked_outcomes().await;
+                for outcome in outcomes {
+                    s.receipt_outcome(Source::ParkingLot, None, outcome).await;
+                }
             }
         }));
         Ok(Self {
@@ -1141,29 +1185,58 @@ async fn connect_smpp(
             }
         }
     });
+    // PDUs about one message are handled one at a time, in arrival order, so a receipt that
+    // beats its submit_sm_resp reaches the engine first and is parked until the response
+    // stores the message. PDUs about different messages are handled side by side, so the
+    // store can commit their writes together.
+    let mut tasks = vec![writer, enquire];
+    let mut lanes = Vec::with_capacity(LANES);
+    for _ in 0..LANES {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Pdu>();
+        let (c, s, e) = (Arc::clone(&client), Arc::clone(shared), engine.clone());
+        tasks.push(tokio::spawn(async move {
+            while let Some(pdu) = rx.recv().await {
+                on_pdu(&c, &s, &e, pdu).await;
+            }
+        }));
+        lanes.push(tx);
+    }
     let (c, s, e) = (Arc::clone(&client), Arc::clone(shared), engine.clone());
-    let reader = tokio::spawn(async move {
-        // One PDU at a time, in arrival order: a receipt that beats its submit_sm_resp is
-        // handed to the engine first, and the engine parks it until the response stores the
-        // message.
+    tasks.push(tokio::spawn(async move {
         while let Some(next) = stream.next().await {
-            match next {
-                Ok(pdu) => {
-                    if on_pdu(&c, &s, &e, pdu).await {
-                        break;
-                    }
-                }
+            let pdu = match next {
+                Ok(pdu) => pdu,
                 Err(err) => {
                     s.error(None, format_args!("SMPP: {err}"));
                     if err.is_fatal() {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let message = match &pdu.body {
+                Body::SubmitSmResp(_) => {
+                    lock(&c.pending).get(&pdu.sequence_number).map(|p| p.index)
+                }
+                Body::DeliverSm(d) => plan::index_of(&d.source_addr.to_string_lossy()),
+                _ => None,
+            };
+            match message {
+                Some(i) => {
+                    if lanes[i % LANES].send(pdu).is_err() {
+                        break;
+                    }
+                }
+                None => {
+                    if on_pdu(&c, &s, &e, pdu).await {
                         break;
                     }
                 }
             }
         }
         c.unbound.notify_one();
-    });
-    Ok((client, vec![writer, enquire, reader]))
+    }));
+    Ok((client, tasks))
 }
 
 /// Handles one PDU from the SMSC; true when the session is over.
@@ -1195,6 +1268,7 @@ async fn on_pdu(c: &SmppClient, s: &Shared, e: &RetryEngine, pdu: Pdu) -> bool {
                     resp.message_id.to_string_lossy()
                 ),
             );
+            s.expect(e, &scope, i, &resp.message_id.to_string_lossy());
             let outcome = e
                 .on_submit_sm_resp(&scope, envelope, &submit, pdu.command_status, &resp)
                 .await;
@@ -1259,7 +1333,7 @@ async fn on_pdu(c: &SmppClient, s: &Shared, e: &RetryEngine, pdu: Pdu) -> bool {
                 Err(err) => s.error(i, format_args!("deliver_sm receipt: {err}")),
             }
             let outcome = e.on_deliver_sm(&scope, &deliver).await;
-            s.receipt_outcome(Channel::Smpp, outcome).await;
+            s.receipt_outcome(Source::Smpp, i, outcome).await;
         }
         Body::EnquireLinkResp => {
             s.count(|r| r.enquire_links += 1);

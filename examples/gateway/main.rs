@@ -147,8 +147,16 @@ fn print_summary(s: &Summary) {
         "receipts",
         g.smpp_receipts + g.mm7_reports,
         format!(
-            "{} SMPP + {} MM7; {} ENROUTE; {} before their submit_sm_resp (SMSC sent {})",
-            g.smpp_receipts, g.mm7_reports, g.intermediate, g.smpp_parked, s.smsc.early_receipts
+            "{} SMPP + {} MM7 final, {} ENROUTE; SMSC sent {} before the submit_sm_resp",
+            g.smpp_receipts, g.mm7_reports, g.intermediate, s.smsc.early_receipts
+        ),
+    );
+    row(
+        "receipts parked",
+        g.smpp_parked + g.mm7_parked,
+        format!(
+            "until their submission was stored ({} SMPP, {} MM7; {} applied by the timer)",
+            g.smpp_parked, g.mm7_parked, g.applied_by_timer
         ),
     );
     row(

@@ -35,8 +35,9 @@ pub const SENDER: &str = "app@app.example";
 pub const SMS_DOMAIN: &str = "smpp.gateway.example";
 /// The domain of MMS recipients in the gateway's spool.
 pub const MMS_DOMAIN: &str = "mm7.gateway.example";
-/// Most messages one run may have: the index must fit the recipient numbers' eight digits.
-pub const MAX_MESSAGES: usize = 99_999_999;
+/// Most messages one run may have. The recipient numbers have room for 10^8, but the gateway
+/// keeps a little state per message, so a run is kept to a size one host handles in minutes.
+pub const MAX_MESSAGES: usize = 1_000_000;
 
 /// The gateway's (and the application's) id of message `i`.
 pub fn id(i: usize) -> String {

@@ -49,7 +49,10 @@ impl Options {
             messages,
             store: StoreChoice::Temporary,
             retry_delay: Duration::from_millis(50),
-            deadline: Duration::from_secs(60) + Duration::from_millis(50) * messages as u32,
+            deadline: Duration::from_secs(60).saturating_add(
+                Duration::from_millis(20)
+                    .saturating_mul(u32::try_from(messages).unwrap_or(u32::MAX)),
+            ),
         }
     }
 }
