@@ -28,7 +28,7 @@ use redeliver::dlr::{
 };
 use redeliver::hooks::{
     DeliveryHooks, HookContext, HookError, InjectError, Injector, MM7_CONTINUE, MM7_DELIVERED,
-    Mm7DrDecision, SMPP_CONTINUE, SMPP_DELIVERED, SmppDrDecision,
+    MSTORE_CONTINUE, Mm7DrDecision, SMPP_CONTINUE, SMPP_DELIVERED, SmppDrDecision, StoreDecision,
 };
 use redeliver::message::{
     Bucket, Channel, Envelope, HistoryEvent, MsgId, ReceiptClass, StoredMessage,
@@ -430,11 +430,6 @@ impl Shared {
                 applied,
             }) => {
                 self.count(|r| r.stored += 1);
-                self.timeline.event(
-                    "engine",
-                    Some(i),
-                    format_args!("stored as {bucket}/{msgid}"),
-                );
                 lock(&self.by_key).insert((bucket, msgid), i);
                 for a in applied {
                     let from = match channel {
@@ -498,9 +493,6 @@ impl Policy {
         }
         let to = format!("{}@{to_domain}", plan::number(i));
         let from = msg.mailfrom().to_owned();
-        // msg:inject(msg:mailfrom(), to); msys.mstore.delete(bucket, msgid)
-        msg.inject(&from, &to).await?;
-        cx.delete(bucket, msgid).await?;
         self.shared.timeline.event(
             "hooks",
             Some(i),
@@ -509,12 +501,47 @@ impl Policy {
                 state.unwrap_or_default()
             ),
         );
+        // The seed's Lua: msg:inject(msg:mailfrom(), to); msys.mstore.delete(bucket, msgid)
+        msg.inject(&from, &to).await?;
+        cx.delete(bucket, msgid).await?;
         Ok(true)
     }
 }
 
 #[async_trait]
 impl DeliveryHooks for Policy {
+    async fn smpp_store_submit(
+        &self,
+        _cx: &HookContext,
+        msg: &StoredMessage,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<StoreDecision, HookError> {
+        let i = plan::index_of(&msg.envelope.rcptto);
+        self.shared.timeline.event(
+            "hooks",
+            i,
+            format_args!("smpp_store_submit: SMS message {msgid} stored in {bucket}"),
+        );
+        Ok(MSTORE_CONTINUE)
+    }
+
+    async fn mm7_store_submit(
+        &self,
+        _cx: &HookContext,
+        msg: &StoredMessage,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<StoreDecision, HookError> {
+        let i = plan::index_of(&msg.envelope.rcptto);
+        self.shared.timeline.event(
+            "hooks",
+            i,
+            format_args!("mm7_store_submit_hook: MMS message {msgid} stored in {bucket}"),
+        );
+        Ok(MSTORE_CONTINUE)
+    }
+
     async fn smpp_handle_dr_negative(
         &self,
         cx: &HookContext,
@@ -841,11 +868,8 @@ impl Vasp {
                     dlvrd: if delivered { "001" } else { "000" }.into(),
                     subdate: now.clone(),
                     donedate: now,
-                    err: if delivered {
-                        "000".into()
-                    } else {
-                        report.status_text.clone().unwrap_or_default()
-                    },
+                    // MM7 reports carry no numeric error code; Jasmin's `err` is one.
+                    err: if delivered { "000" } else { "" }.into(),
                     text,
                 },
             };

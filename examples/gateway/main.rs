@@ -106,7 +106,9 @@ fn print_summary(s: &Summary) {
         s.store
     );
     println!("{line}");
-    let row = |what: &str, n: u64, detail: String| println!("  {what:<22}{n:>7}   {detail}");
+    let row = |what: &str, n: u64, detail: String| {
+        println!("{}", format!("  {what:<22}{n:>7}   {detail}").trim_end());
+    };
     row(
         "submitted",
         g.smpp_submits + g.mm7_submits,
@@ -168,15 +170,7 @@ fn print_summary(s: &Summary) {
         ),
     );
     for (attempts, n) in &g.dlrs_acked_after {
-        row(
-            &format!("DLRs acked after {attempts}"),
-            *n,
-            if *attempts == 1 {
-                "attempt".into()
-            } else {
-                "attempts".into()
-            },
-        );
+        row(&format!("DLRs acked after {attempts}"), *n, String::new());
     }
     row(
         "DLRs given up",
