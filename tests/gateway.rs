@@ -7,6 +7,8 @@
 
 #[path = "../examples/gateway/app.rs"]
 mod app;
+#[path = "../examples/gateway/esme.rs"]
+mod esme;
 #[path = "../examples/gateway/gateway.rs"]
 mod gateway;
 #[path = "../examples/gateway/http.rs"]
@@ -15,6 +17,8 @@ mod http;
 mod mmsc;
 #[path = "../examples/gateway/plan.rs"]
 mod plan;
+#[path = "../examples/gateway/policy.rs"]
+mod policy;
 #[path = "support/riak_server.rs"]
 mod riak_server;
 #[path = "../examples/gateway/run.rs"]
@@ -23,6 +27,8 @@ mod run;
 mod smsc;
 #[path = "../examples/gateway/timeline.rs"]
 mod timeline;
+#[path = "../examples/gateway/vasp.rs"]
+mod vasp;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,56 +1,42 @@
-//! The gateway: what a host of `redeliver` writes.
+//! The gateway: what a host of `redeliver` writes, in four files.
 //!
-//! * an SMPP client (ESME) on the crate's framing: `bind_transceiver`, a window of outstanding
-//!   `submit_sm`, `enquire_link` every 250 ms, `deliver_sm` receipts answered and handed to the
-//!   engine in the order they arrived, `unbind` at the end;
-//! * an MM7 VASP: `SubmitReq` over HTTP to the relay, and an HTTP endpoint for the relay's
-//!   `DeliveryReportReq`, answered with the `DeliveryReportRsp` the engine builds;
-//! * a [`RetryEngine`] over the chosen store, with [`Policy`] as its hooks (the seed's Lua
-//!   examples in Rust: reroute a failed SMS to MM7 and a failed MMS to SMS, once) and
-//!   [`Spool`] as its injector;
-//! * an [`HttpDlrThrower`] that sends the application a level-1 DLR when its message is accepted
-//!   and a receipt DLR when the message is delivered or bounced (`dlr-level` 3).
+//! * `esme.rs`, an SMPP client (ESME) on the crate's framing: `bind_transceiver`, a window of
+//!   outstanding `submit_sm`, `enquire_link` every 250 ms, `deliver_sm` receipts answered and
+//!   handed to the engine, `unbind` at the end;
+//! * `vasp.rs`, an MM7 VASP: `SubmitReq` over HTTP to the relay, and an HTTP endpoint for the
+//!   relay's `DeliveryReportReq`, answered with the `DeliveryReportRsp` the engine builds;
+//! * `policy.rs`, the hooks ([`Policy`]: the seed's Lua examples in Rust, rerouting a failed SMS
+//!   to MM7 and a failed MMS to SMS, once) and the injector ([`Spool`]);
+//! * this file: the [`RetryEngine`] over the chosen store, the spool's dispatcher, what the parts
+//!   share, and an [`HttpDlrThrower`] that sends the application a level-1 DLR when its message is
+//!   accepted and a receipt DLR when the message is delivered or bounced (`dlr-level` 3).
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use async_trait::async_trait;
-use futures::{SinkExt, StreamExt};
-use redeliver::bounce::Dsn;
 use redeliver::config::{MobilityConfig, ScopeContext, msgid_key};
 use redeliver::dlr::{
     Dlr, DlrLevel, DlrMethod, DlrOutcome, DlrThrower, DlrThrowerConfig, HttpDlrThrower,
     ReceiptParams,
 };
-use redeliver::hooks::{
-    DeliveryHooks, HookContext, HookError, InjectError, Injector, MM7_CONTINUE, MM7_DELIVERED,
-    MSTORE_CONTINUE, Mm7DrDecision, SMPP_CONTINUE, SMPP_DELIVERED, SmppDrDecision, StoreDecision,
-};
-use redeliver::message::{
-    Bucket, Channel, Envelope, HistoryEvent, MsgId, ReceiptClass, StoredMessage,
-};
-use redeliver::mm7::{
-    Address, ContentPart, ContentRef, DefaultMm7Codec, DeliveryReportReq, Mm7Codec, Mm7Message,
-    Recipients, Release, SenderIdentification, SubmitReq,
-};
+use redeliver::message::{Bucket, Channel, MsgId, ReceiptClass};
+use redeliver::mm7::DefaultMm7Codec;
 use redeliver::retry::{DefaultAction, EngineError, ReceiptOutcome, RetryEngine, SubmitOutcome};
-use redeliver::smpp::receipt::DeliveryReceipt;
-use redeliver::smpp::{
-    Bind, Body, CommandStatus, DataCoding, DeliverSmResp, Pdu, RegisteredDelivery, SmppFraming,
-    SubmitSm,
-};
+use redeliver::smpp::{Body, Pdu};
 use redeliver::store::MessageStore;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio_util::codec::Framed;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc};
 
-use super::http::{Handler, Request, Response, Server};
+use super::esme::{SmppClient, connect_smpp};
+use super::http::{Handler, Server};
 use super::plan::{self, End, Kind};
-use super::timeline::{Timeline, yymmddhhmm};
+use super::policy::{Policy, Spool};
+use super::timeline::Timeline;
+use super::vasp::Vasp;
 
 /// The scoped options of the example, as a host would keep them in its configuration file:
 /// receipts requested for SMPP and MM7, and the SMSC's id formats on its binding.
@@ -64,22 +50,16 @@ submit_msgid_format = "hexadecimal"
 receipt_msgid_format = "decimal"
 "#;
 
-/// submit_sm PDUs in flight at once.
-const WINDOW: usize = 64;
-/// SMPP PDUs about different messages handled at once.
-const LANES: usize = 32;
-/// How often the ESME checks the link.
-const ENQUIRE_LINK_EVERY: Duration = Duration::from_millis(250);
-/// Where the seed's MM7 hook example sends its reroutes from: the failed MMS's original sender
-/// stays the bounce address here, so that a rerouted message that fails again still reaches it.
-const SMSC_CONNECTOR: &str = "smsc-sim";
-const MMSC_CONNECTOR: &str = "mmsc-sim";
+/// The SMPP binding's name: its scope in the options, and the `connector` of its DLRs.
+pub(crate) const SMSC_CONNECTOR: &str = "smsc-sim";
+/// The MM7 binding's name.
+pub(crate) const MMSC_CONNECTOR: &str = "mmsc-sim";
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn smpp_scope() -> ScopeContext {
+pub(crate) fn smpp_scope() -> ScopeContext {
     ScopeContext {
         binding: Some(SMSC_CONNECTOR.to_owned()),
         binding_group: None,
@@ -87,7 +67,7 @@ fn smpp_scope() -> ScopeContext {
     }
 }
 
-fn mm7_scope() -> ScopeContext {
+pub(crate) fn mm7_scope() -> ScopeContext {
     ScopeContext {
         binding: Some(MMSC_CONNECTOR.to_owned()),
         binding_group: None,
@@ -155,7 +135,7 @@ pub struct GatewayReport {
 
 /// Where a receipt outcome came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Source {
+pub(crate) enum Source {
     /// A deliver_sm on the SMPP connection.
     Smpp,
     /// A DeliveryReportReq on the VASP's endpoint.
@@ -166,49 +146,49 @@ enum Source {
 
 /// What the final DLR of a message carries, kept from its receipt until the engine decides.
 #[derive(Debug, Clone)]
-struct FinalInfo {
-    status: String,
-    connector: &'static str,
-    params: ReceiptParams,
+pub(crate) struct FinalInfo {
+    pub(crate) status: String,
+    pub(crate) connector: &'static str,
+    pub(crate) params: ReceiptParams,
 }
 
 #[derive(Debug, Default)]
-struct MessageState {
-    legs: u8,
-    text: String,
-    end: Option<End>,
+pub(crate) struct MessageState {
+    pub(crate) legs: u8,
+    pub(crate) text: String,
+    pub(crate) end: Option<End>,
 }
 
 /// What the gateway's parts share.
 pub struct Shared {
-    timeline: Arc<Timeline>,
-    messages: Mutex<Vec<MessageState>>,
-    by_key: Mutex<HashMap<(Bucket, MsgId), usize>>,
-    finals: Mutex<HashMap<(Bucket, MsgId), FinalInfo>>,
-    report: Mutex<GatewayReport>,
-    finished: AtomicUsize,
-    all_done: Notify,
-    jobs: mpsc::UnboundedSender<Job>,
-    dlr_url: url::Url,
-    thrower: tokio::sync::OnceCell<HttpDlrThrower>,
+    pub(crate) timeline: Arc<Timeline>,
+    pub(crate) messages: Mutex<Vec<MessageState>>,
+    pub(crate) by_key: Mutex<HashMap<(Bucket, MsgId), usize>>,
+    pub(crate) finals: Mutex<HashMap<(Bucket, MsgId), FinalInfo>>,
+    pub(crate) report: Mutex<GatewayReport>,
+    pub(crate) finished: AtomicUsize,
+    pub(crate) all_done: Notify,
+    pub(crate) jobs: mpsc::UnboundedSender<Job>,
+    pub(crate) dlr_url: url::Url,
+    pub(crate) thrower: tokio::sync::OnceCell<HttpDlrThrower>,
 }
 
 impl Shared {
-    fn count(&self, f: impl FnOnce(&mut GatewayReport)) {
+    pub(crate) fn count(&self, f: impl FnOnce(&mut GatewayReport)) {
         f(&mut lock(&self.report));
     }
 
-    fn error(&self, index: Option<usize>, what: impl std::fmt::Display) {
+    pub(crate) fn error(&self, index: Option<usize>, what: impl std::fmt::Display) {
         self.count(|r| r.errors += 1);
         self.timeline
             .event("gateway", index, format_args!("ERROR {what}"));
     }
 
-    fn legs(&self, i: usize) -> u8 {
+    pub(crate) fn legs(&self, i: usize) -> u8 {
         lock(&self.messages).get(i).map_or(0, |m| m.legs)
     }
 
-    async fn throw(&self, i: usize, dlr: Dlr) {
+    pub(crate) async fn throw(&self, i: usize, dlr: Dlr) {
         self.count(|r| r.dlrs_thrown += 1);
         let Some(thrower) = self.thrower.get() else {
             return self.error(Some(i), "no DLR thrower");
@@ -219,7 +199,13 @@ impl Shared {
     }
 
     /// The level-1 DLR: the message was accepted by its first SMSC or MMSC.
-    async fn accepted(&self, i: usize, leg: u8, status: String, connector: &'static str) {
+    pub(crate) async fn accepted(
+        &self,
+        i: usize,
+        leg: u8,
+        status: String,
+        connector: &'static str,
+    ) {
         if leg != 1 {
             return;
         }
@@ -234,7 +220,7 @@ impl Shared {
     }
 
     /// The message reached its end: the receipt DLR, and the count towards the run's end.
-    async fn finish(&self, i: usize, end: End, info: Option<FinalInfo>) {
+    pub(crate) async fn finish(&self, i: usize, end: End, info: Option<FinalInfo>) {
         {
             let mut messages = lock(&self.messages);
             let Some(m) = messages.get_mut(i) else { return };
@@ -271,7 +257,7 @@ impl Shared {
     /// Acts on what the engine did with a receipt: fresh from a connection, parked and applied
     /// when its submission was stored, or applied by the parking-lot timer. `hint` is the
     /// message the receipt names, when the receipt says.
-    async fn receipt_outcome(
+    pub(crate) async fn receipt_outcome(
         &self,
         from: Source,
         hint: Option<usize>,
@@ -408,7 +394,7 @@ impl Shared {
     /// Notes which message the engine is about to store under the submit response's id. It is
     /// done before the engine stores it, because the receipt or report can reach the engine
     /// through another connection the moment the message is stored.
-    fn expect(&self, engine: &RetryEngine, scope: &ScopeContext, i: usize, id: &str) {
+    pub(crate) fn expect(&self, engine: &RetryEngine, scope: &ScopeContext, i: usize, id: &str) {
         let format = engine.options().resolve(scope).submit_msgid_format;
         let key = msgid_key(id, format).and_then(|k| MsgId::new(k).ok());
         if let (Ok(bucket), Some(key)) = (engine.bucket_for(Some(plan::SHORTCODE)), key) {
@@ -417,7 +403,7 @@ impl Shared {
     }
 
     /// Acts on what the engine did with a submission.
-    async fn submit_outcome(
+    pub(crate) async fn submit_outcome(
         &self,
         i: usize,
         channel: Channel,
@@ -445,452 +431,6 @@ impl Shared {
     }
 }
 
-/// The hooks: the seed's `smpp_hooks` and `mm7_hooks_tests` examples, with one rule added so a
-/// message is rerouted at most once.
-pub struct Policy {
-    shared: Arc<Shared>,
-}
-
-impl Policy {
-    /// Loads the stored message; `None` (and a line on the timeline) when it is gone.
-    async fn rerouted_once(
-        &self,
-        cx: &HookContext,
-        bucket: &Bucket,
-        msgid: &MsgId,
-        to_domain: &str,
-        hook: &str,
-    ) -> Result<bool, HookError> {
-        let Some(msg) = cx.load(bucket, msgid).await? else {
-            self.shared.error(
-                None,
-                format_args!("{hook}: {bucket}/{msgid}: failed to load message from mstore"),
-            );
-            return Ok(false);
-        };
-        let Some(i) = plan::index_of(&msg.envelope.rcptto) else {
-            return Ok(false);
-        };
-        if self.shared.legs(i) >= 2 {
-            self.shared.timeline.event(
-                "hooks",
-                Some(i),
-                format_args!("{hook}: already rerouted once -> *_CONTINUE (bounce)"),
-            );
-            return Ok(false);
-        }
-        let state = msg.history.iter().rev().find_map(|h| match &h.event {
-            HistoryEvent::Receipt { state, .. } => Some(state.clone()),
-            _ => None,
-        });
-        if msg.channel == Channel::Smpp && state.as_deref() == Some("EXPIRED") {
-            self.shared.timeline.event(
-                "hooks",
-                Some(i),
-                format_args!("{hook}: EXPIRED is stale news -> SMPP_CONTINUE (bounce)"),
-            );
-            return Ok(false);
-        }
-        let to = format!("{}@{to_domain}", plan::number(i));
-        let from = msg.mailfrom().to_owned();
-        self.shared.timeline.event(
-            "hooks",
-            Some(i),
-            format_args!(
-                "{hook}: {} -> msg:inject({from}, {to}); mstore.delete",
-                state.unwrap_or_default()
-            ),
-        );
-        // The seed's Lua: msg:inject(msg:mailfrom(), to); msys.mstore.delete(bucket, msgid)
-        msg.inject(&from, &to).await?;
-        cx.delete(bucket, msgid).await?;
-        Ok(true)
-    }
-}
-
-#[async_trait]
-impl DeliveryHooks for Policy {
-    async fn smpp_store_submit(
-        &self,
-        _cx: &HookContext,
-        msg: &StoredMessage,
-        bucket: &Bucket,
-        msgid: &MsgId,
-    ) -> Result<StoreDecision, HookError> {
-        let i = plan::index_of(&msg.envelope.rcptto);
-        self.shared.timeline.event(
-            "hooks",
-            i,
-            format_args!("smpp_store_submit: SMS message {msgid} stored in {bucket}"),
-        );
-        Ok(MSTORE_CONTINUE)
-    }
-
-    async fn mm7_store_submit(
-        &self,
-        _cx: &HookContext,
-        msg: &StoredMessage,
-        bucket: &Bucket,
-        msgid: &MsgId,
-    ) -> Result<StoreDecision, HookError> {
-        let i = plan::index_of(&msg.envelope.rcptto);
-        self.shared.timeline.event(
-            "hooks",
-            i,
-            format_args!("mm7_store_submit_hook: MMS message {msgid} stored in {bucket}"),
-        );
-        Ok(MSTORE_CONTINUE)
-    }
-
-    async fn smpp_handle_dr_negative(
-        &self,
-        cx: &HookContext,
-        bucket: &Bucket,
-        msgid: &MsgId,
-    ) -> Result<SmppDrDecision, HookError> {
-        let rerouted = self
-            .rerouted_once(
-                cx,
-                bucket,
-                msgid,
-                plan::MMS_DOMAIN,
-                "smpp_handle_DR_negative",
-            )
-            .await?;
-        Ok(if rerouted {
-            SMPP_DELIVERED
-        } else {
-            SMPP_CONTINUE
-        })
-    }
-
-    async fn mm7_handle_dr_negative(
-        &self,
-        cx: &HookContext,
-        _trx: &DeliveryReportReq,
-        bucket: &Bucket,
-        msgid: &MsgId,
-    ) -> Result<Mm7DrDecision, HookError> {
-        let rerouted = self
-            .rerouted_once(
-                cx,
-                bucket,
-                msgid,
-                plan::SMS_DOMAIN,
-                "mm7_handle_DR_negative",
-            )
-            .await?;
-        Ok(if rerouted {
-            MM7_DELIVERED
-        } else {
-            MM7_CONTINUE
-        })
-    }
-}
-
-/// The injector: the gateway's spool. Reroutes become new jobs on the route their recipient's
-/// domain names; bounces are counted (a real gateway would send them by e-mail).
-#[derive(Debug)]
-pub struct Spool {
-    jobs: mpsc::UnboundedSender<Job>,
-    dsns: Arc<AtomicU64>,
-}
-
-impl Spool {
-    fn job(&self, msg: &StoredMessage, from: &str, to: &str) -> Result<(), InjectError> {
-        let (_, domain) = to.rsplit_once('@').unwrap_or_default();
-        let kind = match domain {
-            plan::SMS_DOMAIN => Kind::Sms,
-            plan::MMS_DOMAIN => Kind::Mms,
-            other => return Err(InjectError::Spool(format!("no route to domain {other:?}"))),
-        };
-        let Some(index) = plan::index_of(to) else {
-            return Err(InjectError::BadAddress {
-                address: to.to_owned(),
-            });
-        };
-        // An SMS keeps its text in the body; an MMS as the gateway sends it keeps it as Subject.
-        let text = match msg.channel {
-            Channel::Smpp => String::from_utf8_lossy(&msg.body).into_owned(),
-            Channel::Mm7 => msg.metadata.get("Subject").cloned().unwrap_or_default(),
-        };
-        self.jobs
-            .send(Job {
-                index,
-                kind,
-                text,
-                mailfrom: from.to_owned(),
-                leg: 0,
-            })
-            .map_err(|_| InjectError::Spool("the spool is closed".into()))
-    }
-}
-
-#[async_trait]
-impl Injector for Spool {
-    async fn inject(&self, msg: &StoredMessage) -> Result<(), InjectError> {
-        let from = msg.envelope.mailfrom.clone();
-        let to = msg.envelope.rcptto.clone();
-        self.job(msg, &from, &to)
-    }
-
-    async fn reroute(&self, msg: &StoredMessage, from: &str, to: &str) -> Result<(), InjectError> {
-        self.job(msg, from, to)
-    }
-
-    async fn inject_bounce(&self, _dsn: &Dsn) -> Result<(), InjectError> {
-        self.dsns.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-/// A submit_sm waiting for its response; its window slot is freed with it.
-struct Pending {
-    index: usize,
-    leg: u8,
-    submit: SubmitSm,
-    envelope: Envelope,
-    _permit: OwnedSemaphorePermit,
-}
-
-/// The SMPP side: an ESME bound as a transceiver.
-struct SmppClient {
-    tx: mpsc::UnboundedSender<Pdu>,
-    seq: AtomicU32,
-    window: Arc<Semaphore>,
-    pending: Mutex<HashMap<u32, Pending>>,
-    unbound: Notify,
-}
-
-impl SmppClient {
-    fn next_seq(&self) -> u32 {
-        self.seq.fetch_add(1, Ordering::Relaxed)
-    }
-
-    async fn submit(&self, shared: &Shared, job: &Job) {
-        let Ok(permit) = Arc::clone(&self.window).acquire_owned().await else {
-            return shared.error(Some(job.index), "SMPP window closed");
-        };
-        let number = plan::number(job.index);
-        let submit = SubmitSm {
-            source_addr_ton: 3,
-            source_addr: plan::SHORTCODE.into(),
-            dest_addr_ton: 1,
-            dest_addr_npi: 1,
-            destination_addr: number.clone().into(),
-            registered_delivery: RegisteredDelivery::SMSC_DELIVERY,
-            data_coding: DataCoding::SMSC_DEFAULT,
-            short_message: bytes::Bytes::from(job.text.clone().into_bytes()),
-            ..SubmitSm::default()
-        };
-        let envelope = Envelope {
-            mailfrom: job.mailfrom.clone(),
-            rcptto: format!("{number}@{}", plan::SMS_DOMAIN),
-        };
-        let seq = self.next_seq();
-        let pending = Pending {
-            index: job.index,
-            leg: job.leg,
-            submit: submit.clone(),
-            envelope,
-            _permit: permit,
-        };
-        lock(&self.pending).insert(seq, pending);
-        shared.count(|r| r.smpp_submits += 1);
-        shared.timeline.event(
-            "gateway",
-            Some(job.index),
-            format_args!("submit_sm #{seq} to {number} (registered_delivery=SMSC_Delivery)"),
-        );
-        if self.tx.send(Pdu::new(seq, submit)).is_err() {
-            lock(&self.pending).remove(&seq);
-            shared.error(Some(job.index), "SMPP connection closed");
-        }
-    }
-}
-
-/// The MM7 side: a VASP.
-struct Vasp {
-    client: reqwest::Client,
-    codec: DefaultMm7Codec,
-    mmsc_url: String,
-}
-
-impl Vasp {
-    async fn submit(&self, shared: &Shared, engine: &RetryEngine, job: &Job) {
-        let i = job.index;
-        let number = plan::number(i);
-        let mut req = SubmitReq::new(
-            format!("{}-{}", plan::id(i), shared.legs(i)),
-            Release::Rel6Mm7_1_4,
-            Recipients {
-                to: vec![Address::Number(format!("+{number}"))],
-                ..Recipients::default()
-            },
-        );
-        req.sender_identification = SenderIdentification {
-            vasp_id: Some("gateway".into()),
-            vas_id: Some("example".into()),
-            sender_address: Some(Address::ShortCode(plan::SHORTCODE.into())),
-        };
-        req.delivery_report = Some(true);
-        req.subject = Some(job.text.clone());
-        req.content = Some(ContentRef {
-            href: "cid:text@gateway".into(),
-            allow_adaptations: None,
-        });
-        req.parts = vec![
-            ContentPart::new("text/plain; charset=utf-8", job.text.clone().into_bytes())
-                .with_content_id("<text@gateway>"),
-        ];
-        let encoded = match self
-            .codec
-            .encode(&Mm7Message::SubmitReq(req.clone()), &req.release)
-        {
-            Ok(e) => e,
-            Err(e) => return shared.error(Some(i), format_args!("SubmitReq: {e}")),
-        };
-        shared.count(|r| r.mm7_submits += 1);
-        shared.timeline.event(
-            "gateway",
-            Some(i),
-            format_args!("SubmitReq to +{number} (DeliveryReport=true)"),
-        );
-        let answer = self
-            .client
-            .post(&self.mmsc_url)
-            .header("Content-Type", encoded.content_type)
-            .header("SOAPAction", "\"\"")
-            .body(encoded.body)
-            .send()
-            .await;
-        let rsp = match answer {
-            Ok(r) => {
-                let content_type = r
-                    .headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                match r.bytes().await {
-                    Ok(body) => self.codec.decode(content_type.as_deref(), &body),
-                    Err(e) => {
-                        return shared.error(Some(i), format_args!("reading the SubmitRsp: {e}"));
-                    }
-                }
-            }
-            Err(e) => return shared.error(Some(i), format_args!("posting the SubmitReq: {e}")),
-        };
-        let rsp = match rsp {
-            Ok(Mm7Message::SubmitRsp(rsp)) => rsp,
-            Ok(other) => {
-                return shared.error(
-                    Some(i),
-                    format_args!("the relay answered a {}", other.kind()),
-                );
-            }
-            Err(e) => return shared.error(Some(i), format_args!("unreadable SubmitRsp: {e}")),
-        };
-        let envelope = Envelope {
-            mailfrom: job.mailfrom.clone(),
-            rcptto: format!("{number}@{}", plan::MMS_DOMAIN),
-        };
-        if let Some(id) = &rsp.message_id {
-            shared.expect(engine, &mm7_scope(), i, id);
-        }
-        let outcome = engine
-            .on_submit_rsp(&mm7_scope(), envelope, &req, &rsp)
-            .await;
-        if matches!(outcome, Ok(SubmitOutcome::Stored { .. })) {
-            shared
-                .accepted(
-                    i,
-                    job.leg,
-                    rsp.status.code.as_u16().to_string(),
-                    MMSC_CONNECTOR,
-                )
-                .await;
-        }
-        shared.submit_outcome(i, Channel::Mm7, outcome).await;
-    }
-
-    /// Answers one DeliveryReportReq from the relay.
-    async fn report(
-        shared: Arc<Shared>,
-        engine: RetryEngine,
-        codec: DefaultMm7Codec,
-        req: Request,
-    ) -> Response {
-        let report = match codec.decode(req.content_type.as_deref(), &req.body) {
-            Ok(Mm7Message::DeliveryReportReq(r)) => r,
-            Ok(other) => {
-                return Response::text(
-                    "400 Bad Request",
-                    format!("expected a DeliveryReportReq, got a {}", other.kind()),
-                );
-            }
-            Err(e) => {
-                return Response::text("400 Bad Request", format!("unreadable MM7 request: {e}"));
-            }
-        };
-        shared.count(|r| r.mm7_reports += 1);
-        let scope = mm7_scope();
-        let format = engine.options().resolve(&scope).receipt_msgid_format;
-        let i = plan::index_of(report.recipient.value());
-        shared.timeline.event(
-            "vasp",
-            i,
-            format_args!(
-                "DeliveryReportReq MessageID={} MMStatus={}",
-                report.message_id,
-                report.mm_status.as_str()
-            ),
-        );
-        if let (Some(i), Some(key), ReceiptClass::Positive | ReceiptClass::Negative) = (
-            i,
-            msgid_key(&report.message_id, format).and_then(|k| MsgId::new(k).ok()),
-            report.mm_status.class(),
-        ) && let Ok(bucket) = engine.bucket_for(match &report.sender {
-            Address::ShortCode(code) => Some(code.as_str()),
-            _ => None,
-        }) {
-            let text = lock(&shared.messages)
-                .get(i)
-                .map(|m| m.text.clone())
-                .unwrap_or_default();
-            let now = yymmddhhmm(SystemTime::now());
-            let delivered = report.mm_status.class() == ReceiptClass::Positive;
-            let info = FinalInfo {
-                status: report.mm_status.as_str().to_owned(),
-                connector: MMSC_CONNECTOR,
-                params: ReceiptParams {
-                    id_smsc: report.message_id.clone(),
-                    sub: "001".into(),
-                    dlvrd: if delivered { "001" } else { "000" }.into(),
-                    subdate: now.clone(),
-                    donedate: now,
-                    // MM7 reports carry no numeric error code; Jasmin's `err` is one.
-                    err: if delivered { "000" } else { "" }.into(),
-                    text,
-                },
-            };
-            lock(&shared.finals).insert((bucket, key), info);
-        }
-        let (outcome, rsp) = engine.on_delivery_report(&scope, &report).await;
-        shared.receipt_outcome(Source::Mm7, i, outcome).await;
-        match codec.encode(&Mm7Message::DeliveryReportRsp(rsp), &report.release) {
-            Ok(e) => Response {
-                status: "200 OK",
-                content_type: e.content_type,
-                body: e.body,
-            },
-            Err(e) => Response::text(
-                "500 Internal Server Error",
-                format!("cannot encode the DeliveryReportRsp: {e}"),
-            ),
-        }
-    }
-}
-
 /// Where the gateway's peers are.
 pub struct Peers {
     /// The SMSC.
@@ -905,14 +445,14 @@ pub struct Peers {
 
 /// The running gateway.
 pub struct Gateway {
-    shared: Arc<Shared>,
-    engine: RetryEngine,
-    smpp: Arc<SmppClient>,
-    dsns: Arc<AtomicU64>,
-    jobs_rx: Option<mpsc::UnboundedReceiver<Job>>,
-    vasp: Arc<Vasp>,
-    vasp_server: Server,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) engine: RetryEngine,
+    pub(crate) smpp: Arc<SmppClient>,
+    pub(crate) dsns: Arc<AtomicU64>,
+    pub(crate) jobs_rx: Option<mpsc::UnboundedReceiver<Job>>,
+    pub(crate) vasp: Arc<Vasp>,
+    pub(crate) vasp_server: Server,
+    pub(crate) tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Gateway {
@@ -1133,255 +673,4 @@ impl Drop for Gateway {
             t.abort();
         }
     }
-}
-
-/// Connects and binds; returns the client and its reader, writer and enquire_link tasks.
-async fn connect_smpp(
-    addr: SocketAddr,
-    shared: &Arc<Shared>,
-    engine: &RetryEngine,
-) -> Result<(Arc<SmppClient>, Vec<tokio::task::JoinHandle<()>>), String> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("SMSC {addr}: {e}"))?;
-    let _ = stream.set_nodelay(true);
-    let mut framed = Framed::new(stream, SmppFraming::new());
-    let bind = Bind {
-        system_id: "gateway".into(),
-        password: "secret".into(),
-        system_type: "redeliver".into(),
-        interface_version: 0x34,
-        ..Bind::default()
-    };
-    framed
-        .send(Pdu::new(1, Body::BindTransceiver(bind)))
-        .await
-        .map_err(|e| format!("bind_transceiver: {e}"))?;
-    match framed.next().await {
-        Some(Ok(Pdu {
-            body: Body::BindTransceiverResp(resp),
-            command_status: CommandStatus::Ok,
-            ..
-        })) => {
-            shared.timeline.event(
-                "gateway",
-                None,
-                format_args!(
-                    "bound to {} as a transceiver",
-                    resp.system_id.to_string_lossy()
-                ),
-            );
-        }
-        Some(Ok(pdu)) => {
-            return Err(format!(
-                "bind_transceiver answered with {} {}",
-                pdu.command_id().name(),
-                pdu.command_status
-            ));
-        }
-        Some(Err(e)) => return Err(format!("bind_transceiver_resp: {e}")),
-        None => return Err("the SMSC closed the connection during the bind".into()),
-    }
-    let (mut sink, mut stream) = framed.split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Pdu>();
-    let client = Arc::new(SmppClient {
-        tx,
-        seq: AtomicU32::new(2),
-        window: Arc::new(Semaphore::new(WINDOW)),
-        pending: Mutex::new(HashMap::new()),
-        unbound: Notify::new(),
-    });
-    let writer = tokio::spawn(async move {
-        while let Some(pdu) = rx.recv().await {
-            if sink.send(pdu).await.is_err() {
-                break;
-            }
-        }
-    });
-    let c = Arc::clone(&client);
-    let enquire = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(ENQUIRE_LINK_EVERY);
-        loop {
-            tick.tick().await;
-            let seq = c.next_seq();
-            if c.tx.send(Pdu::new(seq, Body::EnquireLink)).is_err() {
-                break;
-            }
-        }
-    });
-    // PDUs about one message are handled one at a time, in arrival order, so a receipt that
-    // beats its submit_sm_resp reaches the engine first and is parked until the response
-    // stores the message. PDUs about different messages are handled side by side, so the
-    // store can commit their writes together.
-    let mut tasks = vec![writer, enquire];
-    let mut lanes = Vec::with_capacity(LANES);
-    for _ in 0..LANES {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Pdu>();
-        let (c, s, e) = (Arc::clone(&client), Arc::clone(shared), engine.clone());
-        tasks.push(tokio::spawn(async move {
-            while let Some(pdu) = rx.recv().await {
-                on_pdu(&c, &s, &e, pdu).await;
-            }
-        }));
-        lanes.push(tx);
-    }
-    let (c, s, e) = (Arc::clone(&client), Arc::clone(shared), engine.clone());
-    tasks.push(tokio::spawn(async move {
-        while let Some(next) = stream.next().await {
-            let pdu = match next {
-                Ok(pdu) => pdu,
-                Err(err) => {
-                    s.error(None, format_args!("SMPP: {err}"));
-                    if err.is_fatal() {
-                        break;
-                    }
-                    continue;
-                }
-            };
-            let message = match &pdu.body {
-                Body::SubmitSmResp(_) => {
-                    lock(&c.pending).get(&pdu.sequence_number).map(|p| p.index)
-                }
-                Body::DeliverSm(d) => plan::index_of(&d.source_addr.to_string_lossy()),
-                _ => None,
-            };
-            match message {
-                Some(i) => {
-                    if lanes[i % LANES].send(pdu).is_err() {
-                        break;
-                    }
-                }
-                None => {
-                    if on_pdu(&c, &s, &e, pdu).await {
-                        break;
-                    }
-                }
-            }
-        }
-        c.unbound.notify_one();
-    }));
-    Ok((client, tasks))
-}
-
-/// Handles one PDU from the SMSC; true when the session is over.
-async fn on_pdu(c: &SmppClient, s: &Shared, e: &RetryEngine, pdu: Pdu) -> bool {
-    let scope = smpp_scope();
-    match pdu.body {
-        Body::SubmitSmResp(resp) => {
-            let Some(Pending {
-                index: i,
-                leg,
-                submit,
-                envelope,
-                _permit: _,
-            }) = lock(&c.pending).remove(&pdu.sequence_number)
-            else {
-                s.error(
-                    None,
-                    format_args!("submit_sm_resp #{} for no submit_sm", pdu.sequence_number),
-                );
-                return false;
-            };
-            s.timeline.event(
-                "gateway",
-                Some(i),
-                format_args!(
-                    "submit_sm_resp #{} {} message_id={}",
-                    pdu.sequence_number,
-                    pdu.command_status,
-                    resp.message_id.to_string_lossy()
-                ),
-            );
-            s.expect(e, &scope, i, &resp.message_id.to_string_lossy());
-            let outcome = e
-                .on_submit_sm_resp(&scope, envelope, &submit, pdu.command_status, &resp)
-                .await;
-            if matches!(outcome, Ok(SubmitOutcome::Stored { .. })) {
-                s.accepted(i, leg, pdu.command_status.to_string(), SMSC_CONNECTOR)
-                    .await;
-            }
-            s.submit_outcome(i, Channel::Smpp, outcome).await;
-        }
-        Body::DeliverSm(deliver) => {
-            let _ = c.tx.send(Pdu::new(
-                pdu.sequence_number,
-                Body::DeliverSmResp(DeliverSmResp::default()),
-            ));
-            if !deliver.esm_class.is_delivery_receipt() {
-                s.timeline.event(
-                    "gateway",
-                    None,
-                    "deliver_sm that is not a receipt (MO message): ignored",
-                );
-                return false;
-            }
-            let i = plan::index_of(&deliver.source_addr.to_string_lossy());
-            match DeliveryReceipt::from_deliver_sm(&deliver) {
-                Ok(receipt) => {
-                    let class = receipt.class(&e.settings().receipt_rules);
-                    s.timeline.event(
-                        "gateway",
-                        i,
-                        format_args!(
-                            "deliver_sm receipt id:{} stat:{} ({class})",
-                            receipt.id, receipt.stat
-                        ),
-                    );
-                    if class == ReceiptClass::Intermediate {
-                        // counted from the engine's outcome
-                    } else {
-                        s.count(|r| r.smpp_receipts += 1);
-                        let format = e.options().resolve(&scope).receipt_msgid_format;
-                        let key = msgid_key(&receipt.id, format).and_then(|k| MsgId::new(k).ok());
-                        let bucket = e
-                            .bucket_for(Some(&deliver.destination_addr.to_string_lossy()))
-                            .ok();
-                        if let (Some(key), Some(bucket)) = (key, bucket) {
-                            let info = FinalInfo {
-                                status: receipt.stat.clone(),
-                                connector: SMSC_CONNECTOR,
-                                params: ReceiptParams {
-                                    id_smsc: receipt.id.clone(),
-                                    sub: receipt.sub.clone().unwrap_or_default(),
-                                    dlvrd: receipt.dlvrd.clone().unwrap_or_default(),
-                                    subdate: receipt.submit_date.clone().unwrap_or_default(),
-                                    donedate: receipt.done_date.clone().unwrap_or_default(),
-                                    err: receipt.err.clone().unwrap_or_default(),
-                                    text: receipt.text.clone().unwrap_or_default(),
-                                },
-                            };
-                            lock(&s.finals).insert((bucket, key), info);
-                        }
-                    }
-                }
-                Err(err) => s.error(i, format_args!("deliver_sm receipt: {err}")),
-            }
-            let outcome = e.on_deliver_sm(&scope, &deliver).await;
-            s.receipt_outcome(Source::Smpp, i, outcome).await;
-        }
-        Body::EnquireLinkResp => {
-            s.count(|r| r.enquire_links += 1);
-        }
-        Body::EnquireLink => {
-            let _ =
-                c.tx.send(Pdu::new(pdu.sequence_number, Body::EnquireLinkResp));
-        }
-        Body::UnbindResp => {
-            s.timeline
-                .event("gateway", None, "unbind_resp: session closed");
-            return true;
-        }
-        Body::GenericNack => s.error(
-            None,
-            format_args!(
-                "generic_nack #{} {}",
-                pdu.sequence_number, pdu.command_status
-            ),
-        ),
-        other => s.error(
-            None,
-            format_args!("unexpected {} from the SMSC", other.command_id().name()),
-        ),
-    }
-    false
 }

@@ -16,22 +16,26 @@
 //!   decimal, some receipts before the submit_sm_resp, some UNDELIV or EXPIRED;
 //! * an **MMSC** (`mmsc.rs`), an MM7 relay over HTTP: SubmitRsp, then a DeliveryReportReq
 //!   posted to the VASP, some Expired or Rejected;
-//! * the **gateway** (`gateway.rs`): an SMPP client and an MM7 VASP whose submissions and
-//!   receipts go through `redeliver`'s `RetryEngine` on the store, with hooks that reroute a
-//!   failed SMS to MM7 and a failed MMS to SMS (the seed's Lua examples), the default bounce for
-//!   the rest, and an `HttpDlrThrower` sending every DLR (level 3) to the application.
+//! * the **gateway** (`gateway.rs`, `esme.rs`, `vasp.rs`, `policy.rs`): an SMPP client and an
+//!   MM7 VASP whose submissions and receipts go through `redeliver`'s `RetryEngine` on the store,
+//!   with hooks that reroute a failed SMS to MM7 and a failed MMS to SMS (the seed's Lua
+//!   examples), the default bounce for the rest, and an `HttpDlrThrower` sending every DLR
+//!   (level 3) to the application.
 //!
 //! What happens to which message is fixed by its index (`plan.rs`), so every run ends with the
 //! same numbers; `tests/gateway.rs` checks them.
 
 mod app;
+mod esme;
 mod gateway;
 mod http;
 mod mmsc;
 mod plan;
+mod policy;
 mod run;
 mod smsc;
 mod timeline;
+mod vasp;
 
 use std::io::Write as _;
 use std::process::ExitCode;
