@@ -251,3 +251,52 @@ async fn the_parking_lot_timer_reports_what_it_applied() {
     let (report, outcomes) = engine.retry_parked_outcomes().await;
     assert_eq!((report.applied, outcomes.len()), (0, 0));
 }
+
+/// The example's HTTP server refuses what it will not read whole, without allocating for it.
+#[tokio::test]
+async fn the_http_server_refuses_oversized_requests() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let handler: http::Handler =
+        Arc::new(|_req| Box::pin(async { http::Response::text("200 OK", "fine") }));
+    let server = http::Server::start(listener, handler).expect("server");
+
+    async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+        let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        conn.write_all(request).await.expect("write");
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    let answer = exchange(
+        server.addr,
+        b"POST /x HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.ends_with("fine"), "{answer}");
+
+    let huge = format!(
+        "POST /x HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+        http::MAX_BODY + 1
+    );
+    let answer = exchange(server.addr, huge.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 400 Bad Request"), "{answer}");
+    assert!(answer.contains("over the"), "{answer}");
+
+    let long_line = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(10_000));
+    let answer = exchange(server.addr, long_line.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 400 Bad Request"), "{answer}");
+
+    let chunked = b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n";
+    let answer = exchange(server.addr, chunked).await;
+    assert!(answer.starts_with("HTTP/1.1 400 Bad Request"), "{answer}");
+
+    let bad_length = b"POST /x HTTP/1.1\r\nContent-Length: lots\r\n\r\n";
+    let answer = exchange(server.addr, bad_length).await;
+    assert!(answer.contains("is not a number"), "{answer}");
+}

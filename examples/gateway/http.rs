@@ -31,6 +31,8 @@ pub struct Request {
     pub content_type: Option<String>,
     /// The body.
     pub body: Vec<u8>,
+    /// Whether the client asked to close the connection after the response.
+    pub close: bool,
 }
 
 /// One response.
@@ -121,6 +123,7 @@ async fn read_request(r: &mut BufReader<TcpStream>) -> io::Result<Option<Request
     let target = parts.next().unwrap_or_default().to_owned();
     let mut content_type = None;
     let mut length = 0usize;
+    let mut close = false;
     for n in 0.. {
         if n == MAX_HEADERS {
             return Err(io::Error::new(
@@ -144,6 +147,8 @@ async fn read_request(r: &mut BufReader<TcpStream>) -> io::Result<Option<Request
                         format!("Content-Length {value:?} is not a number"),
                     )
                 })?;
+            } else if name.eq_ignore_ascii_case("connection") {
+                close = value.eq_ignore_ascii_case("close");
             } else if name.eq_ignore_ascii_case("content-type") {
                 content_type = Some(value.to_owned());
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -167,14 +172,18 @@ async fn read_request(r: &mut BufReader<TcpStream>) -> io::Result<Option<Request
         target,
         content_type,
         body,
+        close,
     }))
 }
 
 async fn serve(stream: TcpStream, handler: Handler) {
     let mut r = BufReader::new(stream);
     loop {
-        let response = match read_request(&mut r).await {
-            Ok(Some(request)) => handler(request).await,
+        let (response, close) = match read_request(&mut r).await {
+            Ok(Some(request)) => {
+                let close = request.close;
+                (handler(request).await, close)
+            }
             Ok(None) => return,
             Err(e) => {
                 let reply = Response::text("400 Bad Request", e.to_string());
@@ -182,7 +191,7 @@ async fn serve(stream: TcpStream, handler: Handler) {
                 return;
             }
         };
-        if write_response(r.get_mut(), &response, false).await.is_err() {
+        if write_response(r.get_mut(), &response, close).await.is_err() || close {
             return;
         }
     }
