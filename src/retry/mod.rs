@@ -895,6 +895,20 @@ impl RetryEngine {
     /// Tries every parked receipt again; gives up on those past their window. Call it on a
     /// timer (every few seconds).
     pub async fn retry_parked(&self) -> ParkReport {
+        self.retry_parked_outcomes().await.0
+    }
+
+    /// As [`retry_parked`](Self::retry_parked), and also what became of every receipt that left
+    /// the parking lot (applied, given up, or failed), in the order they were parked, for the
+    /// host to act on as it acts on [`on_receipt`](Self::on_receipt)'s answers (a DLR to send,
+    /// a message to mark done). Receipts still parked are not listed.
+    ///
+    /// The host needs them: a receipt taken out of the lot by this call is not in the lot when
+    /// its submission is stored meanwhile, so it is applied here (or on the next call) rather
+    /// than in that submission's [`SubmitOutcome::Stored`] `applied` list.
+    pub async fn retry_parked_outcomes(
+        &self,
+    ) -> (ParkReport, Vec<Result<ReceiptOutcome, EngineError>>) {
         let all: Vec<Parked> = {
             let mut lot = lock(&self.inner.parked);
             lot.len = 0;
@@ -903,9 +917,14 @@ impl RetryEngine {
         let mut all = all;
         all.sort_by_key(|p| p.origin.seq);
         let mut report = ParkReport::default();
+        let mut outcomes = Vec::new();
         for p in all {
-            match self.process(p.event, p.key, p.origin).await {
-                Ok(ReceiptOutcome::Parked { .. }) => report.still_parked += 1,
+            let outcome = self.process(p.event, p.key, p.origin).await;
+            match &outcome {
+                Ok(ReceiptOutcome::Parked { .. }) => {
+                    report.still_parked += 1;
+                    continue;
+                }
                 Ok(ReceiptOutcome::Unmatched {
                     reason: Unmatched::Expired,
                     ..
@@ -913,8 +932,9 @@ impl RetryEngine {
                 Ok(_) => report.applied += 1,
                 Err(_) => report.failed += 1,
             }
+            outcomes.push(outcome);
         }
-        report
+        (report, outcomes)
     }
 
     fn take_parked(&self, bucket: &Bucket, keys: &[MsgId]) -> Vec<Parked> {
