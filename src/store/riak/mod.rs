@@ -59,6 +59,7 @@ mod codec;
 mod config;
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -87,6 +88,8 @@ const MAX_VCLOCKS: usize = 16 * 1024;
 const MAX_SEEN: usize = 1_000_000;
 /// Objects checked and deleted at once by `sweep_expired`.
 const SWEEP_CONCURRENCY: usize = 16;
+/// Locks the remembered vclocks are spread over.
+const VCLOCK_SHARDS: usize = 16;
 /// Upper end of the listing range query: every expiry.
 const MAX_TERM: &str = "9223372036854775807";
 
@@ -102,7 +105,8 @@ struct Inner {
     client: Client,
     servers: Vec<Server>,
     config: RiakConfig,
-    vclocks: Mutex<HashMap<(String, String), String>>,
+    /// Sharded by key, so concurrent requests rarely wait on each other's lock.
+    vclocks: Vec<Mutex<VclockShard>>,
     last_stamp: AtomicU64,
 }
 
@@ -121,6 +125,8 @@ struct Reply {
     headers: HeaderMap,
     body: Bytes,
 }
+
+type VclockShard = HashMap<(String, String), String>;
 
 /// What one operation is about, for errors.
 #[derive(Clone, Copy)]
@@ -210,7 +216,9 @@ impl RiakStore {
                 client,
                 servers,
                 config,
-                vclocks: Mutex::new(HashMap::new()),
+                vclocks: (0..VCLOCK_SHARDS)
+                    .map(|_| Mutex::new(HashMap::new()))
+                    .collect(),
                 last_stamp: AtomicU64::new(0),
             }),
         })
@@ -316,18 +324,25 @@ impl RiakStore {
         }
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
-        let mut body = BytesMut::new();
-        while let Some(chunk) = response.chunk().await.map_err(describe)? {
-            if body.len() + chunk.len() > limit {
-                return Err(format!("response exceeds the {limit}-byte limit"));
+        // With a Content-Length (checked above) the body is read whole; without one it is read
+        // chunk by chunk so a server cannot make it grow past the limit.
+        let body = if response.content_length().is_some() {
+            response.bytes().await.map_err(describe)?
+        } else {
+            let mut body = BytesMut::new();
+            while let Some(chunk) = response.chunk().await.map_err(describe)? {
+                if body.len() + chunk.len() > limit {
+                    return Err(format!("response exceeds the {limit}-byte limit"));
+                }
+                body.extend_from_slice(&chunk);
             }
-            body.extend_from_slice(&chunk);
-        }
+            body.freeze()
+        };
         Ok(Reply {
             server,
             status,
             headers,
-            body: body.freeze(),
+            body,
         })
     }
 
@@ -355,25 +370,31 @@ impl RiakStore {
         ))
     }
 
+    fn vclock_shard(&self, ctx: Ctx<'_>) -> std::sync::MutexGuard<'_, VclockShard> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (ctx.bucket, ctx.msgid).hash(&mut hasher);
+        let shards = &self.inner.vclocks;
+        let index = (hasher.finish() % shards.len() as u64) as usize;
+        // A map entry is a single insert or remove, so a poisoned lock is still consistent.
+        shards[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn remember_vclock(&self, ctx: Ctx<'_>, headers: &HeaderMap) {
         let Some(vclock) = headers.header(VCLOCK) else {
             return;
         };
-        let mut vclocks = self.inner.vclocks.lock().unwrap_or_else(|e| e.into_inner());
-        if vclocks.len() >= MAX_VCLOCKS {
-            vclocks.clear();
+        let mut shard = self.vclock_shard(ctx);
+        if shard.len() >= MAX_VCLOCKS / VCLOCK_SHARDS {
+            shard.clear();
         }
-        vclocks.insert(
+        shard.insert(
             (ctx.bucket.to_owned(), ctx.msgid.to_owned()),
             vclock.to_owned(),
         );
     }
 
     fn take_vclock(&self, ctx: Ctx<'_>) -> Option<String> {
-        self.inner
-            .vclocks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.vclock_shard(ctx)
             .remove(&(ctx.bucket.to_owned(), ctx.msgid.to_owned()))
     }
 
