@@ -62,6 +62,8 @@ impl SmppClient {
         };
         let number = plan::number(job.index);
         let submit = SubmitSm {
+            // A short code is network specific (TON 3); the handset is international E.164
+            // (TON 1, NPI 1).
             source_addr_ton: 3,
             source_addr: plan::SHORTCODE.into(),
             dest_addr_ton: 1,
@@ -296,9 +298,9 @@ pub(crate) async fn on_pdu(c: &SmppClient, s: &Shared, e: &RetryEngine, pdu: Pdu
                             receipt.id, receipt.stat
                         ),
                     );
-                    if class == ReceiptClass::Intermediate {
-                        // counted from the engine's outcome
-                    } else {
+                    // Intermediate receipts are counted from the engine's answer; a final one
+                    // leaves the DLR the application gets once the engine has decided.
+                    if class != ReceiptClass::Intermediate {
                         s.count(|r| r.smpp_receipts += 1);
                         let format = e.options().resolve(&scope).receipt_msgid_format;
                         let key = msgid_key(&receipt.id, format).and_then(|k| MsgId::new(k).ok());
