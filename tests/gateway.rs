@@ -131,6 +131,10 @@ fn check(s: &Summary, n: usize) {
         attempts - s.app.acked
     );
     assert_eq!(total(&s.app.receipt_status), n as u64);
+    assert_eq!(
+        get(&s.app.receipt_status, "DELIVRD") + get(&s.app.receipt_status, "Retrieved"),
+        g.delivered
+    );
     assert_eq!(s.app.refused, 0);
 
     // One SMPP session, opened and closed properly.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use redeliver::config::msgid_key;
-use redeliver::dlr::ReceiptParams;
+use redeliver::dlr::{Dlr, DlrLevel, DlrMethod};
 use redeliver::message::{Channel, Envelope, MsgId, ReceiptClass};
 use redeliver::retry::{RetryEngine, SubmitOutcome};
 use redeliver::smpp::receipt::DeliveryReceipt;
@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::codec::Framed;
 
-use super::gateway::{FinalInfo, Job, SMSC_CONNECTOR, Shared, Source, lock, smpp_scope};
+use super::gateway::{Job, SMSC_CONNECTOR, Shared, Source, lock, smpp_scope};
 use super::plan;
 
 /// submit_sm PDUs in flight at once.
@@ -62,6 +62,8 @@ impl SmppClient {
         };
         let number = plan::number(job.index);
         let submit = SubmitSm {
+            // A short code is network specific (TON 3); the handset is international E.164
+            // (TON 1, NPI 1).
             source_addr_ton: 3,
             source_addr: plan::SHORTCODE.into(),
             dest_addr_ton: 1,
@@ -260,8 +262,14 @@ pub(crate) async fn on_pdu(c: &SmppClient, s: &Shared, e: &RetryEngine, pdu: Pdu
                 .on_submit_sm_resp(&scope, envelope, &submit, pdu.command_status, &resp)
                 .await;
             if matches!(outcome, Ok(SubmitOutcome::Stored { .. })) {
-                s.accepted(i, leg, pdu.command_status.to_string(), SMSC_CONNECTOR)
-                    .await;
+                let dlr = Dlr::level1_from_submit_sm_resp(
+                    s.dlr_url.clone(),
+                    DlrMethod::Post,
+                    plan::id(i),
+                    pdu.command_status,
+                    SMSC_CONNECTOR,
+                );
+                s.accepted(i, leg, dlr).await;
             }
             s.submit_outcome(i, Channel::Smpp, outcome).await;
         }
@@ -290,30 +298,25 @@ pub(crate) async fn on_pdu(c: &SmppClient, s: &Shared, e: &RetryEngine, pdu: Pdu
                             receipt.id, receipt.stat
                         ),
                     );
-                    if class == ReceiptClass::Intermediate {
-                        // counted from the engine's outcome
-                    } else {
+                    // Intermediate receipts are counted from the engine's answer; a final one
+                    // leaves the DLR the application gets once the engine has decided.
+                    if class != ReceiptClass::Intermediate {
                         s.count(|r| r.smpp_receipts += 1);
                         let format = e.options().resolve(&scope).receipt_msgid_format;
                         let key = msgid_key(&receipt.id, format).and_then(|k| MsgId::new(k).ok());
                         let bucket = e
                             .bucket_for(Some(&deliver.destination_addr.to_string_lossy()))
                             .ok();
-                        if let (Some(key), Some(bucket)) = (key, bucket) {
-                            let info = FinalInfo {
-                                status: receipt.stat.clone(),
-                                connector: SMSC_CONNECTOR,
-                                params: ReceiptParams {
-                                    id_smsc: receipt.id.clone(),
-                                    sub: receipt.sub.clone().unwrap_or_default(),
-                                    dlvrd: receipt.dlvrd.clone().unwrap_or_default(),
-                                    subdate: receipt.submit_date.clone().unwrap_or_default(),
-                                    donedate: receipt.done_date.clone().unwrap_or_default(),
-                                    err: receipt.err.clone().unwrap_or_default(),
-                                    text: receipt.text.clone().unwrap_or_default(),
-                                },
-                            };
-                            lock(&s.finals).insert((bucket, key), info);
+                        if let (Some(i), Some(key), Some(bucket)) = (i, key, bucket) {
+                            let dlr = Dlr::level2_from_receipt(
+                                s.dlr_url.clone(),
+                                DlrMethod::Post,
+                                DlrLevel::All,
+                                plan::id(i),
+                                &receipt,
+                                SMSC_CONNECTOR,
+                            );
+                            lock(&s.finals).insert((bucket, key), dlr);
                         }
                     }
                 }

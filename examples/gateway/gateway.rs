@@ -144,14 +144,6 @@ pub(crate) enum Source {
     ParkingLot,
 }
 
-/// What the final DLR of a message carries, kept from its receipt until the engine decides.
-#[derive(Debug, Clone)]
-pub(crate) struct FinalInfo {
-    pub(crate) status: String,
-    pub(crate) connector: &'static str,
-    pub(crate) params: ReceiptParams,
-}
-
 #[derive(Debug, Default)]
 pub(crate) struct MessageState {
     pub(crate) legs: u8,
@@ -164,7 +156,9 @@ pub struct Shared {
     pub(crate) timeline: Arc<Timeline>,
     pub(crate) messages: Mutex<Vec<MessageState>>,
     pub(crate) by_key: Mutex<HashMap<(Bucket, MsgId), usize>>,
-    pub(crate) finals: Mutex<HashMap<(Bucket, MsgId), FinalInfo>>,
+    /// The receipt DLR of each final receipt, built when the receipt arrives and thrown when the
+    /// engine has decided the message's end.
+    pub(crate) finals: Mutex<HashMap<(Bucket, MsgId), Dlr>>,
     pub(crate) report: Mutex<GatewayReport>,
     pub(crate) finished: AtomicUsize,
     pub(crate) all_done: Notify,
@@ -199,28 +193,15 @@ impl Shared {
     }
 
     /// The level-1 DLR: the message was accepted by its first SMSC or MMSC.
-    pub(crate) async fn accepted(
-        &self,
-        i: usize,
-        leg: u8,
-        status: String,
-        connector: &'static str,
-    ) {
+    pub(crate) async fn accepted(&self, i: usize, leg: u8, dlr: Dlr) {
         if leg != 1 {
             return;
         }
-        let dlr = Dlr::level1(
-            self.dlr_url.clone(),
-            DlrMethod::Post,
-            plan::id(i),
-            status,
-            connector,
-        );
         self.throw(i, dlr).await;
     }
 
     /// The message reached its end: the receipt DLR, and the count towards the run's end.
-    pub(crate) async fn finish(&self, i: usize, end: End, info: Option<FinalInfo>) {
+    pub(crate) async fn finish(&self, i: usize, end: End, dlr: Option<Dlr>) {
         {
             let mut messages = lock(&self.messages);
             let Some(m) = messages.get_mut(i) else { return };
@@ -230,23 +211,22 @@ impl Shared {
             }
             m.end = Some(end);
         }
-        let info = info.unwrap_or_else(|| FinalInfo {
-            status: match end {
-                End::Delivered => "DELIVRD".into(),
-                End::Bounced => "UNDELIV".into(),
-            },
-            connector: SMSC_CONNECTOR,
-            params: ReceiptParams::default(),
+        // Every final receipt left its DLR in `finals`; this is for one that could not be read.
+        let dlr = dlr.unwrap_or_else(|| {
+            let status = match end {
+                End::Delivered => "DELIVRD",
+                End::Bounced => "UNDELIV",
+            };
+            Dlr::level2(
+                self.dlr_url.clone(),
+                DlrMethod::Post,
+                DlrLevel::All,
+                plan::id(i),
+                status,
+                SMSC_CONNECTOR,
+                ReceiptParams::default(),
+            )
         });
-        let dlr = Dlr::level2(
-            self.dlr_url.clone(),
-            DlrMethod::Post,
-            DlrLevel::All,
-            plan::id(i),
-            info.status,
-            info.connector,
-            info.params,
-        );
         self.throw(i, dlr).await;
         let total = lock(&self.messages).len();
         if self.finished.fetch_add(1, Ordering::SeqCst) + 1 == total {

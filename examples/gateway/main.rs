@@ -74,6 +74,9 @@ fn parse() -> Result<Cli, String> {
         match flag.as_str() {
             "--messages" => {
                 let n: usize = value.parse().map_err(|e| bad(&e))?;
+                if !(1..=plan::MAX_MESSAGES).contains(&n) {
+                    return Err(bad(&format_args!("expected 1 to {}", plan::MAX_MESSAGES)));
+                }
                 let deadline = Options::new(n).deadline;
                 cli.opts.messages = n;
                 cli.opts.deadline = deadline;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use redeliver::config::msgid_key;
-use redeliver::dlr::ReceiptParams;
+use redeliver::dlr::{Dlr, DlrLevel, DlrMethod, ReceiptParams};
 use redeliver::message::{Channel, Envelope, MsgId, ReceiptClass};
 use redeliver::mm7::{
     Address, ContentPart, ContentRef, DefaultMm7Codec, Mm7Codec, Mm7Message, Recipients, Release,
@@ -15,7 +15,7 @@ use redeliver::mm7::{
 };
 use redeliver::retry::{RetryEngine, SubmitOutcome};
 
-use super::gateway::{FinalInfo, Job, MMSC_CONNECTOR, Shared, Source, lock, mm7_scope};
+use super::gateway::{Job, MMSC_CONNECTOR, Shared, Source, lock, mm7_scope};
 use super::http::{Request, Response};
 use super::plan;
 use super::timeline::yymmddhhmm;
@@ -112,14 +112,15 @@ impl Vasp {
             .on_submit_rsp(&mm7_scope(), envelope, &req, &rsp)
             .await;
         if matches!(outcome, Ok(SubmitOutcome::Stored { .. })) {
-            shared
-                .accepted(
-                    i,
-                    job.leg,
-                    rsp.status.code.as_u16().to_string(),
-                    MMSC_CONNECTOR,
-                )
-                .await;
+            // Jasmin names only SMPP statuses; an MM7 submission's is its status code.
+            let dlr = Dlr::level1(
+                shared.dlr_url.clone(),
+                DlrMethod::Post,
+                plan::id(i),
+                rsp.status.code.as_u16().to_string(),
+                MMSC_CONNECTOR,
+            );
+            shared.accepted(i, job.leg, dlr).await;
         }
         shared.submit_outcome(i, Channel::Mm7, outcome).await;
     }
@@ -170,10 +171,14 @@ impl Vasp {
                 .unwrap_or_default();
             let now = yymmddhhmm(SystemTime::now());
             let delivered = report.mm_status.class() == ReceiptClass::Positive;
-            let info = FinalInfo {
-                status: report.mm_status.as_str().to_owned(),
-                connector: MMSC_CONNECTOR,
-                params: ReceiptParams {
+            let dlr = Dlr::level2(
+                shared.dlr_url.clone(),
+                DlrMethod::Post,
+                DlrLevel::All,
+                plan::id(i),
+                report.mm_status.as_str(),
+                MMSC_CONNECTOR,
+                ReceiptParams {
                     id_smsc: report.message_id.clone(),
                     sub: "001".into(),
                     dlvrd: if delivered { "001" } else { "000" }.into(),
@@ -183,8 +188,8 @@ impl Vasp {
                     err: if delivered { "000" } else { "" }.into(),
                     text,
                 },
-            };
-            lock(&shared.finals).insert((bucket, key), info);
+            );
+            lock(&shared.finals).insert((bucket, key), dlr);
         }
         let (outcome, rsp) = engine.on_delivery_report(&scope, &report).await;
         shared.receipt_outcome(Source::Mm7, i, outcome).await;
