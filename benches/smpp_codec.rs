@@ -6,11 +6,18 @@
 //! measured the way a host runs it — a read buffer holding the whole corpus, split and decoded
 //! by each library's `tokio_util` decoder — so both sides pay for framing; encoding writes every
 //! PDU of the corpus into one reused buffer.
+//!
+//! Time is the benchmark thread's CPU time, so that load from other processes on a shared
+//! machine does not fall on whichever side happens to run while it peaks and skew the ratios;
+//! `SMPP_BENCH_CLOCK=wall` measures wall-clock time instead.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use cpu_time::ThreadTime;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{Criterion, Throughput};
 use redeliver::smpp::receipt::{DeliveryReceipt, MessageState};
 use redeliver::smpp::{
     Body, DeliverSm, DeliverSmResp, EsmClass, Pdu, RegisteredDelivery, SmppFraming, SubmitSm,
@@ -130,7 +137,7 @@ fn decode_rusmpp_count(stream: &[u8]) -> usize {
     n
 }
 
-fn bench_codec(c: &mut Criterion) {
+fn bench_codec<M: Measurement>(c: &mut Criterion<M>) {
     let pdus = corpus();
     let stream = encoded(&pdus);
     let theirs = decode_rusmpp(&stream);
@@ -289,7 +296,7 @@ fn ours(s: &str) -> Option<Fields> {
     })
 }
 
-fn bench_receipts(c: &mut Criterion) {
+fn bench_receipts<M: Measurement>(c: &mut Criterion<M>) {
     let texts: Vec<String> = (0..16)
         .map(|i| receipt_text(i, if i % 4 == 0 { "UNDELIV" } else { "DELIVRD" }))
         .collect();
@@ -326,5 +333,52 @@ fn bench_receipts(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_codec, bench_receipts);
-criterion_main!(benches);
+/// The CPU time of the benchmark thread, formatted like wall-clock time.
+struct ThreadCpuTime(WallTime);
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = ThreadTime;
+    type Value = Duration;
+
+    fn start(&self) -> ThreadTime {
+        ThreadTime::now()
+    }
+
+    fn end(&self, started: ThreadTime) -> Duration {
+        started.elapsed()
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.0.formatter()
+    }
+}
+
+fn main() {
+    let wall = std::env::var("SMPP_BENCH_CLOCK").is_ok_and(|v| v == "wall")
+        || ThreadTime::try_now().is_err();
+    if wall {
+        let mut c = Criterion::default().configure_from_args();
+        bench_codec(&mut c);
+        bench_receipts(&mut c);
+        c.final_summary();
+    } else {
+        let mut c = Criterion::default()
+            .with_measurement(ThreadCpuTime(WallTime))
+            .configure_from_args();
+        bench_codec(&mut c);
+        bench_receipts(&mut c);
+        c.final_summary();
+    }
+}

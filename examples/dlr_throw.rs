@@ -185,8 +185,12 @@ async fn main() -> ExitCode {
             DlrOutcome::Exhausted {
                 dlr, last_error, ..
             } => {
-                eprintln!("exhausted {}: {last_error}", dlr.id);
-                x.fetch_add(1, Ordering::Relaxed)
+                // The first few say why; the count is in the summary.
+                let before = x.fetch_add(1, Ordering::Relaxed);
+                if before < 3 {
+                    eprintln!("exhausted {}: {last_error}", dlr.id);
+                }
+                before
             }
         };
     });

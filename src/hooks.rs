@@ -38,7 +38,7 @@ use crate::bounce::Dsn;
 use crate::config::ScopeContext;
 use crate::message::{Bucket, HistoryEvent, MsgId, StoredMessage};
 use crate::mm7::DeliveryReportReq;
-use crate::retry::Counters;
+use crate::retry::{Counters, ReceiptEvent};
 use crate::store::{MessageStore, StoreError};
 
 /// The answer of `smpp_store_submit` and `mm7_store_submit` (seed: "SMPP Hook Points").
@@ -285,14 +285,22 @@ pub struct HookContext {
     store: Arc<dyn MessageStore>,
     injector: Arc<dyn Injector>,
     counters: Arc<Counters>,
-    scope: ScopeContext,
+    scope: ScopeSource,
+}
+
+/// Where a context's scope comes from: its own copy (store hooks), or the receipt being handled
+/// (receipt hooks), so the receipt path copies nothing.
+#[derive(Clone)]
+enum ScopeSource {
+    Own(ScopeContext),
+    Receipt(Arc<ReceiptEvent>),
 }
 
 impl fmt::Debug for HookContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HookContext")
             .field("store", &self.store.backend())
-            .field("scope", &self.scope)
+            .field("scope", self.scope())
             .finish_non_exhaustive()
     }
 }
@@ -308,13 +316,40 @@ impl HookContext {
             store,
             injector,
             counters,
-            scope,
+            scope: ScopeSource::Own(scope),
+        }
+    }
+
+    pub(crate) fn for_receipt(
+        store: Arc<dyn MessageStore>,
+        injector: Arc<dyn Injector>,
+        counters: Arc<Counters>,
+        receipt: Arc<ReceiptEvent>,
+    ) -> Self {
+        Self {
+            store,
+            injector,
+            counters,
+            scope: ScopeSource::Receipt(receipt),
+        }
+    }
+
+    /// The receipt being handled, in the receipt hooks (`None` in the store hooks): its state
+    /// (`UNDELIV`, `EXPIRED`, `Rejected`, …), error code and raw text, for policies that depend
+    /// on why a message failed. The seed's hooks get only the bucket and msgid; this is extra.
+    pub fn receipt(&self) -> Option<&ReceiptEvent> {
+        match &self.scope {
+            ScopeSource::Receipt(ev) => Some(ev),
+            ScopeSource::Own(_) => None,
         }
     }
 
     /// The scopes the message travelled through (binding, binding group, domain).
     pub fn scope(&self) -> &ScopeContext {
-        &self.scope
+        match &self.scope {
+            ScopeSource::Own(scope) => scope,
+            ScopeSource::Receipt(ev) => &ev.scope,
+        }
     }
 
     /// The store the engine uses.

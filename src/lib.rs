@@ -21,9 +21,24 @@
 //! | `mm7` | MM7 (3GPP TS 23.140) SOAP/MIME codec | `mm7` |
 //! | `hooks`, `retry`, `bounce`, `config`, `console` | policy hooks, the retry engine, the default bounce, scoped options, the mstore console | `engine` |
 //! | `dlr` | the DLR thrower | `dlr-http` |
+//!
+//! ## Quick start
+//!
+//! Implement [`DeliveryHooks`](hooks::DeliveryHooks), build a
+//! [`RetryEngine`](retry::RetryEngine) over a store and your spool, and call it from your SMPP
+//! client on every `submit_sm_resp` and delivery receipt (this is `examples/quickstart.rs`):
+//!
+#![cfg_attr(feature = "engine", doc = "```rust")]
+#![cfg_attr(not(feature = "engine"), doc = "```rust,ignore")]
+#![doc = include_str!("../examples/quickstart.rs")]
+#![doc = "```"]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// Re-exported so hosts can implement the async hook and store traits without depending on
+/// `async-trait` themselves.
+pub use async_trait::async_trait;
 
 pub mod message;
 pub mod store;

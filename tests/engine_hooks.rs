@@ -629,6 +629,90 @@ async fn seed_smpp_example_reroutes_and_deletes() {
     );
 }
 
+/// Reroutes only messages that expired; lets the default bounce the others.
+struct RerouteExpired;
+
+#[async_trait]
+impl DeliveryHooks for RerouteExpired {
+    async fn smpp_handle_dr_negative(
+        &self,
+        cx: &HookContext,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<SmppDrDecision, HookError> {
+        let expired = cx.receipt().is_some_and(|r| r.state == "EXPIRED");
+        if !expired {
+            return Ok(SMPP_CONTINUE);
+        }
+        if let Some(msg) = cx.load(bucket, msgid).await? {
+            msg.inject(msg.mailfrom(), "retry@mm7.example.com").await?;
+        }
+        Ok(SMPP_DELIVERED)
+    }
+
+    async fn smpp_store_submit(
+        &self,
+        cx: &HookContext,
+        _msg: &StoredMessage,
+        _bucket: &Bucket,
+        _msgid: &MsgId,
+    ) -> Result<StoreDecision, HookError> {
+        if cx.receipt().is_some() {
+            return Err(HookError::Other("a store hook has no receipt".into()));
+        }
+        Ok(MSTORE_CONTINUE)
+    }
+}
+
+#[tokio::test]
+async fn receipt_hooks_see_the_receipt() {
+    let f = fixture(TRACKED, vec![Arc::new(RerouteExpired)]);
+    f.engine
+        .on_submit(submit(Channel::Smpp, "e"))
+        .await
+        .unwrap();
+    f.engine
+        .on_submit(submit(Channel::Smpp, "u"))
+        .await
+        .unwrap();
+    let out = f
+        .engine
+        .on_receipt(receipt("e", ReceiptClass::Negative, "EXPIRED"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            out,
+            ReceiptOutcome::Handled {
+                took_over: true,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    let out = f
+        .engine
+        .on_receipt(receipt("u", ReceiptClass::Negative, "UNDELIV"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            out,
+            ReceiptOutcome::Handled {
+                took_over: false,
+                default_action: DefaultAction::Bounced,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert_eq!(f.engine.counters().hook_errors, 0);
+    assert!(matches!(
+        f.injector.injections()[0],
+        Injection::Reroute { .. }
+    ));
+}
+
 #[tokio::test]
 async fn hook_context_is_the_lua_api() {
     let f = fixture(TRACKED, vec![]);

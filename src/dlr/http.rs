@@ -272,12 +272,15 @@ impl Inner {
 
     fn gate(&self, dest: &str) -> Arc<HostGate> {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(hosts.entry(dest.to_owned()).or_insert_with(|| {
-            Arc::new(HostGate {
-                slots: Semaphore::new(self.config.max_per_host),
-                next_slot: Mutex::new(Instant::now()),
-            })
-        }))
+        if let Some(gate) = hosts.get(dest) {
+            return Arc::clone(gate);
+        }
+        let gate = Arc::new(HostGate {
+            slots: Semaphore::new(self.config.max_per_host),
+            next_slot: Mutex::new(Instant::now()),
+        });
+        hosts.insert(dest.to_owned(), Arc::clone(&gate));
+        gate
     }
 
     /// Forgets an idle destination so that the map stays as small as the set of busy ones.

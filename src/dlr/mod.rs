@@ -43,7 +43,9 @@ pub use value::{Dlr, DlrLevel, DlrMethod, ReceiptParams, TEXT_CHARS, encode_form
 /// happens afterwards on the host's tokio runtime and ends in a [`DlrOutcome`].
 #[async_trait::async_trait]
 pub trait DlrThrower: Send + Sync {
-    /// Accepts `dlr` for delivery.
+    /// Accepts `dlr` for delivery. Must be called within a tokio runtime: delivery is spawned
+    /// onto it. A durable thrower that is dropped mid-call may already have persisted the DLR;
+    /// it is then sent after the next restart (at least once, never lost).
     async fn throw(&self, dlr: Dlr) -> Result<(), ThrowError>;
 }
 

@@ -1,39 +1,81 @@
 //! A small, bounded XML tree over `quick-xml` events, and the escaping writer the encoder uses.
 //!
-//! The tree borrows element names and (unescaped) text from the input, so building it costs one
-//! `Vec` of nodes; the decoder then walks it by local name. DOCTYPE is refused, only the five
-//! predefined entities and character references are resolved, and depth and element count are
-//! bounded by [`Limits`].
+//! The tree refers to element names and text by offsets into the input, so a node is a few
+//! `u32`s and the first [`INLINE`] nodes live inside the [`Doc`] itself: an MM7 message needs no
+//! heap allocation for its tree. Text that had to be unescaped is kept in a side list. The
+//! decoder then walks the tree by local name. DOCTYPE is refused, only the five predefined
+//! entities and character references are resolved, and depth and element count are bounded by
+//! [`Limits`].
 
 use std::borrow::Cow;
 
+use quick_xml::XmlVersion;
 use quick_xml::escape::escape;
+use quick_xml::events::attributes::Attributes;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 
 use super::Limits;
 use super::error::{Mm7Error, cut};
-use quick_xml::XmlVersion;
 
-/// Index of a node in [`Doc::nodes`].
+/// Index of a node; 0 is the root element.
 pub(crate) type NodeId = usize;
 
-/// One element.
-#[derive(Debug)]
-pub(crate) struct Node<'a> {
-    pub start: BytesStart<'a>,
-    /// Unescaped text directly inside the element (all text events joined).
-    pub text: Cow<'a, str>,
-    pub parent: Option<NodeId>,
-    pub first_child: Option<NodeId>,
-    pub next_sibling: Option<NodeId>,
-    last_child: Option<NodeId>,
+/// Marks "no node" in the compact links below.
+const NONE: u32 = u32::MAX;
+
+/// How many nodes a [`Doc`] holds without allocating; every MM7 message fits.
+const INLINE: usize = 32;
+
+/// An element's text: a slice of the input, or an entry of [`Doc::owned`] when it had to be
+/// unescaped or joined.
+#[derive(Debug, Clone, Copy)]
+enum Text {
+    Slice(u32, u32),
+    Owned(u32),
 }
 
-/// A parsed document: `nodes[0]` is the root element.
+/// One element, all offsets into the input.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    /// Where the start tag's content (qualified name, then attributes) starts, and its length.
+    tag_start: u32,
+    tag_len: u32,
+    /// Length of the qualified name.
+    name_len: u32,
+    /// Where the local name starts within the tag (after `prefix:`).
+    local_start: u32,
+    text: Text,
+    parent: u32,
+    first_child: u32,
+    last_child: u32,
+    next_sibling: u32,
+}
+
+const EMPTY: Node = Node {
+    tag_start: 0,
+    tag_len: 0,
+    name_len: 0,
+    local_start: 0,
+    text: Text::Slice(0, 0),
+    parent: NONE,
+    first_child: NONE,
+    last_child: NONE,
+    next_sibling: NONE,
+};
+
+fn link(id: u32) -> Option<NodeId> {
+    (id != NONE).then_some(id as usize)
+}
+
+/// A parsed document.
 #[derive(Debug)]
 pub(crate) struct Doc<'a> {
-    pub nodes: Vec<Node<'a>>,
+    input: &'a str,
+    inline: [Node; INLINE],
+    len: usize,
+    spill: Vec<Node>,
+    owned: Vec<String>,
 }
 
 fn xml_err(reader: &Reader<&[u8]>, e: impl std::fmt::Display) -> Mm7Error {
@@ -43,66 +85,85 @@ fn xml_err(reader: &Reader<&[u8]>, e: impl std::fmt::Display) -> Mm7Error {
     }
 }
 
+/// The offset of `part` in `input` when it is a slice of it.
+fn offset_in(input: &str, part: &str) -> Option<u32> {
+    let offset = (part.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize);
+    let end = offset.checked_add(part.len())?;
+    input
+        .get(offset..end)
+        .filter(|s| s.as_ptr() == part.as_ptr())
+        .and_then(|_| u32::try_from(offset).ok())
+}
+
 impl<'a> Doc<'a> {
     /// Parses `input` into a tree, within `limits`.
     pub fn parse(input: &'a str, limits: &Limits) -> Result<Self, Mm7Error> {
+        if u32::try_from(input.len()).is_err() {
+            return Err(Mm7Error::LimitExceeded {
+                what: "SOAP part size (4 GiB)",
+                limit: u32::MAX as usize,
+            });
+        }
+        let mut doc = Doc {
+            input,
+            inline: [EMPTY; INLINE],
+            len: 0,
+            spill: Vec::new(),
+            owned: Vec::new(),
+        };
         let mut reader = Reader::from_str(input);
-        let mut nodes: Vec<Node<'a>> = Vec::with_capacity(32);
-        let mut stack: Vec<NodeId> = Vec::with_capacity(8);
-        let mut root_closed = false;
+        // The innermost open element (NONE outside the root) and how deep it is; its
+        // ancestors are reached through the parent links, so no separate stack is kept.
+        let mut open = NONE;
+        let mut depth = 0usize;
         loop {
             let event = reader.read_event().map_err(|e| xml_err(&reader, e))?;
             match event {
-                Event::Start(start) | Event::Empty(start)
-                    if root_closed || (stack.is_empty() && !nodes.is_empty()) =>
-                {
+                Event::Start(start) | Event::Empty(start) if open == NONE && doc.len > 0 => {
                     return Err(Mm7Error::Xml {
                         position: reader.buffer_position(),
-                        reason: format!("second root element <{}>", start.name().as_ref()),
+                        reason: format!("second root element <{}>", cut(start.name().as_ref())),
                     });
                 }
                 Event::Start(start) => {
-                    let id = push(&mut nodes, &stack, start, limits)?;
-                    stack.push(id);
-                    if stack.len() > limits.max_xml_depth {
-                        return Err(Mm7Error::LimitExceeded {
-                            what: "XML element nesting",
-                            limit: limits.max_xml_depth,
-                        });
+                    depth += 1;
+                    if depth > limits.max_xml_depth {
+                        return Err(too_deep(limits));
                     }
+                    open = doc.push(open, &start, limits, &reader)?;
                 }
                 Event::Empty(start) => {
-                    if stack.len() >= limits.max_xml_depth {
-                        return Err(Mm7Error::LimitExceeded {
-                            what: "XML element nesting",
-                            limit: limits.max_xml_depth,
-                        });
+                    if depth >= limits.max_xml_depth {
+                        return Err(too_deep(limits));
                     }
-                    push(&mut nodes, &stack, start, limits)?;
-                    if stack.is_empty() {
-                        root_closed = true;
-                    }
+                    doc.push(open, &start, limits, &reader)?;
                 }
                 Event::End(_) => {
-                    stack.pop();
-                    if stack.is_empty() {
-                        root_closed = true;
+                    // quick-xml checks that end tags match, so `open` is set here.
+                    if let Some(node) = doc.get(open) {
+                        open = node.parent;
                     }
+                    depth = depth.saturating_sub(1);
                 }
                 Event::Text(t) => {
-                    if let Some(&top) = stack.last() {
-                        let content = t.xml10_content();
-                        append(&mut nodes[top].text, content);
-                    } else if !t.chars().all(|c| c.is_ascii_whitespace()) {
-                        return Err(Mm7Error::Xml {
-                            position: reader.buffer_position(),
-                            reason: "text outside the root element".into(),
-                        });
+                    let blank = t.as_bytes().iter().all(u8::is_ascii_whitespace);
+                    match doc.get(open) {
+                        // MM7 elements hold either children or text, never both: whitespace
+                        // between children is layout, and keeping it would mean joining text.
+                        Some(node) if blank && node.first_child != NONE => {}
+                        Some(_) => doc.append(open, t.xml10_content()),
+                        None if blank => {}
+                        None => {
+                            return Err(Mm7Error::Xml {
+                                position: reader.buffer_position(),
+                                reason: "text outside the root element".into(),
+                            });
+                        }
                     }
                 }
                 Event::CData(c) => {
-                    if let Some(&top) = stack.last() {
-                        append(&mut nodes[top].text, c.into_inner());
+                    if open != NONE {
+                        doc.append(open, c.into_inner());
                     }
                 }
                 Event::GeneralRef(r) => {
@@ -122,8 +183,9 @@ impl<'a> Doc<'a> {
                             }
                         },
                     };
-                    if let Some(&top) = stack.last() {
-                        nodes[top].text.to_mut().push(ch);
+                    if open != NONE {
+                        let mut buf = [0u8; 4];
+                        doc.append(open, Cow::Owned(ch.encode_utf8(&mut buf).to_owned()));
                     }
                 }
                 Event::DocType(_) => return Err(Mm7Error::Doctype),
@@ -131,36 +193,172 @@ impl<'a> Doc<'a> {
                 Event::Eof => break,
             }
         }
-        if !stack.is_empty() {
+        if open != NONE {
             return Err(Mm7Error::Xml {
                 position: reader.buffer_position(),
                 reason: "document ends inside an element".into(),
             });
         }
-        if nodes.is_empty() {
+        if doc.len == 0 {
             return Err(Mm7Error::Xml {
                 position: 0,
                 reason: "no root element".into(),
             });
         }
-        Ok(Doc { nodes })
+        Ok(doc)
+    }
+
+    fn get(&self, id: u32) -> Option<&Node> {
+        let id = id as usize;
+        if id >= self.len {
+            None
+        } else if id < INLINE {
+            self.inline.get(id)
+        } else {
+            self.spill.get(id - INLINE)
+        }
+    }
+
+    fn get_mut(&mut self, id: u32) -> Option<&mut Node> {
+        let id = id as usize;
+        if id >= self.len {
+            None
+        } else if id < INLINE {
+            self.inline.get_mut(id)
+        } else {
+            self.spill.get_mut(id - INLINE)
+        }
+    }
+
+    fn node(&self, id: NodeId) -> &Node {
+        u32::try_from(id)
+            .ok()
+            .and_then(|id| self.get(id))
+            .unwrap_or(&EMPTY)
+    }
+
+    /// Appends an element under `parent` (NONE for the root) and returns its id.
+    fn push(
+        &mut self,
+        parent: u32,
+        start: &BytesStart<'_>,
+        limits: &Limits,
+        reader: &Reader<&[u8]>,
+    ) -> Result<u32, Mm7Error> {
+        if self.len >= limits.max_elements.min(NONE as usize - 1) {
+            return Err(Mm7Error::LimitExceeded {
+                what: "XML element count",
+                limit: limits.max_elements,
+            });
+        }
+        let name_len = start.name().as_ref().len();
+        let content: &str = start;
+        // A reader over a string slice lends its events from the input; an event that is not
+        // such a slice would mean the reader changed its contract.
+        let Some(tag_start) = offset_in(self.input, content) else {
+            return Err(xml_err(reader, "start tag was not borrowed from the input"));
+        };
+        let local_start = content.as_bytes()[..name_len.min(content.len())]
+            .iter()
+            .position(|&b| b == b':')
+            .map_or(0, |i| i + 1);
+        let id = self.len as u32;
+        let node = Node {
+            tag_start,
+            tag_len: content.len() as u32,
+            name_len: name_len as u32,
+            local_start: local_start as u32,
+            parent,
+            ..EMPTY
+        };
+        if self.len < INLINE {
+            self.inline[self.len] = node;
+        } else {
+            self.spill.push(node);
+        }
+        self.len += 1;
+        if let Some(last) = self.get(parent).map(|p| p.last_child) {
+            if let Some(prev) = self.get_mut(last) {
+                prev.next_sibling = id;
+            } else if let Some(p) = self.get_mut(parent) {
+                p.first_child = id;
+            }
+            if let Some(p) = self.get_mut(parent) {
+                p.last_child = id;
+            }
+        }
+        Ok(id)
+    }
+
+    /// Adds text to an element: kept as a slice of the input while it is one piece of it.
+    fn append(&mut self, id: u32, more: Cow<'_, str>) {
+        let input = self.input;
+        let Some(current) = self.get(id).map(|n| n.text) else {
+            return;
+        };
+        let slice = match &more {
+            Cow::Borrowed(s) => offset_in(input, s).map(|at| (at, s.len() as u32)),
+            Cow::Owned(_) => None,
+        };
+        let text = match (current, slice) {
+            (Text::Slice(_, 0), Some((at, len))) => Text::Slice(at, len),
+            (Text::Owned(i), _) => {
+                if let Some(s) = self.owned.get_mut(i as usize) {
+                    s.push_str(&more);
+                }
+                Text::Owned(i)
+            }
+            (Text::Slice(at, len), _) => {
+                let mut s = input
+                    .get(at as usize..(at + len) as usize)
+                    .unwrap_or("")
+                    .to_owned();
+                s.push_str(&more);
+                self.owned.push(s);
+                Text::Owned((self.owned.len() - 1) as u32)
+            }
+        };
+        if let Some(n) = self.get_mut(id) {
+            n.text = text;
+        }
+    }
+
+    fn tag(&self, id: NodeId) -> &'a str {
+        let n = self.node(id);
+        let input: &'a str = self.input;
+        input
+            .get(n.tag_start as usize..(n.tag_start + n.tag_len) as usize)
+            .unwrap_or("")
     }
 
     /// The local name of a node (prefix removed).
-    pub fn name(&self, id: NodeId) -> &str {
-        self.nodes[id].start.local_name().into_inner()
+    pub fn name(&self, id: NodeId) -> &'a str {
+        let n = self.node(id);
+        self.tag(id)
+            .get(n.local_start as usize..n.name_len as usize)
+            .unwrap_or("")
+    }
+
+    fn attributes(&self, id: NodeId) -> Attributes<'a> {
+        let mut attrs = Attributes::new(self.tag(id), self.node(id).name_len as usize);
+        attrs.with_checks(false);
+        attrs
     }
 
     /// The node's text, trimmed.
     pub fn text(&self, id: NodeId) -> &str {
-        self.nodes[id].text.trim()
+        let raw = match self.node(id).text {
+            Text::Slice(at, len) => self.input.get(at as usize..(at + len) as usize),
+            Text::Owned(i) => self.owned.get(i as usize).map(String::as_str),
+        };
+        raw.unwrap_or("").trim()
     }
 
     /// The node's element children.
     pub fn children(&self, id: NodeId) -> Children<'_, 'a> {
         Children {
             doc: self,
-            next: self.nodes[id].first_child,
+            next: link(self.node(id).first_child),
         }
     }
 
@@ -170,11 +368,8 @@ impl<'a> Doc<'a> {
     }
 
     /// An attribute's unescaped value, found by local name (any prefix).
-    pub fn attr(&self, id: NodeId, local: &str) -> Option<Cow<'_, str>> {
-        self.nodes[id]
-            .start
-            .attributes()
-            .with_checks(false)
+    pub fn attr(&self, id: NodeId, local: &str) -> Option<Cow<'a, str>> {
+        self.attributes(id)
             .flatten()
             .find(|a| a.key.local_name().as_ref() == local)
             .and_then(|a| a.normalized_value(XmlVersion::Implicit1_0).ok())
@@ -182,29 +377,32 @@ impl<'a> Doc<'a> {
 
     /// The namespace URI of a node's own name, resolved through the `xmlns` declarations on it
     /// and its ancestors. Empty when the name is in no namespace.
-    pub fn namespace(&self, id: NodeId) -> Cow<'_, str> {
-        let name = self.nodes[id].start.name();
-        let prefix = name.prefix().map(|p| p.into_inner());
+    pub fn namespace(&self, id: NodeId) -> Cow<'a, str> {
+        let qname = self
+            .tag(id)
+            .get(..self.node(id).name_len as usize)
+            .unwrap_or("");
+        let prefix = qname
+            .as_bytes()
+            .iter()
+            .position(|&b| b == b':')
+            .and_then(|i| qname.get(..i));
         let mut cur = Some(id);
         while let Some(n) = cur {
-            for a in self.nodes[n]
-                .start
-                .attributes()
-                .with_checks(false)
-                .flatten()
-            {
-                let key = a.key.as_ref();
-                let hit = match &prefix {
-                    None => key == "xmlns",
-                    Some(p) => key.strip_prefix("xmlns:") == Some(p),
-                };
-                if hit {
-                    return a
-                        .normalized_value(XmlVersion::Implicit1_0)
-                        .unwrap_or(Cow::Borrowed(""));
+            let attrs = self
+                .tag(n)
+                .get(self.node(n).name_len as usize..)
+                .unwrap_or("");
+            if let Some(value) = xmlns_value(attrs, prefix) {
+                // Namespace URIs rarely hold references; only unescape when one does.
+                if !value.contains('&') {
+                    return Cow::Borrowed(value);
                 }
+                return quick_xml::escape::unescape(value)
+                    .map(|v| Cow::Owned(v.into_owned()))
+                    .unwrap_or(Cow::Borrowed(""));
             }
-            cur = self.nodes[n].parent;
+            cur = link(self.node(n).parent);
         }
         Cow::Borrowed("")
     }
@@ -234,44 +432,48 @@ impl<'a> Doc<'a> {
     }
 }
 
-fn append<'a>(text: &mut Cow<'a, str>, more: Cow<'a, str>) {
-    if text.is_empty() {
-        *text = more;
-    } else {
-        text.to_mut().push_str(&more);
+/// The value of `xmlns` (no prefix) or `xmlns:<prefix>` in a start tag's attribute text.
+///
+/// A direct scan: generic attribute iteration costs more than the rest of the namespace
+/// lookup, and only these two keys matter here. quick-xml has already checked that the tag
+/// is well-formed enough to be an element.
+fn xmlns_value<'t>(attrs: &'t str, prefix: Option<&str>) -> Option<&'t str> {
+    let bytes = attrs.as_bytes();
+    for at in memchr::memchr_iter(b'x', bytes) {
+        if !bytes[at..].starts_with(b"xmlns") || (at > 0 && !bytes[at - 1].is_ascii_whitespace()) {
+            continue;
+        }
+        let rest = &attrs[at + 5..];
+        let (key_rest, matches) = match (rest.strip_prefix(':'), prefix) {
+            (Some(r), Some(p)) => match r.strip_prefix(p) {
+                Some(after) => (after, true),
+                None => (r, false),
+            },
+            (None, None) => (rest, true),
+            _ => (rest, false),
+        };
+        if !matches {
+            continue;
+        }
+        let after_key = key_rest.trim_start();
+        let Some(after_eq) = after_key.strip_prefix('=') else {
+            continue;
+        };
+        let after_eq = after_eq.trim_start();
+        let Some(quote) = after_eq.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        let body = &after_eq[1..];
+        return body.find(quote).map(|end| &body[..end]);
     }
+    None
 }
 
-fn push<'a>(
-    nodes: &mut Vec<Node<'a>>,
-    stack: &[NodeId],
-    start: BytesStart<'a>,
-    limits: &Limits,
-) -> Result<NodeId, Mm7Error> {
-    if nodes.len() >= limits.max_elements {
-        return Err(Mm7Error::LimitExceeded {
-            what: "XML element count",
-            limit: limits.max_elements,
-        });
+fn too_deep(limits: &Limits) -> Mm7Error {
+    Mm7Error::LimitExceeded {
+        what: "XML element nesting",
+        limit: limits.max_xml_depth,
     }
-    let id = nodes.len();
-    let parent = stack.last().copied();
-    nodes.push(Node {
-        start,
-        text: Cow::Borrowed(""),
-        parent,
-        first_child: None,
-        next_sibling: None,
-        last_child: None,
-    });
-    if let Some(p) = parent {
-        match nodes[p].last_child {
-            Some(last) => nodes[last].next_sibling = Some(id),
-            None => nodes[p].first_child = Some(id),
-        }
-        nodes[p].last_child = Some(id);
-    }
-    Ok(id)
 }
 
 /// Iterator over a node's element children.
@@ -284,7 +486,7 @@ impl Iterator for Children<'_, '_> {
     type Item = NodeId;
     fn next(&mut self) -> Option<NodeId> {
         let id = self.next?;
-        self.next = self.doc.nodes[id].next_sibling;
+        self.next = link(self.doc.node(id).next_sibling);
         Some(id)
     }
 }
@@ -366,6 +568,32 @@ mod tests {
         assert_eq!(doc.text(child), "t <1A");
         assert_eq!(doc.attr(child, "k").as_deref(), Some("v & w"));
         assert_eq!(doc.children(0).count(), 2);
+    }
+
+    #[test]
+    fn trees_larger_than_the_inline_nodes_and_joined_text_work() {
+        let kids: String = (0..40).map(|i| format!("<k{i}>v{i}</k{i}>")).collect();
+        let xml = format!("<r>{kids}<t>a &amp; <![CDATA[<b>]]> c\r\nd</t></r>");
+        let doc = Doc::parse(&xml, &Limits::default()).unwrap();
+        assert_eq!(doc.children(0).count(), 41);
+        let k39 = doc.child(0, "k39").unwrap();
+        assert_eq!(doc.text(k39), "v39");
+        assert_eq!(doc.namespace(k39), "");
+        let t = doc.child(0, "t").unwrap();
+        assert_eq!(doc.text(t), "a & <b> c\nd");
+    }
+
+    #[test]
+    fn xmlns_scan_finds_only_the_right_key() {
+        let attrs =
+            r#" xmlns:mm7x="urn:x" a:xmlns:mm7="urn:no" xmlns:mm7 = 'urn:yes' xmlns="urn:d""#;
+        assert_eq!(xmlns_value(attrs, Some("mm7")), Some("urn:yes"));
+        assert_eq!(xmlns_value(attrs, Some("mm7x")), Some("urn:x"));
+        assert_eq!(xmlns_value(attrs, None), Some("urn:d"));
+        assert_eq!(xmlns_value(attrs, Some("env")), None);
+        assert_eq!(xmlns_value(r#" xmlns="unterminated"#, None), None);
+        let doc = Doc::parse(r#"<a xmlns="urn:a&amp;b"/>"#, &Limits::default()).unwrap();
+        assert_eq!(doc.namespace(0), "urn:a&b");
     }
 
     #[test]

@@ -100,7 +100,7 @@
 //! ```
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -127,6 +127,7 @@ pub const META_FINAL: &str = "redeliver.final";
 /// Metadata key on a multipart copy: the msgid of the message it belongs to.
 pub const META_PRIMARY: &str = "redeliver.primary";
 const META_PART_PREFIX: &str = "redeliver.part.";
+const META_PART0_KEY: &str = "redeliver.part.0.key";
 
 /// Most parts a multipart submission may have (the SMPP `sar_total_segments` limit).
 pub const MAX_PARTS: usize = 255;
@@ -524,8 +525,11 @@ struct ParkingLot {
 
 #[derive(Debug, Default)]
 struct RecentFinals {
-    set: HashSet<Key>,
-    order: VecDeque<Key>,
+    // Fingerprints of (bucket, msgid) under the engine's random hash keys: a collision needs a
+    // 64-bit match that nobody outside the process can aim for, and it would only park-or-drop
+    // a receipt whose message is not stored anyway.
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
 }
 
 /// Builds a [`RetryEngine`].
@@ -577,6 +581,7 @@ impl RetryEngineBuilder {
                 counters: Arc::new(Counters::default()),
                 parked: Mutex::new(ParkingLot::default()),
                 recent: Mutex::new(RecentFinals::default()),
+                hasher: RandomState::new(),
                 stripes: (0..LOCK_STRIPES)
                     .map(|_| tokio::sync::Mutex::new(()))
                     .collect(),
@@ -595,6 +600,7 @@ struct Inner {
     counters: Arc<Counters>,
     parked: Mutex<ParkingLot>,
     recent: Mutex<RecentFinals>,
+    hasher: RandomState,
     // Receipts and submissions for one message are serialised on its stripe, so a duplicate
     // arriving during a hook waits and then sees the final state.
     stripes: Box<[tokio::sync::Mutex<()>]>,
@@ -648,6 +654,10 @@ fn part_state(i: usize) -> String {
 
 /// The msgids of a multipart message's parts, from its metadata (empty for a single message).
 fn part_keys(msg: &StoredMessage) -> Vec<String> {
+    // Most messages are single: no part 0, no formatting of the other keys.
+    if !msg.metadata.contains_key(META_PART0_KEY) {
+        return Vec::new();
+    }
     (0..MAX_PARTS)
         .map_while(|i| msg.metadata.get(&part_key(i)).cloned())
         .collect()
@@ -722,11 +732,12 @@ impl RetryEngine {
         )
     }
 
+    fn fingerprint(&self, bucket: &Bucket, key: &MsgId) -> u64 {
+        self.inner.hasher.hash_one((bucket, key))
+    }
+
     fn stripe(&self, bucket: &Bucket, key: &MsgId) -> usize {
-        let mut h = DefaultHasher::new();
-        bucket.hash(&mut h);
-        key.hash(&mut h);
-        (h.finish() % LOCK_STRIPES as u64) as usize
+        (self.fingerprint(bucket, key) % LOCK_STRIPES as u64) as usize
     }
 
     /// A successful submission: store it if its scope tracks it (see the module documentation).
@@ -884,6 +895,20 @@ impl RetryEngine {
     /// Tries every parked receipt again; gives up on those past their window. Call it on a
     /// timer (every few seconds).
     pub async fn retry_parked(&self) -> ParkReport {
+        self.retry_parked_outcomes().await.0
+    }
+
+    /// As [`retry_parked`](Self::retry_parked), and also what became of every receipt that left
+    /// the parking lot (applied, given up, or failed), in the order they were parked, for the
+    /// host to act on as it acts on [`on_receipt`](Self::on_receipt)'s answers (a DLR to send,
+    /// a message to mark done). Receipts still parked are not listed.
+    ///
+    /// The host needs them: a receipt taken out of the lot by this call is not in the lot when
+    /// its submission is stored meanwhile, so it is applied here (or on the next call) rather
+    /// than in that submission's [`SubmitOutcome::Stored`] `applied` list.
+    pub async fn retry_parked_outcomes(
+        &self,
+    ) -> (ParkReport, Vec<Result<ReceiptOutcome, EngineError>>) {
         let all: Vec<Parked> = {
             let mut lot = lock(&self.inner.parked);
             lot.len = 0;
@@ -892,9 +917,14 @@ impl RetryEngine {
         let mut all = all;
         all.sort_by_key(|p| p.origin.seq);
         let mut report = ParkReport::default();
+        let mut outcomes = Vec::new();
         for p in all {
-            match self.process(p.event, p.key, p.origin).await {
-                Ok(ReceiptOutcome::Parked { .. }) => report.still_parked += 1,
+            let outcome = self.process(p.event, p.key, p.origin).await;
+            match &outcome {
+                Ok(ReceiptOutcome::Parked { .. }) => {
+                    report.still_parked += 1;
+                    continue;
+                }
                 Ok(ReceiptOutcome::Unmatched {
                     reason: Unmatched::Expired,
                     ..
@@ -902,8 +932,9 @@ impl RetryEngine {
                 Ok(_) => report.applied += 1,
                 Err(_) => report.failed += 1,
             }
+            outcomes.push(outcome);
         }
-        report
+        (report, outcomes)
     }
 
     fn take_parked(&self, bucket: &Bucket, keys: &[MsgId]) -> Vec<Parked> {
@@ -986,20 +1017,23 @@ impl RetryEngine {
     }
 
     fn recently_final(&self, bucket: &Bucket, key: &MsgId) -> bool {
-        let recent = lock(&self.inner.recent);
-        recent.set.contains(&(bucket.clone(), key.clone()))
+        let fp = self.fingerprint(bucket, key);
+        lock(&self.inner.recent).set.contains(&fp)
     }
 
-    fn remember_final(&self, bucket: &Bucket, keys: impl IntoIterator<Item = MsgId>) {
+    fn remember_final<'k>(&self, bucket: &Bucket, keys: impl IntoIterator<Item = &'k MsgId>) {
         let cap = self.inner.settings.recent_finals;
         if cap == 0 {
             return;
         }
+        let fps: Vec<u64> = keys
+            .into_iter()
+            .map(|k| self.fingerprint(bucket, k))
+            .collect();
         let mut recent = lock(&self.inner.recent);
-        for key in keys {
-            let k = (bucket.clone(), key);
-            if recent.set.insert(k.clone()) {
-                recent.order.push_back(k);
+        for fp in fps {
+            if recent.set.insert(fp) {
+                recent.order.push_back(fp);
             }
             while recent.order.len() > cap {
                 if let Some(old) = recent.order.pop_front() {
@@ -1094,11 +1128,6 @@ impl RetryEngine {
             });
         }
 
-        msg.record(HistoryEvent::Receipt {
-            message_id: ev.message_id.clone(),
-            state: ev.state.clone(),
-            error: ev.error.clone(),
-        });
         let parts = part_keys(&msg);
         let (decided, part) = if parts.len() <= 1 {
             let c = (ev.class != ReceiptClass::Intermediate).then_some(ev.class);
@@ -1118,6 +1147,18 @@ impl RetryEngine {
                 .collect();
             (inner.settings.multipart.decide(&states), part)
         };
+        // A delivered single message is normally deleted right after its hook, so its receipt
+        // and final state are only written when a hook keeps it (`mark_final_if_kept`);
+        // everything else is written now, so the hook sees the receipt and a later duplicate
+        // finds the final state.
+        let quick_positive = decided == Some(ReceiptClass::Positive) && parts.len() <= 1;
+        if !quick_positive {
+            msg.record(HistoryEvent::Receipt {
+                message_id: ev.message_id.clone(),
+                state: ev.state.clone(),
+                error: ev.error.clone(),
+            });
+        }
 
         let Some(class) = decided else {
             if let Err(e) = inner.store.save(&bucket, &primary, &msg).await {
@@ -1146,19 +1187,17 @@ impl RetryEngine {
             );
         };
 
-        msg.metadata
-            .insert(META_FINAL.to_owned(), class_name(class).to_owned());
-        // A delivered single message is normally deleted right after its hook, so its final
-        // state is only written when a hook keeps it (below); everything else is written
-        // now, so the hook sees the receipt and a later duplicate finds the final state.
-        let quick_positive = class == ReceiptClass::Positive && parts.len() <= 1;
-        if !quick_positive && let Err(e) = inner.store.save(&bucket, &primary, &msg).await {
-            bump(&inner.counters.store_errors);
-            if e.is_retryable() {
-                drop(_guard);
-                return Ok(self.park(ev, key, ParkReason::StoreUnavailable, origin));
+        if !quick_positive {
+            msg.metadata
+                .insert(META_FINAL.to_owned(), class_name(class).to_owned());
+            if let Err(e) = inner.store.save(&bucket, &primary, &msg).await {
+                bump(&inner.counters.store_errors);
+                if e.is_retryable() {
+                    drop(_guard);
+                    return Ok(self.park(ev, key, ParkReason::StoreUnavailable, origin));
+                }
+                return Err(e.into());
             }
-            return Err(e.into());
         }
         bump(match class {
             ReceiptClass::Positive => &inner.counters.positive,
@@ -1166,7 +1205,13 @@ impl RetryEngine {
         });
         tracing::info!(%bucket, msgid = %primary, %class, state = %ev.state, error = ev.error.as_deref().unwrap_or(""), "mstore: final receipt");
 
-        let cx = self.hook_context(&ev.scope);
+        let ev = Arc::new(ev);
+        let cx = HookContext::for_receipt(
+            inner.store.clone(),
+            inner.injector.clone(),
+            inner.counters.clone(),
+            ev.clone(),
+        );
         let took_over = self
             .run_receipt_hooks(&ev, &msg, &cx, class, &bucket, &primary)
             .await;
@@ -1190,20 +1235,18 @@ impl RetryEngine {
             self.bounce(&msg, &ev, &bucket, &primary).await
         };
 
-        for alias in parts.iter().skip(1) {
-            if let Ok(alias) = MsgId::new(alias.clone())
-                && let Err(e) = inner.store.delete(&bucket, &alias).await
-            {
-                bump(&inner.counters.store_errors);
-                tracing::warn!(%bucket, msgid = %alias, error = %e, "mstore: deleting a part copy failed");
-            }
-        }
-        let mut finished: Vec<MsgId> = parts
+        let copies: Vec<MsgId> = parts
             .iter()
+            .skip(1)
             .filter_map(|p| MsgId::new(p.clone()).ok())
             .collect();
-        finished.push(primary.clone());
-        self.remember_final(&bucket, finished);
+        for copy in &copies {
+            if let Err(e) = inner.store.delete(&bucket, copy).await {
+                bump(&inner.counters.store_errors);
+                tracing::warn!(%bucket, msgid = %copy, error = %e, "mstore: deleting a part copy failed");
+            }
+        }
+        self.remember_final(&bucket, std::iter::once(&primary).chain(&copies));
 
         Ok(ReceiptOutcome::Handled {
             bucket,

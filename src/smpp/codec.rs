@@ -12,6 +12,13 @@ pub trait SmppCodec {
     /// Decodes one whole PDU; `frame` is exactly `command_length` bytes, header included.
     fn decode(&self, frame: &Bytes) -> Result<Pdu, DecodeError>;
 
+    /// Decodes one whole PDU from a frame the caller no longer needs (what
+    /// [`SmppFraming`](super::SmppFraming) calls). The default borrows it for
+    /// [`decode`](Self::decode).
+    fn decode_owned(&self, frame: Bytes) -> Result<Pdu, DecodeError> {
+        self.decode(&frame)
+    }
+
     /// Appends one encoded PDU to `dst`, leaving `dst` unchanged on error.
     fn encode(&self, pdu: &Pdu, dst: &mut BytesMut) -> Result<(), EncodeError>;
 }
@@ -23,6 +30,10 @@ pub struct DefaultSmppCodec;
 impl SmppCodec for DefaultSmppCodec {
     fn decode(&self, frame: &Bytes) -> Result<Pdu, DecodeError> {
         Pdu::decode(frame)
+    }
+
+    fn decode_owned(&self, frame: Bytes) -> Result<Pdu, DecodeError> {
+        Pdu::decode_frame(frame)
     }
 
     fn encode(&self, pdu: &Pdu, dst: &mut BytesMut) -> Result<(), EncodeError> {

@@ -111,7 +111,7 @@ impl<C: SmppCodec> Decoder for SmppFraming<C> {
             return Ok(None);
         }
         let frame = src.split_to(len).freeze();
-        self.codec.decode(&frame).map(Some).map_err(Into::into)
+        self.codec.decode_owned(frame).map(Some).map_err(Into::into)
     }
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Pdu>, FramingError> {

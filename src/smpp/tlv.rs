@@ -490,12 +490,12 @@ impl Tlvs {
 
     /// Checks a raw TLV region (e.g. the tail of a PDU body) and keeps it.
     pub fn from_raw(region: Bytes) -> Result<Tlvs, DecodeError> {
-        let mut reader = Reader::new(&region, 0, "TLV region", 0);
+        let mut reader = Reader::new(region, 0, "TLV region", 0);
         Tlvs::read(&mut reader)
     }
 
     /// Reads the rest of a body as TLVs, checking every header and every typed value's size.
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Tlvs, DecodeError> {
+    pub(crate) fn read(r: &mut Reader) -> Result<Tlvs, DecodeError> {
         let region = r.rest();
         let mut pos = 0;
         while pos < region.len() {

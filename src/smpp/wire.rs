@@ -1,32 +1,29 @@
 //! The primitive field types of SMPP 3.4 §3.1 (Integer, C-Octet String, Octet String), read
-//! from a borrowed frame and written into a buffer.
+//! from a frame and written into a buffer.
 //!
-//! Reading hands out [`Bytes::slice`]s of the frame, so decoding copies no field.
+//! Reading hands out [`Bytes::slice`]s of the frame (short strings are copied inline), so
+//! decoding allocates nothing. The reader owns the frame so that the field at its tail can take
+//! the frame itself rather than a new reference to it.
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use super::error::{DecodeError, EncodeError, FieldError};
 use super::field::COctetString;
 use super::tlv::TlvTag;
 
 /// A cursor over one PDU body that reports errors with the PDU's name.
-pub(crate) struct Reader<'a> {
-    frame: &'a Bytes,
+pub(crate) struct Reader {
+    frame: Bytes,
     pos: usize,
     pub(crate) pdu: &'static str,
     pub(crate) sequence_number: u32,
 }
 
-impl<'a> Reader<'a> {
+impl Reader {
     #[inline]
-    pub(crate) fn new(
-        frame: &'a Bytes,
-        pos: usize,
-        pdu: &'static str,
-        sequence_number: u32,
-    ) -> Self {
+    pub(crate) fn new(frame: Bytes, pos: usize, pdu: &'static str, sequence_number: u32) -> Self {
         Self {
             frame,
             pos,
@@ -64,21 +61,19 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    fn take(&mut self, field: &'static str, n: usize) -> Result<&'a [u8], DecodeError> {
-        let frame: &'a [u8] = self.frame;
-        match frame.get(self.pos..self.pos + n) {
-            Some(slice) => {
-                self.pos += n;
-                Ok(slice)
-            }
-            None => Err(self.error(
+    fn take(&mut self, field: &'static str, n: usize) -> Result<&[u8], DecodeError> {
+        let start = self.pos;
+        if n > self.left() {
+            return Err(self.error(
                 field,
                 FieldError::Truncated {
                     needed: n,
                     left: self.left(),
                 },
-            )),
+            ));
         }
+        self.pos += n;
+        Ok(&self.frame[start..start + n])
     }
 
     #[inline]
@@ -109,7 +104,7 @@ impl<'a> Reader<'a> {
                 Ok(COctetString::empty())
             }
             Some(nul) => {
-                let value = COctetString::from_frame(self.frame, self.pos, self.pos + nul);
+                let value = COctetString::from_frame(&self.frame, self.pos, self.pos + nul);
                 self.pos += nul + 1;
                 Ok(value)
             }
@@ -139,20 +134,25 @@ impl<'a> Reader<'a> {
         if len == 0 {
             return Ok(Bytes::new());
         }
+        if self.pos + len == self.frame.len() {
+            return Ok(self.rest());
+        }
         let value = self.frame.slice(self.pos..self.pos + len);
         self.pos += len;
         Ok(value)
     }
 
-    /// Everything left in the body.
+    /// Everything left in the body. It is the tail of the frame, so the frame itself becomes the
+    /// value: no new reference to the shared buffer is taken.
     #[inline]
     pub(crate) fn rest(&mut self) -> Bytes {
         if self.is_empty() {
             return Bytes::new();
         }
-        let value = self.frame.slice(self.pos..);
-        self.pos = self.frame.len();
-        value
+        let mut tail = std::mem::take(&mut self.frame);
+        tail.advance(self.pos);
+        self.pos = 0;
+        tail
     }
 
     /// Fails unless the whole body was read.

@@ -26,7 +26,7 @@ pub struct AlertNotification {
 }
 
 impl BodyCodec for AlertNotification {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(AlertNotification {
             source_addr_ton: r.u8("source_addr_ton")?,
             source_addr_npi: r.u8("source_addr_npi")?,

@@ -32,7 +32,7 @@ pub struct Bind {
 }
 
 impl BodyCodec for Bind {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(Bind {
             system_id: r.cstr("system_id", SYSTEM_ID_MAX)?,
             password: r.cstr("password", PASSWORD_MAX)?,
@@ -72,7 +72,7 @@ pub struct BindResp {
 }
 
 impl BodyCodec for BindResp {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(BindResp {
             system_id: r.cstr("system_id", SYSTEM_ID_MAX)?,
             tlvs: Tlvs::read(r)?,
@@ -100,7 +100,7 @@ pub struct Outbind {
 }
 
 impl BodyCodec for Outbind {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(Outbind {
             system_id: r.cstr("system_id", SYSTEM_ID_MAX)?,
             password: r.cstr("password", PASSWORD_MAX)?,

@@ -27,7 +27,7 @@ pub struct CancelSm {
 }
 
 impl BodyCodec for CancelSm {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(CancelSm {
             service_type: r.cstr("service_type", SERVICE_TYPE_MAX)?,
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,

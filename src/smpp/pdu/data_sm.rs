@@ -37,7 +37,7 @@ pub struct DataSm {
 }
 
 impl BodyCodec for DataSm {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(DataSm {
             service_type: r.cstr("service_type", SERVICE_TYPE_MAX)?,
             source_addr_ton: r.u8("source_addr_ton")?,
@@ -87,7 +87,7 @@ pub struct DataSmResp {
 }
 
 impl BodyCodec for DataSmResp {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(DataSmResp {
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
             tlvs: Tlvs::read(r)?,

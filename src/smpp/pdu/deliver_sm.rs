@@ -25,7 +25,7 @@ pub struct DeliverSmResp {
 }
 
 impl BodyCodec for DeliverSmResp {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(DeliverSmResp {
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
             tlvs: Tlvs::read(r)?,

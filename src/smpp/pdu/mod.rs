@@ -40,7 +40,7 @@ pub(crate) const MESSAGE_ID_MAX: usize = 65;
 
 /// Reading and writing of one PDU body.
 pub(crate) trait BodyCodec: Sized {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
+    fn read(r: &mut Reader) -> Result<Self, DecodeError>;
     fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError>;
     /// Exactly how many bytes the body takes on the wire, so it can be written into a slice
     /// reserved once.
@@ -93,7 +93,7 @@ macro_rules! short_message_body {
 
         impl BodyCodec for $name {
             #[inline]
-            fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+            fn read(r: &mut Reader) -> Result<Self, DecodeError> {
                 use super::{ADDR_21_MAX, SERVICE_TYPE_MAX, TIME_MAX};
                 use crate::smpp::{DataCoding, EsmClass, RegisteredDelivery};
                 let service_type = r.cstr("service_type", SERVICE_TYPE_MAX)?;
@@ -196,7 +196,7 @@ macro_rules! bodies {
             }
 
             #[inline]
-            fn read(id: CommandId, r: &mut Reader<'_>) -> Result<Body, DecodeError> {
+            fn read(id: CommandId, r: &mut Reader) -> Result<Body, DecodeError> {
                 Ok(match id {
                     $(CommandId::$variant => Body::$variant(<$ty>::read(r)?),)*
                     $(CommandId::$evariant => Body::$evariant,)*
@@ -350,7 +350,13 @@ impl Pdu {
     /// Decodes one whole PDU, header included. `frame` must be exactly `command_length` bytes;
     /// every field of the result is a slice of it, so nothing is copied.
     pub fn decode(frame: &Bytes) -> Result<Pdu, DecodeError> {
-        let header = Header::parse(frame)?;
+        Self::decode_frame(frame.clone())
+    }
+
+    /// [`decode`](Self::decode), taking the frame: the field at the frame's tail (the TLVs, or
+    /// short_message) then takes the frame itself, which saves reference-count updates.
+    pub fn decode_frame(frame: Bytes) -> Result<Pdu, DecodeError> {
+        let header = Header::parse(&frame)?;
         if header.command_length as usize != frame.len() {
             return Err(DecodeError::LengthMismatch {
                 command_length: header.command_length,

@@ -19,7 +19,7 @@ pub struct QuerySm {
 }
 
 impl BodyCodec for QuerySm {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(QuerySm {
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
             source_addr_ton: r.u8("source_addr_ton")?,
@@ -65,7 +65,7 @@ impl Default for QuerySmResp {
 }
 
 impl BodyCodec for QuerySmResp {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(QuerySmResp {
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
             final_date: r.cstr("final_date", TIME_MAX)?,

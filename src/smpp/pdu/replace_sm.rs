@@ -32,7 +32,7 @@ pub struct ReplaceSm {
 }
 
 impl BodyCodec for ReplaceSm {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         let message_id = r.cstr("message_id", MESSAGE_ID_MAX)?;
         let source_addr_ton = r.u8("source_addr_ton")?;
         let source_addr_npi = r.u8("source_addr_npi")?;

@@ -42,7 +42,7 @@ impl DestAddress {
     }
 }
 
-fn read_dest_address(r: &mut Reader<'_>) -> Result<DestAddress, DecodeError> {
+fn read_dest_address(r: &mut Reader) -> Result<DestAddress, DecodeError> {
     match r.u8("dest_flag")? {
         1 => Ok(DestAddress::SmeAddress {
             dest_addr_ton: r.u8("dest_addr_ton")?,
@@ -101,7 +101,7 @@ pub struct SubmitMulti {
 }
 
 impl BodyCodec for SubmitMulti {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         let service_type = r.cstr("service_type", SERVICE_TYPE_MAX)?;
         let source_addr_ton = r.u8("source_addr_ton")?;
         let source_addr_npi = r.u8("source_addr_npi")?;
@@ -241,13 +241,13 @@ pub struct SubmitMultiResp {
 }
 
 impl BodyCodec for SubmitMultiResp {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         let message_id = r.cstr("message_id", MESSAGE_ID_MAX)?;
         let no_unsuccess = r.u8("no_unsuccess")?;
         // Each entry takes at least 7 bytes.
         let mut unsuccess_sme = Vec::with_capacity(usize::from(no_unsuccess).min(r.left() / 7));
         for index in 0..usize::from(no_unsuccess) {
-            let read = |r: &mut Reader<'_>| {
+            let read = |r: &mut Reader| {
                 Ok(UnsuccessSme {
                     dest_addr_ton: r.u8("dest_addr_ton")?,
                     dest_addr_npi: r.u8("dest_addr_npi")?,

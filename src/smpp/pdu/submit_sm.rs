@@ -27,7 +27,7 @@ pub struct SubmitSmResp {
 }
 
 impl BodyCodec for SubmitSmResp {
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
         Ok(SubmitSmResp {
             message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
             tlvs: Tlvs::read(r)?,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::message::{Channel, Envelope, HistoryEntry, Resource, StoredMessage};
 
@@ -53,7 +54,11 @@ pub(crate) fn msgid_of_key(key: &str) -> &str {
 
 /// Percent-encodes what a header value cannot carry as-is.
 pub(crate) fn encode_value(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
+    let safe = |b: u8| (0x21..=0x7e).contains(&b) && b != b'%';
+    if raw.bytes().all(safe) {
+        return raw.to_owned();
+    }
+    let mut out = String::with_capacity(raw.len() + 16);
     for &b in raw.as_bytes() {
         if (0x21..=0x7e).contains(&b) && b != b'%' {
             out.push(b as char);
@@ -66,6 +71,9 @@ pub(crate) fn encode_value(raw: &str) -> String {
 
 /// Reverses [`encode_value`].
 pub(crate) fn decode_value(encoded: &str) -> Result<String, String> {
+    if !encoded.contains('%') {
+        return Ok(encoded.to_owned());
+    }
     let bytes = encoded.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -141,20 +149,31 @@ pub(crate) fn nanos_since_epoch(t: SystemTime) -> u64 {
 /// Content-Type header, and the body.
 #[derive(Debug, Clone)]
 pub(crate) struct Encoded {
-    pub headers: Vec<(String, String)>,
-    pub content_type: String,
+    /// Every header but Content-Type and the vclock.
+    pub headers: HeaderMap,
+    pub content_type: HeaderValue,
     pub body: Bytes,
 }
 
-fn push_json(headers: &mut Vec<(String, String)>, name: &str, json: &str) -> Result<(), String> {
+fn value(text: String) -> Result<HeaderValue, String> {
+    HeaderValue::try_from(text).map_err(|e| format!("header value: {e}"))
+}
+
+fn push_json(headers: &mut HeaderMap, name: &'static str, json: &[u8]) -> Result<(), String> {
+    let what = &name[META.len()..];
+    let json = std::str::from_utf8(json).map_err(|_| format!("{what} JSON is not UTF-8"))?;
     let encoded = encode_value(json);
     let chunks = encoded.len().div_ceil(CHUNK).max(1);
     if chunks > MAX_CHUNKS {
         return Err(format!(
-            "{name} is {} bytes encoded, more than the {} that fit in Riak headers",
+            "{what} is {} bytes encoded, more than the {} that fit in Riak headers",
             encoded.len(),
             CHUNK * MAX_CHUNKS
         ));
+    }
+    if chunks == 1 {
+        headers.insert(HeaderName::from_static(name), value(encoded)?);
+        return Ok(());
     }
     let mut rest = encoded.as_str();
     for n in 1..=chunks {
@@ -162,62 +181,69 @@ fn push_json(headers: &mut Vec<(String, String)>, name: &str, json: &str) -> Res
         let (head, tail) = rest.split_at(rest.len().min(CHUNK));
         rest = tail;
         let header = if n == 1 {
-            format!("{META}{name}")
+            HeaderName::from_static(name)
         } else {
-            format!("{META}{name}-{n}")
+            HeaderName::try_from(format!("{name}-{n}")).map_err(|e| format!("header name: {e}"))?
         };
-        headers.push((header, head.to_owned()));
+        headers.insert(header, value(head.to_owned())?);
     }
     Ok(())
 }
 
+const H_REDELIVER: &str = "x-riak-meta-redeliver";
+const H_CHANNEL: &str = "x-riak-meta-channel";
+const H_MAILFROM: &str = "x-riak-meta-mailfrom";
+const H_RCPTTO: &str = "x-riak-meta-rcptto";
+const H_CONTENT_TYPE: &str = "x-riak-meta-content-type";
+const H_SUBMITTED_AT: &str = "x-riak-meta-submitted-at";
+const H_EXPIRES_AT: &str = "x-riak-meta-expires-at";
+const H_SAVED_AT: &str = "x-riak-meta-saved-at";
+const H_METADATA: &str = "x-riak-meta-metadata";
+const H_RESOURCE: &str = "x-riak-meta-resource";
+const H_HISTORY: &str = "x-riak-meta-history";
+const H_EXPIRES_INDEX: &str = "x-riak-index-expires_int";
+
 /// Encodes a message as a Riak object, stamped with `saved_at`.
 pub(crate) fn encode(msg: &StoredMessage, saved_at: u64) -> Result<Encoded, String> {
-    let json = |what: &str, r: Result<String, serde_json::Error>| {
+    let json = |what: &str, r: Result<Vec<u8>, serde_json::Error>| {
         r.map_err(|e| format!("cannot encode {what}: {e}"))
     };
-    let mut headers = vec![
-        (format!("{META}redeliver"), "1".to_owned()),
-        (format!("{META}channel"), msg.channel.to_string()),
-        (
-            format!("{META}mailfrom"),
-            encode_value(&msg.envelope.mailfrom),
-        ),
-        (format!("{META}rcptto"), encode_value(&msg.envelope.rcptto)),
-        (
-            format!("{META}content-type"),
-            encode_value(&msg.content_type),
-        ),
-        (format!("{META}submitted-at"), format_time(msg.submitted_at)),
-        (format!("{META}expires-at"), format_time(msg.expires_at)),
-        (format!("{META}saved-at"), saved_at.to_string()),
-    ];
+    let mut headers = HeaderMap::with_capacity(16);
+    for (name, text) in [
+        (H_REDELIVER, "1".to_owned()),
+        (H_CHANNEL, msg.channel.to_string()),
+        (H_MAILFROM, encode_value(&msg.envelope.mailfrom)),
+        (H_RCPTTO, encode_value(&msg.envelope.rcptto)),
+        (H_CONTENT_TYPE, encode_value(&msg.content_type)),
+        (H_SUBMITTED_AT, format_time(msg.submitted_at)),
+        (H_EXPIRES_AT, format_time(msg.expires_at)),
+        (H_SAVED_AT, saved_at.to_string()),
+        (H_EXPIRES_INDEX, index_secs(msg.expires_at).to_string()),
+    ] {
+        headers.insert(HeaderName::from_static(name), value(text)?);
+    }
     push_json(
         &mut headers,
-        "metadata",
-        &json("metadata", serde_json::to_string(&msg.metadata))?,
+        H_METADATA,
+        &json("metadata", serde_json::to_vec(&msg.metadata))?,
     )?;
     push_json(
         &mut headers,
-        "resource",
-        &json("resource", serde_json::to_string(&msg.resource))?,
+        H_RESOURCE,
+        &json("resource", serde_json::to_vec(&msg.resource))?,
     )?;
     push_json(
         &mut headers,
-        "history",
-        &json("history", serde_json::to_string(&msg.history))?,
+        H_HISTORY,
+        &json("history", serde_json::to_vec(&msg.history))?,
     )?;
-    headers.push((
-        format!("x-riak-index-{EXPIRES_INDEX}"),
-        index_secs(msg.expires_at).to_string(),
-    ));
     // Riak refuses a PUT without Content-Type; the exact type is in the meta header anyway.
     let content_type = if msg.content_type.is_empty()
         || !msg.content_type.bytes().all(|b| (0x20..0x7f).contains(&b))
     {
-        "application/octet-stream".to_owned()
+        HeaderValue::from_static("application/octet-stream")
     } else {
-        msg.content_type.clone()
+        value(msg.content_type.clone())?
     };
     Ok(Encoded {
         headers,
@@ -232,7 +258,7 @@ pub(crate) trait HeaderLookup {
     fn header(&self, name: &str) -> Option<&str>;
 }
 
-impl HeaderLookup for reqwest::header::HeaderMap {
+impl HeaderLookup for HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(|v| v.to_str().ok())
     }
@@ -246,9 +272,9 @@ impl HeaderLookup for [(String, String)] {
     }
 }
 
-/// `X-Riak-Meta-Saved-At` for `saved-at`, the way Riak writes the name back.
-fn title(name: &str) -> String {
-    let words: Vec<String> = name
+/// `X-Riak-Meta-Saved-At` for `x-riak-meta-saved-at`, the way Riak writes the name back.
+fn title(header: &str) -> String {
+    let words: Vec<String> = header
         .split('-')
         .map(|w| {
             let mut cs = w.chars();
@@ -257,27 +283,31 @@ fn title(name: &str) -> String {
                 .unwrap_or_default()
         })
         .collect();
-    format!("X-Riak-Meta-{}", words.join("-"))
+    words.join("-")
 }
 
-fn meta<'a>(h: &'a (impl HeaderLookup + ?Sized), name: &str) -> Result<&'a str, String> {
-    h.header(&format!("{META}{name}"))
-        .ok_or_else(|| format!("{} is missing", title(name)))
+fn meta<'a>(h: &'a (impl HeaderLookup + ?Sized), header: &str) -> Result<&'a str, String> {
+    h.header(header)
+        .ok_or_else(|| format!("{} is missing", title(header)))
 }
 
 fn meta_json<T: serde::de::DeserializeOwned>(
     h: &(impl HeaderLookup + ?Sized),
-    name: &str,
+    header: &str,
 ) -> Result<T, String> {
-    let mut encoded = meta(h, name)?.to_owned();
-    for n in 2..=MAX_CHUNKS {
-        match h.header(&format!("{META}{name}-{n}")) {
-            Some(more) => encoded.push_str(more),
-            None => break,
+    let first = meta(h, header)?;
+    let mut encoded = first.to_owned();
+    // Only a full first chunk can have continuations.
+    if first.len() >= CHUNK {
+        for n in 2..=MAX_CHUNKS {
+            match h.header(&format!("{header}-{n}")) {
+                Some(more) => encoded.push_str(more),
+                None => break,
+            }
         }
     }
-    let text = decode_value(&encoded).map_err(|e| format!("{}: {e}", title(name)))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", title(name)))
+    let text = decode_value(&encoded).map_err(|e| format!("{}: {e}", title(header)))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", title(header)))
 }
 
 /// Decodes an object written by [`encode`]; returns the message and its save stamp. The error
@@ -286,7 +316,7 @@ pub(crate) fn decode(
     h: &(impl HeaderLookup + ?Sized),
     body: Bytes,
 ) -> Result<(StoredMessage, u64), String> {
-    let version = h.header(&format!("{META}redeliver")).ok_or(
+    let version = h.header(H_REDELIVER).ok_or(
         "not a stored message: X-Riak-Meta-Redeliver is missing (written by something else?)",
     )?;
     if version != "1" {
@@ -294,35 +324,35 @@ pub(crate) fn decode(
             "X-Riak-Meta-Redeliver is {version:?}; this version reads format 1"
         ));
     }
-    let channel = match meta(h, "channel")? {
+    let channel = match meta(h, H_CHANNEL)? {
         "smpp" => Channel::Smpp,
         "mm7" => Channel::Mm7,
         other => return Err(format!("X-Riak-Meta-Channel {other:?} is not smpp or mm7")),
     };
-    let text = |name: &str| -> Result<String, String> {
-        decode_value(meta(h, name)?).map_err(|e| format!("{}: {e}", title(name)))
+    let text = |header: &str| -> Result<String, String> {
+        decode_value(meta(h, header)?).map_err(|e| format!("{}: {e}", title(header)))
     };
-    let time = |name: &str| -> Result<SystemTime, String> {
-        parse_time(meta(h, name)?).map_err(|e| format!("{}: {e}", title(name)))
+    let time = |header: &str| -> Result<SystemTime, String> {
+        parse_time(meta(h, header)?).map_err(|e| format!("{}: {e}", title(header)))
     };
-    let saved_at = meta(h, "saved-at")?
+    let saved_at = meta(h, H_SAVED_AT)?
         .parse::<u64>()
         .map_err(|_| "X-Riak-Meta-Saved-At is not a number".to_owned())?;
-    let metadata: BTreeMap<String, String> = meta_json(h, "metadata")?;
-    let resource: Resource = meta_json(h, "resource")?;
-    let history: Vec<HistoryEntry> = meta_json(h, "history")?;
+    let metadata: BTreeMap<String, String> = meta_json(h, H_METADATA)?;
+    let resource: Resource = meta_json(h, H_RESOURCE)?;
+    let history: Vec<HistoryEntry> = meta_json(h, H_HISTORY)?;
     let msg = StoredMessage {
         channel,
         envelope: Envelope {
-            mailfrom: text("mailfrom")?,
-            rcptto: text("rcptto")?,
+            mailfrom: text(H_MAILFROM)?,
+            rcptto: text(H_RCPTTO)?,
         },
         body,
-        content_type: text("content-type")?,
+        content_type: text(H_CONTENT_TYPE)?,
         metadata,
         resource,
-        submitted_at: time("submitted-at")?,
-        expires_at: time("expires-at")?,
+        submitted_at: time(H_SUBMITTED_AT)?,
+        expires_at: time(H_EXPIRES_AT)?,
         history,
     };
     Ok((msg, saved_at))
@@ -486,9 +516,9 @@ mod tests {
             let msg = sample(body, meta, text);
             let enc = encode(&msg, 42).unwrap();
             for (name, value) in &enc.headers {
-                prop_assert!(value.len() <= CHUNK && value.bytes().all(|b| (0x21..0x7f).contains(&b)), "{name}: {value:?}");
+                prop_assert!(value.len() <= CHUNK && value.as_bytes().iter().all(|b| (0x21..0x7f).contains(b)), "{name}: {value:?}");
             }
-            let (back, saved) = decode(enc.headers.as_slice(), enc.body.clone()).unwrap();
+            let (back, saved) = decode(&enc.headers, enc.body.clone()).unwrap();
             prop_assert_eq!(saved, 42);
             prop_assert_eq!(back, msg);
         }
@@ -529,7 +559,7 @@ mod tests {
                 .iter()
                 .any(|(n, _)| n == "x-riak-meta-history-2")
         );
-        assert_eq!(decode(enc.headers.as_slice(), enc.body).unwrap().0, msg);
+        assert_eq!(decode(&enc.headers, enc.body).unwrap().0, msg);
         let mut huge = msg.clone();
         huge.metadata
             .insert("big".into(), "x".repeat(CHUNK * MAX_CHUNKS));

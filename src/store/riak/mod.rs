@@ -79,6 +79,7 @@ mod health;
 mod params;
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -113,6 +114,8 @@ const MAX_SEEN: usize = 1_000_000;
 const SWEEP_CONCURRENCY: usize = 16;
 /// Distinct failures of one server kept for the error of one operation.
 const MAX_REASONS: usize = 3;
+/// Locks the remembered vclocks are spread over.
+const VCLOCK_SHARDS: usize = 16;
 /// Upper end of the listing range query: every expiry.
 const MAX_TERM: &str = "9223372036854775807";
 
@@ -128,7 +131,8 @@ struct Inner {
     client: Client,
     servers: Vec<Server>,
     config: RiakConfig,
-    vclocks: Mutex<HashMap<(String, String), String>>,
+    /// Sharded by key, so concurrent requests rarely wait on each other's lock.
+    vclocks: Vec<Mutex<VclockShard>>,
     last_stamp: AtomicU64,
 }
 
@@ -148,6 +152,8 @@ struct Reply {
     headers: HeaderMap,
     body: Bytes,
 }
+
+type VclockShard = HashMap<(String, String), String>;
 
 /// What one operation is about, for errors.
 #[derive(Clone, Copy)]
@@ -238,7 +244,9 @@ impl RiakStore {
                 client,
                 servers,
                 config,
-                vclocks: Mutex::new(HashMap::new()),
+                vclocks: (0..VCLOCK_SHARDS)
+                    .map(|_| Mutex::new(HashMap::new()))
+                    .collect(),
                 last_stamp: AtomicU64::new(0),
             }),
         })
@@ -581,25 +589,31 @@ impl RiakStore {
         Ok(path)
     }
 
+    fn vclock_shard(&self, ctx: Ctx<'_>) -> std::sync::MutexGuard<'_, VclockShard> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (ctx.bucket, ctx.msgid).hash(&mut hasher);
+        let shards = &self.inner.vclocks;
+        let index = (hasher.finish() % shards.len() as u64) as usize;
+        // A map entry is a single insert or remove, so a poisoned lock is still consistent.
+        shards[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn remember_vclock(&self, ctx: Ctx<'_>, headers: &HeaderMap) {
         let Some(vclock) = headers.header(VCLOCK) else {
             return;
         };
-        let mut vclocks = self.inner.vclocks.lock().unwrap_or_else(|e| e.into_inner());
-        if vclocks.len() >= MAX_VCLOCKS {
-            vclocks.clear();
+        let mut shard = self.vclock_shard(ctx);
+        if shard.len() >= MAX_VCLOCKS / VCLOCK_SHARDS {
+            shard.clear();
         }
-        vclocks.insert(
+        shard.insert(
             (ctx.bucket.to_owned(), ctx.msgid.to_owned()),
             vclock.to_owned(),
         );
     }
 
     fn take_vclock(&self, ctx: Ctx<'_>) -> Option<String> {
-        self.inner
-            .vclocks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.vclock_shard(ctx)
             .remove(&(ctx.bucket.to_owned(), ctx.msgid.to_owned()))
     }
 
@@ -635,11 +649,9 @@ impl RiakStore {
             .request(ctx, |client, base| {
                 let mut request = client
                     .put(format!("{base}{path}"))
-                    .header(CONTENT_TYPE, &encoded.content_type)
+                    .headers(encoded.headers.clone())
+                    .header(CONTENT_TYPE, encoded.content_type.clone())
                     .body(encoded.body.clone());
-                for (name, value) in &encoded.headers {
-                    request = request.header(name, value);
-                }
                 if let Some(vclock) = vclock {
                     request = request.header(VCLOCK, vclock);
                 }
