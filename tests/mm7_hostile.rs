@@ -249,6 +249,32 @@ fn multipart_errors_name_the_problem() {
     assert!(decode(Some("multipart/related; boundary=b"), swapped.as_bytes()).is_err());
 }
 
+/// Found by fuzzing (`mm7_decode`): a bare CR inside a part's Content-ID was kept by the
+/// decoder, and the message then failed to encode. A line break in a part header, raw or
+/// RFC 2047-encoded, is now a decode error naming the part and header.
+#[test]
+fn line_break_in_a_part_header_is_refused() {
+    let cases: &[(&str, &str)] = &[
+        ("Content-ID: <t>\r/Content-Location: n\r\n", "Content-ID"),
+        (
+            "Content-Location: =?utf-8?q?a=0D=0AX-Evil:_1?=\r\n",
+            "Content-Location",
+        ),
+    ];
+    for (header, name) in cases {
+        let body = format!(
+            "--b\r\nContent-Type: text/xml\r\n\r\n{}\r\n--b\r\nContent-Type: text/plain\r\n{header}\r\nhi\r\n--b--\r\n",
+            soap_part()
+        );
+        let err = decode(Some("multipart/related; boundary=b"), body.as_bytes()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(name) && text.contains("line break") && text.contains("#1"),
+            "{header:?}: {text}"
+        );
+    }
+}
+
 #[test]
 fn mime_nesting_and_part_count_are_bounded() {
     let mut inner = "--l0\r\nContent-Type: text/plain\r\n\r\nx\r\n--l0--".to_string();

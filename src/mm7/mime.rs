@@ -110,7 +110,7 @@ pub(crate) fn split_related(
     let mut parts = Vec::with_capacity(mail.subparts.len().saturating_sub(1));
     for (i, p) in mail.subparts.iter().enumerate() {
         if i != soap_index {
-            parts.push(convert(p, &i.to_string(), &mut warnings));
+            parts.push(convert(p, &i.to_string(), &mut warnings)?);
         }
     }
     Ok(Related {
@@ -178,30 +178,42 @@ fn raw_body(p: &ParsedMail<'_>) -> Vec<u8> {
     }
 }
 
-fn convert(p: &ParsedMail<'_>, position: &str, warnings: &mut Vec<Warning>) -> ContentPart {
-    let content_id = p
-        .headers
-        .get_first_value("Content-ID")
-        .map(|id| strip_angles(&id).to_owned());
-    let content_type = p
-        .headers
-        .get_first_value("Content-Type")
-        .unwrap_or_else(|| p.ctype.mimetype.clone());
-    let content_location = p.headers.get_first_value("Content-Location");
+/// A part header's value, refused when it holds a CR or LF: mailparse keeps a bare CR inside
+/// a value and RFC 2047 decoding can produce either, and such a value could neither be
+/// written back as a header nor be trusted as a Content-ID reference.
+fn part_header(p: &ParsedMail<'_>, name: &str, position: &str) -> Result<Option<String>, Mm7Error> {
+    match p.headers.get_first_value(name) {
+        Some(v) if v.contains(['\r', '\n']) => Err(Mm7Error::Multipart(format!(
+            "part #{position}: {name} {:?} contains a line break",
+            cut(&v)
+        ))),
+        v => Ok(v),
+    }
+}
+
+fn convert(
+    p: &ParsedMail<'_>,
+    position: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<ContentPart, Mm7Error> {
+    let content_id = part_header(p, "Content-ID", position)?.map(|id| strip_angles(&id).to_owned());
+    let content_type =
+        part_header(p, "Content-Type", position)?.unwrap_or_else(|| p.ctype.mimetype.clone());
+    let content_location = part_header(p, "Content-Location", position)?;
     if !p.subparts.is_empty() {
         let parts = p
             .subparts
             .iter()
             .enumerate()
             .map(|(i, c)| convert(c, &format!("{position}.{i}"), warnings))
-            .collect();
-        return ContentPart {
+            .collect::<Result<_, _>>()?;
+        return Ok(ContentPart {
             content_id,
             content_type,
             content_location,
             body: Vec::new(),
             parts,
-        };
+        });
     }
     let body = match p.get_body_raw() {
         Ok(b) => b,
@@ -217,13 +229,13 @@ fn convert(p: &ParsedMail<'_>, position: &str, warnings: &mut Vec<Warning>) -> C
             raw_body(p)
         }
     };
-    ContentPart {
+    Ok(ContentPart {
         content_id,
         content_type,
         content_location,
         body,
         parts: Vec::new(),
-    }
+    })
 }
 
 /// The Content-ID of the SOAP part in bodies this crate builds.
