@@ -1,7 +1,7 @@
 //! Fuzzes the MM7 decoder with bare SOAP bodies and multipart/related bodies: decoding must
 //! never panic, and whatever decodes with a TransactionID must encode and decode again.
 //!
-//! `cargo +nightly fuzz run mm7_decode`
+//! `RUSTC_BOOTSTRAP=1 cargo fuzz run mm7_decode` (stable toolchain)
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
