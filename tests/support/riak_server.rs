@@ -1,7 +1,7 @@
 //! An in-tree Riak KV HTTP server for the store tests and benches.
 //!
 //! A raw HTTP/1.1 server on tokio over 127.0.0.1 that answers the way Riak KV 3.2.2 does in the
-//! recorded transcripts (`/work/shared/riak/transcripts`, copied facts in `tests/riak_transcripts`):
+//! transcripts recorded from a real node (kept in `tests/riak_transcripts`):
 //! the `404 Object Not Found` reason phrase and `not found\n` body, tombstones with
 //! `X-Riak-Vclock` + `X-Riak-Deleted: true` until they are reaped, `allow_mult` siblings as
 //! `300 Multiple Choices` (a text vtag list or `multipart/mixed`), `X-Riak-Meta-*` re-cased and
