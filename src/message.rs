@@ -331,13 +331,76 @@ pub enum HistoryEvent {
 }
 
 /// An entry in a stored message's attempt history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Stored flat, as `{"at": …, "event": "<kind>", <the event's fields>}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HistoryEntry {
     /// When it happened.
     pub at: SystemTime,
     /// What happened.
     #[serde(flatten)]
     pub event: HistoryEvent,
+}
+
+impl<'de> Deserialize<'de> for HistoryEntry {
+    /// Reads the flat form in one pass (a derived `#[serde(flatten)]` would first buffer every
+    /// field of every entry, which made history the costliest part of loading a message).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Kind {
+            Submitted,
+            Receipt,
+            Injected,
+            Note,
+        }
+
+        #[derive(Deserialize)]
+        struct Flat {
+            at: SystemTime,
+            event: Kind,
+            #[serde(default)]
+            message_id: Option<String>,
+            #[serde(default)]
+            status: Option<String>,
+            #[serde(default)]
+            state: Option<String>,
+            #[serde(default)]
+            error: Option<String>,
+            #[serde(default)]
+            from: Option<String>,
+            #[serde(default)]
+            to: Option<String>,
+            #[serde(default)]
+            text: Option<String>,
+        }
+
+        let flat = Flat::deserialize(deserializer)?;
+        let need = |value: Option<String>, field: &'static str| {
+            value.ok_or_else(|| D::Error::missing_field(field))
+        };
+        let event = match flat.event {
+            Kind::Submitted => HistoryEvent::Submitted {
+                message_id: flat.message_id,
+                status: need(flat.status, "status")?,
+            },
+            Kind::Receipt => HistoryEvent::Receipt {
+                message_id: need(flat.message_id, "message_id")?,
+                state: need(flat.state, "state")?,
+                error: flat.error,
+            },
+            Kind::Injected => HistoryEvent::Injected {
+                from: need(flat.from, "from")?,
+                to: need(flat.to, "to")?,
+            },
+            Kind::Note => HistoryEvent::Note {
+                text: need(flat.text, "text")?,
+            },
+        };
+        Ok(HistoryEntry { at: flat.at, event })
+    }
 }
 
 /// A submitted message, kept until its delivery receipt decides what becomes of it.
@@ -433,6 +496,55 @@ mod body_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_entries_read_back_what_they_write() {
+        let at = SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 5);
+        let events = [
+            HistoryEvent::Submitted {
+                message_id: Some("4f2a".into()),
+                status: "ESME_ROK".into(),
+            },
+            HistoryEvent::Submitted {
+                message_id: None,
+                status: "ESME_RTHROTTLED".into(),
+            },
+            HistoryEvent::Receipt {
+                message_id: "4f2a".into(),
+                state: "UNDELIV".into(),
+                error: Some("034".into()),
+            },
+            HistoryEvent::Receipt {
+                message_id: "4f2a".into(),
+                state: "DELIVRD".into(),
+                error: None,
+            },
+            HistoryEvent::Injected {
+                from: "a@example.com".into(),
+                to: "b@example.com".into(),
+            },
+            HistoryEvent::Note {
+                text: "rerouted \"by hand\"".into(),
+            },
+        ];
+        for event in events {
+            let entry = HistoryEntry { at, event };
+            let json = serde_json::to_string(&entry).unwrap();
+            let back: HistoryEntry = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, entry, "{json}");
+        }
+        let flat = r#"{"at":{"secs_since_epoch":1,"nanos_since_epoch":0},"event":"receipt","message_id":"x","state":"DELIVRD","error":null,"extra":1}"#;
+        let entry: HistoryEntry = serde_json::from_str(flat).unwrap();
+        assert!(matches!(
+            entry.event,
+            HistoryEvent::Receipt { error: None, .. }
+        ));
+        let missing = r#"{"at":{"secs_since_epoch":1,"nanos_since_epoch":0},"event":"receipt","message_id":"x"}"#;
+        let err = serde_json::from_str::<HistoryEntry>(missing).unwrap_err();
+        assert!(err.to_string().contains("missing field `state`"), "{err}");
+        let unknown = r#"{"at":{"secs_since_epoch":1,"nanos_since_epoch":0},"event":"teleported"}"#;
+        assert!(serde_json::from_str::<HistoryEntry>(unknown).is_err());
+    }
 
     #[test]
     fn bucket_rule_follows_the_seed() {

@@ -218,6 +218,49 @@ async fn a_slow_server_times_out_and_the_next_one_answers() {
 }
 
 #[tokio::test]
+async fn a_server_that_stops_mid_body_times_out_and_the_next_one_answers() {
+    let healthy = RiakServer::start().await;
+    let stalling = healthy.join().await;
+    let (bucket, msgid) = ids();
+    let msg = conformance::sample_message(6, vec![6; 4096]);
+    store(&[&healthy])
+        .save(&bucket, &msgid, &msg)
+        .await
+        .unwrap();
+    stalling.set_fault(Fault::StallBody);
+
+    // Alone, the stalled read is a retryable timeout naming the server.
+    let only_stalling = RiakStore::new(
+        RiakConfig::new([stalling.host_port()])
+            .with_request_timeout(Duration::from_millis(200))
+            .with_operation_timeout(Duration::from_millis(500)),
+    )
+    .unwrap();
+    let err = only_stalling.load(&bucket, &msgid).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&stalling.host_port()) && text.contains("timed out"),
+        "{text}"
+    );
+
+    // With a healthy server beside it, every load gets the whole message.
+    let both = RiakStore::new(
+        RiakConfig::new([stalling.host_port(), healthy.host_port()])
+            .with_request_timeout(Duration::from_millis(200)),
+    )
+    .unwrap();
+    // Servers are picked at random: load until the stalling one has been picked.
+    for _ in 0..64 {
+        assert_eq!(both.load(&bucket, &msgid).await.unwrap(), Some(msg.clone()));
+        if stalling.requests() > 1 {
+            break;
+        }
+    }
+    assert!(stalling.requests() > 1, "the stalling server was tried");
+}
+
+#[tokio::test]
 async fn when_no_server_answers_the_error_names_each_and_is_retryable() {
     let down = RiakServer::start().await;
     down.stop();

@@ -52,6 +52,9 @@ pub enum Fault {
     Garbage,
     /// Reads the request and never answers.
     Hang,
+    /// Answers normally (`GET`s of existing objects included) but stops halfway through the
+    /// body and never sends the rest.
+    StallBody,
 }
 
 /// What the cluster does for one key, whichever node is asked.
@@ -564,6 +567,17 @@ async fn serve(mut stream: TcpStream, cluster: &Cluster, node: &Node) {
         let fault = *node.fault.lock().unwrap_or_else(|e| e.into_inner());
         let response = match fault {
             Fault::None => handle(&request, cluster),
+            Fault::StallBody => {
+                let whole = handle(&request, cluster).bytes(false);
+                let head = whole
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map_or(0, |p| p + 4);
+                let half = head + (whole.len() - head) / 2;
+                let _ = stream.write_all(&whole[..half]).await;
+                std::future::pending::<()>().await;
+                return;
+            }
             Fault::Unavailable => text(
                 503,
                 "Service Unavailable",

@@ -1,10 +1,12 @@
 //! How a [`StoredMessage`] maps onto a Riak object (the header table is in the `riak` module
 //! docs), and how Riak's responses are read.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::message::{Channel, Envelope, HistoryEntry, Resource, StoredMessage};
@@ -22,25 +24,38 @@ pub(crate) const EXPIRES_INDEX: &str = "expires_int";
 /// Percent-encodes a path segment: everything but RFC 3986 unreserved characters. A literal `+`
 /// must be `%2B` (Riak decodes `+` as a space) and `/` must be `%2F` (a raw `/` is a link walk).
 pub(crate) fn encode_segment(raw: &[u8]) -> String {
-    let mut out = String::with_capacity(raw.len() * 3);
+    let mut out = String::with_capacity(raw.len() + 16);
+    push_segment(&mut out, raw);
+    out
+}
+
+/// [`encode_segment`] appended to `out`.
+pub(crate) fn push_segment(out: &mut String, raw: &[u8]) {
     for &b in raw {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            push_escape(out, b);
         }
     }
-    out
+}
+
+/// `%XX` for one byte, uppercase hex.
+fn push_escape(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(HEX[usize::from(b >> 4)] as char);
+    out.push(HEX[usize::from(b & 0xf)] as char);
 }
 
 /// The Riak key for a msgid. `.` and `..` cannot be sent in a URL path by URL-normalising clients
 /// (they are dot segments), so they are stored as `\0.` and `\0..`; no msgid contains NUL, so
 /// the mapping is one-to-one.
-pub(crate) fn riak_key(msgid: &str) -> String {
+pub(crate) fn riak_key(msgid: &str) -> Cow<'_, str> {
     if msgid == "." || msgid == ".." {
-        format!("\0{msgid}")
+        Cow::Owned(format!("\0{msgid}"))
     } else {
-        msgid.to_owned()
+        Cow::Borrowed(msgid)
     }
 }
 
@@ -52,27 +67,35 @@ pub(crate) fn msgid_of_key(key: &str) -> &str {
     }
 }
 
-/// Percent-encodes what a header value cannot carry as-is.
-pub(crate) fn encode_value(raw: &str) -> String {
-    let safe = |b: u8| (0x21..=0x7e).contains(&b) && b != b'%';
-    if raw.bytes().all(safe) {
-        return raw.to_owned();
-    }
-    let mut out = String::with_capacity(raw.len() + 16);
-    for &b in raw.as_bytes() {
-        if (0x21..=0x7e).contains(&b) && b != b'%' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// Whether a byte goes into a header value as it is.
+fn value_safe(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b) && b != b'%'
 }
 
-/// Reverses [`encode_value`].
-pub(crate) fn decode_value(encoded: &str) -> Result<String, String> {
+/// Appends `raw` to `out`, percent-encoding what a header value cannot carry as it is
+/// (controls, spaces, `%`, non-ASCII).
+fn push_value(out: &mut BytesMut, raw: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let safe = rest
+            .iter()
+            .position(|&b| !value_safe(b))
+            .unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..safe]);
+        if let Some(&b) = rest.get(safe) {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+            rest = &rest[safe + 1..];
+        } else {
+            rest = &[];
+        }
+    }
+}
+
+/// Reverses [`push_value`].
+pub(crate) fn decode_value(encoded: &str) -> Result<Cow<'_, str>, String> {
     if !encoded.contains('%') {
-        return Ok(encoded.to_owned());
+        return Ok(Cow::Borrowed(encoded));
     }
     let bytes = encoded.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -91,16 +114,26 @@ pub(crate) fn decode_value(encoded: &str) -> Result<String, String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| "percent-decoded value is not UTF-8".to_owned())
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| "percent-decoded value is not UTF-8".to_owned())
 }
 
 /// `<seconds>.<nanoseconds>` since the epoch, with a `-` for times before it.
+#[cfg(test)]
 pub(crate) fn format_time(t: SystemTime) -> String {
+    let mut out = String::new();
+    write_time(&mut out, t).expect("writing to a String cannot fail");
+    out
+}
+
+/// [`format_time`], written to `out`.
+fn write_time(out: &mut impl fmt::Write, t: SystemTime) -> fmt::Result {
     match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => format!("{}.{:09}", d.as_secs(), d.subsec_nanos()),
+        Ok(d) => write!(out, "{}.{:09}", d.as_secs(), d.subsec_nanos()),
         Err(e) => {
             let d = e.duration();
-            format!("-{}.{:09}", d.as_secs(), d.subsec_nanos())
+            write!(out, "-{}.{:09}", d.as_secs(), d.subsec_nanos())
         }
     }
 }
@@ -155,95 +188,148 @@ pub(crate) struct Encoded {
     pub body: Bytes,
 }
 
-fn value(text: String) -> Result<HeaderValue, String> {
-    HeaderValue::try_from(text).map_err(|e| format!("header value: {e}"))
+/// Header values written one after another into one buffer and handed out as slices of it:
+/// one allocation for all the values of an object, and cloning its headers (once per attempt)
+/// copies no bytes.
+struct Values {
+    buf: BytesMut,
+    /// Where JSON is written before it is escaped into `buf`.
+    json: Vec<u8>,
 }
 
-fn push_json(headers: &mut HeaderMap, name: &'static str, json: &[u8]) -> Result<(), String> {
-    let what = &name[META.len()..];
-    let json = std::str::from_utf8(json).map_err(|_| format!("{what} JSON is not UTF-8"))?;
-    let encoded = encode_value(json);
-    let chunks = encoded.len().div_ceil(CHUNK).max(1);
-    if chunks > MAX_CHUNKS {
-        return Err(format!(
-            "{what} is {} bytes encoded, more than the {} that fit in Riak headers",
-            encoded.len(),
-            CHUNK * MAX_CHUNKS
-        ));
+impl Values {
+    /// What has been written since the last value, as a header value.
+    fn take(&mut self) -> Result<HeaderValue, String> {
+        HeaderValue::from_maybe_shared(self.buf.split().freeze())
+            .map_err(|e| format!("header value: {e}"))
     }
-    if chunks == 1 {
-        headers.insert(HeaderName::from_static(name), value(encoded)?);
-        return Ok(());
+
+    /// `raw`, percent-encoded where a header could not carry it.
+    fn text(&mut self, raw: &str) -> Result<HeaderValue, String> {
+        push_value(&mut self.buf, raw.as_bytes());
+        self.take()
     }
-    let mut rest = encoded.as_str();
-    for n in 1..=chunks {
-        // The encoding is ASCII, so any byte offset is a char boundary.
-        let (head, tail) = rest.split_at(rest.len().min(CHUNK));
-        rest = tail;
-        let header = if n == 1 {
-            HeaderName::from_static(name)
-        } else {
-            HeaderName::try_from(format!("{name}-{n}")).map_err(|e| format!("header name: {e}"))?
-        };
-        headers.insert(header, value(head.to_owned())?);
+
+    fn time(&mut self, t: SystemTime) -> Result<HeaderValue, String> {
+        write_time(&mut self.buf, t).map_err(|e| format!("header value: {e}"))?;
+        self.take()
     }
-    Ok(())
+
+    fn number(&mut self, n: u64) -> Result<HeaderValue, String> {
+        write!(self.buf, "{n}").map_err(|e| format!("header value: {e}"))?;
+        self.take()
+    }
+
+    /// `value` as JSON, percent-encoded, under `header` and, past [`CHUNK`] bytes, its
+    /// continuations `…-2`, `…-3`.
+    fn json(
+        &mut self,
+        headers: &mut HeaderMap,
+        header: Name,
+        value: &impl serde::Serialize,
+    ) -> Result<(), String> {
+        let name = header.text;
+        let what = &name[META.len()..];
+        self.json.clear();
+        serde_json::to_writer(&mut self.json, value)
+            .map_err(|e| format!("cannot encode {what}: {e}"))?;
+        push_value(&mut self.buf, &self.json);
+        let mut encoded = self.buf.split().freeze();
+        let chunks = encoded.len().div_ceil(CHUNK).max(1);
+        if chunks > MAX_CHUNKS {
+            return Err(format!(
+                "{what} is {} bytes encoded, more than the {} that fit in Riak headers",
+                encoded.len(),
+                CHUNK * MAX_CHUNKS
+            ));
+        }
+        for n in 1..=chunks {
+            let part = encoded.split_to(encoded.len().min(CHUNK));
+            let value =
+                HeaderValue::from_maybe_shared(part).map_err(|e| format!("header value: {e}"))?;
+            let header = if n == 1 {
+                header.name.clone()
+            } else {
+                HeaderName::try_from(format!("{name}-{n}"))
+                    .map_err(|e| format!("header name: {e}"))?
+            };
+            headers.insert(header, value);
+        }
+        Ok(())
+    }
 }
 
-const H_REDELIVER: &str = "x-riak-meta-redeliver";
-const H_CHANNEL: &str = "x-riak-meta-channel";
-const H_MAILFROM: &str = "x-riak-meta-mailfrom";
-const H_RCPTTO: &str = "x-riak-meta-rcptto";
-const H_CONTENT_TYPE: &str = "x-riak-meta-content-type";
-const H_SUBMITTED_AT: &str = "x-riak-meta-submitted-at";
-const H_EXPIRES_AT: &str = "x-riak-meta-expires-at";
-const H_SAVED_AT: &str = "x-riak-meta-saved-at";
-const H_METADATA: &str = "x-riak-meta-metadata";
-const H_RESOURCE: &str = "x-riak-meta-resource";
-const H_HISTORY: &str = "x-riak-meta-history";
-const H_EXPIRES_INDEX: &str = "x-riak-index-expires_int";
+/// A header this crate reads and writes: its lowercase text and its parsed name (parsed at
+/// compile time, so lookups and inserts skip parsing the name).
+pub(crate) struct Name {
+    pub text: &'static str,
+    pub name: HeaderName,
+}
+
+impl Name {
+    const fn new(text: &'static str) -> Self {
+        Self {
+            text,
+            name: HeaderName::from_static(text),
+        }
+    }
+}
+
+const H_REDELIVER: Name = Name::new("x-riak-meta-redeliver");
+const H_CHANNEL: Name = Name::new("x-riak-meta-channel");
+const H_MAILFROM: Name = Name::new("x-riak-meta-mailfrom");
+const H_RCPTTO: Name = Name::new("x-riak-meta-rcptto");
+const H_CONTENT_TYPE: Name = Name::new("x-riak-meta-content-type");
+const H_SUBMITTED_AT: Name = Name::new("x-riak-meta-submitted-at");
+const H_EXPIRES_AT: Name = Name::new("x-riak-meta-expires-at");
+const H_SAVED_AT: Name = Name::new("x-riak-meta-saved-at");
+const H_METADATA: Name = Name::new("x-riak-meta-metadata");
+const H_RESOURCE: Name = Name::new("x-riak-meta-resource");
+const H_HISTORY: Name = Name::new("x-riak-meta-history");
+const H_EXPIRES_INDEX: Name = Name::new("x-riak-index-expires_int");
 
 /// Encodes a message as a Riak object, stamped with `saved_at`.
 pub(crate) fn encode(msg: &StoredMessage, saved_at: u64) -> Result<Encoded, String> {
-    let json = |what: &str, r: Result<Vec<u8>, serde_json::Error>| {
-        r.map_err(|e| format!("cannot encode {what}: {e}"))
+    // Room for every value in the usual case; more is allocated if it is not enough.
+    let texts = msg.envelope.mailfrom.len() + msg.envelope.rcptto.len() + msg.content_type.len();
+    let metadata: usize = msg
+        .metadata
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 6)
+        .sum();
+    let mut values = Values {
+        buf: BytesMut::with_capacity(384 + texts + metadata + 160 * msg.history.len()),
+        json: Vec::with_capacity(256),
     };
+    // The 12 headers written here, and Content-Type and the vclock added per request.
     let mut headers = HeaderMap::with_capacity(16);
-    for (name, text) in [
-        (H_REDELIVER, "1".to_owned()),
-        (H_CHANNEL, msg.channel.to_string()),
-        (H_MAILFROM, encode_value(&msg.envelope.mailfrom)),
-        (H_RCPTTO, encode_value(&msg.envelope.rcptto)),
-        (H_CONTENT_TYPE, encode_value(&msg.content_type)),
-        (H_SUBMITTED_AT, format_time(msg.submitted_at)),
-        (H_EXPIRES_AT, format_time(msg.expires_at)),
-        (H_SAVED_AT, saved_at.to_string()),
-        (H_EXPIRES_INDEX, index_secs(msg.expires_at).to_string()),
-    ] {
-        headers.insert(HeaderName::from_static(name), value(text)?);
-    }
-    push_json(
-        &mut headers,
-        H_METADATA,
-        &json("metadata", serde_json::to_vec(&msg.metadata))?,
-    )?;
-    push_json(
-        &mut headers,
-        H_RESOURCE,
-        &json("resource", serde_json::to_vec(&msg.resource))?,
-    )?;
-    push_json(
-        &mut headers,
-        H_HISTORY,
-        &json("history", serde_json::to_vec(&msg.history))?,
-    )?;
+    headers.insert(H_REDELIVER.name, HeaderValue::from_static("1"));
+    let channel = match msg.channel {
+        Channel::Smpp => "smpp",
+        Channel::Mm7 => "mm7",
+    };
+    headers.insert(H_CHANNEL.name, HeaderValue::from_static(channel));
+    headers.insert(H_MAILFROM.name, values.text(&msg.envelope.mailfrom)?);
+    headers.insert(H_RCPTTO.name, values.text(&msg.envelope.rcptto)?);
+    headers.insert(H_CONTENT_TYPE.name, values.text(&msg.content_type)?);
+    headers.insert(H_SUBMITTED_AT.name, values.time(msg.submitted_at)?);
+    headers.insert(H_EXPIRES_AT.name, values.time(msg.expires_at)?);
+    headers.insert(H_SAVED_AT.name, values.number(saved_at)?);
+    headers.insert(
+        H_EXPIRES_INDEX.name,
+        values.number(index_secs(msg.expires_at))?,
+    );
+    values.json(&mut headers, H_METADATA, &msg.metadata)?;
+    values.json(&mut headers, H_RESOURCE, &msg.resource)?;
+    values.json(&mut headers, H_HISTORY, &msg.history)?;
     // Riak refuses a PUT without Content-Type; the exact type is in the meta header anyway.
     let content_type = if msg.content_type.is_empty()
         || !msg.content_type.bytes().all(|b| (0x20..0x7f).contains(&b))
     {
         HeaderValue::from_static("application/octet-stream")
     } else {
-        value(msg.content_type.clone())?
+        values.buf.extend_from_slice(msg.content_type.as_bytes());
+        values.take()?
     };
     Ok(Encoded {
         headers,
@@ -256,11 +342,20 @@ pub(crate) fn encode(msg: &StoredMessage, saved_at: u64) -> Result<Encoded, Stri
 pub(crate) trait HeaderLookup {
     /// The value of header `name` (given lowercase), if present and text.
     fn header(&self, name: &str) -> Option<&str>;
+
+    /// [`header`](Self::header) for one of this crate's headers.
+    fn known(&self, name: &Name) -> Option<&str> {
+        self.header(name.text)
+    }
 }
 
 impl HeaderLookup for HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn known(&self, name: &Name) -> Option<&str> {
+        self.get(&name.name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -286,22 +381,23 @@ fn title(header: &str) -> String {
     words.join("-")
 }
 
-fn meta<'a>(h: &'a (impl HeaderLookup + ?Sized), header: &str) -> Result<&'a str, String> {
-    h.header(header)
-        .ok_or_else(|| format!("{} is missing", title(header)))
+fn meta<'a>(h: &'a (impl HeaderLookup + ?Sized), header: &Name) -> Result<&'a str, String> {
+    h.known(header)
+        .ok_or_else(|| format!("{} is missing", title(header.text)))
 }
 
 fn meta_json<T: serde::de::DeserializeOwned>(
     h: &(impl HeaderLookup + ?Sized),
-    header: &str,
+    name: &Name,
 ) -> Result<T, String> {
-    let first = meta(h, header)?;
-    let mut encoded = first.to_owned();
+    let header = name.text;
+    let first = meta(h, name)?;
+    let mut encoded = Cow::Borrowed(first);
     // Only a full first chunk can have continuations.
     if first.len() >= CHUNK {
         for n in 2..=MAX_CHUNKS {
             match h.header(&format!("{header}-{n}")) {
-                Some(more) => encoded.push_str(more),
+                Some(more) => encoded.to_mut().push_str(more),
                 None => break,
             }
         }
@@ -316,7 +412,7 @@ pub(crate) fn decode(
     h: &(impl HeaderLookup + ?Sized),
     body: Bytes,
 ) -> Result<(StoredMessage, u64), String> {
-    let version = h.header(H_REDELIVER).ok_or(
+    let version = h.known(&H_REDELIVER).ok_or(
         "not a stored message: X-Riak-Meta-Redeliver is missing (written by something else?)",
     )?;
     if version != "1" {
@@ -324,35 +420,37 @@ pub(crate) fn decode(
             "X-Riak-Meta-Redeliver is {version:?}; this version reads format 1"
         ));
     }
-    let channel = match meta(h, H_CHANNEL)? {
+    let channel = match meta(h, &H_CHANNEL)? {
         "smpp" => Channel::Smpp,
         "mm7" => Channel::Mm7,
         other => return Err(format!("X-Riak-Meta-Channel {other:?} is not smpp or mm7")),
     };
-    let text = |header: &str| -> Result<String, String> {
-        decode_value(meta(h, header)?).map_err(|e| format!("{}: {e}", title(header)))
+    let text = |header: &Name| -> Result<String, String> {
+        decode_value(meta(h, header)?)
+            .map(Cow::into_owned)
+            .map_err(|e| format!("{}: {e}", title(header.text)))
     };
-    let time = |header: &str| -> Result<SystemTime, String> {
-        parse_time(meta(h, header)?).map_err(|e| format!("{}: {e}", title(header)))
+    let time = |header: &Name| -> Result<SystemTime, String> {
+        parse_time(meta(h, header)?).map_err(|e| format!("{}: {e}", title(header.text)))
     };
-    let saved_at = meta(h, H_SAVED_AT)?
+    let saved_at = meta(h, &H_SAVED_AT)?
         .parse::<u64>()
         .map_err(|_| "X-Riak-Meta-Saved-At is not a number".to_owned())?;
-    let metadata: BTreeMap<String, String> = meta_json(h, H_METADATA)?;
-    let resource: Resource = meta_json(h, H_RESOURCE)?;
-    let history: Vec<HistoryEntry> = meta_json(h, H_HISTORY)?;
+    let metadata: BTreeMap<String, String> = meta_json(h, &H_METADATA)?;
+    let resource: Resource = meta_json(h, &H_RESOURCE)?;
+    let history: Vec<HistoryEntry> = meta_json(h, &H_HISTORY)?;
     let msg = StoredMessage {
         channel,
         envelope: Envelope {
-            mailfrom: text(H_MAILFROM)?,
-            rcptto: text(H_RCPTTO)?,
+            mailfrom: text(&H_MAILFROM)?,
+            rcptto: text(&H_RCPTTO)?,
         },
         body,
-        content_type: text(H_CONTENT_TYPE)?,
+        content_type: text(&H_CONTENT_TYPE)?,
         metadata,
         resource,
-        submitted_at: time(H_SUBMITTED_AT)?,
-        expires_at: time(H_EXPIRES_AT)?,
+        submitted_at: time(&H_SUBMITTED_AT)?,
+        expires_at: time(&H_EXPIRES_AT)?,
         history,
     };
     Ok((msg, saved_at))
@@ -564,6 +662,17 @@ mod tests {
         huge.metadata
             .insert("big".into(), "x".repeat(CHUNK * MAX_CHUNKS));
         assert!(encode(&huge, 1).unwrap_err().contains("metadata"));
+    }
+
+    #[test]
+    fn header_values_escape_what_a_header_cannot_carry() {
+        let mut value = BytesMut::new();
+        push_value(&mut value, "a b%\u{fc}\r".as_bytes());
+        assert_eq!(&value[..], b"a%20b%25%C3%BC%0D");
+        assert_eq!(decode_value("a%20b%25%C3%BC%0D").unwrap(), "a b%\u{fc}\r");
+        let mut plain = BytesMut::new();
+        push_value(&mut plain, b"{\"a\":\"b\"}");
+        assert_eq!(&plain[..], b"{\"a\":\"b\"}");
     }
 
     #[test]

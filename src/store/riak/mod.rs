@@ -78,8 +78,9 @@ mod config;
 mod health;
 mod params;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -88,8 +89,8 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::stream::{self, BoxStream, StreamExt};
 use rand::seq::SliceRandom;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
-use reqwest::{Client, RequestBuilder, StatusCode};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Client, Method, RequestBuilder, StatusCode};
 
 pub use config::RiakConfig;
 pub use health::ServerMetrics;
@@ -102,7 +103,7 @@ use health::{Availability, FailureKind, Health, jitter};
 use params::Verb;
 
 const BACKEND: &str = "riak";
-const VCLOCK: &str = "x-riak-vclock";
+const VCLOCK: HeaderName = HeaderName::from_static("x-riak-vclock");
 /// Asks for siblings as multipart in the same request; a single object still matches `*/*`.
 const LOAD_ACCEPT: &str = "multipart/mixed, */*;q=0.5";
 /// Most remembered vclocks; past it the memory is cleared (a missing vclock only costs a
@@ -134,6 +135,8 @@ struct Inner {
     /// Sharded by key, so concurrent requests rarely wait on each other's lock.
     vclocks: Vec<Mutex<VclockShard>>,
     last_stamp: AtomicU64,
+    /// The query strings of `config.load`, `config.save` and `config.delete`.
+    queries: [String; 3],
 }
 
 #[derive(Debug)]
@@ -142,6 +145,9 @@ struct Server {
     name: String,
     /// `http://host:port`, no trailing slash.
     base: String,
+    /// `base`, parsed once; each request's URL is a copy with its path and query set, which
+    /// skips parsing the scheme and host again.
+    url: url::Url,
     health: Health,
 }
 
@@ -153,7 +159,46 @@ struct Reply {
     body: Bytes,
 }
 
-type VclockShard = HashMap<(String, String), String>;
+/// Remembered vclocks by a hash of (bucket, msgid); each entry keeps its bucket and msgid, so
+/// a colliding msgid never gets another's vclock.
+type VclockShard = HashMap<u64, Remembered, BuildHasherDefault<Prehashed>>;
+
+#[derive(Debug)]
+struct Remembered {
+    /// The bucket followed by the msgid (one allocation).
+    key: Box<str>,
+    bucket_len: usize,
+    vclock: HeaderValue,
+}
+
+impl Remembered {
+    fn is_for(&self, ctx: Ctx<'_>) -> bool {
+        self.bucket_len == ctx.bucket.len()
+            && self.key.len() == ctx.bucket.len() + ctx.msgid.len()
+            && self.key.starts_with(ctx.bucket)
+            && self.key.ends_with(ctx.msgid)
+    }
+}
+
+/// A `Hasher` for keys that already are hashes.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 /// What one operation is about, for errors.
 #[derive(Clone, Copy)]
@@ -161,6 +206,20 @@ struct Ctx<'a> {
     op: &'static str,
     bucket: &'a str,
     msgid: &'a str,
+}
+
+impl Server {
+    /// The URL of `target` (a path, with `?query` if any) on this server.
+    fn url_for(&self, target: &str) -> url::Url {
+        let (path, query) = match target.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (target, None),
+        };
+        let mut url = self.url.clone();
+        url.set_path(path);
+        url.set_query(query);
+        url
+    }
 }
 
 impl Ctx<'_> {
@@ -228,6 +287,7 @@ impl RiakStore {
                 Ok(Server {
                     name: trimmed.to_owned(),
                     base,
+                    url,
                     health: Health::default(),
                 })
             })
@@ -243,11 +303,16 @@ impl RiakStore {
             inner: Arc::new(Inner {
                 client,
                 servers,
-                config,
                 vclocks: (0..VCLOCK_SHARDS)
-                    .map(|_| Mutex::new(HashMap::new()))
+                    .map(|_| Mutex::new(VclockShard::default()))
                     .collect(),
                 last_stamp: AtomicU64::new(0),
+                queries: [
+                    config.load.query(Verb::Get),
+                    config.save.query(Verb::Put),
+                    config.delete.query(Verb::Delete),
+                ],
+                config,
             }),
         })
     }
@@ -266,7 +331,7 @@ impl RiakStore {
             msgid: "",
         };
         let reply = self
-            .request(ctx, |client, base| client.get(format!("{base}/ping")))
+            .request(ctx, "/ping", |client, url| client.get(url))
             .await?;
         if reply.status == StatusCode::OK {
             Ok(())
@@ -289,8 +354,7 @@ impl RiakStore {
             msgid: msgid.as_str(),
         };
         let vclock = self.take_vclock(ctx);
-        self.put(ctx, msg, self.stamp(), vclock.as_deref(), params)
-            .await
+        self.put(ctx, msg, self.stamp(), vclock, params).await
     }
 
     /// [`MessageStore::load`] with these Riak parameters instead of [`RiakConfig::load`].
@@ -407,7 +471,8 @@ impl RiakStore {
     async fn request(
         &self,
         ctx: Ctx<'_>,
-        make: impl Fn(&Client, &str) -> RequestBuilder,
+        target: &str,
+        make: impl Fn(&Client, url::Url) -> RequestBuilder,
     ) -> Result<Reply, StoreError> {
         let config = &self.inner.config;
         let servers = &self.inner.servers;
@@ -428,7 +493,8 @@ impl RiakStore {
                 if deadline.saturating_duration_since(Instant::now()) <= pause {
                     break;
                 }
-                tokio::time::sleep(pause).await;
+                // Boxed: a rare path, kept out of every request's future.
+                Box::pin(tokio::time::sleep(pause)).await;
             }
             for index in self.order() {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -443,8 +509,10 @@ impl RiakStore {
                 let limit = left.min(config.request_timeout);
                 attempts += 1;
                 server.health.count_request();
-                let request = make(&self.inner.client, &server.base).timeout(limit);
-                let (kind, reason) = match self.attempt(index, request, limit).await {
+                let request = make(&self.inner.client, server.url_for(target)).timeout(limit);
+                // Boxed, so that the futures of `save`, `load` and `delete` (boxed by the trait)
+                // stay small.
+                let (kind, reason) = match Box::pin(self.attempt(index, request, limit)).await {
                     Ok(reply) if reply.status == StatusCode::SERVICE_UNAVAILABLE => (
                         FailureKind::Unavailable,
                         format!("503 Service Unavailable {}", snippet(&reply.body)),
@@ -509,6 +577,9 @@ impl RiakStore {
         })
     }
 
+    /// Sends one request and reads the whole response. The request's timeout (`limit`) runs
+    /// until the body has been read, so a server that stalls mid-body fails the attempt as a
+    /// timeout.
     async fn attempt(
         &self,
         server: usize,
@@ -516,57 +587,73 @@ impl RiakStore {
         limit: Duration,
     ) -> Result<Reply, (FailureKind, String)> {
         let describe = |e: reqwest::Error| describe(&e, limit);
-        let read = async {
-            let mut response = request.send().await.map_err(describe)?;
-            let max = self.inner.config.max_response_bytes;
-            if let Some(len) = response.content_length()
-                && len > max as u64
-            {
-                return Err((
-                    FailureKind::Transport,
-                    format!("response of {len} bytes exceeds the {max}-byte limit"),
-                ));
-            }
-            let status = response.status();
-            let headers = std::mem::take(response.headers_mut());
-            let mut body = BytesMut::new();
-            while let Some(chunk) = response.chunk().await.map_err(describe)? {
-                if body.len() + chunk.len() > max {
-                    return Err((
-                        FailureKind::Transport,
-                        format!("response exceeds the {max}-byte limit"),
-                    ));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(Reply {
-                server,
-                status,
-                headers,
-                body: body.freeze(),
-            })
+        let mut response = request.send().await.map_err(describe)?;
+        let max = self.inner.config.max_response_bytes;
+        let too_large = |len: u64| {
+            (
+                FailureKind::Transport,
+                format!("response of {len} bytes or more exceeds the {max}-byte limit"),
+            )
         };
-        // reqwest's own timeout covers the body too; this is the bound if it ever did not.
-        match tokio::time::timeout(limit + Duration::from_millis(50), read).await {
-            Ok(result) => result,
-            Err(_) => Err((FailureKind::Timeout, format!("timed out after {limit:?}"))),
+        if let Some(len) = response.content_length()
+            && len > max as u64
+        {
+            return Err(too_large(len));
         }
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        // A body that arrives in one chunk (the usual case) is kept as it is, without a copy.
+        let mut body = Bytes::new();
+        let mut joined: Option<BytesMut> = None;
+        while let Some(chunk) = response.chunk().await.map_err(describe)? {
+            let so_far = joined.as_ref().map_or(body.len(), BytesMut::len);
+            if so_far + chunk.len() > max {
+                return Err(too_large((so_far + chunk.len()) as u64));
+            }
+            match &mut joined {
+                Some(joined) => joined.extend_from_slice(&chunk),
+                None if body.is_empty() => body = chunk,
+                None => {
+                    let mut both = BytesMut::with_capacity(body.len() + chunk.len());
+                    both.extend_from_slice(&body);
+                    both.extend_from_slice(&chunk);
+                    joined = Some(both);
+                }
+            }
+        }
+        Ok(Reply {
+            server,
+            status,
+            headers,
+            body: joined.map_or(body, BytesMut::freeze),
+        })
     }
 
     fn bucket_path(&self, ctx: Ctx<'_>, bucket: &str) -> Result<String, StoreError> {
+        let mut path = String::with_capacity(64);
+        self.push_bucket_path(&mut path, ctx, bucket)?;
+        Ok(path)
+    }
+
+    /// `/buckets/{bucket}` or `/types/{type}/buckets/{bucket}`, appended to `path`.
+    fn push_bucket_path(
+        &self,
+        path: &mut String,
+        ctx: Ctx<'_>,
+        bucket: &str,
+    ) -> Result<(), StoreError> {
         if bucket == "." || bucket == ".." {
             return Err(ctx.backend(format!(
                 "bucket {bucket:?} cannot be addressed over HTTP (a dot segment)"
             )));
         }
-        let bucket = codec::encode_segment(bucket.as_bytes());
-        Ok(match &self.inner.config.bucket_type {
-            Some(t) => format!(
-                "/types/{}/buckets/{bucket}",
-                codec::encode_segment(t.as_bytes())
-            ),
-            None => format!("/buckets/{bucket}"),
-        })
+        if let Some(t) = &self.inner.config.bucket_type {
+            path.push_str("/types/");
+            codec::push_segment(path, t.as_bytes());
+        }
+        path.push_str("/buckets/");
+        codec::push_segment(path, bucket.as_bytes());
+        Ok(())
     }
 
     /// The object's path with the request parameters of `verb` as its query.
@@ -576,12 +663,22 @@ impl RiakStore {
         params: &RequestParams,
         verb: Verb,
     ) -> Result<String, StoreError> {
-        let mut path = format!(
-            "{}/keys/{}",
-            self.bucket_path(ctx, ctx.bucket)?,
-            codec::encode_segment(codec::riak_key(ctx.msgid).as_bytes())
-        );
-        let query = params.query(verb);
+        let mut path = String::with_capacity(160);
+        self.push_bucket_path(&mut path, ctx, ctx.bucket)?;
+        path.push_str("/keys/");
+        codec::push_segment(&mut path, codec::riak_key(ctx.msgid).as_bytes());
+        // The configured parameters' query strings are built once, in `new`.
+        let config = &self.inner.config;
+        let (configured, cached) = match verb {
+            Verb::Get => (&config.load, &self.inner.queries[0]),
+            Verb::Put => (&config.save, &self.inner.queries[1]),
+            Verb::Delete => (&config.delete, &self.inner.queries[2]),
+        };
+        let query = if params == configured {
+            Cow::Borrowed(cached.as_str())
+        } else {
+            Cow::Owned(params.query(verb))
+        };
         if !query.is_empty() {
             path.push('?');
             path.push_str(&query);
@@ -589,32 +686,46 @@ impl RiakStore {
         Ok(path)
     }
 
-    fn vclock_shard(&self, ctx: Ctx<'_>) -> std::sync::MutexGuard<'_, VclockShard> {
+    /// The hash of (bucket, msgid) and the locked shard that holds its vclock.
+    fn vclock_shard(&self, ctx: Ctx<'_>) -> (u64, std::sync::MutexGuard<'_, VclockShard>) {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (ctx.bucket, ctx.msgid).hash(&mut hasher);
+        let hash = hasher.finish();
         let shards = &self.inner.vclocks;
-        let index = (hasher.finish() % shards.len() as u64) as usize;
+        let index = (hash % shards.len() as u64) as usize;
         // A map entry is a single insert or remove, so a poisoned lock is still consistent.
-        shards[index].lock().unwrap_or_else(|e| e.into_inner())
+        (
+            hash,
+            shards[index].lock().unwrap_or_else(|e| e.into_inner()),
+        )
     }
 
     fn remember_vclock(&self, ctx: Ctx<'_>, headers: &HeaderMap) {
-        let Some(vclock) = headers.header(VCLOCK) else {
+        let Some(vclock) = headers.get(VCLOCK) else {
             return;
         };
-        let mut shard = self.vclock_shard(ctx);
+        let mut key = String::with_capacity(ctx.bucket.len() + ctx.msgid.len());
+        key.push_str(ctx.bucket);
+        key.push_str(ctx.msgid);
+        let remembered = Remembered {
+            key: key.into_boxed_str(),
+            bucket_len: ctx.bucket.len(),
+            vclock: vclock.clone(),
+        };
+        let (hash, mut shard) = self.vclock_shard(ctx);
         if shard.len() >= MAX_VCLOCKS / VCLOCK_SHARDS {
             shard.clear();
         }
-        shard.insert(
-            (ctx.bucket.to_owned(), ctx.msgid.to_owned()),
-            vclock.to_owned(),
-        );
+        // A colliding msgid's vclock is replaced: it only costs that msgid a sibling.
+        shard.insert(hash, remembered);
     }
 
-    fn take_vclock(&self, ctx: Ctx<'_>) -> Option<String> {
-        self.vclock_shard(ctx)
-            .remove(&(ctx.bucket.to_owned(), ctx.msgid.to_owned()))
+    fn take_vclock(&self, ctx: Ctx<'_>) -> Option<HeaderValue> {
+        let (hash, mut shard) = self.vclock_shard(ctx);
+        match shard.get(&hash) {
+            Some(r) if r.is_for(ctx) => shard.remove(&hash).map(|r| r.vclock),
+            _ => None,
+        }
     }
 
     /// A save stamp later than every earlier one from this store.
@@ -640,22 +751,24 @@ impl RiakStore {
         ctx: Ctx<'_>,
         msg: &StoredMessage,
         saved_at: u64,
-        vclock: Option<&str>,
+        vclock: Option<HeaderValue>,
         params: &RequestParams,
     ) -> Result<(), StoreError> {
         let encoded = codec::encode(msg, saved_at).map_err(|e| ctx.backend(e))?;
         let path = self.key_path(ctx, params, Verb::Put)?;
         let reply = self
-            .request(ctx, |client, base| {
-                let mut request = client
-                    .put(format!("{base}{path}"))
-                    .headers(encoded.headers.clone())
-                    .header(CONTENT_TYPE, encoded.content_type.clone())
-                    .body(encoded.body.clone());
-                if let Some(vclock) = vclock {
-                    request = request.header(VCLOCK, vclock);
+            .request(ctx, &path, |client, url| {
+                // The encoded map has room for these two, so the request's headers are one
+                // copy of it (a builder's `.headers()` would insert them one by one).
+                let mut headers = encoded.headers.clone();
+                headers.insert(CONTENT_TYPE, encoded.content_type.clone());
+                if let Some(vclock) = &vclock {
+                    headers.insert(VCLOCK, vclock.clone());
                 }
-                request
+                let mut request = reqwest::Request::new(Method::PUT, url);
+                *request.headers_mut() = headers;
+                *request.body_mut() = Some(encoded.body.clone().into());
+                RequestBuilder::from_parts(client.clone(), request)
             })
             .await?;
         match reply.status {
@@ -671,10 +784,8 @@ impl RiakStore {
     ) -> Result<Option<StoredMessage>, StoreError> {
         let path = self.key_path(ctx, params, Verb::Get)?;
         let reply = self
-            .request(ctx, |client, base| {
-                client
-                    .get(format!("{base}{path}"))
-                    .header(ACCEPT, LOAD_ACCEPT)
+            .request(ctx, &path, |client, url| {
+                client.get(url).header(ACCEPT, LOAD_ACCEPT)
             })
             .await?;
         match reply.status {
@@ -692,7 +803,8 @@ impl RiakStore {
                 self.remember_vclock(ctx, &reply.headers);
                 Ok(None)
             }
-            StatusCode::MULTIPLE_CHOICES => self.resolve(ctx, reply).await,
+            // Boxed: siblings are rare, and the write-back would triple every load's future.
+            StatusCode::MULTIPLE_CHOICES => Box::pin(self.resolve(ctx, reply)).await,
             _ => Err(ctx.backend(self.unexpected(&reply))),
         }
     }
@@ -704,7 +816,7 @@ impl RiakStore {
         reply: Reply,
     ) -> Result<Option<StoredMessage>, StoreError> {
         let server = &self.inner.servers[reply.server].name;
-        let vclock = reply.headers.header(VCLOCK).ok_or_else(|| {
+        let vclock = reply.headers.get(VCLOCK).cloned().ok_or_else(|| {
             ctx.backend(format!(
                 "{server}: 300 Multiple Choices without X-Riak-Vclock"
             ))
@@ -766,10 +878,10 @@ impl RiakStore {
         let path = self.key_path(ctx, params, Verb::Delete)?;
         let vclock = self.take_vclock(ctx);
         let reply = self
-            .request(ctx, |client, base| {
-                let request = client.delete(format!("{base}{path}"));
+            .request(ctx, &path, |client, url| {
+                let request = client.delete(url);
                 match &vclock {
-                    Some(v) => request.header(VCLOCK, v),
+                    Some(v) => request.header(VCLOCK, v.clone()),
                     None => request,
                 }
             })
@@ -798,7 +910,7 @@ impl RiakStore {
             path.push_str(&codec::encode_segment(c.as_bytes()));
         }
         let reply = self
-            .request(ctx, |client, base| client.get(format!("{base}{path}")))
+            .request(ctx, &path, |client, url| client.get(url))
             .await?;
         if reply.status != StatusCode::OK {
             let mut reason = self.unexpected(&reply);
@@ -826,7 +938,7 @@ impl RiakStore {
             None => "/buckets?buckets=true".to_owned(),
         };
         let reply = self
-            .request(ctx, |client, base| client.get(format!("{base}{path}")))
+            .request(ctx, &path, |client, url| client.get(url))
             .await?;
         if reply.status != StatusCode::OK {
             return Err(ctx.backend(self.unexpected(&reply)));

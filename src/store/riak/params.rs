@@ -195,38 +195,34 @@ impl RequestParams {
 
     /// The query string (without `?`, possibly empty) for a request of this kind.
     pub(crate) fn query(&self, verb: Verb) -> String {
-        let mut pairs: Vec<(&str, String)> = Vec::new();
-        let mut quorum = |name: &'static str, q: &Quorum| {
-            if let Some(v) = q.as_query_value() {
-                pairs.push((name, v));
+        fn push(out: &mut String, name: &str, value: Option<&str>) {
+            let Some(value) = value else { return };
+            if !out.is_empty() {
+                out.push('&');
             }
-        };
+            out.push_str(name);
+            out.push('=');
+            out.push_str(value);
+        }
+        let word = |b: Option<bool>| b.map(|b| if b { "true" } else { "false" });
+        let mut out = String::with_capacity(64);
         if matches!(verb, Verb::Get | Verb::Delete) {
-            quorum("r", &self.r);
-            quorum("pr", &self.pr);
+            push(&mut out, "r", self.r.as_query_value().as_deref());
+            push(&mut out, "pr", self.pr.as_query_value().as_deref());
         }
         if matches!(verb, Verb::Put | Verb::Delete) {
-            quorum("w", &self.w);
-            quorum("pw", &self.pw);
-            quorum("dw", &self.dw);
+            push(&mut out, "w", self.w.as_query_value().as_deref());
+            push(&mut out, "pw", self.pw.as_query_value().as_deref());
+            push(&mut out, "dw", self.dw.as_query_value().as_deref());
         }
         if verb == Verb::Get {
-            if let Some(v) = self.notfound_ok {
-                pairs.push(("notfound_ok", v.to_string()));
-            }
-            if let Some(v) = self.basic_quorum {
-                pairs.push(("basic_quorum", v.to_string()));
-            }
+            push(&mut out, "notfound_ok", word(self.notfound_ok));
+            push(&mut out, "basic_quorum", word(self.basic_quorum));
         }
-        if let Some(t) = self.timeout {
-            // Riak takes whole milliseconds and treats 0 as "time out at once".
-            pairs.push(("timeout", t.as_millis().max(1).to_string()));
-        }
-        pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&")
+        // Riak takes whole milliseconds and treats 0 as "time out at once".
+        let timeout = self.timeout.map(|t| t.as_millis().max(1).to_string());
+        push(&mut out, "timeout", timeout.as_deref());
+        out
     }
 }
 
