@@ -67,10 +67,16 @@ pub(crate) fn msgid_of_key(key: &str) -> &str {
     }
 }
 
-/// Whether a byte goes into a header value as it is.
-fn value_safe(b: u8) -> bool {
-    (0x21..=0x7e).contains(&b) && b != b'%'
-}
+/// Whether a byte goes into a header value as it is: visible ASCII but `%`.
+const VALUE_SAFE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x21;
+    while b <= 0x7e {
+        table[b] = b != b'%' as usize;
+        b += 1;
+    }
+    table
+};
 
 /// Appends `raw` to `out`, percent-encoding what a header value cannot carry as it is
 /// (controls, spaces, `%`, non-ASCII).
@@ -80,7 +86,7 @@ fn push_value(out: &mut BytesMut, raw: &[u8]) {
     while !rest.is_empty() {
         let safe = rest
             .iter()
-            .position(|&b| !value_safe(b))
+            .position(|&b| !VALUE_SAFE[usize::from(b)])
             .unwrap_or(rest.len());
         out.extend_from_slice(&rest[..safe]);
         if let Some(&b) = rest.get(safe) {

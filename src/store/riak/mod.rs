@@ -148,6 +148,8 @@ struct Server {
     /// `base`, parsed once; each request's URL is a copy with its path and query set, which
     /// skips parsing the scheme and host again.
     url: url::Url,
+    /// `url` with the query of each configured parameter set (load, save, delete).
+    with_query: Vec<(String, url::Url)>,
     health: Health,
 }
 
@@ -215,6 +217,14 @@ impl Server {
             Some((path, query)) => (path, Some(query)),
             None => (target, None),
         };
+        // The configured parameters' queries are already in a URL; setting the path keeps it.
+        if let Some(query) = query
+            && let Some((_, url)) = self.with_query.iter().find(|(q, _)| q == query)
+        {
+            let mut url = url.clone();
+            url.set_path(path);
+            return url;
+        }
         let mut url = self.url.clone();
         url.set_path(path);
         url.set_query(query);
@@ -262,6 +272,11 @@ impl RiakStore {
         if config.servers.is_empty() {
             return Err(setup("no Riak server configured".into()));
         }
+        let queries = [
+            config.load.query(Verb::Get),
+            config.save.query(Verb::Put),
+            config.delete.query(Verb::Delete),
+        ];
         let servers = config
             .servers
             .iter()
@@ -284,10 +299,20 @@ impl RiakStore {
                         "server {name:?}: give the server only, without a path"
                     )));
                 }
+                let with_query = queries
+                    .iter()
+                    .filter(|query| !query.is_empty())
+                    .map(|query| {
+                        let mut with = url.clone();
+                        with.set_query(Some(query));
+                        (query.clone(), with)
+                    })
+                    .collect();
                 Ok(Server {
                     name: trimmed.to_owned(),
                     base,
                     url,
+                    with_query,
                     health: Health::default(),
                 })
             })
@@ -307,11 +332,7 @@ impl RiakStore {
                     .map(|_| Mutex::new(VclockShard::default()))
                     .collect(),
                 last_stamp: AtomicU64::new(0),
-                queries: [
-                    config.load.query(Verb::Get),
-                    config.save.query(Verb::Put),
-                    config.delete.query(Verb::Delete),
-                ],
+                queries,
                 config,
             }),
         })
