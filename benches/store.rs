@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use futures::future::join_all;
 use redeliver::message::{Bucket, Channel, Envelope, HistoryEvent, MsgId, StoredMessage};
 use redeliver::store::{EmbeddedStore, MessageStore, RiakConfig, RiakStore};
@@ -122,31 +122,98 @@ async fn store_round_trip(store: &RiakStore, bucket: &Bucket, msg: &StoredMessag
     assert!(store.delete(bucket, &id).await.unwrap());
 }
 
+/// The in-tree server, a `RiakStore` and a bare client on it, and what the bare client sends.
+struct RiakBench {
+    rt: tokio::runtime::Runtime,
+    _server: riak_server::RiakServer,
+    store: RiakStore,
+    client: reqwest::Client,
+    base: String,
+    /// The headers and body `RiakStore` writes for `message()`.
+    shared: Arc<(HeaderMap, Vec<u8>)>,
+    bucket: Bucket,
+    msg: StoredMessage,
+}
+
+impl RiakBench {
+    fn new() -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt.block_on(riak_server::RiakServer::start());
+        let store = RiakStore::new(RiakConfig::new([server.host_port()])).unwrap();
+        // Configured as RiakConfig's defaults configure the store's client.
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(128)
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let shared = Arc::new(rt.block_on(stored_form(&server, &store)));
+        Self {
+            base: server.url(),
+            rt,
+            _server: server,
+            store,
+            client,
+            shared,
+            bucket: Bucket::new("MADR-bench").unwrap(),
+            msg: message(),
+        }
+    }
+
+    /// Round trips per second over `slice`, made by `tasks` tasks, with the store or bare.
+    fn rate(&self, with_store: bool, tasks: usize, slice: Duration) -> f64 {
+        self.rt.block_on(async {
+            let started = Instant::now();
+            let deadline = started + slice;
+            let handles: Vec<_> = (0..tasks)
+                .map(|_| {
+                    let (store, bucket, msg) =
+                        (self.store.clone(), self.bucket.clone(), self.msg.clone());
+                    let (client, base, shared) =
+                        (self.client.clone(), self.base.clone(), self.shared.clone());
+                    tokio::spawn(async move {
+                        let mut done = 0u64;
+                        while Instant::now() < deadline {
+                            if with_store {
+                                store_round_trip(&store, &bucket, &msg).await;
+                            } else {
+                                bare_round_trip(&client, &base, &shared.0, &shared.1).await;
+                            }
+                            done += 1;
+                        }
+                        done
+                    })
+                })
+                .collect();
+            let mut done = 0;
+            for handle in join_all(handles).await {
+                done += handle.unwrap();
+            }
+            done as f64 / started.elapsed().as_secs_f64()
+        })
+    }
+}
+
 fn riak(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(riak_server::RiakServer::start());
-    let store = RiakStore::new(RiakConfig::new([server.host_port()])).unwrap();
-    // Configured as RiakConfig's defaults configure the store's client.
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(128)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(5))
-        .connect_timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
-    let (headers, body) = rt.block_on(stored_form(&server, &store));
-    let base = server.url();
-    let bucket = Bucket::new("MADR-bench").unwrap();
-    let msg = message();
+    let RiakBench {
+        rt,
+        _server,
+        store,
+        client,
+        base,
+        shared,
+        bucket,
+        msg,
+    } = RiakBench::new();
 
     // One task on a runtime worker making one round trip after another, as a host's handler
     // would; timed inside the task, so the bench thread's own wake-ups (it waits in
     // `block_on`) are not part of each round trip.
-    let shared = Arc::new((headers, body));
     let mut group = c.benchmark_group("riak/save+load+delete");
     group.throughput(Throughput::Elements(1));
     group.bench_function("bare_reqwest", |b| {
@@ -370,5 +437,107 @@ fn riak_cluster(c: &mut Criterion) {
     group.finish();
 }
 
+/// `RiakStore` against bare `reqwest` in interleaved slices.
+///
+/// criterion measures one function after the other. On a shared machine whose speed shifts
+/// between levels every few seconds (seen here: the same bare-reqwest run at 8k and at 13k
+/// round trips/s minutes apart), the two blocks can land on different levels and their ratio
+/// says more about the machine than the code. Here the two alternate in short slices (which
+/// goes first alternates too) and each pair's ratio is taken, so both sides of a pair ran under
+/// the same conditions; the median over the pairs is the figure to read.
+fn interleaved(filter: Option<&str>) {
+    const PAIRS: usize = 12;
+    const SLICE: Duration = Duration::from_millis(750);
+    let cases = [("save+load+delete", 1), ("64_concurrent", 64)];
+    let wanted: Vec<_> = cases
+        .iter()
+        .filter(|(name, _)| filter.is_none_or(|f| format!("riak/interleaved/{name}").contains(f)))
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let bench = RiakBench::new();
+    for &&(name, tasks) in &wanted {
+        bench.rate(false, tasks, SLICE);
+        bench.rate(true, tasks, SLICE);
+        let mut bare = Vec::with_capacity(PAIRS);
+        let mut store = Vec::with_capacity(PAIRS);
+        for pair in 0..PAIRS {
+            if pair % 2 == 0 {
+                bare.push(bench.rate(false, tasks, SLICE));
+                store.push(bench.rate(true, tasks, SLICE));
+            } else {
+                store.push(bench.rate(true, tasks, SLICE));
+                bare.push(bench.rate(false, tasks, SLICE));
+            }
+        }
+        let mut ratios: Vec<f64> = store.iter().zip(&bare).map(|(s, b)| s / b).collect();
+        println!("riak/interleaved/{name}: {PAIRS} pairs of {SLICE:?} slices, {tasks} task(s)");
+        for (what, values) in [
+            ("bare_reqwest round trips/s", &mut bare),
+            ("riak_store round trips/s", &mut store),
+            ("riak_store / bare_reqwest, pair by pair", &mut ratios),
+        ] {
+            let (median, min, max) = summary(values);
+            println!(
+                "                        {what}: median {median:.3} (min {min:.3}, max {max:.3})"
+            );
+        }
+    }
+}
+
+/// Median, minimum and maximum.
+fn summary(values: &mut [f64]) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    (
+        (values[(n - 1) / 2] + values[n / 2]) / 2.0,
+        values[0],
+        values[n - 1],
+    )
+}
+
+/// The bench filter criterion was given, if any (the first argument that is neither an option
+/// nor an option's value).
+fn filter() -> Option<String> {
+    const TAKES_VALUE: &[&str] = &[
+        "--warm-up-time",
+        "--measurement-time",
+        "--sample-size",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--profile-time",
+        "--output-format",
+        "--plotting-backend",
+        "--color",
+        "--format",
+        "--sampling-mode",
+    ];
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if TAKES_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            return Some(arg);
+        }
+    }
+    None
+}
+
 criterion_group!(benches, riak, embedded, riak_cluster);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Only where criterion measures too: not when it lists, tests or profiles the benches.
+    let skip = ["--list", "--test", "--profile-time", "--help"];
+    if !std::env::args().any(|a| skip.contains(&a.as_str())) {
+        interleaved(filter().as_deref());
+    }
+}

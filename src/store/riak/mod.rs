@@ -530,7 +530,12 @@ impl RiakStore {
                 let limit = left.min(config.request_timeout);
                 attempts += 1;
                 server.health.count_request();
-                let request = make(&self.inner.client, server.url_for(target)).timeout(limit);
+                let mut request = make(&self.inner.client, server.url_for(target));
+                // The client's own timeout is `request_timeout`; a request-level one (which
+                // costs each request an extensions map) only when less time is left.
+                if limit < config.request_timeout {
+                    request = request.timeout(limit);
+                }
                 // Boxed, so that the futures of `save`, `load` and `delete` (boxed by the trait)
                 // stay small.
                 let (kind, reason) = match Box::pin(self.attempt(index, request, limit)).await {
