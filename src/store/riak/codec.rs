@@ -84,10 +84,7 @@ fn push_value(out: &mut BytesMut, raw: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut rest = raw;
     while !rest.is_empty() {
-        let safe = rest
-            .iter()
-            .position(|&b| !VALUE_SAFE[usize::from(b)])
-            .unwrap_or(rest.len());
+        let safe = safe_prefix(rest);
         out.extend_from_slice(&rest[..safe]);
         if let Some(&b) = rest.get(safe) {
             out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
@@ -96,6 +93,33 @@ fn push_value(out: &mut BytesMut, raw: &[u8]) {
             rest = &[];
         }
     }
+}
+
+/// How many bytes at the start of `raw` go into a header value as they are. Eight bytes at a
+/// time while none of them needs escaping, then byte by byte.
+fn safe_prefix(raw: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Non-zero if some byte of `x` is below `n` (`n` at most 0x80); bytes with the high bit
+    // set are caught separately.
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    let mut start = 0;
+    for chunk in raw.chunks_exact(8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
+        let unsafe_bytes = below(x, 0x21)
+            | (x & HIGH)
+            | below(x ^ (ONES * 0x7f), 1)
+            | below(x ^ (ONES * u64::from(b'%')), 1);
+        if unsafe_bytes != 0 {
+            break;
+        }
+        start += 8;
+    }
+    start
+        + raw[start..]
+            .iter()
+            .position(|&b| !VALUE_SAFE[usize::from(b)])
+            .unwrap_or(raw.len() - start)
 }
 
 /// Reverses [`push_value`].
@@ -668,6 +692,23 @@ mod tests {
         huge.metadata
             .insert("big".into(), "x".repeat(CHUNK * MAX_CHUNKS));
         assert!(encode(&huge, 1).unwrap_err().contains("metadata"));
+    }
+
+    proptest! {
+        #[test]
+        fn safe_prefix_stops_at_the_first_byte_to_escape(raw in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let scalar = raw.iter().position(|&b| !VALUE_SAFE[usize::from(b)]).unwrap_or(raw.len());
+            prop_assert_eq!(safe_prefix(&raw), scalar);
+        }
+
+        #[test]
+        fn safe_prefix_finds_each_kind_of_byte_anywhere(prefix in 0usize..40, b in any::<u8>()) {
+            let mut raw = vec![b'a'; prefix];
+            raw.push(b);
+            raw.extend_from_slice(b"bcdefghijk");
+            let expected = if VALUE_SAFE[usize::from(b)] { raw.len() } else { prefix };
+            prop_assert_eq!(safe_prefix(&raw), expected);
+        }
     }
 
     #[test]

@@ -80,7 +80,7 @@ mod params;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -714,9 +714,18 @@ impl RiakStore {
 
     /// The hash of (bucket, msgid) and the locked shard that holds its vclock.
     fn vclock_shard(&self, ctx: Ctx<'_>) -> (u64, std::sync::MutexGuard<'_, VclockShard>) {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (ctx.bucket, ctx.msgid).hash(&mut hasher);
-        let hash = hasher.finish();
+        // FNV-1a: a colliding msgid only loses its remembered vclock (see `Remembered`), so a
+        // fast hash is enough.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in ctx
+            .bucket
+            .as_bytes()
+            .iter()
+            .chain(&[0xff])
+            .chain(ctx.msgid.as_bytes())
+        {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
         let shards = &self.inner.vclocks;
         let index = (hash % shards.len() as u64) as usize;
         // A map entry is a single insert or remove, so a poisoned lock is still consistent.
