@@ -126,6 +126,8 @@ async fn store_round_trip(store: &RiakStore, bucket: &Bucket, msg: &StoredMessag
 struct RiakBench {
     rt: tokio::runtime::Runtime,
     _server: riak_server::RiakServer,
+    /// The server's own runtime, when it does not share the client's.
+    _server_rt: Option<tokio::runtime::Runtime>,
     store: RiakStore,
     client: reqwest::Client,
     base: String,
@@ -136,13 +138,27 @@ struct RiakBench {
 }
 
 impl RiakBench {
-    fn new() -> Self {
+    /// With `own_server_thread`, the server runs on a runtime of its own with one worker
+    /// thread, as a Riak node runs apart from its clients; otherwise it shares the client's
+    /// two workers (and their caches: a round trip then runs client and server code on one
+    /// thread, one after the other).
+    fn new(own_server_thread: bool) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let server = rt.block_on(riak_server::RiakServer::start());
+        let server_rt = own_server_thread.then(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap()
+        });
+        let server = server_rt
+            .as_ref()
+            .unwrap_or(&rt)
+            .block_on(riak_server::RiakServer::start());
         let store = RiakStore::new(RiakConfig::new([server.host_port()])).unwrap();
         // Configured as RiakConfig's defaults configure the store's client.
         let client = reqwest::Client::builder()
@@ -157,6 +173,7 @@ impl RiakBench {
             base: server.url(),
             rt,
             _server: server,
+            _server_rt: server_rt,
             store,
             client,
             shared,
@@ -203,13 +220,14 @@ fn riak(c: &mut Criterion) {
     let RiakBench {
         rt,
         _server,
+        _server_rt,
         store,
         client,
         base,
         shared,
         bucket,
         msg,
-    } = RiakBench::new();
+    } = RiakBench::new(false);
 
     // One task on a runtime worker making one round trip after another, as a host's handler
     // would; timed inside the task, so the bench thread's own wake-ups (it waits in
@@ -449,19 +467,27 @@ fn riak_cluster(c: &mut Criterion) {
 /// says more about the machine than the code. Here the two alternate in short slices (which
 /// goes first alternates too) and each pair's ratio is taken, so both sides of a pair ran under
 /// the same conditions; the median over the pairs is the figure to read.
+///
+/// One-at-a-time round trips are measured twice: with the server on the client's runtime (a
+/// round trip then runs client and server code on one thread, one after the other, sharing its
+/// caches) and with the server on a thread of its own, as a Riak node runs apart from its
+/// clients.
 fn interleaved(filter: Option<&str>) {
     const PAIRS: usize = 12;
     const SLICE: Duration = Duration::from_millis(750);
-    let cases = [("save+load+delete", 1), ("64_concurrent", 64)];
+    let cases = [
+        ("save+load+delete", 1, false),
+        ("64_concurrent", 64, false),
+        ("save+load+delete/server_on_own_thread", 1, true),
+    ];
     let wanted: Vec<_> = cases
         .iter()
-        .filter(|(name, _)| filter.is_none_or(|f| format!("riak/interleaved/{name}").contains(f)))
+        .filter(|(name, ..)| filter.is_none_or(|f| format!("riak/interleaved/{name}").contains(f)))
         .collect();
-    if wanted.is_empty() {
-        return;
-    }
-    let bench = RiakBench::new();
-    for &&(name, tasks) in &wanted {
+    let mut benches: [Option<RiakBench>; 2] = [None, None];
+    for &&(name, tasks, own_server_thread) in &wanted {
+        let bench = benches[usize::from(own_server_thread)]
+            .get_or_insert_with(|| RiakBench::new(own_server_thread));
         bench.rate(false, tasks, SLICE);
         bench.rate(true, tasks, SLICE);
         let mut bare = Vec::with_capacity(PAIRS);
