@@ -78,7 +78,6 @@ mod config;
 mod health;
 mod params;
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -135,8 +134,6 @@ struct Inner {
     /// Sharded by key, so concurrent requests rarely wait on each other's lock.
     vclocks: Vec<Mutex<VclockShard>>,
     last_stamp: AtomicU64,
-    /// The query strings of `config.load`, `config.save` and `config.delete`.
-    queries: [String; 3],
 }
 
 #[derive(Debug)]
@@ -148,8 +145,8 @@ struct Server {
     /// `base`, parsed once; each request's URL is a copy with its path and query set, which
     /// skips parsing the scheme and host again.
     url: url::Url,
-    /// `url` with the query of each configured parameter set (load, save, delete).
-    with_query: Vec<(String, url::Url)>,
+    /// `url` with the query of `config.load`, `config.save` and `config.delete` (by [`Verb`]).
+    with_query: [url::Url; 3],
     health: Health,
 }
 
@@ -210,21 +207,33 @@ struct Ctx<'a> {
     msgid: &'a str,
 }
 
+/// The query of a request.
+#[derive(Clone, Copy)]
+enum Query<'a> {
+    /// The target has its query, if any, after a `?`.
+    InTarget,
+    /// The configured parameters of this kind of request, ready in each server's URLs.
+    Configured(Verb),
+    /// Parameters given for one call.
+    Given(&'a str),
+}
+
 impl Server {
-    /// The URL of `target` (a path, with `?query` if any) on this server.
-    fn url_for(&self, target: &str) -> url::Url {
-        let (path, query) = match target.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (target, None),
+    /// The URL of `target` (a path) with `query` on this server.
+    fn url_for(&self, target: &str, query: Query<'_>) -> url::Url {
+        let (path, query) = match query {
+            Query::Configured(verb) => {
+                // Setting the path keeps the query that is already there.
+                let mut url = self.with_query[verb as usize].clone();
+                url.set_path(target);
+                return url;
+            }
+            Query::Given(query) => (target, Some(query).filter(|q| !q.is_empty())),
+            Query::InTarget => match target.split_once('?') {
+                Some((path, query)) => (path, Some(query)),
+                None => (target, None),
+            },
         };
-        // The configured parameters' queries are already in a URL; setting the path keeps it.
-        if let Some(query) = query
-            && let Some((_, url)) = self.with_query.iter().find(|(q, _)| q == query)
-        {
-            let mut url = url.clone();
-            url.set_path(path);
-            return url;
-        }
         let mut url = self.url.clone();
         url.set_path(path);
         url.set_query(query);
@@ -299,15 +308,11 @@ impl RiakStore {
                         "server {name:?}: give the server only, without a path"
                     )));
                 }
-                let with_query = queries
-                    .iter()
-                    .filter(|query| !query.is_empty())
-                    .map(|query| {
-                        let mut with = url.clone();
-                        with.set_query(Some(query));
-                        (query.clone(), with)
-                    })
-                    .collect();
+                let with_query = queries.each_ref().map(|query| {
+                    let mut with = url.clone();
+                    with.set_query(Some(query.as_str()).filter(|q| !q.is_empty()));
+                    with
+                });
                 Ok(Server {
                     name: trimmed.to_owned(),
                     base,
@@ -332,7 +337,6 @@ impl RiakStore {
                     .map(|_| Mutex::new(VclockShard::default()))
                     .collect(),
                 last_stamp: AtomicU64::new(0),
-                queries,
                 config,
             }),
         })
@@ -352,7 +356,7 @@ impl RiakStore {
             msgid: "",
         };
         let reply = self
-            .request(ctx, "/ping", |client, url| client.get(url))
+            .request(ctx, "/ping", Query::InTarget, |client, url| client.get(url))
             .await?;
         if reply.status == StatusCode::OK {
             Ok(())
@@ -493,6 +497,7 @@ impl RiakStore {
         &self,
         ctx: Ctx<'_>,
         target: &str,
+        query: Query<'_>,
         make: impl Fn(&Client, url::Url) -> RequestBuilder,
     ) -> Result<Reply, StoreError> {
         let config = &self.inner.config;
@@ -530,7 +535,7 @@ impl RiakStore {
                 let limit = left.min(config.request_timeout);
                 attempts += 1;
                 server.health.count_request();
-                let mut request = make(&self.inner.client, server.url_for(target));
+                let mut request = make(&self.inner.client, server.url_for(target, query));
                 // The client's own timeout is `request_timeout`; a request-level one (which
                 // costs each request an extensions map) only when less time is left.
                 if limit < config.request_timeout {
@@ -682,34 +687,26 @@ impl RiakStore {
         Ok(())
     }
 
-    /// The object's path with the request parameters of `verb` as its query.
+    /// The object's path, and the query for `params` on a request of kind `verb` when they are
+    /// not the configured ones (whose queries each server's URLs already carry).
     fn key_path(
         &self,
         ctx: Ctx<'_>,
         params: &RequestParams,
         verb: Verb,
-    ) -> Result<String, StoreError> {
-        let mut path = String::with_capacity(160);
+    ) -> Result<(String, Option<String>), StoreError> {
+        let mut path = String::with_capacity(96);
         self.push_bucket_path(&mut path, ctx, ctx.bucket)?;
         path.push_str("/keys/");
         codec::push_segment(&mut path, codec::riak_key(ctx.msgid).as_bytes());
-        // The configured parameters' query strings are built once, in `new`.
         let config = &self.inner.config;
-        let (configured, cached) = match verb {
-            Verb::Get => (&config.load, &self.inner.queries[0]),
-            Verb::Put => (&config.save, &self.inner.queries[1]),
-            Verb::Delete => (&config.delete, &self.inner.queries[2]),
+        let configured = match verb {
+            Verb::Get => &config.load,
+            Verb::Put => &config.save,
+            Verb::Delete => &config.delete,
         };
-        let query = if params == configured {
-            Cow::Borrowed(cached.as_str())
-        } else {
-            Cow::Owned(params.query(verb))
-        };
-        if !query.is_empty() {
-            path.push('?');
-            path.push_str(&query);
-        }
-        Ok(path)
+        let given = (params != configured).then(|| params.query(verb));
+        Ok((path, given))
     }
 
     /// The hash of (bucket, msgid) and the locked shard that holds its vclock.
@@ -790,9 +787,12 @@ impl RiakStore {
         params: &RequestParams,
     ) -> Result<(), StoreError> {
         let encoded = codec::encode(msg, saved_at).map_err(|e| ctx.backend(e))?;
-        let path = self.key_path(ctx, params, Verb::Put)?;
+        let (path, given) = self.key_path(ctx, params, Verb::Put)?;
+        let query = given
+            .as_deref()
+            .map_or(Query::Configured(Verb::Put), Query::Given);
         let reply = self
-            .request(ctx, &path, |client, url| {
+            .request(ctx, &path, query, |client, url| {
                 // The encoded map has room for these two, so the request's headers are one
                 // copy of it (a builder's `.headers()` would insert them one by one).
                 let mut headers = encoded.headers.clone();
@@ -817,9 +817,12 @@ impl RiakStore {
         ctx: Ctx<'_>,
         params: &RequestParams,
     ) -> Result<Option<StoredMessage>, StoreError> {
-        let path = self.key_path(ctx, params, Verb::Get)?;
+        let (path, given) = self.key_path(ctx, params, Verb::Get)?;
+        let query = given
+            .as_deref()
+            .map_or(Query::Configured(Verb::Get), Query::Given);
         let reply = self
-            .request(ctx, &path, |client, url| {
+            .request(ctx, &path, query, |client, url| {
                 client.get(url).header(ACCEPT, LOAD_ACCEPT)
             })
             .await?;
@@ -910,10 +913,13 @@ impl RiakStore {
     }
 
     async fn delete_ctx(&self, ctx: Ctx<'_>, params: &RequestParams) -> Result<bool, StoreError> {
-        let path = self.key_path(ctx, params, Verb::Delete)?;
+        let (path, given) = self.key_path(ctx, params, Verb::Delete)?;
+        let query = given
+            .as_deref()
+            .map_or(Query::Configured(Verb::Delete), Query::Given);
         let vclock = self.take_vclock(ctx);
         let reply = self
-            .request(ctx, &path, |client, url| {
+            .request(ctx, &path, query, |client, url| {
                 let request = client.delete(url);
                 match &vclock {
                     Some(v) => request.header(VCLOCK, v.clone()),
@@ -945,7 +951,7 @@ impl RiakStore {
             path.push_str(&codec::encode_segment(c.as_bytes()));
         }
         let reply = self
-            .request(ctx, &path, |client, url| client.get(url))
+            .request(ctx, &path, Query::InTarget, |client, url| client.get(url))
             .await?;
         if reply.status != StatusCode::OK {
             let mut reason = self.unexpected(&reply);
@@ -973,7 +979,7 @@ impl RiakStore {
             None => "/buckets?buckets=true".to_owned(),
         };
         let reply = self
-            .request(ctx, &path, |client, url| client.get(url))
+            .request(ctx, &path, Query::InTarget, |client, url| client.get(url))
             .await?;
         if reply.status != StatusCode::OK {
             return Err(ctx.backend(self.unexpected(&reply)));

@@ -120,12 +120,12 @@ impl Default for RequestParams {
     }
 }
 
-/// Which request a parameter set is applied to.
+/// Which request a parameter set is applied to (the discriminant indexes per-verb arrays).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verb {
-    Get,
-    Put,
-    Delete,
+    Get = 0,
+    Put = 1,
+    Delete = 2,
 }
 
 impl RequestParams {
