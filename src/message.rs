@@ -527,12 +527,27 @@ mod tests {
                 text: "rerouted \"by hand\"".into(),
             },
         ];
+        // The Deserialize impl of HistoryEntry lists the event kinds by hand: adding a variant to
+        // HistoryEvent breaks this match, and the check below wants an example of each kind.
+        let kind = |event: &HistoryEvent| match event {
+            HistoryEvent::Submitted { .. } => "submitted",
+            HistoryEvent::Receipt { .. } => "receipt",
+            HistoryEvent::Injected { .. } => "injected",
+            HistoryEvent::Note { .. } => "note",
+        };
+        let mut kinds = std::collections::BTreeSet::new();
         for event in events {
+            kinds.insert(kind(&event));
             let entry = HistoryEntry { at, event };
             let json = serde_json::to_string(&entry).unwrap();
+            assert!(
+                json.contains(&format!(r#""event":"{}""#, kind(&entry.event))),
+                "{json}"
+            );
             let back: HistoryEntry = serde_json::from_str(&json).unwrap();
             assert_eq!(back, entry, "{json}");
         }
+        assert_eq!(kinds.len(), 4, "an example of every kind of event");
         let flat = r#"{"at":{"secs_since_epoch":1,"nanos_since_epoch":0},"event":"receipt","message_id":"x","state":"DELIVRD","error":null,"extra":1}"#;
         let entry: HistoryEntry = serde_json::from_str(flat).unwrap();
         assert!(matches!(

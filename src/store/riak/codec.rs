@@ -35,17 +35,15 @@ pub(crate) fn push_segment(out: &mut String, raw: &[u8]) {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
         } else {
-            push_escape(out, b);
+            out.extend(escape(b).map(char::from));
         }
     }
 }
 
 /// `%XX` for one byte, uppercase hex.
-fn push_escape(out: &mut String, b: u8) {
+fn escape(b: u8) -> [u8; 3] {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.push('%');
-    out.push(HEX[usize::from(b >> 4)] as char);
-    out.push(HEX[usize::from(b & 0xf)] as char);
+    [b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]
 }
 
 /// The Riak key for a msgid. `.` and `..` cannot be sent in a URL path by URL-normalising clients
@@ -81,13 +79,12 @@ const VALUE_SAFE: [bool; 256] = {
 /// Appends `raw` to `out`, percent-encoding what a header value cannot carry as it is
 /// (controls, spaces, `%`, non-ASCII).
 fn push_value(out: &mut BytesMut, raw: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut rest = raw;
     while !rest.is_empty() {
         let safe = safe_prefix(rest);
         out.extend_from_slice(&rest[..safe]);
         if let Some(&b) = rest.get(safe) {
-            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+            out.extend_from_slice(&escape(b));
             rest = &rest[safe + 1..];
         } else {
             rest = &[];

@@ -140,10 +140,8 @@ struct Inner {
 struct Server {
     /// As configured, for errors and logs.
     name: String,
-    /// `http://host:port`, no trailing slash.
-    base: String,
-    /// `base`, parsed once; each request's URL is a copy with its path and query set, which
-    /// skips parsing the scheme and host again.
+    /// `http://host:port`, parsed once; each request's URL is a copy with its path and query
+    /// set, which skips parsing the scheme and host again.
     url: url::Url,
     /// `url` with the query of `config.load`, `config.save` and `config.delete` (by [`Verb`]).
     with_query: [url::Url; 3],
@@ -315,7 +313,6 @@ impl RiakStore {
                 });
                 Ok(Server {
                     name: trimmed.to_owned(),
-                    base,
                     url,
                     with_query,
                     health: Health::default(),
@@ -723,6 +720,8 @@ impl RiakStore {
         {
             hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
+        // FNV's low bits mix least; fold the high half in before taking them.
+        hash ^= hash >> 32;
         let shards = &self.inner.vclocks;
         let index = (hash % shards.len() as u64) as usize;
         // A map entry is a single insert or remove, so a poisoned lock is still consistent.
@@ -1073,7 +1072,7 @@ async fn probe(inner: &Inner, index: usize) -> bool {
     server.health.count_probe();
     let answer = inner
         .client
-        .get(format!("{}/ping", server.base))
+        .get(server.url_for("/ping", Query::InTarget))
         .timeout(config.request_timeout)
         .send()
         .await;
