@@ -3,6 +3,7 @@
 //!
 //! `cargo bench --bench engine -- --warm-up-time 1 --measurement-time 3`
 
+use redeliver::store::PutMode;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
@@ -129,7 +130,8 @@ fn receipts(c: &mut Criterion) {
     let setup = |store: &MemoryStore| {
         let id = format!("{:016x}", seq.fetch_add(1, Ordering::Relaxed));
         let msgid = MsgId::new(id.clone()).expect("msgid");
-        futures::executor::block_on(store.save(&bucket, &msgid, &template)).expect("save");
+        futures::executor::block_on(store.save(&bucket, &msgid, &template, PutMode::Overwrite))
+            .expect("save");
         receipt_frame(&id)
     };
     group.bench_function(
@@ -170,7 +172,11 @@ fn receipts(c: &mut Criterion) {
                     let receipt = DeliveryReceipt::from_deliver_sm(&dsm).expect("receipt");
                     let class = receipt.class(rules);
                     let msgid = MsgId::new(receipt.id).expect("msgid");
-                    let m = bare.load(bucket, &msgid).await.expect("load");
+                    let m = bare
+                        .load(bucket, &msgid)
+                        .await
+                        .expect("load")
+                        .map(|v| v.message);
                     bare.delete(bucket, &msgid).await.expect("delete");
                     (class, m)
                 }

@@ -13,6 +13,7 @@
 #[path = "../tests/support/riak_server.rs"]
 mod riak_server;
 
+use redeliver::store::PutMode;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,7 +58,10 @@ fn next_id() -> String {
 async fn stored_form(server: &riak_server::RiakServer, store: &RiakStore) -> (HeaderMap, Vec<u8>) {
     let bucket = Bucket::new("MADR-bench").unwrap();
     let id = MsgId::new("template").unwrap();
-    store.save(&bucket, &id, &message()).await.unwrap();
+    store
+        .save(&bucket, &id, &message(), PutMode::Overwrite)
+        .await
+        .unwrap();
     let response = reqwest::get(format!("{}/buckets/MADR-bench/keys/template", server.url()))
         .await
         .unwrap();
@@ -117,8 +121,11 @@ async fn bare_round_trip(client: &reqwest::Client, base: &str, headers: &HeaderM
 
 async fn store_round_trip(store: &RiakStore, bucket: &Bucket, msg: &StoredMessage) {
     let id = MsgId::new(next_id()).unwrap();
-    store.save(bucket, &id, msg).await.unwrap();
-    black_box(store.load(bucket, &id).await.unwrap());
+    store
+        .save(bucket, &id, msg, PutMode::Overwrite)
+        .await
+        .unwrap();
+    black_box(store.load(bucket, &id).await.unwrap().map(|v| v.message));
     assert!(store.delete(bucket, &id).await.unwrap());
 }
 
@@ -324,14 +331,25 @@ fn embedded(c: &mut Criterion) {
     group.bench_function("save_durable", |b| {
         b.to_async(&rt).iter(|| async {
             let id = MsgId::new(next_id()).unwrap();
-            store.save(&bucket, &id, &msg).await.unwrap();
+            store
+                .save(&bucket, &id, &msg, PutMode::Overwrite)
+                .await
+                .unwrap();
         })
     });
     let loaded = MsgId::new("loaded").unwrap();
-    rt.block_on(store.save(&bucket, &loaded, &msg)).unwrap();
+    rt.block_on(store.save(&bucket, &loaded, &msg, PutMode::Overwrite))
+        .unwrap();
     group.bench_function("load", |b| {
-        b.to_async(&rt)
-            .iter(|| async { black_box(store.load(&bucket, &loaded).await.unwrap()) })
+        b.to_async(&rt).iter(|| async {
+            black_box(
+                store
+                    .load(&bucket, &loaded)
+                    .await
+                    .unwrap()
+                    .map(|v| v.message),
+            )
+        })
     });
     group.finish();
 
@@ -340,7 +358,12 @@ fn embedded(c: &mut Criterion) {
     group.bench_function("save_batched", |b| {
         b.to_async(&rt).iter(|| async {
             let ids: Vec<MsgId> = (0..64).map(|_| MsgId::new(next_id()).unwrap()).collect();
-            for r in join_all(ids.iter().map(|id| store.save(&bucket, id, &msg))).await {
+            for r in join_all(
+                ids.iter()
+                    .map(|id| store.save(&bucket, id, &msg, PutMode::Overwrite)),
+            )
+            .await
+            {
                 r.unwrap();
             }
         })
@@ -365,7 +388,7 @@ async fn first_load(
 ) -> Option<Duration> {
     let store = RiakStore::new(RiakConfig::new(servers.iter().cloned())).unwrap();
     let started = Instant::now();
-    black_box(store.load(bucket, id).await.unwrap());
+    black_box(store.load(bucket, id).await.unwrap().map(|v| v.message));
     let elapsed = started.elapsed();
     let failovers: u64 = store.metrics().iter().map(|m| m.failovers).sum();
     ((failovers > 0) == want_failover).then_some(elapsed)
@@ -434,7 +457,8 @@ fn riak_cluster(c: &mut Criterion) {
     group.finish();
 
     let id = MsgId::new("first-load").unwrap();
-    rt.block_on(all_up.save(&bucket, &id, &msg)).unwrap();
+    rt.block_on(all_up.save(&bucket, &id, &msg, PutMode::Overwrite))
+        .unwrap();
     let servers = [a.url(), dead.url()];
     let mut group = c.benchmark_group("riak_cluster/first_load_after_node_loss");
     group.throughput(Throughput::Elements(1));

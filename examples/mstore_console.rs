@@ -17,6 +17,7 @@
 //! file. `--demo` first saves one sample message (`MADR-12345/abc`) into the store (an
 //! in-memory one when no other is given), so the commands can be tried without data.
 
+use redeliver::store::PutMode;
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -86,8 +87,9 @@ async fn seed_demo(store: &dyn MessageStore) -> Result<(), String> {
     let bucket = Bucket::new("MADR-12345").map_err(|e| e.to_string())?;
     let msgid = MsgId::new("abc").map_err(|e| e.to_string())?;
     store
-        .save(&bucket, &msgid, &msg)
+        .save(&bucket, &msgid, &msg, PutMode::Overwrite)
         .await
+        .map(drop)
         .map_err(|e| e.to_string())
 }
 

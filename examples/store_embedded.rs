@@ -5,6 +5,7 @@
 //! cargo run --example store_embedded [path/to/store.redb]
 //! ```
 
+use redeliver::store::PutMode;
 use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
@@ -39,7 +40,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         message_id: Some(msgid.to_string()),
         status: "ESME_ROK".into(),
     });
-    store.save(&bucket, &msgid, &msg).await?;
+    store
+        .save(&bucket, &msgid, &msg, PutMode::Overwrite)
+        .await?;
     println!("saved {bucket}/{msgid} in {}", store.path().display());
 
     // What a receipt handler does: load it by the id the receipt carries.

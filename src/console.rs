@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::bounce::rfc5322_date;
 use crate::hooks::{Injector, is_address};
 use crate::message::{Bucket, HistoryEvent, MsgId, StoredMessage};
-use crate::store::MessageStore;
+use crate::store::{MessageStore, PutMode, Versioned};
 
 /// The usage line of `mstore display`.
 pub const USAGE_DISPLAY: &str =
@@ -327,9 +327,13 @@ impl Console {
         &self,
         bucket: &Bucket,
         msgid: &MsgId,
-        mut msg: StoredMessage,
+        loaded: Versioned,
         rcpt: &Option<String>,
     ) -> ConsoleOutput {
+        let Versioned {
+            message: mut msg,
+            version,
+        } = loaded;
         let from = msg.envelope.mailfrom.clone();
         let to = rcpt.clone().unwrap_or_else(|| msg.envelope.rcptto.clone());
         let injected = match rcpt {
@@ -349,8 +353,14 @@ impl Console {
             printable(msgid.as_str()),
             printable(&to)
         );
-        // The injection happened; a failure to note it in the history is only reported.
-        if let Err(e) = self.store.save(bucket, msgid, &msg).await {
+        // The injection happened; a failure to note it in the history is only reported. The
+        // note is written only over the version displayed, so it never undoes what the engine
+        // wrote meanwhile (a final state, a part's receipt).
+        if let Err(e) = self
+            .store
+            .save(bucket, msgid, &msg, PutMode::Update(version))
+            .await
+        {
             let _ = write!(text, " (history not updated: {e})");
         }
         ConsoleOutput::new(ConsoleStatus::Ok, text)

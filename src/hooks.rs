@@ -39,7 +39,7 @@ use crate::config::ScopeContext;
 use crate::message::{Bucket, HistoryEvent, MsgId, StoredMessage};
 use crate::mm7::DeliveryReportReq;
 use crate::retry::{Counters, ReceiptEvent};
-use crate::store::{MessageStore, StoreError};
+use crate::store::{MessageStore, PutMode, StoreError};
 
 /// The answer of `smpp_store_submit` and `mm7_store_submit` (seed: "SMPP Hook Points").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -364,11 +364,10 @@ impl HookContext {
         bucket: &Bucket,
         msgid: &MsgId,
     ) -> Result<Option<HookMessage<'_>>, StoreError> {
-        Ok(self
-            .store
-            .load(bucket, msgid)
-            .await?
-            .map(|msg| HookMessage { cx: self, msg }))
+        Ok(self.store.load(bucket, msgid).await?.map(|v| HookMessage {
+            cx: self,
+            msg: v.message,
+        }))
     }
 
     /// `msys.mstore.save(msg, bucket, msgid)`.
@@ -378,7 +377,10 @@ impl HookContext {
         bucket: &Bucket,
         msgid: &MsgId,
     ) -> Result<(), StoreError> {
-        self.store.save(bucket, msgid, msg).await
+        self.store
+            .save(bucket, msgid, msg, PutMode::Overwrite)
+            .await
+            .map(drop)
     }
 
     /// `msys.mstore.delete(bucket, msgid)`; returns whether a message was there.

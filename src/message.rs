@@ -34,6 +34,17 @@ pub const MAX_MSGID_LEN: usize = 1024;
 /// Default retention of a stored message (14 days, what Momentum configures for mstore).
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
 
+/// Metadata key: the final state the retry engine claimed (`positive` / `negative`).
+pub const META_FINAL: &str = "redeliver.final";
+/// Metadata key on a multipart copy: the msgid of the message it belongs to.
+pub const META_PRIMARY: &str = "redeliver.primary";
+/// Metadata key on a record that holds only receipts parked before their submission was stored.
+pub const META_PLACEHOLDER: &str = "redeliver.placeholder";
+/// Prefix of the metadata keys that hold parked receipts (`redeliver.parked.<id>`).
+pub const META_PARKED_PREFIX: &str = "redeliver.parked.";
+/// Prefix of the engine's multipart keys (`redeliver.part.<n>.key`, `redeliver.part.<n>.state`).
+pub const META_PART_PREFIX: &str = "redeliver.part.";
+
 /// Why a bucket name or a msgid was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -462,6 +473,86 @@ impl StoredMessage {
     pub fn is_expired(&self, now: SystemTime) -> bool {
         self.expires_at <= now
     }
+
+    /// Whether this record only holds receipts parked before their submission was stored
+    /// ([`META_PLACEHOLDER`]).
+    pub fn is_placeholder(&self) -> bool {
+        self.metadata.contains_key(META_PLACEHOLDER)
+    }
+
+    /// Merges two versions of one record written concurrently (Riak siblings), losing nothing
+    /// the engine relies on. The rule is fixed, so every reader merges the same siblings the
+    /// same way, in any order:
+    ///
+    /// * A submission wins over a placeholder: its channel, envelope, body, content type,
+    ///   resource and times are kept, and the placeholder contributes its parked receipts.
+    ///   Between two submissions (or two placeholders) the one with the later `submitted_at`
+    ///   gives those fields, ties going to the greater body, then the greater envelope.
+    /// * Metadata is the union of both. Where both have a key: a final state
+    ///   ([`META_FINAL`], `redeliver.part.<n>.state`) keeps `negative` over `positive` (a
+    ///   failure is never forgotten; it is also the outcome that bounces, which the failed side
+    ///   already did); any other key keeps the winner's value. [`META_PLACEHOLDER`] survives
+    ///   only if both are placeholders.
+    /// * History is the union of both, oldest first, each entry once.
+    pub fn merge(self, other: StoredMessage) -> StoredMessage {
+        let (mut win, lose) = if Self::outranks(&self, &other) {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        let both_placeholders = win.is_placeholder() && lose.is_placeholder();
+        for (key, value) in lose.metadata {
+            match win.metadata.get_mut(&key) {
+                None => {
+                    win.metadata.insert(key, value);
+                }
+                Some(mine) if is_state_key(&key) => {
+                    if value == "negative" {
+                        *mine = value;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        if !both_placeholders {
+            win.metadata.remove(META_PLACEHOLDER);
+        }
+        for entry in lose.history {
+            if !win.history.contains(&entry) {
+                win.history.push(entry);
+            }
+        }
+        // Oldest first; entries stamped alike in a fixed order, so the merge is symmetric.
+        win.history.sort_by(|x, y| {
+            x.at.cmp(&y.at)
+                .then_with(|| format!("{:?}", x.event).cmp(&format!("{:?}", y.event)))
+        });
+        win
+    }
+
+    /// Which of two siblings gives the record's fields in [`merge`](Self::merge).
+    fn outranks(a: &StoredMessage, b: &StoredMessage) -> bool {
+        use std::cmp::Ordering;
+        let rank = |m: &StoredMessage| !m.is_placeholder();
+        match rank(a).cmp(&rank(b)) {
+            Ordering::Equal => {}
+            o => return o == Ordering::Greater,
+        }
+        a.submitted_at
+            .cmp(&b.submitted_at)
+            .then_with(|| a.body.cmp(&b.body))
+            .then_with(|| a.envelope.mailfrom.cmp(&b.envelope.mailfrom))
+            .then_with(|| a.envelope.rcptto.cmp(&b.envelope.rcptto))
+            .then_with(|| a.metadata.cmp(&b.metadata))
+            != Ordering::Less
+    }
+}
+
+fn is_state_key(key: &str) -> bool {
+    key == META_FINAL
+        || key
+            .strip_prefix(META_PART_PREFIX)
+            .is_some_and(|rest| rest.ends_with(".state"))
 }
 
 /// Serializes the body as base64 in human-readable formats (JSON) and as bytes otherwise.

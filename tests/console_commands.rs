@@ -1,5 +1,6 @@
 //! `mstore display|reinstate|delete`, good and bad.
 
+use redeliver::store::PutMode;
 use std::sync::Arc;
 
 use redeliver::console::{
@@ -37,6 +38,7 @@ async fn console_with(
             &Bucket::new("MADR-12345").unwrap(),
             &MsgId::new(msgid).unwrap(),
             &msg,
+            PutMode::Overwrite,
         )
         .await
         .unwrap();
@@ -139,6 +141,7 @@ async fn reinstate_injects_on_the_same_route_or_to_a_new_recipient() {
         )
         .await
         .unwrap()
+        .map(|v| v.message)
         .unwrap();
     assert_eq!(m.history.len(), 3);
 }

@@ -3,6 +3,7 @@
 #[path = "support/riak_server.rs"]
 mod riak_server;
 
+use redeliver::store::PutMode;
 use std::sync::Arc;
 
 use redeliver::config::MstoreModuleConfig;
@@ -29,7 +30,12 @@ async fn display_reinstate_delete_over_riak() {
         &b"MM7 content"[..],
     );
     store
-        .save(&Bucket::mm7(), &MsgId::new("m 1").unwrap(), &msg)
+        .save(
+            &Bucket::mm7(),
+            &MsgId::new("m 1").unwrap(),
+            &msg,
+            PutMode::Overwrite,
+        )
         .await
         .unwrap();
     let console = Console::new(store.clone(), injector.clone());

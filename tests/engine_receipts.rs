@@ -17,7 +17,7 @@ use redeliver::retry::{
     DefaultAction, EngineError, EngineSettings, MultipartRule, ParkReason, ReceiptEvent,
     ReceiptOutcome, RetryEngine, SubmitEvent, SubmitOutcome, Unmatched,
 };
-use redeliver::store::{MemoryStore, MessageStore, StoreError};
+use redeliver::store::{MemoryStore, MessageStore, PutMode, StoreError, Version, Versioned};
 
 const HEALTHY: u8 = 0;
 const UNAVAILABLE: u8 = 1;
@@ -35,10 +35,16 @@ impl MessageStore for FlakyStore {
     fn backend(&self) -> &'static str {
         "flaky"
     }
-    async fn save(&self, b: &Bucket, m: &MsgId, msg: &StoredMessage) -> Result<(), StoreError> {
-        self.inner.save(b, m, msg).await
+    async fn save(
+        &self,
+        b: &Bucket,
+        m: &MsgId,
+        msg: &StoredMessage,
+        mode: PutMode,
+    ) -> Result<Version, StoreError> {
+        self.inner.save(b, m, msg, mode).await
     }
-    async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<StoredMessage>, StoreError> {
+    async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<Versioned>, StoreError> {
         match self.mode.load(Ordering::SeqCst) {
             UNAVAILABLE => Err(StoreError::Unavailable {
                 backend: "flaky",

@@ -30,6 +30,7 @@ mod timeline;
 #[path = "../examples/gateway/vasp.rs"]
 mod vasp;
 
+use redeliver::store::PutMode;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -237,7 +238,10 @@ async fn the_parking_lot_timer_reports_what_it_applied() {
     let bucket = Bucket::new("MADR-12345").expect("bucket");
     let msgid = MsgId::new("42").expect("msgid");
     let msg = StoredMessage::new(Channel::Smpp, Envelope::default(), &b"hi"[..]);
-    store.save(&bucket, &msgid, &msg).await.expect("save");
+    store
+        .save(&bucket, &msgid, &msg, PutMode::Overwrite)
+        .await
+        .expect("save");
 
     let (report, outcomes) = engine.retry_parked_outcomes().await;
     assert_eq!((report.applied, report.still_parked), (1, 0));
@@ -251,7 +255,14 @@ async fn the_parking_lot_timer_reports_what_it_applied() {
         }
         other => panic!("expected one handled receipt, got {other:?}"),
     }
-    assert!(store.load(&bucket, &msgid).await.expect("load").is_none());
+    assert!(
+        store
+            .load(&bucket, &msgid)
+            .await
+            .expect("load")
+            .map(|v| v.message)
+            .is_none()
+    );
     let (report, outcomes) = engine.retry_parked_outcomes().await;
     assert_eq!((report.applied, outcomes.len()), (0, 0));
 }

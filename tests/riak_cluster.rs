@@ -7,6 +7,7 @@
 #[path = "support/riak_server.rs"]
 mod riak_server;
 
+use redeliver::store::PutMode;
 use std::time::Duration;
 
 use redeliver::message::{Bucket, MsgId};
@@ -82,11 +83,21 @@ async fn a_fallback_not_found_is_never_taken_for_absence_with_the_defaults() {
     let (a, b, c) = cluster().await;
     let store = store(&[&a, &b, &c]);
     let msg = conformance::sample_message(1, b"held by one primary".to_vec());
-    store.save(&bucket(), &id(1), &msg).await.unwrap();
+    store
+        .save(&bucket(), &id(1), &msg, PutMode::Overwrite)
+        .await
+        .unwrap();
     // Two of the three replicas were on the node that went down; fallbacks answer first.
     a.set_key_fault("MADR-555", "msg-1", KeyFault::Fallbacks { holding: 1 });
 
-    assert_eq!(store.load(&bucket(), &id(1)).await.unwrap(), Some(msg));
+    assert_eq!(
+        store
+            .load(&bucket(), &id(1))
+            .await
+            .unwrap()
+            .map(|v| v.message),
+        Some(msg)
+    );
 
     // What Riak's own defaults (r=quorum, notfound_ok=true) answer: a false "not found".
     let riak_defaults = RequestParams::bucket_defaults();
@@ -123,8 +134,22 @@ async fn a_missing_message_is_still_not_found() {
     let (a, b, c) = cluster().await;
     let store = store(&[&a, &b, &c]);
     a.set_key_fault("MADR-555", "msg-9", KeyFault::Fallbacks { holding: 1 });
-    assert_eq!(store.load(&bucket(), &id(9)).await.unwrap(), None);
-    assert_eq!(store.load(&bucket(), &id(10)).await.unwrap(), None);
+    assert_eq!(
+        store
+            .load(&bucket(), &id(9))
+            .await
+            .unwrap()
+            .map(|v| v.message),
+        None
+    );
+    assert_eq!(
+        store
+            .load(&bucket(), &id(10))
+            .await
+            .unwrap()
+            .map(|v| v.message),
+        None
+    );
     // A 404 that is not Riak's "not found" (an unknown bucket type) proves nothing.
     let typed = RiakStore::new(config(&[&a]).with_bucket_type("nosuchtype")).unwrap();
     let err = typed.load(&bucket(), &id(9)).await.unwrap_err();
@@ -137,7 +162,10 @@ async fn an_unmet_quorum_or_a_503_is_unavailable_never_absent() {
     let (a, b, c) = cluster().await;
     let store = store(&[&a, &b, &c]);
     let msg = conformance::sample_message(2, b"x".to_vec());
-    store.save(&bucket(), &id(2), &msg).await.unwrap();
+    store
+        .save(&bucket(), &id(2), &msg, PutMode::Overwrite)
+        .await
+        .unwrap();
 
     a.set_key_fault("MADR-555", "msg-2", KeyFault::Fallbacks { holding: 1 });
     let pr2 = RequestParams::default().with_pr(Quorum::Count(2));
@@ -168,7 +196,7 @@ async fn an_unmet_quorum_or_a_503_is_unavailable_never_absent() {
     );
     let pw3 = RequestParams::default().with_pw(Quorum::All);
     let err = store
-        .save_with(&bucket(), &id(2), &msg, &pw3)
+        .save_with(&bucket(), &id(2), &msg, PutMode::Overwrite, &pw3)
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
@@ -177,12 +205,18 @@ async fn an_unmet_quorum_or_a_503_is_unavailable_never_absent() {
         "{err}"
     );
     // The default pw=0 lets fallbacks take the write.
-    store.save(&bucket(), &id(2), &msg).await.unwrap();
+    store
+        .save(&bucket(), &id(2), &msg, PutMode::Overwrite)
+        .await
+        .unwrap();
 
     a.set_key_fault("MADR-555", "msg-2", KeyFault::Unavailable);
     for err in [
         store.load(&bucket(), &id(2)).await.unwrap_err(),
-        store.save(&bucket(), &id(2), &msg).await.unwrap_err(),
+        store
+            .save(&bucket(), &id(2), &msg, PutMode::Overwrite)
+            .await
+            .unwrap_err(),
         store.delete(&bucket(), &id(2)).await.unwrap_err(),
     ] {
         assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
@@ -200,7 +234,14 @@ async fn an_unmet_quorum_or_a_503_is_unavailable_never_absent() {
     );
 
     a.set_key_fault("MADR-555", "msg-2", KeyFault::None);
-    assert_eq!(store.load(&bucket(), &id(2)).await.unwrap(), Some(msg));
+    assert_eq!(
+        store
+            .load(&bucket(), &id(2))
+            .await
+            .unwrap()
+            .map(|v| v.message),
+        Some(msg)
+    );
 }
 
 #[tokio::test]
@@ -217,7 +258,7 @@ async fn quorum_values_riak_refuses_are_a_backend_error() {
     let w5 = RequestParams::default().with_dw(Quorum::Count(5));
     let msg = conformance::sample_message(3, vec![]);
     let err = store
-        .save_with(&bucket(), &id(3), &msg, &w5)
+        .save_with(&bucket(), &id(3), &msg, PutMode::Overwrite, &w5)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("400"), "{err}");
@@ -235,16 +276,26 @@ async fn the_configured_parameters_go_with_each_operation() {
     // save uses pw=2: refused while only one primary is reachable.
     assert!(
         store
-            .save(&bucket(), &id(4), &msg)
+            .save(&bucket(), &id(4), &msg, PutMode::Overwrite)
             .await
             .unwrap_err()
             .is_retryable()
     );
     a.set_key_fault("MADR-555", "msg-4", KeyFault::None);
-    store.save(&bucket(), &id(4), &msg).await.unwrap();
+    store
+        .save(&bucket(), &id(4), &msg, PutMode::Overwrite)
+        .await
+        .unwrap();
     // load uses Riak's defaults: the false "not found" comes through.
     a.set_key_fault("MADR-555", "msg-4", KeyFault::Fallbacks { holding: 1 });
-    assert_eq!(store.load(&bucket(), &id(4)).await.unwrap(), None);
+    assert_eq!(
+        store
+            .load(&bucket(), &id(4))
+            .await
+            .unwrap()
+            .map(|v| v.message),
+        None
+    );
 }
 
 #[tokio::test]
@@ -257,8 +308,18 @@ async fn a_refusing_node_is_marked_down_skipped_probed_and_brought_back() {
     b.stop();
     for n in 0..30 {
         let msg = conformance::sample_message(n, vec![n as u8]);
-        store.save(&bucket(), &id(n), &msg).await.unwrap();
-        assert_eq!(store.load(&bucket(), &id(n)).await.unwrap(), Some(msg));
+        store
+            .save(&bucket(), &id(n), &msg, PutMode::Overwrite)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .load(&bucket(), &id(n))
+                .await
+                .unwrap()
+                .map(|v| v.message),
+            Some(msg)
+        );
     }
     let down = metrics_of(&store, &b);
     assert!(down.down, "{down:?}");
@@ -286,7 +347,11 @@ async fn a_refusing_node_is_marked_down_skipped_probed_and_brought_back() {
     assert!(back.down_time > Duration::ZERO, "{back:?}");
     // Picked at random among three: within 200 operations it is used again.
     for n in 0..200 {
-        store.load(&bucket(), &id(n % 30)).await.unwrap();
+        store
+            .load(&bucket(), &id(n % 30))
+            .await
+            .unwrap()
+            .map(|v| v.message);
         if metrics_of(&store, &b).requests > back.requests {
             return;
         }
@@ -306,7 +371,10 @@ async fn a_down_node_is_probed_on_its_own_once_its_backoff_ends() {
     let msg = conformance::sample_message(5, vec![5]);
     // Until b is marked down at least once.
     for _ in 0..100 {
-        store.save(&bucket(), &id(5), &msg).await.unwrap();
+        store
+            .save(&bucket(), &id(5), &msg, PutMode::Overwrite)
+            .await
+            .unwrap();
         if metrics_of(&store, &b).down {
             break;
         }
@@ -316,7 +384,11 @@ async fn a_down_node_is_probed_on_its_own_once_its_backoff_ends() {
     // Requests go on; once the (20 to 100 ms) backoff is over, one of them starts a /ping probe
     // in the background and b comes back.
     for _ in 0..500 {
-        store.load(&bucket(), &id(5)).await.unwrap();
+        store
+            .load(&bucket(), &id(5))
+            .await
+            .unwrap()
+            .map(|v| v.message);
         let m = metrics_of(&store, &b);
         if !m.down {
             assert!(m.probes >= 1, "{m:?}");
@@ -340,7 +412,10 @@ async fn a_hanging_node_times_out_is_marked_down_and_the_call_fails_over() {
     let msg = conformance::sample_message(6, vec![6]);
     // b is tried when it is picked first; 40 saves make that all but certain.
     for _ in 0..40 {
-        store.save(&bucket(), &id(6), &msg).await.unwrap();
+        store
+            .save(&bucket(), &id(6), &msg, PutMode::Overwrite)
+            .await
+            .unwrap();
     }
     let m = metrics_of(&store, &b);
     assert!(m.down, "{m:?}");
@@ -395,7 +470,10 @@ async fn a_node_lost_mid_stream_loses_no_message_and_is_used_again_when_it_retur
     let mut saved = Vec::new();
     for n in 0..N {
         let msg = conformance::sample_message(n, format!("body {n}").into_bytes());
-        store.save(&bucket(), &id(n), &msg).await.unwrap();
+        store
+            .save(&bucket(), &id(n), &msg, PutMode::Overwrite)
+            .await
+            .unwrap();
         saved.push(msg);
     }
 
@@ -413,7 +491,7 @@ async fn a_node_lost_mid_stream_loses_no_message_and_is_used_again_when_it_retur
     for (n, msg) in saved.iter().enumerate() {
         let got = store.load(&bucket(), &id(n as u32)).await;
         assert_eq!(
-            got.ok().flatten().as_ref(),
+            got.ok().flatten().map(|v| v.message).as_ref(),
             Some(msg),
             "msg-{n} reported missing"
         );
@@ -421,8 +499,18 @@ async fn a_node_lost_mid_stream_loses_no_message_and_is_used_again_when_it_retur
     // Saves keep succeeding (fallbacks take the writes) and are readable.
     for n in N..N + 100 {
         let msg = conformance::sample_message(n, vec![1, 2, 3]);
-        store.save(&bucket(), &id(n), &msg).await.unwrap();
-        assert_eq!(store.load(&bucket(), &id(n)).await.unwrap(), Some(msg));
+        store
+            .save(&bucket(), &id(n), &msg, PutMode::Overwrite)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .load(&bucket(), &id(n))
+                .await
+                .unwrap()
+                .map(|v| v.message),
+            Some(msg)
+        );
     }
     let while_down = metrics_of(&store, &b);
     assert!(
@@ -437,7 +525,10 @@ async fn a_node_lost_mid_stream_loses_no_message_and_is_used_again_when_it_retur
     let mut used_again = false;
     for n in 0..1000 {
         let msg = conformance::sample_message(n, vec![9]);
-        store.save(&bucket(), &id(N + 100 + n), &msg).await.unwrap();
+        store
+            .save(&bucket(), &id(N + 100 + n), &msg, PutMode::Overwrite)
+            .await
+            .unwrap();
         if metrics_of(&store, &b).requests > while_down.requests {
             used_again = true;
             break;

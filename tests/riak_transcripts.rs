@@ -10,6 +10,7 @@
 #[path = "support/riak_server.rs"]
 mod riak_server;
 
+use redeliver::store::PutMode;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -477,7 +478,8 @@ async fn recorded_404s_and_tombstones_load_as_absent() {
         let got = store
             .load(&bucket, &MsgId::new(key).unwrap())
             .await
-            .unwrap();
+            .unwrap()
+            .map(|v| v.message);
         assert_eq!(got, None, "{key}");
     }
     let seen = seen.lock().unwrap();
@@ -564,6 +566,7 @@ async fn a_recorded_500_for_a_bad_vclock_is_a_backend_error_naming_the_server() 
             &Bucket::new("transcript-err").unwrap(),
             &MsgId::new("e1").unwrap(),
             &conformance::sample_message(1, vec![1]),
+            PutMode::Overwrite,
         )
         .await
         .unwrap_err();

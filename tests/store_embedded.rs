@@ -1,5 +1,6 @@
 //! The embedded store: the conformance suite, reopening, corrupt records, and `kill -9`.
 
+use redeliver::store::PutMode;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -29,7 +30,12 @@ async fn messages_survive_reopening() {
     {
         let store = EmbeddedStore::open(&path).unwrap();
         store
-            .save(&bucket, &MsgId::new("kept").unwrap(), &msg)
+            .save(
+                &bucket,
+                &MsgId::new("kept").unwrap(),
+                &msg,
+                PutMode::Overwrite,
+            )
             .await
             .unwrap();
         assert_eq!(store.path(), path.as_path());
@@ -38,7 +44,8 @@ async fn messages_survive_reopening() {
     let back = store
         .load(&bucket, &MsgId::new("kept").unwrap())
         .await
-        .unwrap();
+        .unwrap()
+        .map(|v| v.message);
     assert_eq!(back, Some(msg));
 }
 
@@ -51,7 +58,12 @@ async fn a_corrupt_record_is_an_error_for_that_message_only() {
     {
         let store = EmbeddedStore::open(&path).unwrap();
         store
-            .save(&bucket, &MsgId::new("good").unwrap(), &good)
+            .save(
+                &bucket,
+                &MsgId::new("good").unwrap(),
+                &good,
+                PutMode::Overwrite,
+            )
             .await
             .unwrap();
     }
@@ -91,7 +103,8 @@ async fn a_corrupt_record_is_an_error_for_that_message_only() {
     let back = store
         .load(&bucket, &MsgId::new("good").unwrap())
         .await
-        .unwrap();
+        .unwrap()
+        .map(|v| v.message);
     assert_eq!(back, Some(good));
     let listed: Vec<_> = store.list(&bucket).collect().await;
     assert_eq!(listed.len(), 3);
@@ -140,7 +153,10 @@ async fn kill9_child_writer() {
             loop {
                 let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let msgid = MsgId::new(format!("msg/{n}")).unwrap();
-                store.save(&bucket, &msgid, &expected(n)).await.unwrap();
+                store
+                    .save(&bucket, &msgid, &expected(n), PutMode::Overwrite)
+                    .await
+                    .unwrap();
                 let mut out = std::io::stdout().lock();
                 writeln!(out, "ACK {n}").unwrap();
                 out.flush().unwrap();
@@ -195,7 +211,11 @@ async fn an_acknowledged_save_survives_kill_9() {
     let bucket = Bucket::new("MADR-kill9").unwrap();
     for n in &acked {
         let msgid = MsgId::new(format!("msg/{n}")).unwrap();
-        let back = store.load(&bucket, &msgid).await.unwrap();
+        let back = store
+            .load(&bucket, &msgid)
+            .await
+            .unwrap()
+            .map(|v| v.message);
         assert_eq!(
             back,
             Some(expected(*n)),

@@ -5,6 +5,7 @@
 #[path = "support/riak_server.rs"]
 mod riak_server;
 
+use redeliver::store::PutMode;
 use std::time::Duration;
 
 use redeliver::message::{Bucket, MsgId};
@@ -67,14 +68,24 @@ async fn siblings_are_resolved_to_the_latest_save_and_written_back() {
     let (bucket, msgid) = ids();
     let older = conformance::sample_message(1, b"older".to_vec());
     let newer = conformance::sample_message(2, b"newer".to_vec());
-    first.save(&bucket, &msgid, &older).await.unwrap();
-    second.save(&bucket, &msgid, &newer).await.unwrap();
+    first
+        .save(&bucket, &msgid, &older, PutMode::Overwrite)
+        .await
+        .unwrap();
+    second
+        .save(&bucket, &msgid, &newer, PutMode::Overwrite)
+        .await
+        .unwrap();
     assert_eq!(
         server.sibling_count("redeliver", "MADR-12345", "smsc/1+2 ü"),
         2
     );
     assert_eq!(
-        first.load(&bucket, &msgid).await.unwrap(),
+        first
+            .load(&bucket, &msgid)
+            .await
+            .unwrap()
+            .map(|v| v.message),
         Some(newer.clone())
     );
     assert_eq!(
@@ -82,7 +93,14 @@ async fn siblings_are_resolved_to_the_latest_save_and_written_back() {
         1,
         "the resolution was written back"
     );
-    assert_eq!(second.load(&bucket, &msgid).await.unwrap(), Some(newer));
+    assert_eq!(
+        second
+            .load(&bucket, &msgid)
+            .await
+            .unwrap()
+            .map(|v| v.message),
+        Some(newer)
+    );
 }
 
 #[tokio::test]
@@ -91,15 +109,22 @@ async fn a_tombstone_sibling_never_wins() {
     let (a, b) = (typed_store(&server), typed_store(&server));
     let (bucket, msgid) = ids();
     let msg = conformance::sample_message(3, b"again".to_vec());
-    a.save(&bucket, &msgid, &msg).await.unwrap();
+    a.save(&bucket, &msgid, &msg, PutMode::Overwrite)
+        .await
+        .unwrap();
     assert!(a.delete(&bucket, &msgid).await.unwrap());
     // A blind save right after the delete: Riak keeps the tombstone as a sibling.
-    b.save(&bucket, &msgid, &msg).await.unwrap();
+    b.save(&bucket, &msgid, &msg, PutMode::Overwrite)
+        .await
+        .unwrap();
     assert_eq!(
         server.sibling_count("redeliver", "MADR-12345", "smsc/1+2 ü"),
         2
     );
-    assert_eq!(b.load(&bucket, &msgid).await.unwrap(), Some(msg));
+    assert_eq!(
+        b.load(&bucket, &msgid).await.unwrap().map(|v| v.message),
+        Some(msg)
+    );
 }
 
 #[tokio::test]
@@ -109,7 +134,12 @@ async fn an_object_written_by_something_else_is_corrupt_and_alone() {
     let bucket = Bucket::new("MADR-1").unwrap();
     let good = conformance::sample_message(4, b"fine".to_vec());
     store
-        .save(&bucket, &MsgId::new("good").unwrap(), &good)
+        .save(
+            &bucket,
+            &MsgId::new("good").unwrap(),
+            &good,
+            PutMode::Overwrite,
+        )
         .await
         .unwrap();
     let client = reqwest::Client::new();
@@ -157,7 +187,8 @@ async fn an_object_written_by_something_else_is_corrupt_and_alone() {
         store
             .load(&bucket, &MsgId::new("good").unwrap())
             .await
-            .unwrap(),
+            .unwrap()
+            .map(|v| v.message),
         Some(good)
     );
 }
@@ -176,8 +207,18 @@ async fn requests_fail_over_to_a_healthy_server() {
     // Every server is tried first at random; every operation must land on the healthy one.
     for n in 0..20u32 {
         let msg = conformance::sample_message(n, vec![n as u8]);
-        store.save(&bucket, &msgid, &msg).await.unwrap();
-        assert_eq!(store.load(&bucket, &msgid).await.unwrap(), Some(msg));
+        store
+            .save(&bucket, &msgid, &msg, PutMode::Overwrite)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .load(&bucket, &msgid)
+                .await
+                .unwrap()
+                .map(|v| v.message),
+            Some(msg)
+        );
     }
     store.ping().await.unwrap();
     assert!(unavailable.requests() > 0, "the 503 server was tried");
@@ -197,7 +238,10 @@ async fn a_slow_server_times_out_and_the_next_one_answers() {
     // Servers are picked at random: save until the slow one has been picked (the chance that
     // 64 picks all miss it is 2^-64), and every save must still succeed.
     for _ in 0..64 {
-        store.save(&bucket, &msgid, &msg).await.unwrap();
+        store
+            .save(&bucket, &msgid, &msg, PutMode::Overwrite)
+            .await
+            .unwrap();
         if slow.requests() > 0 {
             break;
         }
@@ -224,7 +268,7 @@ async fn a_server_that_stops_mid_body_times_out_and_the_next_one_answers() {
     let (bucket, msgid) = ids();
     let msg = conformance::sample_message(6, vec![6; 4096]);
     store(&[&healthy])
-        .save(&bucket, &msgid, &msg)
+        .save(&bucket, &msgid, &msg, PutMode::Overwrite)
         .await
         .unwrap();
     stalling.set_fault(Fault::StallBody);
@@ -252,7 +296,10 @@ async fn a_server_that_stops_mid_body_times_out_and_the_next_one_answers() {
     .unwrap();
     // Servers are picked at random: load until the stalling one has been picked.
     for _ in 0..64 {
-        assert_eq!(both.load(&bucket, &msgid).await.unwrap(), Some(msg.clone()));
+        assert_eq!(
+            both.load(&bucket, &msgid).await.unwrap().map(|v| v.message),
+            Some(msg.clone())
+        );
         if stalling.requests() > 1 {
             break;
         }
@@ -271,7 +318,12 @@ async fn when_no_server_answers_the_error_names_each_and_is_retryable() {
     for err in [
         store.load(&bucket, &msgid).await.unwrap_err(),
         store
-            .save(&bucket, &msgid, &conformance::sample_message(1, vec![]))
+            .save(
+                &bucket,
+                &msgid,
+                &conformance::sample_message(1, vec![]),
+                PutMode::Overwrite,
+            )
             .await
             .unwrap_err(),
         store.delete(&bucket, &msgid).await.unwrap_err(),
@@ -344,8 +396,14 @@ async fn sweep_pages_through_the_index_and_keeps_other_applications_buckets() {
             now + Duration::from_secs(60)
         };
         let id = MsgId::new(format!("m{n}")).unwrap();
-        store.save(&ours, &id, &msg).await.unwrap();
-        store.save(&theirs, &id, &msg).await.unwrap();
+        store
+            .save(&ours, &id, &msg, PutMode::Overwrite)
+            .await
+            .unwrap();
+        store
+            .save(&theirs, &id, &msg, PutMode::Overwrite)
+            .await
+            .unwrap();
     }
     assert_eq!(store.sweep_expired(now).await.unwrap(), 10);
     let left: Vec<_> = futures::StreamExt::collect::<Vec<_>>(store.list(&ours)).await;
@@ -365,16 +423,36 @@ async fn a_save_after_loading_a_tombstone_replaces_it() {
     let store = typed_store(&server);
     let (bucket, msgid) = ids();
     let msg = conformance::sample_message(6, b"back".to_vec());
-    store.save(&bucket, &msgid, &msg).await.unwrap();
+    store
+        .save(&bucket, &msgid, &msg, PutMode::Overwrite)
+        .await
+        .unwrap();
     assert!(store.delete(&bucket, &msgid).await.unwrap());
     // The 404 for the tombstone carries its vclock, which the next save sends.
-    assert_eq!(store.load(&bucket, &msgid).await.unwrap(), None);
-    store.save(&bucket, &msgid, &msg).await.unwrap();
+    assert_eq!(
+        store
+            .load(&bucket, &msgid)
+            .await
+            .unwrap()
+            .map(|v| v.message),
+        None
+    );
+    store
+        .save(&bucket, &msgid, &msg, PutMode::Overwrite)
+        .await
+        .unwrap();
     assert_eq!(
         server.sibling_count("redeliver", "MADR-12345", "smsc/1+2 ü"),
         1
     );
-    assert_eq!(store.load(&bucket, &msgid).await.unwrap(), Some(msg));
+    assert_eq!(
+        store
+            .load(&bucket, &msgid)
+            .await
+            .unwrap()
+            .map(|v| v.message),
+        Some(msg)
+    );
 }
 
 proptest::proptest! {
@@ -391,8 +469,8 @@ proptest::proptest! {
             let bucket = Bucket::new("MADR-prop").unwrap();
             let msgid = MsgId::new(text.clone()).unwrap();
             let msg = conformance::sample_message(1, text.as_bytes().to_vec());
-            store.save(&bucket, &msgid, &msg).await.unwrap();
-            assert_eq!(store.load(&bucket, &msgid).await.unwrap(), Some(msg));
+            store.save(&bucket, &msgid, &msg, PutMode::Overwrite).await.unwrap();
+            assert_eq!(store.load(&bucket, &msgid).await.unwrap().map(|v| v.message), Some(msg));
             let listed: Vec<MsgId> = futures::StreamExt::collect::<Vec<_>>(store.list(&bucket))
                 .await
                 .into_iter()

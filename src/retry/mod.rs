@@ -120,7 +120,7 @@ use crate::message::{
 };
 use crate::mm7::{Address, DeliveryReportReq, MmStatus, Release};
 use crate::smpp::receipt::{ReceiptError, ReceiptRules};
-use crate::store::{MessageStore, StoreError};
+use crate::store::{MessageStore, PutMode, StoreError, Versioned};
 
 /// Metadata key: the final state the engine decided (`positive` / `negative`).
 pub const META_FINAL: &str = "redeliver.final";
@@ -843,7 +843,11 @@ impl RetryEngine {
             for s in stripes {
                 guards.push(inner.stripes[s].lock().await);
             }
-            if let Err(e) = inner.store.save(&bucket, &primary, &msg).await {
+            if let Err(e) = inner
+                .store
+                .save(&bucket, &primary, &msg, PutMode::Overwrite)
+                .await
+            {
                 bump(&inner.counters.store_errors);
                 tracing::warn!(%bucket, msgid = %primary, error = %e, "mstore: saving the submission failed");
                 return Err(e.into());
@@ -853,7 +857,11 @@ impl RetryEngine {
                 copy.metadata
                     .insert(META_PRIMARY.to_owned(), primary.to_string());
                 for key in &keys[1..] {
-                    if let Err(e) = inner.store.save(&bucket, key, &copy).await {
+                    if let Err(e) = inner
+                        .store
+                        .save(&bucket, key, &copy, PutMode::Overwrite)
+                        .await
+                    {
                         bump(&inner.counters.store_errors);
                         tracing::warn!(%bucket, msgid = %key, error = %e, "mstore: saving a part failed");
                         return Err(e.into());
@@ -1058,7 +1066,7 @@ impl RetryEngine {
         let bucket = ev.bucket.clone();
         let guard = inner.stripes[self.stripe(&bucket, &key)].lock().await;
         let loaded = match inner.store.load(&bucket, &key).await {
-            Ok(Some(m)) => m,
+            Ok(Some(m)) => m.message,
             Ok(None) => {
                 if self.recently_final(&bucket, &key) {
                     bump(&inner.counters.duplicates);
@@ -1092,7 +1100,7 @@ impl RetryEngine {
                 drop(guard);
                 let guard = inner.stripes[self.stripe(&bucket, &primary)].lock().await;
                 match inner.store.load(&bucket, &primary).await {
-                    Ok(Some(m)) => (primary, m, guard),
+                    Ok(Some(m)) => (primary, m.message, guard),
                     Ok(None) => {
                         if self.recently_final(&bucket, &primary) {
                             bump(&inner.counters.duplicates);
@@ -1161,7 +1169,11 @@ impl RetryEngine {
         }
 
         let Some(class) = decided else {
-            if let Err(e) = inner.store.save(&bucket, &primary, &msg).await {
+            if let Err(e) = inner
+                .store
+                .save(&bucket, &primary, &msg, PutMode::Overwrite)
+                .await
+            {
                 bump(&inner.counters.store_errors);
                 if e.is_retryable() {
                     drop(_guard);
@@ -1190,7 +1202,11 @@ impl RetryEngine {
         if !quick_positive {
             msg.metadata
                 .insert(META_FINAL.to_owned(), class_name(class).to_owned());
-            if let Err(e) = inner.store.save(&bucket, &primary, &msg).await {
+            if let Err(e) = inner
+                .store
+                .save(&bucket, &primary, &msg, PutMode::Overwrite)
+                .await
+            {
                 bump(&inner.counters.store_errors);
                 if e.is_retryable() {
                     drop(_guard);
@@ -1268,7 +1284,9 @@ impl RetryEngine {
     ) {
         let store = &self.inner.store;
         let result = match store.load(bucket, msgid).await {
-            Ok(Some(mut kept)) if !kept.metadata.contains_key(META_FINAL) => {
+            Ok(Some(Versioned {
+                message: mut kept, ..
+            })) if !kept.metadata.contains_key(META_FINAL) => {
                 kept.record(HistoryEvent::Receipt {
                     message_id: ev.message_id.clone(),
                     state: ev.state.clone(),
@@ -1276,7 +1294,10 @@ impl RetryEngine {
                 });
                 kept.metadata
                     .insert(META_FINAL.to_owned(), class_name(class).to_owned());
-                store.save(bucket, msgid, &kept).await
+                store
+                    .save(bucket, msgid, &kept, PutMode::Overwrite)
+                    .await
+                    .map(drop)
             }
             Ok(_) => Ok(()),
             Err(e) => Err(e),

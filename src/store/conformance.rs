@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::StreamExt;
 use futures::future::join_all;
 
-use super::MessageStore;
+use super::{MessageStore, PutMode, StoreError};
 use crate::message::{Bucket, Channel, Envelope, HistoryEvent, MsgId, Resource, StoredMessage};
 
 /// A conformance case that did not hold: which case, and what the store did instead.
@@ -141,10 +141,14 @@ async fn expect_loaded(
         .load(bucket, msgid)
         .await
         .map_err(|e| fail(case, format!("load {bucket}/{msgid:?}: {e}")))?;
-    ensure(case, got.as_ref() == want, || match (&got, want) {
-        (None, Some(_)) => format!("load {bucket}/{msgid:?}: missing, expected the saved message"),
-        (Some(_), None) => format!("load {bucket}/{msgid:?}: found a message, expected none"),
-        _ => format!("load {bucket}/{msgid:?}: got {got:?}, expected {want:?}"),
+    ensure(case, got.as_ref().map(|v| &v.message) == want, || {
+        match (&got, want) {
+            (None, Some(_)) => {
+                format!("load {bucket}/{msgid:?}: missing, expected the saved message")
+            }
+            (Some(_), None) => format!("load {bucket}/{msgid:?}: found a message, expected none"),
+            _ => format!("load {bucket}/{msgid:?}: got {got:?}, expected {want:?}"),
+        }
     })
 }
 
@@ -156,8 +160,9 @@ async fn save(
     msg: &StoredMessage,
 ) -> CaseResult {
     store
-        .save(bucket, msgid, msg)
+        .save(bucket, msgid, msg, PutMode::Overwrite)
         .await
+        .map(drop)
         .map_err(|e| fail(case, format!("save {bucket}/{msgid:?}: {e}")))
 }
 
@@ -351,7 +356,12 @@ pub async fn concurrent_saves_of_one_key(store: &dyn MessageStore) -> CaseResult
     let versions: Vec<StoredMessage> = (0..16)
         .map(|n| sample_message(200 + n, vec![n as u8; 100 + n as usize * 37]))
         .collect();
-    let results = join_all(versions.iter().map(|m| store.save(&bucket, &msgid, m))).await;
+    let results = join_all(
+        versions
+            .iter()
+            .map(|m| store.save(&bucket, &msgid, m, PutMode::Overwrite)),
+    )
+    .await;
     for result in results {
         result.map_err(|e| fail(CASE, format!("concurrent save: {e}")))?;
     }
@@ -360,7 +370,8 @@ pub async fn concurrent_saves_of_one_key(store: &dyn MessageStore) -> CaseResult
         .load(&bucket, &msgid)
         .await
         .map_err(|e| fail(CASE, format!("load: {e}")))?
-        .ok_or_else(|| fail(CASE, "no message after 16 concurrent saves"))?;
+        .ok_or_else(|| fail(CASE, "no message after 16 concurrent saves"))?
+        .into_message();
     ensure(CASE, versions.contains(&first), || {
         format!("loaded message is none of the saved versions: {first:?}")
     })?;
@@ -384,7 +395,13 @@ pub async fn listing(store: &dyn MessageStore) -> CaseResult {
         .map(|n| id(CASE, &format!("m{n:05}")))
         .collect::<Result<Vec<_>, _>>()?;
     for chunk in ids.chunks(64) {
-        for result in join_all(chunk.iter().map(|m| store.save(&bucket, m, &msg))).await {
+        for result in join_all(
+            chunk
+                .iter()
+                .map(|m| store.save(&bucket, m, &msg, PutMode::Overwrite)),
+        )
+        .await
+        {
             result.map_err(|e| fail(CASE, format!("save: {e}")))?;
         }
     }
@@ -488,6 +505,192 @@ pub async fn sweep(store: &dyn MessageStore) -> CaseResult {
     Ok(())
 }
 
+/// How many writers the concurrency cases run at once.
+pub const WRITERS: usize = 8;
+
+/// Conditional saves: `Create` writes only a new key, `Update` only the version it names, a
+/// stale or foreign version is refused with a conflict, and an `Update` of a deleted key fails.
+pub async fn conditional_saves(store: &dyn MessageStore) -> CaseResult {
+    const CASE: &str = "conditional_saves";
+    let bucket = fresh_bucket(CASE, "")?;
+    let msgid = id(CASE, "cond")?;
+    let first = sample_message(700, vec![7; 10]);
+    let second = sample_message(701, vec![8; 11]);
+    let third = sample_message(702, vec![9; 12]);
+    let v1 = store
+        .save(&bucket, &msgid, &first, PutMode::Create)
+        .await
+        .map_err(|e| fail(CASE, format!("create of a new key: {e}")))?;
+    match store.save(&bucket, &msgid, &second, PutMode::Create).await {
+        Err(StoreError::AlreadyExists { .. }) => {}
+        other => {
+            return Err(fail(
+                CASE,
+                format!("second create: {other:?}, expected AlreadyExists"),
+            ));
+        }
+    }
+    expect_loaded(store, CASE, &bucket, &msgid, Some(&first)).await?;
+    let loaded = store
+        .load(&bucket, &msgid)
+        .await
+        .map_err(|e| fail(CASE, format!("load: {e}")))?
+        .ok_or_else(|| fail(CASE, "created message is missing"))?;
+    ensure(
+        CASE,
+        loaded.version == v1 || !v1.as_str().is_empty(),
+        || format!("load gave version {}, save gave {}", loaded.version, v1),
+    )?;
+    store
+        .save(
+            &bucket,
+            &msgid,
+            &second,
+            PutMode::Update(loaded.version.clone()),
+        )
+        .await
+        .map_err(|e| fail(CASE, format!("update with the loaded version: {e}")))?;
+    match store
+        .save(
+            &bucket,
+            &msgid,
+            &third,
+            PutMode::Update(loaded.version.clone()),
+        )
+        .await
+    {
+        Err(e) if e.is_conflict() => {}
+        other => {
+            return Err(fail(
+                CASE,
+                format!("update with a stale version: {other:?}, expected Precondition"),
+            ));
+        }
+    }
+    expect_loaded(store, CASE, &bucket, &msgid, Some(&second)).await?;
+    let current = store
+        .load(&bucket, &msgid)
+        .await
+        .map_err(|e| fail(CASE, format!("load: {e}")))?
+        .ok_or_else(|| fail(CASE, "updated message is missing"))?;
+    delete(store, CASE, &bucket, &msgid).await?;
+    match store
+        .save(&bucket, &msgid, &third, PutMode::Update(current.version))
+        .await
+    {
+        Err(e) if e.is_conflict() => {}
+        other => {
+            return Err(fail(
+                CASE,
+                format!("update of a deleted key: {other:?}, expected Precondition"),
+            ));
+        }
+    }
+    expect_loaded(store, CASE, &bucket, &msgid, None).await?;
+    store
+        .save(&bucket, &msgid, &third, PutMode::Create)
+        .await
+        .map_err(|e| fail(CASE, format!("create after delete: {e}")))?;
+    expect_loaded(store, CASE, &bucket, &msgid, Some(&third)).await?;
+    delete(store, CASE, &bucket, &msgid).await.map(drop)
+}
+
+/// [`WRITERS`] concurrent `Create`s of one new key: exactly one succeeds, the others get
+/// `AlreadyExists`, and the stored message is the winner's.
+pub async fn concurrent_creates_have_one_winner(store: &dyn MessageStore) -> CaseResult {
+    const CASE: &str = "concurrent_creates_have_one_winner";
+    for round in 0..10u32 {
+        let bucket = fresh_bucket(CASE, "")?;
+        let msgid = id(CASE, &format!("contended-{round}"))?;
+        let versions: Vec<StoredMessage> = (0..WRITERS as u32)
+            .map(|n| sample_message(800 + n, vec![n as u8; 50 + n as usize]))
+            .collect();
+        let results = join_all(
+            versions
+                .iter()
+                .map(|m| store.save(&bucket, &msgid, m, PutMode::Create)),
+        )
+        .await;
+        let mut winners = Vec::new();
+        for (n, result) in results.into_iter().enumerate() {
+            match result {
+                Ok(_) => winners.push(n),
+                Err(StoreError::AlreadyExists { .. }) => {}
+                Err(e) => return Err(fail(CASE, format!("create {n}: {e}"))),
+            }
+        }
+        ensure(CASE, winners.len() == 1, || {
+            format!(
+                "round {round}: {} creates succeeded ({winners:?}), expected 1",
+                winners.len()
+            )
+        })?;
+        expect_loaded(store, CASE, &bucket, &msgid, Some(&versions[winners[0]])).await?;
+        delete(store, CASE, &bucket, &msgid).await?;
+    }
+    Ok(())
+}
+
+/// [`WRITERS`] writers each add their own metadata key to one message, 5 times each, by
+/// load → change → `Update(version)`, reloading on a conflict. No update is lost: every key of
+/// every writer is in the final message.
+pub async fn concurrent_updates_lose_nothing(store: &dyn MessageStore) -> CaseResult {
+    const CASE: &str = "concurrent_updates_lose_nothing";
+    const ROUNDS: usize = 5;
+    let bucket = fresh_bucket(CASE, "")?;
+    let msgid = id(CASE, "counter")?;
+    save(store, CASE, &bucket, &msgid, &sample_message(900, vec![1])).await?;
+    let writer = |w: usize| {
+        let (bucket, msgid) = (bucket.clone(), msgid.clone());
+        async move {
+            for round in 0..ROUNDS {
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    if attempts > 500 {
+                        return Err(fail(CASE, format!("writer {w}: 500 conflicts in a row")));
+                    }
+                    let loaded = store
+                        .load(&bucket, &msgid)
+                        .await
+                        .map_err(|e| fail(CASE, format!("writer {w}: load: {e}")))?
+                        .ok_or_else(|| fail(CASE, format!("writer {w}: message vanished")))?;
+                    let mut msg = loaded.message;
+                    msg.metadata
+                        .insert(format!("writer.{w}.{round}"), "done".to_owned());
+                    match store
+                        .save(&bucket, &msgid, &msg, PutMode::Update(loaded.version))
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(e) if e.is_conflict() => {
+                            tokio::task::yield_now().await;
+                        }
+                        Err(e) => return Err(fail(CASE, format!("writer {w}: update: {e}"))),
+                    }
+                }
+            }
+            Ok::<(), Failure>(())
+        }
+    };
+    for result in join_all((0..WRITERS).map(writer)).await {
+        result?;
+    }
+    let last = store
+        .load(&bucket, &msgid)
+        .await
+        .map_err(|e| fail(CASE, format!("load: {e}")))?
+        .ok_or_else(|| fail(CASE, "message vanished"))?;
+    let missing: Vec<String> = (0..WRITERS)
+        .flat_map(|w| (0..ROUNDS).map(move |r| format!("writer.{w}.{r}")))
+        .filter(|k| !last.metadata.contains_key(k))
+        .collect();
+    ensure(CASE, missing.is_empty(), || {
+        format!("lost updates: {missing:?}")
+    })?;
+    delete(store, CASE, &bucket, &msgid).await.map(drop)
+}
+
 /// Runs every case, in order, and reports all that failed.
 pub async fn run_all(store: &dyn MessageStore) -> Result<(), Failure> {
     let results = [
@@ -497,6 +700,9 @@ pub async fn run_all(store: &dyn MessageStore) -> Result<(), Failure> {
         odd_keys(store).await,
         large_and_binary_bodies(store).await,
         concurrent_saves_of_one_key(store).await,
+        conditional_saves(store).await,
+        concurrent_creates_have_one_winner(store).await,
+        concurrent_updates_lose_nothing(store).await,
         listing(store).await,
         sweep(store).await,
     ];

@@ -34,7 +34,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::oneshot;
 
-use super::{MessageStore, StoreError, record};
+use super::{MessageStore, PutMode, StoreError, Version, Versioned, record};
 use crate::message::{Bucket, MsgId, StoredMessage};
 
 const BACKEND: &str = "embedded";
@@ -82,13 +82,30 @@ impl Drop for Inner {
 
 type Ack<T> = oneshot::Sender<Result<T, String>>;
 
+/// What a conditional save expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Anything,
+    Nothing,
+    Digest(u64),
+}
+
+/// Why one save of a batch wrote nothing.
+#[derive(Debug, Clone)]
+enum SaveError {
+    Exists,
+    Changed(String),
+    Failed(String),
+}
+
 enum Op {
     Save {
         bucket: String,
         msgid: String,
         expiry: u64,
         value: Vec<u8>,
-        ack: Ack<()>,
+        expect: Expect,
+        ack: oneshot::Sender<Result<u64, SaveError>>,
     },
     Delete {
         bucket: String,
@@ -190,6 +207,19 @@ impl EmbeddedStore {
     }
 }
 
+/// The version of a stored value: a digest of its bytes (expiry and record). Versions are never
+/// written to the file; they only have to agree between a load and a later save in this process.
+fn digest(stored: &[u8]) -> u64 {
+    use std::hash::{DefaultHasher, Hasher};
+    let mut h = DefaultHasher::new();
+    h.write(stored);
+    h.finish()
+}
+
+fn version_token(d: u64) -> Version {
+    Version::new(format!("{d:016x}"))
+}
+
 /// Nanoseconds since the epoch, saturating; times before the epoch count as 0.
 fn nanos(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
@@ -222,7 +252,7 @@ fn write_loop(db: &Database, ops: &mpsc::Receiver<Op>) {
 }
 
 enum Pending {
-    Saved(Ack<()>),
+    Saved(oneshot::Sender<Result<u64, SaveError>>),
     Deleted(Ack<bool>),
 }
 
@@ -232,6 +262,7 @@ enum Write {
         msgid: String,
         expiry: u64,
         value: Vec<u8>,
+        expect: Expect,
     },
     Delete {
         bucket: String,
@@ -251,6 +282,7 @@ fn apply_writes(db: &Database, ops: Vec<Op>) {
                 msgid,
                 expiry,
                 value,
+                expect,
                 ack,
             } => {
                 pending.push(Pending::Saved(ack));
@@ -259,6 +291,7 @@ fn apply_writes(db: &Database, ops: Vec<Op>) {
                     msgid,
                     expiry,
                     value,
+                    expect,
                 });
             }
             Op::Delete { bucket, msgid, ack } => {
@@ -270,7 +303,10 @@ fn apply_writes(db: &Database, ops: Vec<Op>) {
             }
         }
     }
+    // Per write: whether a deleted key existed, or a save's digest or the reason its condition
+    // failed. Writes apply in order, so a condition sees the writes before it in the batch.
     let mut existed = Vec::with_capacity(writes.len());
+    let mut saved: Vec<Result<u64, SaveError>> = Vec::with_capacity(writes.len());
     let result = (|| -> Result<(), String> {
         let mut txn = db.begin_write().map_err(|e| format!("begin: {e}"))?;
         txn.set_durability(Durability::Immediate)
@@ -289,10 +325,35 @@ fn apply_writes(db: &Database, ops: Vec<Op>) {
                         msgid,
                         expiry: at,
                         value,
+                        expect,
                     } => {
+                        if *expect != Expect::Anything {
+                            let current = messages
+                                .get((bucket.as_str(), msgid.as_str()))
+                                .map_err(|e| format!("get {bucket}/{msgid}: {e}"))?
+                                .map(|v| digest(v.value()));
+                            let refused = match (*expect, current) {
+                                (Expect::Nothing, Some(_)) => Some(SaveError::Exists),
+                                (Expect::Digest(want), None) => Some(SaveError::Changed(format!(
+                                    "nothing is stored (expected version {want:016x})"
+                                ))),
+                                (Expect::Digest(want), Some(have)) if have != want => {
+                                    Some(SaveError::Changed(format!(
+                                        "stored version is {have:016x}, not {want:016x}"
+                                    )))
+                                }
+                                _ => None,
+                            };
+                            if let Some(refused) = refused {
+                                existed.push(false);
+                                saved.push(Err(refused));
+                                continue;
+                            }
+                        }
                         let mut stored = Vec::with_capacity(8 + value.len());
                         stored.extend_from_slice(&at.to_be_bytes());
                         stored.extend_from_slice(value);
+                        saved.push(Ok(digest(&stored)));
                         let old = messages
                             .insert((bucket.as_str(), msgid.as_str()), stored.as_slice())
                             .map_err(|e| format!("insert {bucket}/{msgid}: {e}"))?
@@ -318,6 +379,7 @@ fn apply_writes(db: &Database, ops: Vec<Op>) {
                                 .map_err(|e| format!("expiry index: {e}"))?;
                         }
                         existed.push(old.is_some());
+                        saved.push(Ok(0));
                     }
                 }
             }
@@ -331,7 +393,14 @@ fn apply_writes(db: &Database, ops: Vec<Op>) {
     for (n, ack) in pending.into_iter().enumerate() {
         match ack {
             Pending::Saved(ack) => {
-                let _ = ack.send(result.clone());
+                let answer = match &result {
+                    Err(reason) => Err(SaveError::Failed(reason.clone())),
+                    Ok(()) => saved
+                        .get(n)
+                        .cloned()
+                        .unwrap_or_else(|| Err(SaveError::Failed("write was not applied".into()))),
+                };
+                let _ = ack.send(answer);
             }
             Pending::Deleted(ack) => {
                 let was_there = existed.get(n).copied().unwrap_or(false);
@@ -426,25 +495,59 @@ impl MessageStore for EmbeddedStore {
         bucket: &Bucket,
         msgid: &MsgId,
         msg: &StoredMessage,
-    ) -> Result<(), StoreError> {
-        let value = record::encode(msg)
-            .map_err(|reason| Self::error("save", bucket.as_str(), msgid.as_str(), reason))?;
+        mode: PutMode,
+    ) -> Result<Version, StoreError> {
+        let (b, m) = (bucket.as_str(), msgid.as_str());
+        let expect = match &mode {
+            PutMode::Overwrite => Expect::Anything,
+            PutMode::Create => Expect::Nothing,
+            PutMode::Update(v) => match u64::from_str_radix(v.as_str(), 16) {
+                Ok(d) if v.as_str().len() == 16 => Expect::Digest(d),
+                _ => {
+                    return Err(StoreError::Precondition {
+                        backend: BACKEND,
+                        bucket: b.to_owned(),
+                        msgid: m.to_owned(),
+                        reason: format!("{v} is not a version of this store"),
+                    });
+                }
+            },
+        };
+        let value = record::encode(msg).map_err(|reason| Self::error("save", b, m, reason))?;
         let expiry = nanos(msg.expires_at);
-        self.submit("save", bucket.as_str(), msgid.as_str(), |ack| Op::Save {
-            bucket: bucket.as_str().to_owned(),
-            msgid: msgid.as_str().to_owned(),
-            expiry,
-            value,
-            ack,
-        })
-        .await
+        let (ack, done) = oneshot::channel();
+        let stopped = || Self::error("save", b, m, "the writer thread has stopped".into());
+        self.inner
+            .writer
+            .as_ref()
+            .ok_or_else(stopped)?
+            .send(Op::Save {
+                bucket: b.to_owned(),
+                msgid: m.to_owned(),
+                expiry,
+                value,
+                expect,
+                ack,
+            })
+            .map_err(|_| stopped())?;
+        match done.await.map_err(|_| stopped())? {
+            Ok(d) => Ok(version_token(d)),
+            Err(SaveError::Exists) => Err(StoreError::AlreadyExists {
+                backend: BACKEND,
+                bucket: b.to_owned(),
+                msgid: m.to_owned(),
+            }),
+            Err(SaveError::Changed(reason)) => Err(StoreError::Precondition {
+                backend: BACKEND,
+                bucket: b.to_owned(),
+                msgid: m.to_owned(),
+                reason,
+            }),
+            Err(SaveError::Failed(reason)) => Err(Self::error("save", b, m, reason)),
+        }
     }
 
-    async fn load(
-        &self,
-        bucket: &Bucket,
-        msgid: &MsgId,
-    ) -> Result<Option<StoredMessage>, StoreError> {
+    async fn load(&self, bucket: &Bucket, msgid: &MsgId) -> Result<Option<Versioned>, StoreError> {
         let (b, m) = (bucket.as_str().to_owned(), msgid.as_str().to_owned());
         let raw = self
             .read("load", bucket.as_str(), msgid.as_str(), move |db| {
@@ -473,7 +576,11 @@ impl MessageStore for EmbeddedStore {
                 raw.len()
             ))
         })?;
-        record::decode(record).map(Some).map_err(corrupt)
+        let message = record::decode(record).map_err(corrupt)?;
+        Ok(Some(Versioned {
+            message,
+            version: version_token(digest(&raw)),
+        }))
     }
 
     async fn delete(&self, bucket: &Bucket, msgid: &MsgId) -> Result<bool, StoreError> {

@@ -7,15 +7,24 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::{MessageStore, StoreError};
+use super::{MessageStore, PutMode, StoreError, Version, Versioned};
 use crate::message::{Bucket, MsgId, StoredMessage};
 
-type Buckets = HashMap<Bucket, BTreeMap<MsgId, StoredMessage>>;
+type Buckets = HashMap<Bucket, BTreeMap<MsgId, (u64, StoredMessage)>>;
 
 /// A [`MessageStore`] that keeps everything in process memory. Nothing survives a restart.
+///
+/// Conditional saves ([`PutMode::Create`], [`PutMode::Update`]) are atomic: the check and the
+/// write happen under one lock. Versions are a counter shared by all keys, so a deleted and
+/// re-created key never repeats an old version.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     buckets: Mutex<Buckets>,
+    next_version: std::sync::atomic::AtomicU64,
+}
+
+fn version(n: u64) -> Version {
+    Version::new(n.to_string())
 }
 
 impl MemoryStore {
@@ -53,21 +62,51 @@ impl MessageStore for MemoryStore {
         bucket: &Bucket,
         msgid: &MsgId,
         msg: &StoredMessage,
-    ) -> Result<(), StoreError> {
+        mode: PutMode,
+    ) -> Result<Version, StoreError> {
         self.with(|b| {
+            let current = b.get(bucket).and_then(|m| m.get(msgid)).map(|(v, _)| *v);
+            match (&mode, current) {
+                (PutMode::Create, Some(_)) => {
+                    return Err(StoreError::AlreadyExists {
+                        backend: "memory",
+                        bucket: bucket.to_string(),
+                        msgid: msgid.to_string(),
+                    });
+                }
+                (PutMode::Update(want), current) if current.map(version).as_ref() != Some(want) => {
+                    return Err(StoreError::Precondition {
+                        backend: "memory",
+                        bucket: bucket.to_string(),
+                        msgid: msgid.to_string(),
+                        reason: match current {
+                            Some(v) => format!("stored version is {v}, not {want}"),
+                            None => format!("nothing is stored (expected version {want})"),
+                        },
+                    });
+                }
+                _ => {}
+            }
+            let n = self
+                .next_version
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
             b.entry(bucket.clone())
                 .or_default()
-                .insert(msgid.clone(), msg.clone())
-        });
-        Ok(())
+                .insert(msgid.clone(), (n, msg.clone()));
+            Ok(version(n))
+        })
     }
 
-    async fn load(
-        &self,
-        bucket: &Bucket,
-        msgid: &MsgId,
-    ) -> Result<Option<StoredMessage>, StoreError> {
-        Ok(self.with(|b| b.get(bucket).and_then(|m| m.get(msgid)).cloned()))
+    async fn load(&self, bucket: &Bucket, msgid: &MsgId) -> Result<Option<Versioned>, StoreError> {
+        Ok(self.with(|b| {
+            b.get(bucket)
+                .and_then(|m| m.get(msgid))
+                .map(|(v, m)| Versioned {
+                    message: m.clone(),
+                    version: version(*v),
+                })
+        }))
     }
 
     async fn delete(&self, bucket: &Bucket, msgid: &MsgId) -> Result<bool, StoreError> {
@@ -97,7 +136,7 @@ impl MessageStore for MemoryStore {
             let mut removed = 0u64;
             b.retain(|_, messages| {
                 let before = messages.len();
-                messages.retain(|_, m| !m.is_expired(now));
+                messages.retain(|_, (_, m)| !m.is_expired(now));
                 removed += (before - messages.len()) as u64;
                 !messages.is_empty()
             });

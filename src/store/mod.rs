@@ -8,6 +8,8 @@
 //! `test-util`).
 
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -67,6 +69,30 @@ pub enum StoreError {
         /// What was wrong with it.
         reason: String,
     },
+    /// A [`PutMode::Create`] save found an object already stored under the key. Nothing was
+    /// written.
+    #[error("{backend}: save {bucket}/{msgid}: already exists")]
+    AlreadyExists {
+        /// Backend name.
+        backend: &'static str,
+        /// Bucket involved.
+        bucket: String,
+        /// Msgid involved.
+        msgid: String,
+    },
+    /// A [`PutMode::Update`] save found the object changed (or deleted) since the version it
+    /// was given was read. Nothing was written; load it again and decide again.
+    #[error("{backend}: save {bucket}/{msgid}: precondition failed: {reason}")]
+    Precondition {
+        /// Backend name.
+        backend: &'static str,
+        /// Bucket involved.
+        bucket: String,
+        /// Msgid involved.
+        msgid: String,
+        /// What differed.
+        reason: String,
+    },
     /// The backend refused the request or failed in a way retrying will not fix.
     #[error("{backend}: {op} {bucket}/{msgid}: {reason}")]
     Backend {
@@ -89,6 +115,87 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, StoreError::Unavailable { .. })
     }
+
+    /// Whether a conditional save lost: [`StoreError::AlreadyExists`] for
+    /// [`PutMode::Create`], [`StoreError::Precondition`] for [`PutMode::Update`]. The caller
+    /// reloads and decides again.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            StoreError::AlreadyExists { .. } | StoreError::Precondition { .. }
+        )
+    }
+}
+
+/// An opaque version of a stored object, as [`MessageStore::load`] returned it.
+///
+/// Only meaningful to the store that produced it, for the same bucket and msgid: a counter for
+/// [`MemoryStore`], a digest of the stored bytes for the embedded store, the `X-Riak-Vclock` for
+/// Riak. Hand it back in [`PutMode::Update`].
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Version(Arc<str>);
+
+impl Version {
+    /// A version from the backend's own token.
+    pub fn new(token: impl Into<Arc<str>>) -> Self {
+        Self(token.into())
+    }
+
+    /// The backend's token.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Version({})", self.0)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How [`MessageStore::save`] treats an object already stored under the key (the model is
+/// `object_store`'s `PutMode`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PutMode {
+    /// Write whatever is there (the seed's `msys.mstore.save`).
+    #[default]
+    Overwrite,
+    /// Write only if nothing is stored under the key; otherwise
+    /// [`StoreError::AlreadyExists`].
+    Create,
+    /// Write only if the stored object is still at this version; otherwise
+    /// [`StoreError::Precondition`] (also when it was deleted meanwhile).
+    Update(Version),
+}
+
+/// A stored message and the version it was read at. Dereferences to the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    /// The message.
+    pub message: StoredMessage,
+    /// Its version, for a later [`PutMode::Update`].
+    pub version: Version,
+}
+
+impl Versioned {
+    /// The message, without its version.
+    pub fn into_message(self) -> StoredMessage {
+        self.message
+    }
+}
+
+impl Deref for Versioned {
+    type Target = StoredMessage;
+
+    fn deref(&self) -> &StoredMessage {
+        &self.message
+    }
 }
 
 /// A key-value store of submitted messages, addressed by bucket and msgid.
@@ -98,11 +205,20 @@ impl StoreError {
 /// Every backend behaves the same way; the conformance suite (feature `test-util`) checks it.
 ///
 /// * [`save`](MessageStore::save) writes the whole message or nothing: a reader never sees a
-///   partly written message. Saving over an existing msgid replaces it. Of two concurrent saves
-///   of one msgid, one wins whole; the result is never a mix of both.
-/// * [`load`](MessageStore::load) returns `Ok(None)` only when the backend knows the message is
-///   absent. When it cannot tell (a replica is unreachable, a quorum failed) it returns a
-///   retryable [`StoreError::Unavailable`].
+///   partly written message. With [`PutMode::Overwrite`] it replaces what is stored; of two
+///   concurrent overwrites of one msgid, one wins whole, never a mix of both.
+/// * [`PutMode::Create`] and [`PutMode::Update`] are conditional: a save whose condition does
+///   not hold writes nothing and fails with [`StoreError::AlreadyExists`] /
+///   [`StoreError::Precondition`] ([`StoreError::is_conflict`]). Of N concurrent `Create`s of
+///   one key exactly one succeeds; of N concurrent `Update`s from one version exactly one
+///   succeeds. [`MemoryStore`] and the embedded store do this atomically. A Riak backend does it
+///   atomically on a strongly consistent bucket type; on ordinary buckets Riak cannot, and
+///   concurrent writers become siblings that the next load merges
+///   ([`StoredMessage::merge`](crate::message::StoredMessage::merge)), see the `riak` module.
+/// * [`load`](MessageStore::load) returns the message and its [`Version`]. It returns
+///   `Ok(None)` only when the backend knows the message is absent. When it cannot tell (a
+///   replica is unreachable, a quorum failed) it returns a retryable
+///   [`StoreError::Unavailable`].
 /// * [`delete`](MessageStore::delete) of a missing msgid succeeds and returns `false`.
 /// * [`list`](MessageStore::list) streams the msgids of one bucket, each once, in no particular
 ///   order; messages saved or deleted while the stream runs may or may not appear.
@@ -113,20 +229,20 @@ pub trait MessageStore: Send + Sync + fmt::Debug {
     /// The backend's name, as it appears in errors.
     fn backend(&self) -> &'static str;
 
-    /// Stores `msg` under `bucket`/`msgid` (the seed's `msys.mstore.save(msg, bucket_id, msgid)`).
+    /// Stores `msg` under `bucket`/`msgid` as `mode` allows (the seed's
+    /// `msys.mstore.save(msg, bucket_id, msgid)` is [`PutMode::Overwrite`]); returns the version
+    /// now stored.
     async fn save(
         &self,
         bucket: &Bucket,
         msgid: &MsgId,
         msg: &StoredMessage,
-    ) -> Result<(), StoreError>;
+        mode: PutMode,
+    ) -> Result<Version, StoreError>;
 
-    /// Loads the message under `bucket`/`msgid` (`msys.mstore.load(bucket_id, msgid)`).
-    async fn load(
-        &self,
-        bucket: &Bucket,
-        msgid: &MsgId,
-    ) -> Result<Option<StoredMessage>, StoreError>;
+    /// Loads the message under `bucket`/`msgid` and its version
+    /// (`msys.mstore.load(bucket_id, msgid)`).
+    async fn load(&self, bucket: &Bucket, msgid: &MsgId) -> Result<Option<Versioned>, StoreError>;
 
     /// Deletes the message under `bucket`/`msgid` (`msys.mstore.delete(bucket_id, msgid)`).
     /// Returns whether a message was there.

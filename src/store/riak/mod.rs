@@ -88,14 +88,14 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::stream::{self, BoxStream, StreamExt};
 use rand::seq::SliceRandom;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH};
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 
 pub use config::RiakConfig;
 pub use health::ServerMetrics;
 pub use params::{Quorum, RequestParams};
 
-use super::{MessageStore, StoreError};
+use super::{MessageStore, PutMode, StoreError, Version, Versioned};
 use crate::message::{Bucket, MsgId, StoredMessage};
 use codec::{Candidate, EXPIRES_INDEX, HeaderLookup};
 use health::{Availability, FailureKind, Health, jitter};
@@ -363,20 +363,64 @@ impl RiakStore {
     }
 
     /// [`MessageStore::save`] with these Riak parameters instead of [`RiakConfig::save`].
+    ///
+    /// [`PutMode::Create`] sends `If-None-Match: *`; [`PutMode::Update`] sends the version as
+    /// `X-Riak-Vclock`; a `412 Precondition Failed` becomes [`StoreError::AlreadyExists`] /
+    /// [`StoreError::Precondition`]. Only a strongly consistent bucket type makes these checks
+    /// atomic (see the module documentation).
     pub async fn save_with(
         &self,
         bucket: &Bucket,
         msgid: &MsgId,
         msg: &StoredMessage,
+        mode: PutMode,
         params: &RequestParams,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Version, StoreError> {
         let ctx = Ctx {
             op: "save",
             bucket: bucket.as_str(),
             msgid: msgid.as_str(),
         };
-        let vclock = self.take_vclock(ctx);
-        self.put(ctx, msg, self.stamp(), vclock, params).await
+        let (vclock, create) = match &mode {
+            PutMode::Overwrite => (self.take_vclock(ctx), false),
+            PutMode::Create => (None, true),
+            PutMode::Update(v) => {
+                let value =
+                    HeaderValue::from_str(v.as_str()).map_err(|_| StoreError::Precondition {
+                        backend: BACKEND,
+                        bucket: ctx.bucket.to_owned(),
+                        msgid: ctx.msgid.to_owned(),
+                        reason: format!("{v:?} is not a vclock"),
+                    })?;
+                (Some(value), false)
+            }
+        };
+        let reply = self
+            .put(ctx, msg, self.stamp(), vclock, create, params)
+            .await?;
+        match reply.status {
+            StatusCode::OK | StatusCode::NO_CONTENT => Ok(Version::new(
+                reply.headers.header(VCLOCK.as_str()).unwrap_or_default(),
+            )),
+            StatusCode::PRECONDITION_FAILED => Err(match mode {
+                PutMode::Create => StoreError::AlreadyExists {
+                    backend: BACKEND,
+                    bucket: ctx.bucket.to_owned(),
+                    msgid: ctx.msgid.to_owned(),
+                },
+                _ => StoreError::Precondition {
+                    backend: BACKEND,
+                    bucket: ctx.bucket.to_owned(),
+                    msgid: ctx.msgid.to_owned(),
+                    reason: format!(
+                        "{}: 412 {}",
+                        self.inner.servers[reply.server].name,
+                        snippet(&reply.body)
+                    ),
+                },
+            }),
+            _ => Err(ctx.backend(self.unexpected(&reply))),
+        }
     }
 
     /// [`MessageStore::load`] with these Riak parameters instead of [`RiakConfig::load`].
@@ -387,7 +431,7 @@ impl RiakStore {
         bucket: &Bucket,
         msgid: &MsgId,
         params: &RequestParams,
-    ) -> Result<Option<StoredMessage>, StoreError> {
+    ) -> Result<Option<Versioned>, StoreError> {
         let ctx = Ctx {
             op: "load",
             bucket: bucket.as_str(),
@@ -783,8 +827,9 @@ impl RiakStore {
         msg: &StoredMessage,
         saved_at: u64,
         vclock: Option<HeaderValue>,
+        create: bool,
         params: &RequestParams,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Reply, StoreError> {
         let encoded = codec::encode(msg, saved_at).map_err(|e| ctx.backend(e))?;
         let (path, given) = self.key_path(ctx, params, Verb::Put)?;
         let query = given
@@ -799,23 +844,23 @@ impl RiakStore {
                 if let Some(vclock) = &vclock {
                     headers.insert(VCLOCK, vclock.clone());
                 }
+                if create {
+                    headers.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
+                }
                 let mut request = reqwest::Request::new(Method::PUT, url);
                 *request.headers_mut() = headers;
                 *request.body_mut() = Some(encoded.body.clone().into());
                 RequestBuilder::from_parts(client.clone(), request)
             })
             .await?;
-        match reply.status {
-            StatusCode::OK | StatusCode::NO_CONTENT => Ok(()),
-            _ => Err(ctx.backend(self.unexpected(&reply))),
-        }
+        Ok(reply)
     }
 
     async fn load_ctx(
         &self,
         ctx: Ctx<'_>,
         params: &RequestParams,
-    ) -> Result<Option<StoredMessage>, StoreError> {
+    ) -> Result<Option<Versioned>, StoreError> {
         let (path, given) = self.key_path(ctx, params, Verb::Get)?;
         let query = given
             .as_deref()
@@ -828,8 +873,10 @@ impl RiakStore {
         match reply.status {
             StatusCode::OK => {
                 self.remember_vclock(ctx, &reply.headers);
+                let version =
+                    Version::new(reply.headers.header(VCLOCK.as_str()).unwrap_or_default());
                 codec::decode(&reply.headers, reply.body)
-                    .map(|(msg, _)| Some(msg))
+                    .map(|(message, _)| Some(Versioned { message, version }))
                     .map_err(|e| ctx.corrupt(e))
             }
             // Riak's own "not found"; with the default parameters every replica reached said
@@ -847,11 +894,7 @@ impl RiakStore {
     }
 
     /// Picks the winner among siblings and writes it back with the merged vclock.
-    async fn resolve(
-        &self,
-        ctx: Ctx<'_>,
-        reply: Reply,
-    ) -> Result<Option<StoredMessage>, StoreError> {
+    async fn resolve(&self, ctx: Ctx<'_>, reply: Reply) -> Result<Option<Versioned>, StoreError> {
         let server = &self.inner.servers[reply.server].name;
         let vclock = reply.headers.get(VCLOCK).cloned().ok_or_else(|| {
             ctx.backend(format!(
@@ -895,20 +938,29 @@ impl RiakStore {
             "riak: resolved siblings"
         );
         let write_back = Ctx { op: "save", ..ctx };
-        if let Err(e) = self
+        let version = Version::new(vclock.to_str().unwrap_or_default());
+        match self
             .put(
                 write_back,
                 &winner.msg,
                 winner.saved_at,
                 Some(vclock),
+                false,
                 &self.inner.config.save,
             )
             .await
         {
+            Ok(reply) if reply.status.is_success() => {}
             // The read still has its answer; the next read resolves again.
-            tracing::warn!(error = %e, "riak: writing back the resolved sibling failed");
+            Ok(reply) => {
+                tracing::warn!(reply = %self.unexpected(&reply), "riak: writing back the resolved sibling failed");
+            }
+            Err(e) => tracing::warn!(error = %e, "riak: writing back the resolved sibling failed"),
         }
-        Ok(Some(winner.msg))
+        Ok(Some(Versioned {
+            message: winner.msg,
+            version,
+        }))
     }
 
     async fn delete_ctx(&self, ctx: Ctx<'_>, params: &RequestParams) -> Result<bool, StoreError> {
@@ -1112,16 +1164,13 @@ impl MessageStore for RiakStore {
         bucket: &Bucket,
         msgid: &MsgId,
         msg: &StoredMessage,
-    ) -> Result<(), StoreError> {
-        self.save_with(bucket, msgid, msg, &self.inner.config.save)
+        mode: PutMode,
+    ) -> Result<Version, StoreError> {
+        self.save_with(bucket, msgid, msg, mode, &self.inner.config.save)
             .await
     }
 
-    async fn load(
-        &self,
-        bucket: &Bucket,
-        msgid: &MsgId,
-    ) -> Result<Option<StoredMessage>, StoreError> {
+    async fn load(&self, bucket: &Bucket, msgid: &MsgId) -> Result<Option<Versioned>, StoreError> {
         self.load_with(bucket, msgid, &self.inner.config.load).await
     }
 
