@@ -312,6 +312,7 @@ fn print_submit(id: &str, out: &SubmitOutcome) {
             bucket,
             msgid,
             applied,
+            ..
         } => {
             println!("gateway: submit_sm_resp {id} -> stored as {bucket}/{msgid}");
             for a in applied {

@@ -493,7 +493,8 @@ impl StoredMessage {
     ///   failure is never forgotten; it is also the outcome that bounces, which the failed side
     ///   already did); any other key keeps the winner's value. [`META_PLACEHOLDER`] survives
     ///   only if both are placeholders.
-    /// * History is the union of both, oldest first, each entry once.
+    /// * History is the union of both, oldest first, each entry once; `expires_at` is the later
+    ///   of the two.
     pub fn merge(self, other: StoredMessage) -> StoredMessage {
         let (mut win, lose) = if Self::outranks(&self, &other) {
             (self, other)
@@ -501,6 +502,9 @@ impl StoredMessage {
             (other, self)
         };
         let both_placeholders = win.is_placeholder() && lose.is_placeholder();
+        // Retention only grows: a parked receipt's window and the submission's retention both
+        // hold.
+        win.expires_at = win.expires_at.max(lose.expires_at);
         for (key, value) in lose.metadata {
             match win.metadata.get_mut(&key) {
                 None => {
@@ -544,6 +548,11 @@ impl StoredMessage {
             .then_with(|| a.envelope.mailfrom.cmp(&b.envelope.mailfrom))
             .then_with(|| a.envelope.rcptto.cmp(&b.envelope.rcptto))
             .then_with(|| a.metadata.cmp(&b.metadata))
+            .then_with(|| {
+                let rest =
+                    |m: &StoredMessage| format!("{:?}", (m.channel, &m.content_type, &m.resource));
+                rest(a).cmp(&rest(b))
+            })
             != Ordering::Less
     }
 }
@@ -587,6 +596,7 @@ mod body_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn history_entries_read_back_what_they_write() {
@@ -717,5 +727,116 @@ mod tests {
         let json = serde_json::to_string(&msg).unwrap();
         let back: StoredMessage = serde_json::from_str(&json).unwrap();
         assert_eq!(back, msg);
+    }
+
+    fn sibling(body: &[u8], meta: &[(&str, &str)]) -> StoredMessage {
+        let mut m = StoredMessage::new(Channel::Smpp, Envelope::default(), body.to_vec());
+        m.submitted_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        for (k, v) in meta {
+            m.metadata.insert((*k).to_owned(), (*v).to_owned());
+        }
+        m
+    }
+
+    #[test]
+    fn merge_keeps_the_submission_and_every_parked_receipt() {
+        let placeholder = sibling(
+            b"",
+            &[
+                (META_PLACEHOLDER, "1"),
+                ("redeliver.parked.1", "a"),
+                ("redeliver.parked.2", "b"),
+            ],
+        );
+        let submission = sibling(b"hello", &[("source_addr", "12345")]);
+        for merged in [
+            submission.clone().merge(placeholder.clone()),
+            placeholder.clone().merge(submission.clone()),
+        ] {
+            assert_eq!(merged.body.as_ref(), b"hello");
+            assert!(!merged.is_placeholder());
+            assert_eq!(merged.metadata["redeliver.parked.1"], "a");
+            assert_eq!(merged.metadata["redeliver.parked.2"], "b");
+            assert_eq!(merged.metadata["source_addr"], "12345");
+        }
+        let other = sibling(b"", &[(META_PLACEHOLDER, "1"), ("redeliver.parked.3", "c")]);
+        let both = placeholder.merge(other);
+        assert!(both.is_placeholder(), "two placeholders stay one");
+        assert_eq!(both.metadata.len(), 4);
+    }
+
+    #[test]
+    fn merge_keeps_a_failure_over_a_delivery() {
+        let a = sibling(
+            b"x",
+            &[
+                (META_FINAL, "positive"),
+                ("redeliver.part.0.state", "positive"),
+            ],
+        );
+        let b = sibling(
+            b"x",
+            &[
+                (META_FINAL, "negative"),
+                ("redeliver.part.1.state", "negative"),
+            ],
+        );
+        for merged in [a.clone().merge(b.clone()), b.merge(a)] {
+            assert_eq!(merged.metadata[META_FINAL], "negative");
+            assert_eq!(merged.metadata["redeliver.part.0.state"], "positive");
+            assert_eq!(merged.metadata["redeliver.part.1.state"], "negative");
+        }
+    }
+
+    proptest! {
+        /// Siblings merge to the same record in any order, and nothing either had is lost.
+        #[test]
+        fn merge_is_symmetric_and_loses_nothing(
+            ma in proptest::collection::btree_map("[a-c]{1,2}", "positive|negative|x", 0..5),
+            mb in proptest::collection::btree_map("[a-c]{1,2}", "positive|negative|y", 0..5),
+            ba in proptest::collection::vec(any::<u8>(), 0..4),
+            bb in proptest::collection::vec(any::<u8>(), 0..4),
+            pa in any::<bool>(),
+            pb in any::<bool>(),
+            ha in 0u64..4,
+            hb in 0u64..4,
+        ) {
+            let build = |meta: &BTreeMap<String, String>, body: &[u8], placeholder: bool, h: u64| {
+                let mut m = sibling(body, &[]);
+                for (k, v) in meta {
+                    // Half the keys are engine states, half ordinary fields.
+                    let key = if k.len() == 1 { format!("redeliver.part.{k}.state") } else { k.clone() };
+                    m.metadata.insert(key, v.clone());
+                }
+                if placeholder {
+                    m.metadata.insert(META_PLACEHOLDER.to_owned(), "1".to_owned());
+                }
+                m.history.push(HistoryEntry {
+                    at: SystemTime::UNIX_EPOCH + Duration::from_secs(h),
+                    event: HistoryEvent::Note { text: format!("n{h}") },
+                });
+                m
+            };
+            let a = build(&ma, &ba, pa, ha);
+            let b = build(&mb, &bb, pb, hb);
+            let ab = a.clone().merge(b.clone());
+            let ba2 = b.clone().merge(a.clone());
+            prop_assert_eq!(&ab, &ba2);
+            for side in [&a, &b] {
+                for (k, v) in &side.metadata {
+                    if k == META_PLACEHOLDER {
+                        continue;
+                    }
+                    prop_assert!(ab.metadata.contains_key(k), "lost {}", k);
+                    if v == "negative" && k.starts_with(META_PART_PREFIX) {
+                        prop_assert_eq!(&ab.metadata[k], "negative");
+                    }
+                }
+                for h in &side.history {
+                    prop_assert!(ab.history.contains(h));
+                }
+            }
+            prop_assert_eq!(ab.is_placeholder(), a.is_placeholder() && b.is_placeholder());
+        }
     }
 }

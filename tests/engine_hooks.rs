@@ -215,7 +215,7 @@ async fn submit_is_stored_under_the_seeds_bucket_and_msgid() {
         .await
         .unwrap();
     assert!(
-        matches!(&out, SubmitOutcome::Stored { bucket, msgid, applied } if bucket.as_str() == "MADR-12345" && msgid.as_str() == "abc" && applied.is_empty()),
+        matches!(&out, SubmitOutcome::Stored { bucket, msgid, applied, .. } if bucket.as_str() == "MADR-12345" && msgid.as_str() == "abc" && applied.is_empty()),
         "{out:?}"
     );
     let stored = f.store.load(&b(), &id("abc")).await.unwrap().unwrap();

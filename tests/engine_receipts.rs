@@ -288,30 +288,56 @@ async fn parked_receipts_expire_after_their_window() {
 }
 
 #[tokio::test]
-async fn parked_receipts_find_messages_stored_elsewhere() {
-    let f = fixture(EngineSettings::default());
+async fn parked_receipts_are_applied_by_the_node_that_stores_the_submission() {
+    let f = fixture(EngineSettings {
+        park_window: Duration::from_millis(50),
+        ..EngineSettings::default()
+    });
     f.engine.on_receipt(delivrd("other-node")).await.unwrap();
-    // Another engine (another process) stored it; only the retry can see it.
+    // Another engine (another process, same store) stores the submission: the receipt parked
+    // in the store is applied there, once.
+    let other_hooks = Arc::new(Counting::default());
     let other = RetryEngine::builder(f.store.clone(), f.injector.clone())
         .options(MobilityConfig::from_toml_str(OPTIONS).unwrap())
+        .hooks(other_hooks.clone())
         .build();
-    other
+    let out = other
         .on_submit(submit_on("smsc-1", &["other-node"]))
         .await
         .unwrap();
+    let SubmitOutcome::Stored { applied, .. } = out else {
+        panic!("not stored: {out:?}");
+    };
+    assert!(
+        matches!(
+            applied.as_slice(),
+            [Ok(ReceiptOutcome::Handled {
+                class: ReceiptClass::Positive,
+                ..
+            })]
+        ),
+        "{applied:?}"
+    );
+    assert_eq!(other_hooks.positive.load(Ordering::SeqCst), 1);
+    // The node that parked it finds nothing left to do when its window ends.
+    tokio::time::sleep(Duration::from_millis(60)).await;
     let report = f.engine.retry_parked().await;
-    assert_eq!(report.applied, 1);
-    assert_eq!(f.hooks.positive.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        (report.applied, report.expired, report.still_parked),
+        (0, 0, 0)
+    );
+    assert_eq!(f.hooks.positive.load(Ordering::SeqCst), 0);
+    assert!(f.store.inner.is_empty(), "delivered and deleted");
 }
 
 #[tokio::test]
-async fn parking_is_bounded() {
+async fn parking_in_the_store_is_bounded_per_msgid() {
     let f = fixture(EngineSettings {
-        max_parked: 1,
+        max_parked_per_key: 1,
         ..EngineSettings::default()
     });
     f.engine.on_receipt(undeliv("a")).await.unwrap();
-    let out = f.engine.on_receipt(undeliv("b")).await.unwrap();
+    let out = f.engine.on_receipt(delivrd("a")).await.unwrap();
     assert!(
         matches!(
             out,
@@ -322,7 +348,68 @@ async fn parking_is_bounded() {
         ),
         "{out:?}"
     );
+    // Another msgid has its own room.
+    let out = f.engine.on_receipt(undeliv("b")).await.unwrap();
+    assert!(matches!(out, ReceiptOutcome::Parked { .. }), "{out:?}");
     assert_eq!(f.engine.counters().unmatched, 1);
+}
+
+#[tokio::test]
+async fn parking_in_the_store_is_bounded_by_bytes() {
+    let f = fixture(EngineSettings {
+        max_parked_bytes_per_key: 2048,
+        ..EngineSettings::default()
+    });
+    let mut big = undeliv("a");
+    big.raw = Some("x".repeat(4096));
+    let out = f.engine.on_receipt(big).await.unwrap();
+    assert!(
+        matches!(
+            out,
+            ReceiptOutcome::Unmatched {
+                reason: Unmatched::ParkingFull,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert!(f.store.inner.is_empty(), "nothing parked");
+}
+
+#[tokio::test]
+async fn receipts_held_in_memory_are_bounded_by_count_and_bytes() {
+    for settings in [
+        EngineSettings {
+            max_parked: 1,
+            ..EngineSettings::default()
+        },
+        EngineSettings {
+            max_parked_bytes: 3000,
+            ..EngineSettings::default()
+        },
+    ] {
+        let f = fixture(settings);
+        f.store.mode.store(UNAVAILABLE, Ordering::SeqCst);
+        let mut first = undeliv("a");
+        first.raw = Some("x".repeat(1500));
+        let out = f.engine.on_receipt(first).await.unwrap();
+        assert!(matches!(out, ReceiptOutcome::Parked { .. }), "{out:?}");
+        let mut second = undeliv("b");
+        second.raw = Some("x".repeat(1500));
+        let out = f.engine.on_receipt(second).await.unwrap();
+        assert!(
+            matches!(
+                out,
+                ReceiptOutcome::Unmatched {
+                    reason: Unmatched::ParkingFull,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+        assert_eq!(f.engine.counters().unmatched, 1);
+        assert_eq!(f.engine.parked_len(), 1);
+    }
 }
 
 #[tokio::test]
@@ -625,7 +712,7 @@ async fn intermediate_receipts_only_go_into_the_history() {
     assert!(matches!(out, ReceiptOutcome::Handled { .. }), "{out:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unavailable_store_parks_the_receipt_instead_of_losing_it() {
     let f = fixture(EngineSettings::default());
     f.engine
@@ -645,6 +732,10 @@ async fn an_unavailable_store_parks_the_receipt_instead_of_losing_it() {
     assert_eq!(bounces(&f), 0);
     assert_eq!(f.engine.retry_parked().await.still_parked, 1);
     f.store.mode.store(HEALTHY, Ordering::SeqCst);
+    // Held receipts are tried again with a growing delay, not on every tick.
+    let report = f.engine.retry_parked().await;
+    assert_eq!((report.applied, report.still_parked), (0, 1));
+    tokio::time::advance(Duration::from_secs(2)).await;
     let report = f.engine.retry_parked().await;
     assert_eq!(report.applied, 1);
     assert_eq!(f.hooks.negative.load(Ordering::SeqCst), 1);

@@ -204,8 +204,9 @@ async fn twenty_messages_on_riak() {
 }
 
 /// `RetryEngine::retry_parked_outcomes`, which the gateway's parking-lot timer uses, reports
-/// what it applied: a receipt the timer holds while its submission is stored is applied by the
-/// timer, and without the outcome the host would never learn the message was delivered.
+/// what it applied: a receipt parked in the store whose submission was written beside it (as
+/// Riak siblings merge a parked receipt into a concurrently stored submission) is applied by
+/// the timer, and without the outcome the host would never learn the message was delivered.
 #[tokio::test]
 async fn the_parking_lot_timer_reports_what_it_applied() {
     use redeliver::config::{MobilityConfig, ScopeContext};
@@ -221,6 +222,10 @@ async fn the_parking_lot_timer_reports_what_it_applied() {
             .expect("options");
     let engine = RetryEngine::builder(store.clone(), Arc::new(RecordingInjector::new()))
         .options(options)
+        .settings(redeliver::retry::EngineSettings {
+            park_window: std::time::Duration::from_millis(50),
+            ..Default::default()
+        })
         .build();
     let scope = ScopeContext::binding("smsc");
     let receipt = DeliveryReceipt::new("42", MessageState::Delivered);
@@ -233,15 +238,26 @@ async fn the_parking_lot_timer_reports_what_it_applied() {
         "{parked:?}"
     );
 
-    // The submission lands in the store without passing through `on_submit` (as when the timer
-    // held the receipt at that moment).
+    // The submission lands in the store beside the parked receipt, merged as siblings would
+    // be, without passing through `on_submit`.
     let bucket = Bucket::new("MADR-12345").expect("bucket");
     let msgid = MsgId::new("42").expect("msgid");
-    let msg = StoredMessage::new(Channel::Smpp, Envelope::default(), &b"hi"[..]);
+    let placeholder = store
+        .load(&bucket, &msgid)
+        .await
+        .expect("load")
+        .expect("the receipt is parked in the store");
+    assert!(placeholder.is_placeholder());
+    let msg = StoredMessage::new(Channel::Smpp, Envelope::default(), &b"hi"[..])
+        .merge(placeholder.message);
+    assert!(!msg.is_placeholder());
     store
         .save(&bucket, &msgid, &msg, PutMode::Overwrite)
         .await
         .expect("save");
+    let (report, _) = engine.retry_parked_outcomes().await;
+    assert_eq!((report.applied, report.still_parked), (0, 1), "not due yet");
+    tokio::time::sleep(std::time::Duration::from_millis(60)).await;
 
     let (report, outcomes) = engine.retry_parked_outcomes().await;
     assert_eq!((report.applied, report.still_parked), (1, 0));

@@ -394,7 +394,14 @@ impl Shared {
                 bucket,
                 msgid,
                 applied,
+                collided_parts,
             }) => {
+                if !collided_parts.is_empty() {
+                    self.error(
+                        Some(i),
+                        format_args!("parts {collided_parts:?} collide with other messages"),
+                    );
+                }
                 self.count(|r| r.stored += 1);
                 lock(&self.by_key).insert((bucket, msgid), i);
                 for a in applied {

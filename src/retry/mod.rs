@@ -99,40 +99,39 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, RandomState};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
+use futures::FutureExt;
+
+pub mod decide;
 mod mm7;
 mod smpp;
-use std::time::{Duration, SystemTime};
+pub use decide::{Plan, decide};
 
 use tokio::time::Instant;
 
 use crate::bounce::{Bouncer, DsnBouncer, FailureReport};
 use crate::config::{MobilityConfig, ScopeContext, msgid_key};
 use crate::hooks::{
-    DeliveryHooks, HookContext, Injector, Mm7DrDecision, SmppDrDecision, StoreDecision,
+    DeliveryHooks, HookContext, HookError, Injector, Mm7DrDecision, SmppDrDecision, StoreDecision,
 };
 use crate::message::{
     AddressError, Bucket, Channel, HistoryEvent, MsgId, ReceiptClass, StoredMessage,
 };
 use crate::mm7::{Address, DeliveryReportReq, MmStatus, Release};
 use crate::smpp::receipt::{ReceiptError, ReceiptRules};
-use crate::store::{MessageStore, PutMode, StoreError, Versioned};
+use crate::store::{MessageStore, PutMode, StoreError};
 
-/// Metadata key: the final state the engine decided (`positive` / `negative`).
-pub const META_FINAL: &str = "redeliver.final";
-/// Metadata key on a multipart copy: the msgid of the message it belongs to.
-pub const META_PRIMARY: &str = "redeliver.primary";
-const META_PART_PREFIX: &str = "redeliver.part.";
-const META_PART0_KEY: &str = "redeliver.part.0.key";
+use crate::message::META_PARKED_PREFIX;
+pub use crate::message::{META_FINAL, META_PRIMARY};
 
 /// Most parts a multipart submission may have (the SMPP `sar_total_segments` limit).
 pub const MAX_PARTS: usize = 255;
-
-const LOCK_STRIPES: usize = 64;
 
 /// When a multipart (concatenated) message counts as delivered or failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -173,9 +172,22 @@ pub struct EngineSettings {
     /// How long a receipt that could not be matched because the store was unavailable keeps
     /// being retried. Default 15 minutes.
     pub unavailable_window: Duration,
-    /// Most receipts parked at once; past it new ones are counted as `unmatched`. Default
-    /// 100 000.
+    /// Most receipts held in this process at once while the store is unavailable; past it new
+    /// ones are answered [`Unmatched::ParkingFull`]. Default 100 000.
     pub max_parked: usize,
+    /// Most bytes of receipts held in this process at once (their text, raw receipt and MM7
+    /// report, roughly); past it new ones are answered [`Unmatched::ParkingFull`]. Default
+    /// 64 MiB.
+    pub max_parked_bytes: usize,
+    /// Most receipts parked in the store under one msgid before its submission is stored;
+    /// past it the receipt is answered [`Unmatched::ParkingFull`]. Default 32.
+    pub max_parked_per_key: usize,
+    /// Most bytes of parked receipts in the store under one msgid (a receipt's raw text counts).
+    /// Default 64 KiB.
+    pub max_parked_bytes_per_key: usize,
+    /// How many times one receipt or submission is decided again after losing a conditional
+    /// write to another writer before it is held for later. Default 64.
+    pub max_conflicts: usize,
     /// When a multipart message counts as delivered or failed.
     pub multipart: MultipartRule,
     /// How many finished messages are remembered to recognise duplicate receipts after the
@@ -192,6 +204,10 @@ impl Default for EngineSettings {
             park_window: Duration::from_secs(120),
             unavailable_window: Duration::from_secs(15 * 60),
             max_parked: 100_000,
+            max_parked_bytes: 64 << 20,
+            max_parked_per_key: 32,
+            max_parked_bytes_per_key: 64 << 10,
+            max_conflicts: 64,
             multipart: MultipartRule::AllParts,
             recent_finals: 65_536,
             receipt_rules: ReceiptRules::default(),
@@ -265,8 +281,23 @@ pub enum SubmitOutcome {
         bucket: Bucket,
         /// Its msgid (the normalised id of the first part).
         msgid: MsgId,
-        /// What became of each receipt that had arrived before the submission.
+        /// What became of each receipt that had arrived before the submission (parked by this
+        /// node or any other).
         applied: Vec<Result<ReceiptOutcome, EngineError>>,
+        /// Parts (other than the first) whose msgid already holds a different message: their
+        /// receipts cannot find this one. Empty in the normal case.
+        collided_parts: Vec<MsgId>,
+    },
+    /// A different message is already stored under the msgid (two bindings whose SMSCs hand
+    /// out the same ids, or ids that normalise alike, such as decimal `007` and `7`). Nothing
+    /// was written: a submission never replaces another live message.
+    Collision {
+        /// The bucket.
+        bucket: Bucket,
+        /// The msgid both messages have.
+        msgid: MsgId,
+        /// The message id the stored message was submitted with, as its SMSC/MMSC wrote it.
+        existing_message_id: Option<String>,
     },
     /// A store hook answered `MSTORE_DONE`; nothing was saved.
     HookDone {
@@ -286,6 +317,9 @@ pub enum ParkReason {
     NotYetStored,
     /// The store could not say whether its message exists.
     StoreUnavailable,
+    /// Other writers kept changing the message faster than this receipt could be applied
+    /// ([`EngineSettings::max_conflicts`]); it is held and tried again.
+    Contended,
 }
 
 /// Why a receipt matched nothing.
@@ -410,6 +444,9 @@ pub enum EngineError {
     /// The PDU or report is not a delivery receipt.
     #[error("{0}")]
     NotAReceipt(String),
+    /// Other writers kept changing the record faster than this operation could finish.
+    #[error("{0}")]
+    Contended(String),
 }
 
 /// A point-in-time copy of the engine's counters.
@@ -443,6 +480,10 @@ pub struct CounterSnapshot {
     pub hook_errors: u64,
     /// Store operations that failed.
     pub store_errors: u64,
+    /// Submissions (or parts) not stored because a different message holds their msgid.
+    pub collisions: u64,
+    /// Conditional writes lost to another writer (then decided again).
+    pub conflicts: u64,
 }
 
 macro_rules! counters {
@@ -478,6 +519,8 @@ counters!(
     duplicates,
     hook_errors,
     store_errors,
+    collisions,
+    conflicts,
 );
 
 fn bump(c: &AtomicU64) {
@@ -493,35 +536,64 @@ impl Counters {
     }
 }
 
-/// Where a receipt being processed came from: fresh from the transport, or out of parking.
-#[derive(Debug, Clone, Copy)]
-struct Origin {
-    parked_at: Option<Instant>,
-    seq: u64,
+/// How a receipt reached [`RetryEngine::process`].
+#[derive(Debug, Clone)]
+enum From {
+    /// From the transport.
+    Fresh,
+    /// Held in this process because the store could not be asked; retried on the timer.
+    Held { since: Instant, attempts: u32 },
+    /// Out of the store's parking: entry `entry` of the record under `at`.
+    Parked { entry: String, at: MsgId },
 }
 
-impl Origin {
-    const FRESH: Origin = Origin {
-        parked_at: None,
-        seq: 0,
-    };
-}
-
+/// A receipt held in this process while the store cannot be asked.
 #[derive(Debug)]
-struct Parked {
+struct Held {
     event: ReceiptEvent,
     key: MsgId,
-    origin: Origin,
+    since: Instant,
+    attempts: u32,
+    bytes: usize,
+}
+
+/// What this process parked: receipts held in memory (store unavailable), and the keys under
+/// which it parked receipts in the store, each by the time it is next looked at.
+#[derive(Debug, Default)]
+struct ParkingLot {
+    held: BTreeMap<(Instant, u64), Held>,
+    held_bytes: usize,
+    stored: BTreeMap<(Instant, u64), Key>,
+    stored_keys: HashSet<Key>,
+    next_seq: u64,
+    /// Outcomes of parked receipts applied while the engine handled something else, for
+    /// [`RetryEngine::retry_parked_outcomes`].
+    side: Vec<Result<ReceiptOutcome, EngineError>>,
+}
+
+impl ParkingLot {
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    fn watch(&mut self, key: Key, due: Instant) {
+        if self.stored_keys.insert(key.clone()) {
+            let seq = self.seq();
+            self.stored.insert((due, seq), key);
+        }
+    }
+
+    /// Stops watching a key whose parked receipts were all applied.
+    fn unwatch(&mut self, key: &Key) {
+        self.stored_keys.remove(key);
+        if self.stored_keys.is_empty() {
+            self.stored.clear();
+        }
+    }
 }
 
 type Key = (Bucket, MsgId);
-
-#[derive(Debug, Default)]
-struct ParkingLot {
-    by_key: HashMap<Key, Vec<Parked>>,
-    len: usize,
-    next_seq: u64,
-}
 
 #[derive(Debug, Default)]
 struct RecentFinals {
@@ -582,9 +654,6 @@ impl RetryEngineBuilder {
                 parked: Mutex::new(ParkingLot::default()),
                 recent: Mutex::new(RecentFinals::default()),
                 hasher: RandomState::new(),
-                stripes: (0..LOCK_STRIPES)
-                    .map(|_| tokio::sync::Mutex::new(()))
-                    .collect(),
             }),
         }
     }
@@ -601,9 +670,6 @@ struct Inner {
     parked: Mutex<ParkingLot>,
     recent: Mutex<RecentFinals>,
     hasher: RandomState,
-    // Receipts and submissions for one message are serialised on its stripe, so a duplicate
-    // arriving during a hook waits and then sees the final state.
-    stripes: Box<[tokio::sync::Mutex<()>]>,
 }
 
 /// Store on submit, decide on receipt. Cheap to clone; clones share state.
@@ -628,39 +694,56 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn class_name(c: ReceiptClass) -> &'static str {
-    match c {
-        ReceiptClass::Positive => "positive",
-        ReceiptClass::Negative => "negative",
-        ReceiptClass::Intermediate => "intermediate",
+/// What became of one conditional create in [`RetryEngine::on_submit`].
+enum Created {
+    /// Written (over nothing, or over a placeholder whose parked receipts it keeps).
+    Written,
+    /// The same submission was stored already (the host submitted the event twice).
+    Same,
+    /// A different message is stored under the key.
+    Collision(Option<String>),
+}
+
+/// Whether `existing` is the submission `new` (the same event stored twice).
+fn same_submission(existing: &StoredMessage, new: &StoredMessage) -> bool {
+    existing.resource.message_id == new.resource.message_id
+        && existing.envelope == new.envelope
+        && existing.body == new.body
+        && existing.metadata.get(META_PRIMARY) == new.metadata.get(META_PRIMARY)
+}
+
+/// Runs a hook; a panic inside it becomes a hook error (counted and logged like any other), so
+/// one faulty hook never loses the receipt it was called for.
+async fn guarded<T>(hook: impl Future<Output = Result<T, HookError>>) -> Result<T, HookError> {
+    match AssertUnwindSafe(hook).catch_unwind().await {
+        Ok(answer) => answer,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-string payload".to_owned());
+            Err(HookError::Other(format!("the hook panicked: {what}")))
+        }
     }
 }
 
-fn parse_class(s: &str) -> Option<ReceiptClass> {
-    match s {
-        "positive" => Some(ReceiptClass::Positive),
-        "negative" => Some(ReceiptClass::Negative),
-        _ => None,
-    }
-}
-
-fn part_key(i: usize) -> String {
-    format!("{META_PART_PREFIX}{i}.key")
-}
-
-fn part_state(i: usize) -> String {
-    format!("{META_PART_PREFIX}{i}.state")
-}
-
-/// The msgids of a multipart message's parts, from its metadata (empty for a single message).
-fn part_keys(msg: &StoredMessage) -> Vec<String> {
-    // Most messages are single: no part 0, no formatting of the other keys.
-    if !msg.metadata.contains_key(META_PART0_KEY) {
-        return Vec::new();
-    }
-    (0..MAX_PARTS)
-        .map_while(|i| msg.metadata.get(&part_key(i)).cloned())
-        .collect()
+/// Roughly what a held receipt costs in memory, for [`EngineSettings::max_parked_bytes`].
+fn event_bytes(ev: &ReceiptEvent) -> usize {
+    let report = ev.mm7_report.as_ref().map_or(0, |r| {
+        std::mem::size_of::<DeliveryReportReq>()
+            + r.message_id.len()
+            + r.status_text.as_ref().map_or(0, String::len)
+            + r.date.len()
+            + 64
+    });
+    std::mem::size_of::<Held>()
+        + ev.message_id.len()
+        + ev.state.len()
+        + ev.error.as_ref().map_or(0, String::len)
+        + ev.raw.as_ref().map_or(0, String::len)
+        + ev.bucket.as_str().len()
+        + report
 }
 
 impl RetryEngine {
@@ -706,7 +789,8 @@ impl RetryEngine {
 
     /// How many receipts are parked.
     pub fn parked_len(&self) -> usize {
-        lock(&self.inner.parked).len
+        let lot = lock(&self.inner.parked);
+        lot.held.len() + lot.stored_keys.len()
     }
 
     /// The seed's bucket for a submission from `shortcode`, honouring
@@ -734,10 +818,6 @@ impl RetryEngine {
 
     fn fingerprint(&self, bucket: &Bucket, key: &MsgId) -> u64 {
         self.inner.hasher.hash_one((bucket, key))
-    }
-
-    fn stripe(&self, bucket: &Bucket, key: &MsgId) -> usize {
-        (self.fingerprint(bucket, key) % LOCK_STRIPES as u64) as usize
     }
 
     /// A successful submission: store it if its scope tracks it (see the module documentation).
@@ -794,7 +874,7 @@ impl RetryEngine {
         if ev.part_ids.len() > 1 {
             msg.resource.part_ids = ev.part_ids.clone();
             for (i, key) in keys.iter().enumerate() {
-                msg.metadata.insert(part_key(i), key.to_string());
+                msg.metadata.insert(decide::part_key(i), key.to_string());
             }
         }
         let fill = |slot: &mut Option<String>, from: &Option<String>| {
@@ -814,8 +894,10 @@ impl RetryEngine {
         let mut decision = StoreDecision::Continue;
         for hook in &inner.hooks {
             let answer = match ev.channel {
-                Channel::Smpp => hook.smpp_store_submit(&cx, &msg, &bucket, &primary).await,
-                Channel::Mm7 => hook.mm7_store_submit(&cx, &msg, &bucket, &primary).await,
+                Channel::Smpp => {
+                    guarded(hook.smpp_store_submit(&cx, &msg, &bucket, &primary)).await
+                }
+                Channel::Mm7 => guarded(hook.mm7_store_submit(&cx, &msg, &bucket, &primary)).await,
             };
             match answer {
                 Ok(StoreDecision::Done) => {
@@ -835,54 +917,110 @@ impl RetryEngine {
             });
         }
 
-        {
-            let mut stripes: Vec<usize> = keys.iter().map(|k| self.stripe(&bucket, k)).collect();
-            stripes.sort_unstable();
-            stripes.dedup();
-            let mut guards = Vec::with_capacity(stripes.len());
-            for s in stripes {
-                guards.push(inner.stripes[s].lock().await);
+        let mut collided_parts = Vec::new();
+        match self.create_or_merge(&bucket, &primary, &msg).await? {
+            Created::Written | Created::Same => {}
+            Created::Collision(existing) => {
+                bump(&inner.counters.collisions);
+                tracing::warn!(%bucket, msgid = %primary, existing = existing.as_deref().unwrap_or(""), "mstore: a different message is stored under this msgid; the submission is not stored");
+                return Ok(SubmitOutcome::Collision {
+                    bucket,
+                    msgid: primary,
+                    existing_message_id: existing,
+                });
             }
-            if let Err(e) = inner
-                .store
-                .save(&bucket, &primary, &msg, PutMode::Overwrite)
-                .await
-            {
-                bump(&inner.counters.store_errors);
-                tracing::warn!(%bucket, msgid = %primary, error = %e, "mstore: saving the submission failed");
-                return Err(e.into());
-            }
-            if keys.len() > 1 {
-                let mut copy = msg.clone();
-                copy.metadata
-                    .insert(META_PRIMARY.to_owned(), primary.to_string());
-                for key in &keys[1..] {
-                    if let Err(e) = inner
-                        .store
-                        .save(&bucket, key, &copy, PutMode::Overwrite)
-                        .await
-                    {
-                        bump(&inner.counters.store_errors);
-                        tracing::warn!(%bucket, msgid = %key, error = %e, "mstore: saving a part failed");
-                        return Err(e.into());
-                    }
+        }
+        if keys.len() > 1 {
+            let mut copy = msg.clone();
+            copy.metadata
+                .insert(META_PRIMARY.to_owned(), primary.to_string());
+            for key in &keys[1..] {
+                if let Created::Collision(existing) =
+                    self.create_or_merge(&bucket, key, &copy).await?
+                {
+                    bump(&inner.counters.collisions);
+                    tracing::warn!(%bucket, msgid = %key, %primary, existing = existing.as_deref().unwrap_or(""), "mstore: a different message is stored under a part's msgid; that part's receipts will not find this message");
+                    collided_parts.push(key.clone());
                 }
             }
         }
         bump(&inner.counters.stored);
         tracing::info!(%bucket, msgid = %primary, parts = keys.len(), channel = %msg.channel, "mstore: submission stored");
 
-        let waiting = self.take_parked(&bucket, &keys);
-        let mut applied = Vec::with_capacity(waiting.len());
-        for p in waiting {
-            tracing::info!(%bucket, msgid = %p.key, "mstore: applying a receipt that arrived before its submission");
-            applied.push(self.process(p.event, p.key, p.origin).await);
+        let mut applied = Vec::new();
+        for key in &keys {
+            if !collided_parts.contains(key) {
+                lock(&inner.parked).unwatch(&(bucket.clone(), key.clone()));
+                applied.extend(self.drain(&bucket, key).await);
+            }
         }
         Ok(SubmitOutcome::Stored {
             bucket,
             msgid: primary,
             applied,
+            collided_parts,
         })
+    }
+
+    /// Writes a submission (or a part's copy) only where no other message is: over nothing, or
+    /// over a placeholder of parked receipts, which the new record keeps until they are applied.
+    async fn create_or_merge(
+        &self,
+        bucket: &Bucket,
+        key: &MsgId,
+        record: &StoredMessage,
+    ) -> Result<Created, EngineError> {
+        let store = &self.inner.store;
+        for _ in 0..self.inner.settings.max_conflicts.max(1) {
+            match store.save(bucket, key, record, PutMode::Create).await {
+                Ok(_) => return Ok(Created::Written),
+                Err(StoreError::AlreadyExists { .. }) => {}
+                Err(e) => {
+                    bump(&self.inner.counters.store_errors);
+                    tracing::warn!(%bucket, msgid = %key, error = %e, "mstore: saving the submission failed");
+                    return Err(e.into());
+                }
+            }
+            let existing = match store.load(bucket, key).await {
+                Ok(Some(v)) => v,
+                // Deleted meanwhile: create again.
+                Ok(None) => continue,
+                Err(e) => {
+                    bump(&self.inner.counters.store_errors);
+                    return Err(e.into());
+                }
+            };
+            if !existing.is_placeholder() {
+                if same_submission(&existing, record) {
+                    return Ok(Created::Same);
+                }
+                return Ok(Created::Collision(existing.resource.message_id.clone()));
+            }
+            let mut merged = record.clone();
+            for (k, v) in existing
+                .message
+                .metadata
+                .range(META_PARKED_PREFIX.to_owned()..)
+                .take_while(|(k, _)| k.starts_with(META_PARKED_PREFIX))
+            {
+                merged.metadata.insert(k.clone(), v.clone());
+            }
+            match store
+                .save(bucket, key, &merged, PutMode::Update(existing.version))
+                .await
+            {
+                Ok(_) => return Ok(Created::Written),
+                Err(e) if e.is_conflict() => bump(&self.inner.counters.conflicts),
+                Err(e) => {
+                    bump(&self.inner.counters.store_errors);
+                    return Err(e.into());
+                }
+            }
+        }
+        Err(EngineError::Contended(format!(
+            "submit {bucket}/{key}: {} conflicting writes in a row",
+            self.inner.settings.max_conflicts
+        )))
     }
 
     /// A delivery receipt or report (see the module documentation for what happens).
@@ -897,42 +1035,56 @@ impl RetryEngine {
         if ev.class == ReceiptClass::Intermediate {
             bump(&self.inner.counters.intermediate);
         }
-        self.process(ev, key, Origin::FRESH).await
+        let bucket = ev.bucket.clone();
+        Ok(self
+            .process(ev, key.clone(), From::Fresh)
+            .await?
+            .unwrap_or(ReceiptOutcome::Parked {
+                bucket,
+                msgid: key,
+                reason: ParkReason::NotYetStored,
+            }))
     }
 
-    /// Tries every parked receipt again; gives up on those past their window. Call it on a
-    /// timer (every few seconds).
+    /// Looks at what is due in the parking lot; call it on a timer (every few seconds).
+    ///
+    /// Receipts held in memory because the store was unavailable are tried again (with a
+    /// growing delay per receipt); keys under which this process parked receipts in the store
+    /// are looked at once their receipts' window ends: receipts still waiting for their
+    /// submission then are removed from the store and reported as
+    /// [`Unmatched::Expired`]; receipts whose submission arrived (through any node) and were
+    /// not applied yet are applied. Nothing that is not due is touched.
     pub async fn retry_parked(&self) -> ParkReport {
         self.retry_parked_outcomes().await.0
     }
 
     /// As [`retry_parked`](Self::retry_parked), and also what became of every receipt that left
-    /// the parking lot (applied, given up, or failed), in the order they were parked, for the
-    /// host to act on as it acts on [`on_receipt`](Self::on_receipt)'s answers (a DLR to send,
-    /// a message to mark done). Receipts still parked are not listed.
-    ///
-    /// The host needs them: a receipt taken out of the lot by this call is not in the lot when
-    /// its submission is stored meanwhile, so it is applied here (or on the next call) rather
-    /// than in that submission's [`SubmitOutcome::Stored`] `applied` list.
+    /// parking (applied, given up, or failed) since the last call — including receipts applied
+    /// while the engine handled another receipt of the same message — for the host to act on
+    /// as it acts on [`on_receipt`](Self::on_receipt)'s answers (a DLR to send, a message to
+    /// mark done). Receipts still parked are not listed.
     pub async fn retry_parked_outcomes(
         &self,
     ) -> (ParkReport, Vec<Result<ReceiptOutcome, EngineError>>) {
-        let all: Vec<Parked> = {
+        let now = Instant::now();
+        let (held, stored) = {
             let mut lot = lock(&self.inner.parked);
-            lot.len = 0;
-            lot.by_key.drain().flat_map(|(_, v)| v).collect()
+            let later_held = lot.held.split_off(&(now, u64::MAX));
+            let due_held = std::mem::replace(&mut lot.held, later_held);
+            for h in due_held.values() {
+                lot.held_bytes = lot.held_bytes.saturating_sub(h.bytes);
+            }
+            let later_stored = lot.stored.split_off(&(now, u64::MAX));
+            let mut due_stored = std::mem::replace(&mut lot.stored, later_stored);
+            // Keys whose receipts were applied meanwhile are no longer watched.
+            due_stored.retain(|_, k| lot.stored_keys.remove(k));
+            (due_held, due_stored)
         };
-        let mut all = all;
-        all.sort_by_key(|p| p.origin.seq);
         let mut report = ParkReport::default();
         let mut outcomes = Vec::new();
-        for p in all {
-            let outcome = self.process(p.event, p.key, p.origin).await;
-            match &outcome {
-                Ok(ReceiptOutcome::Parked { .. }) => {
-                    report.still_parked += 1;
-                    continue;
-                }
+        let count = |outcome: &Result<ReceiptOutcome, EngineError>, report: &mut ParkReport| {
+            match outcome {
+                Ok(ReceiptOutcome::Parked { .. }) => {}
                 Ok(ReceiptOutcome::Unmatched {
                     reason: Unmatched::Expired,
                     ..
@@ -940,88 +1092,255 @@ impl RetryEngine {
                 Ok(_) => report.applied += 1,
                 Err(_) => report.failed += 1,
             }
+        };
+        for (_, h) in held {
+            let from = From::Held {
+                since: h.since,
+                attempts: h.attempts,
+            };
+            match self.process(h.event, h.key, from).await {
+                Ok(None) | Ok(Some(ReceiptOutcome::Parked { .. })) => {}
+                outcome => {
+                    let outcome = outcome.map(|o| o.expect("not None"));
+                    count(&outcome, &mut report);
+                    outcomes.push(outcome);
+                }
+            }
+        }
+        for (_, (bucket, key)) in stored {
+            for outcome in self.check_parked_key(&bucket, &key).await {
+                count(&outcome, &mut report);
+                outcomes.push(outcome);
+            }
+        }
+        let side = std::mem::take(&mut lock(&self.inner.parked).side);
+        for outcome in side {
+            count(&outcome, &mut report);
             outcomes.push(outcome);
         }
+        report.still_parked = self.parked_len();
         (report, outcomes)
     }
 
-    fn take_parked(&self, bucket: &Bucket, keys: &[MsgId]) -> Vec<Parked> {
-        let mut lot = lock(&self.inner.parked);
-        if lot.len == 0 {
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        for key in keys {
-            if let Some(v) = lot.by_key.remove(&(bucket.clone(), key.clone())) {
-                lot.len -= v.len();
-                out.extend(v);
+    /// The timer's look at a key under which this process parked receipts in the store.
+    async fn check_parked_key(
+        &self,
+        bucket: &Bucket,
+        key: &MsgId,
+    ) -> Vec<Result<ReceiptOutcome, EngineError>> {
+        let store = &self.inner.store;
+        let retry_soon = |engine: &Self| {
+            lock(&engine.inner.parked).watch(
+                (bucket.clone(), key.clone()),
+                Instant::now() + Duration::from_secs(1),
+            );
+        };
+        for _ in 0..self.inner.settings.max_conflicts.max(1) {
+            let loaded = match store.load(bucket, key).await {
+                Ok(Some(v)) => v,
+                // Applied and deleted, or swept: nothing is waiting any more.
+                Ok(None) => return Vec::new(),
+                Err(e) if e.is_retryable() => {
+                    bump(&self.inner.counters.store_errors);
+                    retry_soon(self);
+                    return Vec::new();
+                }
+                Err(e) => {
+                    bump(&self.inner.counters.store_errors);
+                    return vec![Err(e.into())];
+                }
+            };
+            if !loaded.is_placeholder() {
+                return self.drain(bucket, key).await;
+            }
+            let now = SystemTime::now();
+            let (entries, bad) = decide::parked_entries_checked(&loaded);
+            let (expired, waiting): (Vec<_>, Vec<_>) =
+                entries.into_iter().partition(|(_, p)| p.deadline <= now);
+            if expired.is_empty() && bad.is_empty() {
+                if let Some(next) = waiting.iter().map(|(_, p)| p.deadline).min() {
+                    let wait = next.duration_since(now).unwrap_or_default();
+                    lock(&self.inner.parked)
+                        .watch((bucket.clone(), key.clone()), Instant::now() + wait);
+                }
+                return Vec::new();
+            }
+            let mut record = loaded.message.clone();
+            for (id, _) in &expired {
+                record.metadata.remove(&format!("{META_PARKED_PREFIX}{id}"));
+            }
+            for id in &bad {
+                record.metadata.remove(&format!("{META_PARKED_PREFIX}{id}"));
+            }
+            record.expires_at = waiting.iter().map(|(_, p)| p.deadline).max().unwrap_or(now);
+            match store
+                .save(bucket, key, &record, PutMode::Update(loaded.version))
+                .await
+            {
+                Ok(_) => {
+                    if let Some(next) = waiting.iter().map(|(_, p)| p.deadline).min() {
+                        let wait = next.duration_since(now).unwrap_or_default();
+                        lock(&self.inner.parked)
+                            .watch((bucket.clone(), key.clone()), Instant::now() + wait);
+                    }
+                    let mut out = Vec::new();
+                    for _ in &bad {
+                        bump(&self.inner.counters.unmatched);
+                        tracing::warn!(%bucket, msgid = %key, "mstore: a parked receipt that does not decode was dropped");
+                    }
+                    for (_, p) in expired {
+                        bump(&self.inner.counters.unmatched);
+                        tracing::warn!(%bucket, msgid = %key, state = %p.state, "mstore: receipt matched no stored message within its window; dropped");
+                        out.push(Ok(ReceiptOutcome::Unmatched {
+                            bucket: bucket.clone(),
+                            msgid: key.clone(),
+                            reason: Unmatched::Expired,
+                        }));
+                    }
+                    return out;
+                }
+                Err(e) if e.is_conflict() => bump(&self.inner.counters.conflicts),
+                Err(e) => {
+                    bump(&self.inner.counters.store_errors);
+                    if e.is_retryable() {
+                        retry_soon(self);
+                        return Vec::new();
+                    }
+                    return vec![Err(e.into())];
+                }
             }
         }
-        out.sort_by_key(|p| p.origin.seq);
+        retry_soon(self);
+        Vec::new()
+    }
+
+    /// Applies the receipts parked in the store under `key`, oldest first, now that a
+    /// submission is stored there.
+    async fn drain(
+        &self,
+        bucket: &Bucket,
+        key: &MsgId,
+    ) -> Vec<Result<ReceiptOutcome, EngineError>> {
+        let mut out = Vec::new();
+        let mut tried = HashSet::new();
+        // Each round applies or skips one entry; the bound only stops a store that keeps
+        // answering with entries that cannot be applied.
+        for _ in 0..=self.inner.settings.max_parked_per_key {
+            let loaded = match self.inner.store.load(bucket, key).await {
+                Ok(Some(v)) => v,
+                Ok(None) => break,
+                Err(e) => {
+                    bump(&self.inner.counters.store_errors);
+                    if e.is_retryable() {
+                        lock(&self.inner.parked).watch(
+                            (bucket.clone(), key.clone()),
+                            Instant::now() + Duration::from_secs(1),
+                        );
+                    } else {
+                        out.push(Err(e.into()));
+                    }
+                    break;
+                }
+            };
+            if loaded.is_placeholder() {
+                break;
+            }
+            let Some((entry, parked)) = decide::parked_entries(&loaded)
+                .into_iter()
+                .find(|(id, _)| !tried.contains(id))
+            else {
+                break;
+            };
+            tried.insert(entry.clone());
+            tracing::info!(%bucket, msgid = %key, state = %parked.state, "mstore: applying a receipt that arrived before its submission");
+            let from = From::Parked {
+                entry,
+                at: key.clone(),
+            };
+            match self
+                .process(parked.into_event(bucket.clone()), key.clone(), from)
+                .await
+            {
+                Ok(None) => {}
+                Ok(Some(outcome)) => out.push(Ok(outcome)),
+                Err(e) => out.push(Err(e)),
+            }
+        }
         out
     }
 
-    fn park(
+    /// Holds a receipt in this process because the store could not be asked.
+    fn hold(
         &self,
         ev: ReceiptEvent,
         key: MsgId,
+        from: From,
         reason: ParkReason,
-        origin: Origin,
-    ) -> ReceiptOutcome {
+    ) -> Option<ReceiptOutcome> {
         let inner = &self.inner;
         let bucket = ev.bucket.clone();
-        let window = match reason {
-            ParkReason::NotYetStored => inner.settings.park_window,
-            ParkReason::StoreUnavailable => inner.settings.unavailable_window,
+        let (since, attempts) = match from {
+            From::Fresh => (Instant::now(), 0),
+            From::Held { since, attempts } => (since, attempts),
+            // Still in the store: the timer looks at the key again soon.
+            From::Parked { at, .. } => {
+                lock(&inner.parked).watch(
+                    (bucket.clone(), at),
+                    Instant::now() + Duration::from_secs(1),
+                );
+                return None;
+            }
         };
-        if let Some(at) = origin.parked_at
-            && at.elapsed() >= window
-        {
+        if attempts > 0 && since.elapsed() >= inner.settings.unavailable_window {
             bump(&inner.counters.unmatched);
-            tracing::warn!(%bucket, msgid = %key, state = %ev.state, ?reason, "mstore: receipt matched no stored message within its window; dropped");
-            return ReceiptOutcome::Unmatched {
+            tracing::warn!(%bucket, msgid = %key, state = %ev.state, ?reason, "mstore: receipt could not be matched within its window; dropped");
+            return Some(ReceiptOutcome::Unmatched {
                 bucket,
                 msgid: key,
                 reason: Unmatched::Expired,
-            };
+            });
         }
+        let bytes = event_bytes(&ev);
         let mut lot = lock(&inner.parked);
-        if origin.parked_at.is_none() && lot.len >= inner.settings.max_parked {
+        if attempts == 0
+            && (lot.held.len() >= inner.settings.max_parked
+                || lot.held_bytes + bytes > inner.settings.max_parked_bytes)
+        {
             drop(lot);
             bump(&inner.counters.unmatched);
-            tracing::warn!(%bucket, msgid = %key, limit = inner.settings.max_parked, "mstore: too many parked receipts; receipt dropped");
-            return ReceiptOutcome::Unmatched {
+            tracing::warn!(%bucket, msgid = %key, limit = inner.settings.max_parked, bytes = inner.settings.max_parked_bytes, "mstore: too many receipts held; receipt dropped");
+            return Some(ReceiptOutcome::Unmatched {
                 bucket,
                 msgid: key,
                 reason: Unmatched::ParkingFull,
-            };
+            });
         }
-        let origin = match origin.parked_at {
-            Some(_) => origin,
-            None => {
-                lot.next_seq += 1;
-                bump(&inner.counters.parked);
-                tracing::info!(%bucket, msgid = %key, ?reason, "mstore: receipt parked");
-                Origin {
-                    parked_at: Some(Instant::now()),
-                    seq: lot.next_seq,
-                }
-            }
+        if attempts == 0 {
+            bump(&inner.counters.parked);
+            tracing::info!(%bucket, msgid = %key, ?reason, "mstore: receipt held until the store answers");
+        }
+        // The next timer tick first, then 1 s, 2 s, 4 s … up to a minute between tries.
+        let delay = match attempts {
+            0 => Duration::ZERO,
+            n => Duration::from_secs(1u64 << (n - 1).min(6)).min(Duration::from_secs(60)),
         };
-        lot.len += 1;
-        lot.by_key
-            .entry((bucket.clone(), key.clone()))
-            .or_default()
-            .push(Parked {
+        let seq = lot.seq();
+        lot.held_bytes += bytes;
+        lot.held.insert(
+            (Instant::now() + delay, seq),
+            Held {
                 event: ev,
                 key: key.clone(),
-                origin,
-            });
-        ReceiptOutcome::Parked {
+                since,
+                attempts: attempts.saturating_add(1),
+                bytes,
+            },
+        );
+        Some(ReceiptOutcome::Parked {
             bucket,
             msgid: key,
             reason,
-        }
+        })
     }
 
     fn recently_final(&self, bucket: &Bucket, key: &MsgId) -> bool {
@@ -1056,171 +1375,204 @@ impl RetryEngine {
         tracing::warn!(%bucket, %msgid, hook, error = %e, "mstore: hook failed; treated as *_CONTINUE");
     }
 
-    async fn process(
+    /// Loads, decides ([`decide::decide`]), writes conditionally, and on a conflict loads and
+    /// decides again; runs the hooks only after its own claim won. `None`: nothing to report
+    /// (a parked receipt that another node applied, or that still waits).
+    fn process(
         &self,
         ev: ReceiptEvent,
         key: MsgId,
-        origin: Origin,
-    ) -> Result<ReceiptOutcome, EngineError> {
-        let inner = &self.inner;
-        let bucket = ev.bucket.clone();
-        let guard = inner.stripes[self.stripe(&bucket, &key)].lock().await;
-        let loaded = match inner.store.load(&bucket, &key).await {
-            Ok(Some(m)) => m.message,
-            Ok(None) => {
-                if self.recently_final(&bucket, &key) {
-                    bump(&inner.counters.duplicates);
-                    tracing::debug!(%bucket, msgid = %key, "mstore: receipt for a finished message; ignored");
-                    return Ok(ReceiptOutcome::Duplicate { bucket, msgid: key });
-                }
-                // Parked while the stripe is held: a submission saving this key waits for it,
-                // then finds the receipt in the lot.
-                return Ok(self.park(ev, key, ParkReason::NotYetStored, origin));
-            }
-            Err(e) if e.is_retryable() => {
-                bump(&inner.counters.store_errors);
-                tracing::warn!(%bucket, msgid = %key, error = %e, "mstore: store unavailable while matching a receipt");
-                return Ok(self.park(ev, key, ParkReason::StoreUnavailable, origin));
-            }
-            Err(e) => {
-                bump(&inner.counters.store_errors);
-                return Err(e.into());
-            }
-        };
+        from: From,
+    ) -> futures::future::BoxFuture<'_, Result<Option<ReceiptOutcome>, EngineError>> {
+        // Boxed: applying a parked receipt goes through `drain`, which calls this again.
+        Box::pin(self.process_inner(ev, key, from))
+    }
 
-        let (primary, mut msg, _guard) = match loaded.metadata.get(META_PRIMARY) {
-            None => (key.clone(), loaded, guard),
-            Some(p) => {
-                let primary = MsgId::new(p.clone()).map_err(|e| StoreError::Corrupt {
-                    backend: inner.store.backend(),
-                    bucket: bucket.to_string(),
-                    msgid: key.to_string(),
-                    reason: format!("{META_PRIMARY} is not a msgid: {e}"),
-                })?;
-                drop(guard);
-                let guard = inner.stripes[self.stripe(&bucket, &primary)].lock().await;
-                match inner.store.load(&bucket, &primary).await {
-                    Ok(Some(m)) => (primary, m.message, guard),
+    async fn process_inner(
+        &self,
+        ev: ReceiptEvent,
+        key: MsgId,
+        from: From,
+    ) -> Result<Option<ReceiptOutcome>, EngineError> {
+        let inner = &self.inner;
+        let store = &inner.store;
+        let bucket = ev.bucket.clone();
+        let fresh = !matches!(from, From::Parked { .. });
+        let mut drained = false;
+        for _ in 0..inner.settings.max_conflicts.max(1) {
+            let loaded = match store.load(&bucket, &key).await {
+                Ok(v) => v,
+                Err(e) => return self.store_failed(e, ev, key, from),
+            };
+            if loaded.is_none() && fresh && self.recently_final(&bucket, &key) {
+                bump(&inner.counters.duplicates);
+                tracing::debug!(%bucket, msgid = %key, "mstore: receipt for a finished message; ignored");
+                return Ok(Some(ReceiptOutcome::Duplicate { bucket, msgid: key }));
+            }
+            // Receipts parked here before the submission came go first.
+            if fresh
+                && !drained
+                && let Some(v) = &loaded
+                && !v.is_placeholder()
+                && decide::has_parked(v)
+            {
+                drained = true;
+                let outcomes = self.drain(&bucket, &key).await;
+                lock(&inner.parked).side.extend(outcomes);
+                continue;
+            }
+            let entry_here = match &from {
+                From::Parked { entry, at } if *at == key => Some(entry.as_str()),
+                _ => None,
+            };
+            let now = SystemTime::now();
+            let mut plan =
+                decide::decide(loaded.as_ref(), &key, &ev, entry_here, &inner.settings, now);
+            let mut target = key.clone();
+            if let Plan::FollowPrimary(primary) = plan {
+                let loaded = match store.load(&bucket, &primary).await {
+                    Ok(Some(v)) => v,
                     Ok(None) => {
                         if self.recently_final(&bucket, &primary) {
                             bump(&inner.counters.duplicates);
-                            return Ok(ReceiptOutcome::Duplicate { bucket, msgid: key });
+                            self.forget_entry(&bucket, &from).await;
+                            return Ok(Some(ReceiptOutcome::Duplicate { bucket, msgid: key }));
                         }
                         bump(&inner.counters.unmatched);
+                        self.forget_entry(&bucket, &from).await;
                         tracing::warn!(%bucket, msgid = %key, %primary, "mstore: receipt for a part whose message is gone");
-                        return Ok(ReceiptOutcome::Unmatched {
+                        return Ok(Some(ReceiptOutcome::Unmatched {
                             bucket,
                             msgid: key,
                             reason: Unmatched::PrimaryMissing,
-                        });
+                        }));
                     }
-                    Err(e) if e.is_retryable() => {
-                        bump(&inner.counters.store_errors);
-                        drop(guard);
-                        return Ok(self.park(ev, key, ParkReason::StoreUnavailable, origin));
+                    Err(e) => return self.store_failed(e, ev, key, from),
+                };
+                plan = match decide::decide(Some(&loaded), &key, &ev, None, &inner.settings, now) {
+                    Plan::FollowPrimary(_) => {
+                        Plan::Corrupt(format!("{primary} is itself a copy of another part"))
                     }
-                    Err(e) => {
-                        bump(&inner.counters.store_errors);
-                        return Err(e.into());
+                    Plan::Park { .. } | Plan::ParkFull => {
+                        Plan::Corrupt(format!("{primary} is a placeholder, not a message"))
                     }
-                }
+                    plan => plan,
+                };
+                target = primary;
             }
-        };
-
-        if msg.metadata.contains_key(META_FINAL) {
-            bump(&inner.counters.duplicates);
-            tracing::debug!(%bucket, msgid = %primary, state = %ev.state, "mstore: duplicate final receipt; ignored");
-            return Ok(ReceiptOutcome::Duplicate {
-                bucket,
-                msgid: primary,
-            });
-        }
-
-        let parts = part_keys(&msg);
-        let (decided, part) = if parts.len() <= 1 {
-            let c = (ev.class != ReceiptClass::Intermediate).then_some(ev.class);
-            (c, 0)
-        } else {
-            let part = parts.iter().position(|k| k == key.as_str()).unwrap_or(0);
-            if ev.class != ReceiptClass::Intermediate {
-                msg.metadata
-                    .insert(part_state(part), class_name(ev.class).to_owned());
-            }
-            let states: Vec<Option<ReceiptClass>> = (0..parts.len())
-                .map(|i| {
-                    msg.metadata
-                        .get(&part_state(i))
-                        .and_then(|s| parse_class(s))
-                })
-                .collect();
-            (inner.settings.multipart.decide(&states), part)
-        };
-        // A delivered single message is normally deleted right after its hook, so its receipt
-        // and final state are only written when a hook keeps it (`mark_final_if_kept`);
-        // everything else is written now, so the hook sees the receipt and a later duplicate
-        // finds the final state.
-        let quick_positive = decided == Some(ReceiptClass::Positive) && parts.len() <= 1;
-        if !quick_positive {
-            msg.record(HistoryEvent::Receipt {
-                message_id: ev.message_id.clone(),
-                state: ev.state.clone(),
-                error: ev.error.clone(),
-            });
-        }
-
-        let Some(class) = decided else {
-            if let Err(e) = inner
-                .store
-                .save(&bucket, &primary, &msg, PutMode::Overwrite)
-                .await
-            {
-                bump(&inner.counters.store_errors);
-                if e.is_retryable() {
-                    drop(_guard);
-                    return Ok(self.park(ev, key, ParkReason::StoreUnavailable, origin));
-                }
-                return Err(e.into());
-            }
-            return Ok(
-                if parts.len() > 1 && ev.class != ReceiptClass::Intermediate {
-                    tracing::info!(%bucket, msgid = %primary, part, state = %ev.state, "mstore: part receipt recorded; message undecided");
-                    ReceiptOutcome::PartRecorded {
-                        bucket,
-                        msgid: primary,
-                        part,
+            match plan {
+                Plan::Park {
+                    record,
+                    mode,
+                    entry: _,
+                } => match store.save(&bucket, &target, &record, mode).await {
+                    Ok(_) => {
+                        bump(&inner.counters.parked);
+                        let wait = inner.settings.park_window;
+                        lock(&inner.parked)
+                            .watch((bucket.clone(), target.clone()), Instant::now() + wait);
+                        tracing::info!(%bucket, msgid = %key, state = %ev.state, "mstore: receipt parked until its submission is stored");
+                        return Ok(Some(ReceiptOutcome::Parked {
+                            bucket,
+                            msgid: key,
+                            reason: ParkReason::NotYetStored,
+                        }));
                     }
-                } else {
-                    tracing::debug!(%bucket, msgid = %primary, state = %ev.state, "mstore: intermediate receipt recorded");
-                    ReceiptOutcome::Intermediate {
-                        bucket,
-                        msgid: primary,
-                    }
+                    Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
+                    Err(e) => return self.store_failed(e, ev, key, from),
                 },
-            );
-        };
-
-        if !quick_positive {
-            msg.metadata
-                .insert(META_FINAL.to_owned(), class_name(class).to_owned());
-            if let Err(e) = inner
-                .store
-                .save(&bucket, &primary, &msg, PutMode::Overwrite)
-                .await
-            {
-                bump(&inner.counters.store_errors);
-                if e.is_retryable() {
-                    drop(_guard);
-                    return Ok(self.park(ev, key, ParkReason::StoreUnavailable, origin));
+                Plan::ParkFull => {
+                    bump(&inner.counters.unmatched);
+                    tracing::warn!(%bucket, msgid = %key, per_key = inner.settings.max_parked_per_key, bytes = inner.settings.max_parked_bytes_per_key, "mstore: too many receipts parked for this msgid; receipt dropped");
+                    return Ok(Some(ReceiptOutcome::Unmatched {
+                        bucket,
+                        msgid: key,
+                        reason: Unmatched::ParkingFull,
+                    }));
                 }
-                return Err(e.into());
+                Plan::AlreadyApplied | Plan::Waiting => return Ok(None),
+                Plan::Duplicate => {
+                    bump(&inner.counters.duplicates);
+                    self.forget_entry_in(&bucket, &from, &target).await;
+                    tracing::debug!(%bucket, msgid = %target, state = %ev.state, "mstore: duplicate final receipt; ignored");
+                    return Ok(Some(ReceiptOutcome::Duplicate {
+                        bucket,
+                        msgid: target,
+                    }));
+                }
+                Plan::Corrupt(reason) => {
+                    bump(&inner.counters.store_errors);
+                    return Err(StoreError::Corrupt {
+                        backend: store.backend(),
+                        bucket: bucket.to_string(),
+                        msgid: target.to_string(),
+                        reason,
+                    }
+                    .into());
+                }
+                Plan::FollowPrimary(_) => unreachable!("followed above"),
+                Plan::Record { record, mode, part } => {
+                    match store.save(&bucket, &target, &record, mode).await {
+                        Ok(_) => {
+                            self.forget_entry_in(&bucket, &from, &target).await;
+                            return Ok(Some(match part {
+                                Some(part) => {
+                                    tracing::info!(%bucket, msgid = %target, part, state = %ev.state, "mstore: part receipt recorded; message undecided");
+                                    ReceiptOutcome::PartRecorded {
+                                        bucket,
+                                        msgid: target,
+                                        part,
+                                    }
+                                }
+                                None => {
+                                    tracing::debug!(%bucket, msgid = %target, state = %ev.state, "mstore: intermediate receipt recorded");
+                                    ReceiptOutcome::Intermediate {
+                                        bucket,
+                                        msgid: target,
+                                    }
+                                }
+                            }));
+                        }
+                        Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
+                        Err(e) => return self.store_failed(e, ev, key, from),
+                    }
+                }
+                Plan::Final {
+                    record,
+                    mode,
+                    class,
+                    part: _,
+                } => match store.save(&bucket, &target, &record, mode).await {
+                    Ok(_) => {
+                        self.forget_entry_in(&bucket, &from, &target).await;
+                        return Ok(Some(self.finish(ev, bucket, target, record, class).await));
+                    }
+                    Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
+                    Err(e) => return self.store_failed(e, ev, key, from),
+                },
             }
         }
+        tracing::warn!(%bucket, msgid = %key, conflicts = inner.settings.max_conflicts, "mstore: too many conflicting writes for one receipt; held for later");
+        Ok(self.hold(ev, key, from, ParkReason::Contended))
+    }
+
+    /// After this node's claim of the final state won: the hooks, then the default, then the
+    /// multipart copies go.
+    async fn finish(
+        &self,
+        ev: ReceiptEvent,
+        bucket: Bucket,
+        primary: MsgId,
+        msg: StoredMessage,
+        class: ReceiptClass,
+    ) -> ReceiptOutcome {
+        let inner = &self.inner;
         bump(match class {
             ReceiptClass::Positive => &inner.counters.positive,
             _ => &inner.counters.negative,
         });
         tracing::info!(%bucket, msgid = %primary, %class, state = %ev.state, error = ev.error.as_deref().unwrap_or(""), "mstore: final receipt");
-
+        let parts = decide::part_keys(&msg);
         let ev = Arc::new(ev);
         let cx = HookContext::for_receipt(
             inner.store.clone(),
@@ -1231,12 +1583,8 @@ impl RetryEngine {
         let took_over = self
             .run_receipt_hooks(&ev, &msg, &cx, class, &bucket, &primary)
             .await;
-
         let default_action = if took_over {
             tracing::info!(%bucket, msgid = %primary, "mstore: hook took over; default skipped");
-            if quick_positive {
-                self.mark_final_if_kept(&bucket, &primary, class, &ev).await;
-            }
             DefaultAction::Skipped
         } else if class == ReceiptClass::Positive {
             match inner.store.delete(&bucket, &primary).await {
@@ -1250,7 +1598,6 @@ impl RetryEngine {
         } else {
             self.bounce(&msg, &ev, &bucket, &primary).await
         };
-
         let copies: Vec<MsgId> = parts
             .iter()
             .skip(1)
@@ -1263,48 +1610,70 @@ impl RetryEngine {
             }
         }
         self.remember_final(&bucket, std::iter::once(&primary).chain(&copies));
-
-        Ok(ReceiptOutcome::Handled {
+        ReceiptOutcome::Handled {
             bucket,
             msgid: primary,
             class,
             took_over,
             default_action,
-        })
+        }
     }
 
-    /// After a hook kept a delivered message: records the receipt and the final state in what
-    /// the store holds now (the hook may have changed or deleted it).
-    async fn mark_final_if_kept(
+    /// A store error while handling a receipt: retryable ones hold the receipt, others are the
+    /// answer.
+    fn store_failed(
         &self,
-        bucket: &Bucket,
-        msgid: &MsgId,
-        class: ReceiptClass,
-        ev: &ReceiptEvent,
-    ) {
-        let store = &self.inner.store;
-        let result = match store.load(bucket, msgid).await {
-            Ok(Some(Versioned {
-                message: mut kept, ..
-            })) if !kept.metadata.contains_key(META_FINAL) => {
-                kept.record(HistoryEvent::Receipt {
-                    message_id: ev.message_id.clone(),
-                    state: ev.state.clone(),
-                    error: ev.error.clone(),
-                });
-                kept.metadata
-                    .insert(META_FINAL.to_owned(), class_name(class).to_owned());
-                store
-                    .save(bucket, msgid, &kept, PutMode::Overwrite)
-                    .await
-                    .map(drop)
-            }
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
+        e: StoreError,
+        ev: ReceiptEvent,
+        key: MsgId,
+        from: From,
+    ) -> Result<Option<ReceiptOutcome>, EngineError> {
+        bump(&self.inner.counters.store_errors);
+        if e.is_retryable() {
+            tracing::warn!(bucket = %ev.bucket, msgid = %key, error = %e, "mstore: store unavailable while matching a receipt");
+            return Ok(self.hold(ev, key, from, ParkReason::StoreUnavailable));
+        }
+        Err(e.into())
+    }
+
+    /// After a parked receipt that sat in another record than the one written (a multipart
+    /// copy) was applied: removes its entry there.
+    async fn forget_entry_in(&self, bucket: &Bucket, from: &From, written: &MsgId) {
+        if let From::Parked { at, .. } = from
+            && at != written
+        {
+            self.forget_entry(bucket, from).await;
+        }
+    }
+
+    async fn forget_entry(&self, bucket: &Bucket, from: &From) {
+        let From::Parked { entry, at } = from else {
+            return;
         };
-        if let Err(e) = result {
-            bump(&self.inner.counters.store_errors);
-            tracing::warn!(%bucket, %msgid, error = %e, "mstore: could not record the final state of a kept message");
+        let meta = format!("{META_PARKED_PREFIX}{entry}");
+        let store = &self.inner.store;
+        for _ in 0..self.inner.settings.max_conflicts.max(1) {
+            let Ok(Some(v)) = store.load(bucket, at).await else {
+                return;
+            };
+            if !v.metadata.contains_key(&meta) {
+                return;
+            }
+            let mut record = v.message.clone();
+            record.metadata.remove(&meta);
+            match store
+                .save(bucket, at, &record, PutMode::Update(v.version))
+                .await
+            {
+                Err(e) if e.is_conflict() => bump(&self.inner.counters.conflicts),
+                Err(e) => {
+                    // Left in place: applying it again finds the message final or the part
+                    // recorded, which changes nothing.
+                    tracing::warn!(%bucket, msgid = %at, error = %e, "mstore: could not remove an applied parked receipt");
+                    return;
+                }
+                Ok(_) => return,
+            }
         }
     }
 
@@ -1331,9 +1700,9 @@ impl RetryEngine {
             };
             for hook in &self.inner.hooks {
                 let answer = if positive {
-                    hook.mm7_handle_dr_positive(cx, &trx, bucket, msgid).await
+                    guarded(hook.mm7_handle_dr_positive(cx, &trx, bucket, msgid)).await
                 } else {
-                    hook.mm7_handle_dr_negative(cx, &trx, bucket, msgid).await
+                    guarded(hook.mm7_handle_dr_negative(cx, &trx, bucket, msgid)).await
                 };
                 match answer {
                     // The seed: the positive hook's return value is not used.
@@ -1351,9 +1720,9 @@ impl RetryEngine {
         };
         for hook in &self.inner.hooks {
             let answer = if positive {
-                hook.smpp_handle_dr_positive(cx, bucket, msgid).await
+                guarded(hook.smpp_handle_dr_positive(cx, bucket, msgid)).await
             } else {
-                hook.smpp_handle_dr_negative(cx, bucket, msgid).await
+                guarded(hook.smpp_handle_dr_negative(cx, bucket, msgid)).await
             };
             match answer {
                 Ok(SmppDrDecision::Delivered) => return true,

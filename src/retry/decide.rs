@@ -1,0 +1,762 @@
+//! The engine's decisions as a pure function: no I/O, no clock, no randomness.
+//!
+//! [`decide`] takes what the store holds under the receipt's key (with its version), the
+//! receipt, the settings and the time, and returns a [`Plan`]: the record to write (always a
+//! conditional write over the version it was read at, or a create), and whether hooks run. The
+//! engine's async shell ([`RetryEngine`](super::RetryEngine)) loads, calls [`decide`], writes,
+//! and on a conflict ([`StoreError::is_conflict`](crate::store::StoreError::is_conflict)) loads
+//! and decides again — so of several nodes deciding on one message at once, only the one whose
+//! write won runs a hook.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::{EngineSettings, MAX_PARTS, ReceiptEvent};
+use crate::config::ScopeContext;
+use crate::message::{
+    Channel, Envelope, HistoryEvent, META_FINAL, META_PARKED_PREFIX, META_PART_PREFIX,
+    META_PLACEHOLDER, META_PRIMARY, MsgId, ReceiptClass, StoredMessage,
+};
+use crate::store::{PutMode, Versioned};
+
+const META_PART0_KEY: &str = "redeliver.part.0.key";
+
+/// What the engine will do with one receipt, given what the store holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Plan {
+    /// Nothing (or only earlier parked receipts) is stored under the key: write `record`, which
+    /// parks the receipt (`mode` is [`PutMode::Create`] for a new placeholder, or
+    /// [`PutMode::Update`] of the placeholder that is there).
+    Park {
+        /// The placeholder to write.
+        record: StoredMessage,
+        /// How to write it.
+        mode: PutMode,
+        /// The id the receipt is parked under (`redeliver.parked.<id>`).
+        entry: String,
+    },
+    /// The key already holds as many parked receipts (or bytes of them) as the settings allow.
+    ParkFull,
+    /// The key holds a copy of one part of a multipart message: decide again on the message
+    /// stored under this msgid.
+    FollowPrimary(MsgId),
+    /// The message already reached a final state; nothing to write.
+    Duplicate,
+    /// The receipt came out of parking, and its entry is no longer in the record: another node
+    /// applied it. Nothing to do.
+    AlreadyApplied,
+    /// The receipt came out of parking, and its submission is still not stored: it stays
+    /// parked.
+    Waiting,
+    /// Write `record` over the version read; no hook runs (an intermediate receipt, or a part
+    /// of a multipart message that does not decide the whole yet).
+    Record {
+        /// The record to write.
+        record: StoredMessage,
+        /// [`PutMode::Update`] of the version read.
+        mode: PutMode,
+        /// For a multipart message, which part the receipt was for.
+        part: Option<usize>,
+    },
+    /// The message reaches its final state: write `record` (which carries the final state) over
+    /// the version read — the claim — and only if that write wins, run the hooks for `class`
+    /// and then the default.
+    Final {
+        /// The record to write, with [`META_FINAL`] set.
+        record: StoredMessage,
+        /// [`PutMode::Update`] of the version read.
+        mode: PutMode,
+        /// Positive or negative.
+        class: ReceiptClass,
+        /// For a multipart message, which part's receipt decided it.
+        part: Option<usize>,
+    },
+    /// The stored record cannot be used (its engine metadata is damaged).
+    Corrupt(String),
+}
+
+/// A receipt kept in the store until its submission is stored (see [`Plan::Park`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ParkedReceipt {
+    pub channel: Channel,
+    #[serde(default)]
+    pub scope: ScopeContext,
+    pub message_id: String,
+    pub class: ReceiptClass,
+    pub state: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub raw: Option<String>,
+    pub parked_at: SystemTime,
+    pub deadline: SystemTime,
+}
+
+impl ParkedReceipt {
+    pub(crate) fn from_event(
+        ev: &ReceiptEvent,
+        now: SystemTime,
+        settings: &EngineSettings,
+    ) -> Self {
+        Self {
+            channel: ev.channel,
+            scope: ev.scope.clone(),
+            message_id: ev.message_id.clone(),
+            class: ev.class,
+            state: ev.state.clone(),
+            error: ev.error.clone(),
+            raw: ev.raw.clone(),
+            parked_at: now,
+            deadline: now
+                .checked_add(settings.park_window)
+                .unwrap_or(now + std::time::Duration::from_secs(365 * 24 * 3600)),
+        }
+    }
+
+    pub(crate) fn into_event(self, bucket: crate::message::Bucket) -> ReceiptEvent {
+        ReceiptEvent {
+            channel: self.channel,
+            scope: self.scope,
+            bucket,
+            message_id: self.message_id,
+            class: self.class,
+            state: self.state,
+            error: self.error,
+            raw: self.raw,
+            mm7_report: None,
+        }
+    }
+}
+
+/// The parked receipts of a record, oldest first: `(entry id, receipt)`. Entries that do not
+/// decode are skipped (they are reported by [`parked_entries_checked`]).
+pub(crate) fn parked_entries(msg: &StoredMessage) -> Vec<(String, ParkedReceipt)> {
+    parked_entries_checked(msg).0
+}
+
+/// As [`parked_entries`], and the ids of entries that do not decode.
+pub(crate) fn parked_entries_checked(
+    msg: &StoredMessage,
+) -> (Vec<(String, ParkedReceipt)>, Vec<String>) {
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for (key, value) in msg.metadata.range(META_PARKED_PREFIX.to_owned()..) {
+        let Some(id) = key.strip_prefix(META_PARKED_PREFIX) else {
+            break;
+        };
+        match serde_json::from_str::<ParkedReceipt>(value) {
+            Ok(p) => good.push((id.to_owned(), p)),
+            Err(_) => bad.push(id.to_owned()),
+        }
+    }
+    (good, bad)
+}
+
+/// Whether the record holds parked receipts.
+pub(crate) fn has_parked(msg: &StoredMessage) -> bool {
+    msg.metadata
+        .range(META_PARKED_PREFIX.to_owned()..)
+        .next()
+        .is_some_and(|(k, _)| k.starts_with(META_PARKED_PREFIX))
+}
+
+fn parked_bytes(msg: &StoredMessage) -> (usize, usize) {
+    let mut count = 0;
+    let mut bytes = 0;
+    for (key, value) in msg.metadata.range(META_PARKED_PREFIX.to_owned()..) {
+        if !key.starts_with(META_PARKED_PREFIX) {
+            break;
+        }
+        count += 1;
+        bytes += key.len() + value.len();
+    }
+    (count, bytes)
+}
+
+/// The entry id of a parked receipt: its arrival time (so ids sort in arrival order) and a
+/// digest of its content (so the same receipt parked twice at the same instant is one entry).
+fn entry_id(parked: &ParkedReceipt, json: &str) -> String {
+    let nanos = parked
+        .parked_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    // FNV-1a: an id only has to tell entries of one key apart.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in json.as_bytes() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{nanos:020}.{hash:016x}")
+}
+
+/// The metadata key of part `i`'s msgid.
+pub(crate) fn part_key(i: usize) -> String {
+    format!("{META_PART_PREFIX}{i}.key")
+}
+
+/// The metadata key of part `i`'s final state.
+pub(crate) fn part_state(i: usize) -> String {
+    format!("{META_PART_PREFIX}{i}.state")
+}
+
+/// The msgids of a multipart message's parts, from its metadata (empty for a single message).
+pub(crate) fn part_keys(msg: &StoredMessage) -> Vec<String> {
+    if !msg.metadata.contains_key(META_PART0_KEY) {
+        return Vec::new();
+    }
+    (0..MAX_PARTS)
+        .map_while(|i| msg.metadata.get(&part_key(i)).cloned())
+        .collect()
+}
+
+pub(crate) fn class_name(c: ReceiptClass) -> &'static str {
+    match c {
+        ReceiptClass::Positive => "positive",
+        ReceiptClass::Negative => "negative",
+        ReceiptClass::Intermediate => "intermediate",
+    }
+}
+
+fn parse_class(s: &str) -> Option<ReceiptClass> {
+    match s {
+        "positive" => Some(ReceiptClass::Positive),
+        "negative" => Some(ReceiptClass::Negative),
+        _ => None,
+    }
+}
+
+/// A new placeholder holding one parked receipt.
+fn placeholder(channel: Channel, now: SystemTime) -> StoredMessage {
+    let mut msg = StoredMessage::new(channel, Envelope::default(), bytes::Bytes::new());
+    msg.submitted_at = now;
+    msg.expires_at = now;
+    msg.metadata
+        .insert(META_PLACEHOLDER.to_owned(), "1".to_owned());
+    msg
+}
+
+/// Decides what `receipt` does, given what the store holds under `key` (the receipt's
+/// normalised msgid) — or, after [`Plan::FollowPrimary`], under the primary msgid.
+///
+/// `from_parking` is the id of the receipt's parked entry when it is being applied out of
+/// parking and `stored` is the record that holds the entry: the plan's record then no longer
+/// holds it, and if it is already gone the plan is [`Plan::AlreadyApplied`]. (When the entry sits
+/// in a multipart copy, the decision on the primary is made with `None`, and the entry is
+/// removed from the copy afterwards.)
+pub fn decide(
+    stored: Option<&Versioned>,
+    key: &MsgId,
+    receipt: &ReceiptEvent,
+    from_parking: Option<&str>,
+    settings: &EngineSettings,
+    now: SystemTime,
+) -> Plan {
+    let Some(stored) = stored else {
+        if from_parking.is_some() {
+            return Plan::AlreadyApplied;
+        }
+        return park(
+            placeholder(receipt.channel, now),
+            PutMode::Create,
+            receipt,
+            settings,
+            now,
+        );
+    };
+    let version = PutMode::Update(stored.version.clone());
+    let msg = &stored.message;
+    if let Some(entry) = from_parking
+        && !msg
+            .metadata
+            .contains_key(&format!("{META_PARKED_PREFIX}{entry}"))
+    {
+        return Plan::AlreadyApplied;
+    }
+    if msg.is_placeholder() {
+        if from_parking.is_some() {
+            return Plan::Waiting;
+        }
+        return park(msg.clone(), version, receipt, settings, now);
+    }
+    if let Some(primary) = msg.metadata.get(META_PRIMARY) {
+        return match MsgId::new(primary.clone()) {
+            Ok(p) if p == *key => Plan::Corrupt(format!("{META_PRIMARY} points to itself")),
+            Ok(p) => Plan::FollowPrimary(p),
+            Err(e) => Plan::Corrupt(format!("{META_PRIMARY} is not a msgid: {e}")),
+        };
+    }
+    let mut record = msg.clone();
+    if let Some(entry) = from_parking {
+        record
+            .metadata
+            .remove(&format!("{META_PARKED_PREFIX}{entry}"));
+    }
+    if record.metadata.contains_key(META_FINAL) {
+        return Plan::Duplicate;
+    }
+    let parts = part_keys(&record);
+    let (decided, part) = if parts.len() <= 1 {
+        let c = (receipt.class != ReceiptClass::Intermediate).then_some(receipt.class);
+        (c, None)
+    } else {
+        let Some(part) = parts.iter().position(|k| k == key.as_str()) else {
+            return Plan::Corrupt(format!("{key} is not one of the message's parts"));
+        };
+        if receipt.class != ReceiptClass::Intermediate {
+            let slot = part_state(part);
+            // A part's final state is final: a later receipt for the same part does not
+            // change it.
+            record
+                .metadata
+                .entry(slot)
+                .or_insert_with(|| class_name(receipt.class).to_owned());
+        }
+        let states: Vec<Option<ReceiptClass>> = (0..parts.len())
+            .map(|i| {
+                record
+                    .metadata
+                    .get(&part_state(i))
+                    .and_then(|s| parse_class(s))
+            })
+            .collect();
+        (settings.multipart.decide(&states), Some(part))
+    };
+    record.history.push(crate::message::HistoryEntry {
+        at: now,
+        event: HistoryEvent::Receipt {
+            message_id: receipt.message_id.clone(),
+            state: receipt.state.clone(),
+            error: receipt.error.clone(),
+        },
+    });
+    match decided {
+        None => Plan::Record {
+            record,
+            mode: version,
+            part: if receipt.class == ReceiptClass::Intermediate {
+                None
+            } else {
+                part
+            },
+        },
+        Some(class) => {
+            record
+                .metadata
+                .insert(META_FINAL.to_owned(), class_name(class).to_owned());
+            Plan::Final {
+                record,
+                mode: version,
+                class,
+                part,
+            }
+        }
+    }
+}
+
+fn park(
+    mut record: StoredMessage,
+    mode: PutMode,
+    receipt: &ReceiptEvent,
+    settings: &EngineSettings,
+    now: SystemTime,
+) -> Plan {
+    let parked = ParkedReceipt::from_event(receipt, now, settings);
+    let Ok(json) = serde_json::to_string(&parked) else {
+        return Plan::Corrupt("the receipt cannot be serialised for parking".to_owned());
+    };
+    let entry = entry_id(&parked, &json);
+    let key = format!("{META_PARKED_PREFIX}{entry}");
+    let (count, bytes) = parked_bytes(&record);
+    if count + 1 > settings.max_parked_per_key
+        || bytes + key.len() + json.len() > settings.max_parked_bytes_per_key
+    {
+        return Plan::ParkFull;
+    }
+    record.expires_at = record.expires_at.max(parked.deadline);
+    record.metadata.insert(key, json);
+    Plan::Park {
+        record,
+        mode,
+        entry,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Bucket;
+    use crate::retry::MultipartRule;
+    use crate::store::Version;
+
+    const NOW: std::time::Duration = std::time::Duration::from_secs(1_800_000_000);
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + NOW
+    }
+
+    fn id(s: &str) -> MsgId {
+        MsgId::new(s).unwrap()
+    }
+
+    fn receipt(class: ReceiptClass) -> ReceiptEvent {
+        ReceiptEvent {
+            channel: Channel::Smpp,
+            scope: ScopeContext::default(),
+            bucket: Bucket::new("MADR-1").unwrap(),
+            message_id: "m".into(),
+            class,
+            state: match class {
+                ReceiptClass::Positive => "DELIVRD",
+                ReceiptClass::Negative => "UNDELIV",
+                ReceiptClass::Intermediate => "ENROUTE",
+            }
+            .into(),
+            error: None,
+            raw: None,
+            mm7_report: None,
+        }
+    }
+
+    fn versioned(msg: StoredMessage) -> Versioned {
+        Versioned {
+            message: msg,
+            version: Version::new("v1"),
+        }
+    }
+
+    fn message() -> StoredMessage {
+        StoredMessage::new(Channel::Smpp, Envelope::default(), &b"x"[..])
+    }
+
+    fn multipart(n: usize, states: &[Option<ReceiptClass>]) -> StoredMessage {
+        let mut msg = message();
+        for i in 0..n {
+            msg.metadata.insert(part_key(i), format!("p{i}"));
+            if let Some(Some(c)) = states.get(i) {
+                msg.metadata
+                    .insert(part_state(i), class_name(*c).to_owned());
+            }
+        }
+        msg
+    }
+
+    fn settings() -> EngineSettings {
+        EngineSettings::default()
+    }
+
+    const CLASSES: [ReceiptClass; 3] = [
+        ReceiptClass::Positive,
+        ReceiptClass::Negative,
+        ReceiptClass::Intermediate,
+    ];
+
+    #[test]
+    fn nothing_stored_parks_in_a_new_placeholder() {
+        let plan = decide(
+            None,
+            &id("m"),
+            &receipt(ReceiptClass::Negative),
+            None,
+            &settings(),
+            now(),
+        );
+        let Plan::Park {
+            record,
+            mode,
+            entry,
+        } = plan
+        else {
+            panic!("{plan:?}");
+        };
+        assert_eq!(mode, PutMode::Create);
+        assert!(record.is_placeholder());
+        let entries = parked_entries(&record);
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].0, entry);
+        assert_eq!(entries[0].1.state, "UNDELIV");
+        assert_eq!(entries[0].1.deadline, now() + settings().park_window);
+        assert_eq!(record.expires_at, entries[0].1.deadline);
+        // Out of parking, an absent record means it was applied (and deleted) already.
+        let plan = decide(
+            None,
+            &id("m"),
+            &receipt(ReceiptClass::Negative),
+            Some(&entry),
+            &settings(),
+            now(),
+        );
+        assert_eq!(plan, Plan::AlreadyApplied);
+    }
+
+    #[test]
+    fn a_placeholder_gathers_receipts_up_to_its_limits() {
+        let mut s = settings();
+        s.max_parked_per_key = 2;
+        let Plan::Park { record, .. } = decide(
+            None,
+            &id("m"),
+            &receipt(ReceiptClass::Intermediate),
+            None,
+            &s,
+            now(),
+        ) else {
+            panic!()
+        };
+        let later = now() + std::time::Duration::from_secs(1);
+        let plan = decide(
+            Some(&versioned(record)),
+            &id("m"),
+            &receipt(ReceiptClass::Positive),
+            None,
+            &s,
+            later,
+        );
+        let Plan::Park {
+            record,
+            mode,
+            entry,
+        } = plan
+        else {
+            panic!("{plan:?}");
+        };
+        assert_eq!(mode, PutMode::Update(Version::new("v1")));
+        let entries = parked_entries(&record);
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].0, entry, "entries sort in arrival order");
+        let full = decide(
+            Some(&versioned(record.clone())),
+            &id("m"),
+            &receipt(ReceiptClass::Negative),
+            None,
+            &s,
+            later,
+        );
+        assert_eq!(full, Plan::ParkFull);
+        // A waiting placeholder stays as it is when the timer asks.
+        let waiting = decide(
+            Some(&versioned(record)),
+            &id("m"),
+            &receipt(ReceiptClass::Positive),
+            Some(&entry),
+            &s,
+            later,
+        );
+        assert_eq!(waiting, Plan::Waiting);
+
+        let mut s = settings();
+        s.max_parked_bytes_per_key = 300;
+        let mut big = receipt(ReceiptClass::Negative);
+        big.raw = Some("r".repeat(400));
+        assert_eq!(
+            decide(None, &id("m"), &big, None, &s, now()),
+            Plan::ParkFull
+        );
+    }
+
+    #[test]
+    fn a_copy_points_to_its_message() {
+        let mut copy = message();
+        copy.metadata
+            .insert(META_PRIMARY.to_owned(), "p0".to_owned());
+        let plan = decide(
+            Some(&versioned(copy.clone())),
+            &id("p1"),
+            &receipt(ReceiptClass::Positive),
+            None,
+            &settings(),
+            now(),
+        );
+        assert_eq!(plan, Plan::FollowPrimary(id("p0")));
+        let plan = decide(
+            Some(&versioned(copy)),
+            &id("p0"),
+            &receipt(ReceiptClass::Positive),
+            None,
+            &settings(),
+            now(),
+        );
+        assert!(matches!(plan, Plan::Corrupt(_)), "{plan:?}");
+    }
+
+    #[test]
+    fn a_single_message_and_every_class() {
+        for class in CLASSES {
+            let plan = decide(
+                Some(&versioned(message())),
+                &id("m"),
+                &receipt(class),
+                None,
+                &settings(),
+                now(),
+            );
+            match (class, plan) {
+                (ReceiptClass::Intermediate, Plan::Record { record, mode, part }) => {
+                    assert_eq!((mode, part), (PutMode::Update(Version::new("v1")), None));
+                    assert!(!record.metadata.contains_key(META_FINAL));
+                    assert_eq!(record.history.len(), 1);
+                }
+                (
+                    c,
+                    Plan::Final {
+                        record,
+                        mode,
+                        class,
+                        part,
+                    },
+                ) => {
+                    assert_eq!((class, part), (c, None));
+                    assert_eq!(mode, PutMode::Update(Version::new("v1")));
+                    assert_eq!(record.metadata[META_FINAL], class_name(c));
+                    assert!(matches!(
+                        &record.history[0].event,
+                        HistoryEvent::Receipt { state, .. } if *state == receipt(c).state
+                    ));
+                }
+                (c, plan) => panic!("{c:?}: {plan:?}"),
+            }
+            // Once final, every receipt is a duplicate.
+            let mut fin = message();
+            fin.metadata
+                .insert(META_FINAL.to_owned(), "negative".to_owned());
+            for later in CLASSES {
+                let plan = decide(
+                    Some(&versioned(fin.clone())),
+                    &id("m"),
+                    &receipt(later),
+                    None,
+                    &settings(),
+                    now(),
+                );
+                assert_eq!(plan, Plan::Duplicate);
+            }
+        }
+    }
+
+    #[test]
+    fn applying_a_parked_receipt_removes_its_entry() {
+        let Plan::Park { record, entry, .. } = decide(
+            None,
+            &id("m"),
+            &receipt(ReceiptClass::Negative),
+            None,
+            &settings(),
+            now(),
+        ) else {
+            panic!()
+        };
+        // The submission was merged over the placeholder, keeping the entry.
+        let stored = message().merge(record);
+        assert!(has_parked(&stored));
+        let plan = decide(
+            Some(&versioned(stored.clone())),
+            &id("m"),
+            &receipt(ReceiptClass::Negative),
+            Some(&entry),
+            &settings(),
+            now(),
+        );
+        let Plan::Final { record, .. } = plan else {
+            panic!("{plan:?}")
+        };
+        assert!(!has_parked(&record));
+        let plan = decide(
+            Some(&versioned(record)),
+            &id("m"),
+            &receipt(ReceiptClass::Negative),
+            Some(&entry),
+            &settings(),
+            now(),
+        );
+        assert_eq!(plan, Plan::AlreadyApplied);
+    }
+
+    /// Every rule, every earlier state of three parts, every part, every class.
+    #[test]
+    fn multipart_decisions_exhaustively() {
+        let states = [
+            None,
+            Some(ReceiptClass::Positive),
+            Some(ReceiptClass::Negative),
+        ];
+        for rule in [
+            MultipartRule::AllParts,
+            MultipartRule::AnyPart,
+            MultipartRule::FirstPart,
+        ] {
+            let mut s = settings();
+            s.multipart = rule;
+            for a in states {
+                for b in states {
+                    for c in states {
+                        let before = [a, b, c];
+                        for part in 0..3 {
+                            for class in CLASSES {
+                                let stored = versioned(multipart(3, &before));
+                                let key = id(&format!("p{part}"));
+                                let plan =
+                                    decide(Some(&stored), &key, &receipt(class), None, &s, now());
+                                let mut after = before;
+                                if class != ReceiptClass::Intermediate && after[part].is_none() {
+                                    after[part] = Some(class);
+                                }
+                                let whole = rule.decide(&after);
+                                let case = format!("{rule:?} {before:?} part {part} {class:?}");
+                                match (whole, plan) {
+                                    (
+                                        Some(w),
+                                        Plan::Final {
+                                            record,
+                                            class: got,
+                                            part: p,
+                                            ..
+                                        },
+                                    ) => {
+                                        assert_eq!((got, p), (w, Some(part)), "{case}");
+                                        assert_eq!(
+                                            record.metadata[META_FINAL],
+                                            class_name(w),
+                                            "{case}"
+                                        );
+                                    }
+                                    (
+                                        None,
+                                        Plan::Record {
+                                            record, part: p, ..
+                                        },
+                                    ) => {
+                                        let want =
+                                            (class != ReceiptClass::Intermediate).then_some(part);
+                                        assert_eq!(p, want, "{case}");
+                                        for (i, st) in after.iter().enumerate() {
+                                            assert_eq!(
+                                                record
+                                                    .metadata
+                                                    .get(&part_state(i))
+                                                    .map(String::as_str),
+                                                st.map(class_name),
+                                                "{case}: part {i}"
+                                            );
+                                        }
+                                    }
+                                    (w, plan) => panic!("{case}: expected {w:?}, got {plan:?}"),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // A key that is none of the parts is damage, not a guess.
+        let plan = decide(
+            Some(&versioned(multipart(3, &[]))),
+            &id("p9"),
+            &receipt(ReceiptClass::Positive),
+            None,
+            &settings(),
+            now(),
+        );
+        assert!(matches!(plan, Plan::Corrupt(_)), "{plan:?}");
+    }
+}

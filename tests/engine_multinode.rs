@@ -1,0 +1,445 @@
+//! Several gateway nodes sharing one store: each node is its own `RetryEngine` with its own
+//! store client (here a handle with a delay on every operation, as a network store has), and
+//! receipts for one message reach different nodes at the same time.
+//!
+//! The guarantees under test: a hook runs once per final state, every part of a multipart
+//! message counts, a submission never replaces a different live message, and receipts parked by
+//! a node that goes away are applied by the node that stores their submission.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use futures::future::join_all;
+use futures::stream::BoxStream;
+use redeliver::async_trait;
+use redeliver::config::{MobilityConfig, ScopeContext};
+use redeliver::hooks::{
+    DeliveryHooks, HookContext, HookError, Injection, RecordingInjector, SMPP_CONTINUE,
+    SmppDrDecision,
+};
+use redeliver::message::{Bucket, Channel, Envelope, MsgId, ReceiptClass, StoredMessage};
+use redeliver::retry::{
+    DefaultAction, ReceiptEvent, ReceiptOutcome, RetryEngine, SubmitEvent, SubmitOutcome,
+};
+use redeliver::store::{
+    EmbeddedStore, MemoryStore, MessageStore, PutMode, StoreError, Version, Versioned,
+};
+
+/// One node's client of the shared store: every operation waits `delay` first.
+#[derive(Debug)]
+struct Client {
+    shared: Arc<dyn MessageStore>,
+    delay: Duration,
+}
+
+#[async_trait]
+impl MessageStore for Client {
+    fn backend(&self) -> &'static str {
+        self.shared.backend()
+    }
+    async fn save(
+        &self,
+        b: &Bucket,
+        m: &MsgId,
+        msg: &StoredMessage,
+        mode: PutMode,
+    ) -> Result<Version, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.shared.save(b, m, msg, mode).await
+    }
+    async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<Versioned>, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.shared.load(b, m).await
+    }
+    async fn delete(&self, b: &Bucket, m: &MsgId) -> Result<bool, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.shared.delete(b, m).await
+    }
+    fn list<'a>(&'a self, b: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
+        self.shared.list(b)
+    }
+    async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
+        self.shared.sweep_expired(now).await
+    }
+}
+
+/// Counts receipt hook runs over every node.
+#[derive(Default)]
+struct Counting {
+    positive: AtomicUsize,
+    negative: AtomicUsize,
+}
+
+#[async_trait]
+impl DeliveryHooks for Counting {
+    async fn smpp_handle_dr_negative(
+        &self,
+        _cx: &HookContext,
+        _b: &Bucket,
+        _m: &MsgId,
+    ) -> Result<SmppDrDecision, HookError> {
+        self.negative.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        Ok(SMPP_CONTINUE)
+    }
+    async fn smpp_handle_dr_positive(
+        &self,
+        _cx: &HookContext,
+        _b: &Bucket,
+        _m: &MsgId,
+    ) -> Result<SmppDrDecision, HookError> {
+        self.positive.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        Ok(SMPP_CONTINUE)
+    }
+}
+
+const OPTIONS: &str = r#"
+[global]
+smpp_registered_delivery = "SMSC_Delivery"
+[binding.hexsmsc]
+submit_msgid_format = "hexadecimal"
+receipt_msgid_format = "hexadecimal"
+[binding.decsmsc]
+submit_msgid_format = "decimal"
+receipt_msgid_format = "decimal"
+"#;
+
+struct Cluster {
+    nodes: Vec<RetryEngine>,
+    hooks: Arc<Counting>,
+    spool: Arc<RecordingInjector>,
+    shared: Arc<dyn MessageStore>,
+}
+
+impl Cluster {
+    fn new(shared: Arc<dyn MessageStore>, nodes: usize) -> Self {
+        let hooks = Arc::new(Counting::default());
+        let spool = Arc::new(RecordingInjector::new());
+        let nodes = (0..nodes)
+            .map(|_| self::node(&shared, &hooks, &spool))
+            .collect();
+        Self {
+            nodes,
+            hooks,
+            spool,
+            shared,
+        }
+    }
+
+    fn bounces(&self) -> usize {
+        self.spool
+            .injections()
+            .iter()
+            .filter(|i| matches!(i, Injection::Bounce(_)))
+            .count()
+    }
+}
+
+fn node(
+    shared: &Arc<dyn MessageStore>,
+    hooks: &Arc<Counting>,
+    spool: &Arc<RecordingInjector>,
+) -> RetryEngine {
+    let client = Arc::new(Client {
+        shared: shared.clone(),
+        delay: Duration::from_millis(1),
+    });
+    RetryEngine::builder(client, spool.clone())
+        .options(MobilityConfig::from_toml_str(OPTIONS).unwrap())
+        .hooks(hooks.clone())
+        .build()
+}
+
+fn bucket() -> Bucket {
+    Bucket::new("MADR-12345").unwrap()
+}
+
+fn submit(binding: &str, from: &str, ids: &[String]) -> SubmitEvent {
+    SubmitEvent {
+        channel: Channel::Smpp,
+        scope: ScopeContext::binding(binding),
+        shortcode: Some("12345".into()),
+        message: StoredMessage::new(
+            Channel::Smpp,
+            Envelope {
+                mailfrom: from.into(),
+                rcptto: "15551234567@sms.example.com".into(),
+            },
+            &b"hello"[..],
+        ),
+        part_ids: ids.to_vec(),
+        status: "ESME_ROK".into(),
+    }
+}
+
+fn receipt(binding: &str, id: &str, class: ReceiptClass, state: &str) -> ReceiptEvent {
+    ReceiptEvent {
+        channel: Channel::Smpp,
+        scope: ScopeContext::binding(binding),
+        bucket: bucket(),
+        message_id: id.into(),
+        class,
+        state: state.into(),
+        error: None,
+        raw: None,
+        mm7_report: None,
+    }
+}
+
+fn stored(out: &SubmitOutcome) -> bool {
+    matches!(out, SubmitOutcome::Stored { collided_parts, .. } if collided_parts.is_empty())
+}
+
+/// 200 messages; each final UNDELIV receipt reaches every node at once.
+async fn duplicate_finals_run_the_hook_once(cluster: &Cluster) {
+    const N: usize = 200;
+    for n in 0..N {
+        let out = cluster.nodes[n % cluster.nodes.len()]
+            .on_submit(submit("smsc-1", "alice@example.com", &[format!("dup-{n}")]))
+            .await
+            .unwrap();
+        assert!(stored(&out), "{out:?}");
+    }
+    let all = join_all((0..N).map(|n| {
+        let nodes = cluster.nodes.clone();
+        async move {
+            join_all(nodes.iter().map(|node| {
+                node.on_receipt(receipt(
+                    "smsc-1",
+                    &format!("dup-{n}"),
+                    ReceiptClass::Negative,
+                    "UNDELIV",
+                ))
+            }))
+            .await
+        }
+    }))
+    .await;
+    let mut handled = 0;
+    for per_message in all {
+        let mut here = 0;
+        for out in per_message {
+            match out.unwrap() {
+                ReceiptOutcome::Handled {
+                    default_action: DefaultAction::Bounced,
+                    ..
+                } => here += 1,
+                ReceiptOutcome::Duplicate { .. } => {}
+                other => panic!("unexpected outcome {other:?}"),
+            }
+        }
+        assert_eq!(here, 1, "one node handles each message");
+        handled += here;
+    }
+    assert_eq!(handled, N);
+    assert_eq!(cluster.hooks.negative.load(Ordering::SeqCst), N);
+    assert_eq!(cluster.bounces(), N);
+}
+
+/// 100 two-part messages; part 1's DELIVRD reaches one node while part 2's reaches another.
+async fn parts_on_different_nodes_all_count(cluster: &Cluster) {
+    const N: usize = 100;
+    let before = cluster.hooks.positive.load(Ordering::SeqCst);
+    for n in 0..N {
+        let out = cluster.nodes[0]
+            .on_submit(submit(
+                "smsc-1",
+                "alice@example.com",
+                &[format!("mp-{n}-a"), format!("mp-{n}-b")],
+            ))
+            .await
+            .unwrap();
+        assert!(stored(&out), "{out:?}");
+    }
+    let k = cluster.nodes.len();
+    let outcomes = join_all((0..N).flat_map(|n| {
+        let a = cluster.nodes[n % k].clone();
+        let b = cluster.nodes[(n + 1) % k].clone();
+        [
+            tokio::spawn(async move {
+                a.on_receipt(receipt(
+                    "smsc-1",
+                    &format!("mp-{n}-a"),
+                    ReceiptClass::Positive,
+                    "DELIVRD",
+                ))
+                .await
+            }),
+            tokio::spawn(async move {
+                b.on_receipt(receipt(
+                    "smsc-1",
+                    &format!("mp-{n}-b"),
+                    ReceiptClass::Positive,
+                    "DELIVRD",
+                ))
+                .await
+            }),
+        ]
+    }))
+    .await;
+    let mut delivered = 0;
+    for out in outcomes {
+        match out.unwrap().unwrap() {
+            ReceiptOutcome::Handled {
+                class: ReceiptClass::Positive,
+                ..
+            } => delivered += 1,
+            ReceiptOutcome::PartRecorded { .. } => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(delivered, N, "every two-part message is delivered once");
+    assert_eq!(cluster.hooks.positive.load(Ordering::SeqCst) - before, N);
+    for n in 0..N {
+        for part in ["a", "b"] {
+            let key = MsgId::new(format!("mp-{n}-{part}")).unwrap();
+            assert!(
+                cluster
+                    .shared
+                    .load(&bucket(), &key)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "mp-{n}-{part} left behind"
+            );
+        }
+    }
+}
+
+/// Two bindings whose SMSCs hand out the same id under different spellings (hex `10`, decimal
+/// `16`): the second submission is refused as a collision, and the receipt finds the first.
+async fn colliding_ids_never_replace_a_live_message(cluster: &Cluster) {
+    let first = cluster.nodes[0]
+        .on_submit(submit("hexsmsc", "first@example.com", &["10".into()]))
+        .await
+        .unwrap();
+    assert!(stored(&first), "{first:?}");
+    let second = cluster.nodes[1 % cluster.nodes.len()]
+        .on_submit(submit("decsmsc", "second@example.com", &["16".into()]))
+        .await
+        .unwrap();
+    let SubmitOutcome::Collision {
+        msgid,
+        existing_message_id,
+        ..
+    } = &second
+    else {
+        panic!("expected a collision, got {second:?}");
+    };
+    assert_eq!(msgid.as_str(), "16");
+    assert_eq!(existing_message_id.as_deref(), Some("10"));
+    let kept = cluster
+        .shared
+        .load(&bucket(), msgid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.envelope.mailfrom, "first@example.com");
+    // The same submission handed in twice is no collision.
+    let again = cluster.nodes[0]
+        .on_submit(submit("hexsmsc", "first@example.com", &["10".into()]))
+        .await
+        .unwrap();
+    assert!(stored(&again), "{again:?}");
+    let bounces = cluster.bounces();
+    let out = cluster.nodes[0]
+        .on_receipt(receipt("hexsmsc", "10", ReceiptClass::Negative, "UNDELIV"))
+        .await
+        .unwrap();
+    assert!(matches!(out, ReceiptOutcome::Handled { .. }), "{out:?}");
+    let dsn = cluster
+        .spool
+        .injections()
+        .into_iter()
+        .rev()
+        .find_map(|i| match i {
+            Injection::Bounce(d) => Some(d),
+            _ => None,
+        });
+    assert_eq!(cluster.bounces(), bounces + 1);
+    assert_eq!(dsn.unwrap().rcptto, "first@example.com");
+}
+
+/// Node 0 parks 50 early receipts in the store and goes away; node 1 stores the submissions
+/// and applies them, each once.
+async fn receipts_parked_by_a_lost_node_are_applied(shared: Arc<dyn MessageStore>) {
+    let hooks = Arc::new(Counting::default());
+    let spool = Arc::new(RecordingInjector::new());
+    const N: usize = 50;
+    {
+        let lost = node(&shared, &hooks, &spool);
+        for n in 0..N {
+            let out = lost
+                .on_receipt(receipt(
+                    "smsc-1",
+                    &format!("early-{n}"),
+                    ReceiptClass::Negative,
+                    "UNDELIV",
+                ))
+                .await
+                .unwrap();
+            assert!(matches!(out, ReceiptOutcome::Parked { .. }), "{out:?}");
+        }
+        // Dropped here: its memory is gone.
+    }
+    let survivor = node(&shared, &hooks, &spool);
+    let mut applied = 0;
+    for n in 0..N {
+        let out = survivor
+            .on_submit(submit(
+                "smsc-1",
+                "alice@example.com",
+                &[format!("early-{n}")],
+            ))
+            .await
+            .unwrap();
+        let SubmitOutcome::Stored { applied: a, .. } = out else {
+            panic!("not stored: {out:?}");
+        };
+        for o in a {
+            assert!(
+                matches!(
+                    o,
+                    Ok(ReceiptOutcome::Handled {
+                        default_action: DefaultAction::Bounced,
+                        ..
+                    })
+                ),
+                "{o:?}"
+            );
+            applied += 1;
+        }
+    }
+    assert_eq!(applied, N);
+    assert_eq!(hooks.negative.load(Ordering::SeqCst), N);
+}
+
+async fn all_scenarios(make: impl Fn() -> Arc<dyn MessageStore>) {
+    for nodes in [2, 3] {
+        let cluster = Cluster::new(make(), nodes);
+        duplicate_finals_run_the_hook_once(&cluster).await;
+        parts_on_different_nodes_all_count(&cluster).await;
+        colliding_ids_never_replace_a_live_message(&cluster).await;
+    }
+    receipts_parked_by_a_lost_node_are_applied(make()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_store_shared_by_several_nodes() {
+    all_scenarios(|| Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_store_shared_by_several_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = AtomicUsize::new(0);
+    all_scenarios(|| {
+        let path = dir
+            .path()
+            .join(format!("mstore-{}.redb", n.fetch_add(1, Ordering::SeqCst)));
+        Arc::new(EmbeddedStore::open(path).unwrap())
+    })
+    .await;
+}
