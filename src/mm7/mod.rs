@@ -35,7 +35,9 @@
 //! ```
 
 mod address;
+mod charset;
 mod content;
+mod datetime;
 mod decode;
 mod encode;
 mod error;
@@ -118,6 +120,17 @@ fn is_multipart(content_type: &str) -> bool {
         .is_some_and(|t| t.eq_ignore_ascii_case("multipart/"))
 }
 
+/// Refuses a message whose `Content href` points at no part (TS 23.140 status 2007).
+fn check_content(message: Mm7Message) -> Result<Mm7Message, Mm7Error> {
+    match message.content() {
+        Some(content) if message.content_part().is_none() => Err(Mm7Error::DanglingContent {
+            message: message.kind(),
+            href: error::cut(&content.href),
+        }),
+        _ => Ok(message),
+    }
+}
+
 impl Mm7Codec for DefaultMm7Codec {
     fn decode(&self, content_type: Option<&str>, body: &[u8]) -> Result<Mm7Message, Mm7Error> {
         if body.len() > self.limits.max_body_bytes {
@@ -129,7 +142,11 @@ impl Mm7Codec for DefaultMm7Codec {
         match content_type {
             Some(ct) if is_multipart(ct) => {
                 let related = mime::split_related(ct, body, &self.limits)?;
-                let mut message = decode::decode_envelope(&related.soap, &self.limits)?;
+                let mut message = decode::decode_envelope(
+                    &related.soap,
+                    related.soap_charset.as_deref(),
+                    &self.limits,
+                )?;
                 message.warnings_mut().extend(related.warnings);
                 match message.parts_mut() {
                     Some(parts) => *parts = related.parts,
@@ -138,9 +155,23 @@ impl Mm7Codec for DefaultMm7Codec {
                         count: related.parts.len(),
                     }),
                 }
-                Ok(message)
+                check_content(message)
             }
-            _ => decode::decode_envelope(body, &self.limits),
+            Some(ct) => {
+                if ct.len() > self.limits.max_header_line {
+                    return Err(Mm7Error::LimitExceeded {
+                        what: "MIME header line length",
+                        limit: self.limits.max_header_line,
+                    });
+                }
+                let charset = mailparse::parse_content_type(ct).params.remove("charset");
+                check_content(decode::decode_envelope(
+                    body,
+                    charset.as_deref(),
+                    &self.limits,
+                )?)
+            }
+            None => check_content(decode::decode_envelope(body, None, &self.limits)?),
         }
     }
 
