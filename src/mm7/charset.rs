@@ -43,8 +43,11 @@ fn same(declared: &'static Encoding, label: &str, actual: &'static Encoding) -> 
     declared == actual || (label.trim().eq_ignore_ascii_case("utf-16") && actual != UTF_8)
 }
 
-/// Decodes `bytes` with an exactly sized output: the first pass only counts.
-fn decode_exact(encoding: &'static Encoding, bytes: &[u8]) -> (String, bool) {
+/// Decodes `bytes` with an exactly sized output: the first pass only counts. Text that would
+/// more than double in size is refused before the output is allocated: no real text grows
+/// that much (ISO-8859-1 letters double, GBK's Chinese grows by half), but a part made of
+/// windows-1252 0x80 bytes would triple, and the decoded message holds the text twice.
+fn decode_exact(encoding: &'static Encoding, bytes: &[u8]) -> Result<(String, bool), Mm7Error> {
     let mut decoder = encoding.new_decoder_without_bom_handling();
     let mut scratch = [0u8; 4096];
     let mut src = bytes;
@@ -56,6 +59,13 @@ fn decode_exact(encoding: &'static Encoding, bytes: &[u8]) -> (String, bool) {
         if result == CoderResult::InputEmpty {
             break;
         }
+    }
+    let limit = bytes.len().saturating_mul(MAX_GROWTH).max(64);
+    if total > limit {
+        return Err(Mm7Error::LimitExceeded {
+            what: "SOAP part size once decoded to UTF-8 (twice its size)",
+            limit,
+        });
     }
     let mut out = String::with_capacity(total);
     let mut decoder = encoding.new_decoder_without_bom_handling();
@@ -70,8 +80,11 @@ fn decode_exact(encoding: &'static Encoding, bytes: &[u8]) -> (String, bool) {
             CoderResult::OutputFull => out.reserve(16),
         }
     }
-    (out, errors)
+    Ok((out, errors))
 }
+
+/// How many times its size a SOAP part may grow when decoded to UTF-8.
+const MAX_GROWTH: usize = 2;
 
 /// The SOAP part as UTF-8 text. `mime_charset` is the `charset` parameter of its
 /// Content-Type, when there is one.
@@ -127,7 +140,7 @@ pub(crate) fn soap_text<'a>(
             .map(Cow::Borrowed)
             .map_err(|e| Mm7Error::NotUtf8(e.to_string()));
     }
-    let (text, had_errors) = decode_exact(encoding, after_bom);
+    let (text, had_errors) = decode_exact(encoding, after_bom)?;
     if had_errors {
         warnings.push(Warning::CharsetMismatch {
             declared: encoding.name().to_owned(),
@@ -157,9 +170,14 @@ mod tests {
 
     #[test]
     fn exact_decoding_sizes_its_output() {
-        let (text, errors) = decode_exact(encoding_rs::WINDOWS_1252, b"caf\xe9 \x80");
+        let (text, errors) = decode_exact(encoding_rs::WINDOWS_1252, b"caf\xe9 \x80").unwrap();
         assert_eq!(text, "café €");
         assert_eq!(text.capacity(), text.len());
         assert!(!errors);
+        let euros = vec![0x80u8; 1000];
+        assert!(matches!(
+            decode_exact(encoding_rs::WINDOWS_1252, &euros),
+            Err(Mm7Error::LimitExceeded { limit: 2000, .. })
+        ));
     }
 }
