@@ -98,35 +98,30 @@ pub(crate) fn soap_text<'a>(
     let decl = xml_decl_encoding(after_bom);
     let mime = mime_charset.map(|label| Ok::<_, Mm7Error>((label, lookup(label)?)));
     let mime = mime.transpose()?;
-    // A declaration that names an unknown encoding is refused only when it is the one used.
-    let declared = match (mime, decl) {
-        (Some((label, enc)), Some(d)) => {
-            if Encoding::for_label(d.trim().as_bytes()) != Some(enc) {
-                warnings.push(Warning::CharsetMismatch {
-                    declared: format!("charset={} (Content-Type)", cut(label)),
-                    found: format!(
-                        "encoding={} (XML declaration); decoded as {}",
-                        cut(d),
-                        enc.name()
-                    ),
-                });
-            }
-            Some((label, enc))
-        }
-        (Some(m), None) => Some(m),
-        (None, Some(d)) => Some((d, lookup(d)?)),
-        (None, None) => None,
+    let decl = match decl {
+        // The XML declaration's label is only refused when it is the one used.
+        Some(d) if mime.is_some() => Encoding::for_label(d.trim().as_bytes()).map(|e| (d, e)),
+        Some(d) => Some((d, lookup(d)?)),
+        None => None,
     };
+    if let (Some((label, enc)), Some(d)) = (mime, xml_decl_encoding(after_bom))
+        && decl.is_none_or(|(_, e)| e != enc)
+    {
+        warnings.push(Warning::CharsetMismatch {
+            declared: format!("charset={} (Content-Type)", cut(label)),
+            found: format!(
+                "encoding={} (XML declaration); the Content-Type wins",
+                cut(d)
+            ),
+        });
+    }
+    let declared = mime.or(decl);
     let encoding = match (bom, declared) {
         (Some((actual, _)), Some((label, enc))) => {
             if !same(enc, label, actual) {
                 warnings.push(Warning::CharsetMismatch {
                     declared: cut(label),
-                    found: format!(
-                        "a {} byte order mark; decoded as {}",
-                        actual.name(),
-                        actual.name()
-                    ),
+                    found: format!("a {} byte order mark, which wins", actual.name()),
                 });
             }
             actual
@@ -136,11 +131,43 @@ pub(crate) fn soap_text<'a>(
         (None, None) => UTF_8,
     };
     if encoding == UTF_8 {
-        return std::str::from_utf8(after_bom)
-            .map(Cow::Borrowed)
-            .map_err(|e| Mm7Error::NotUtf8(e.to_string()));
+        match std::str::from_utf8(after_bom) {
+            Ok(text) => return Ok(Cow::Borrowed(text)),
+            // Declared UTF-8 by the Content-Type, but the bytes are not, and the XML
+            // declaration names another encoding: the bytes agree with the declaration.
+            Err(_) if bom.is_none() && mime.is_some() => {
+                if let Some((label, enc)) = decl.filter(|(_, e)| *e != UTF_8) {
+                    warnings.push(Warning::CharsetMismatch {
+                        declared: "UTF-8 (Content-Type)".into(),
+                        found: format!(
+                            "bytes that are not UTF-8; decoded as {} (XML declaration {})",
+                            enc.name(),
+                            cut(label)
+                        ),
+                    });
+                    return decode_with(enc, after_bom, warnings);
+                }
+                return Err(not_utf8(after_bom));
+            }
+            Err(_) => return Err(not_utf8(after_bom)),
+        }
     }
-    let (text, had_errors) = decode_exact(encoding, after_bom)?;
+    decode_with(encoding, after_bom, warnings)
+}
+
+fn not_utf8(bytes: &[u8]) -> Mm7Error {
+    match std::str::from_utf8(bytes) {
+        Err(e) => Mm7Error::NotUtf8(e.to_string()),
+        Ok(_) => Mm7Error::NotUtf8("invalid UTF-8".into()),
+    }
+}
+
+fn decode_with<'a>(
+    encoding: &'static Encoding,
+    bytes: &[u8],
+    warnings: &mut Vec<Warning>,
+) -> Result<Cow<'a, str>, Mm7Error> {
+    let (text, had_errors) = decode_exact(encoding, bytes)?;
     if had_errors {
         warnings.push(Warning::CharsetMismatch {
             declared: encoding.name().to_owned(),

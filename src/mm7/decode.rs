@@ -174,6 +174,10 @@ fn is_message(name: &str) -> bool {
     )
 }
 
+/// Wrapper elements around an address that the early REL-5 schemas use (`senderAddressType`
+/// holds its address in `SenderAddress`).
+const WRAPPERS: &[&str] = &["SenderAddress"];
+
 struct Head {
     transaction_id: Option<String>,
     release: Release,
@@ -288,14 +292,39 @@ impl Cx<'_, '_> {
         status
     }
 
-    /// An address element: one `Number`, `ShortCode` or `RFC2822Address` child, or bare text
+    /// An address element: one `Number`, `ShortCode` or `RFC2822Address` child (with or
+    /// without REL-6's `displayOnly` / `addressCoding` / `id` attributes); or that child inside
+    /// one wrapper element, as early REL-5 relays send `Sender` and `Recipient` (accepted
+    /// silently for `SenderAddress`, with a warning for any other wrapper); or bare text
     /// (accepted with a warning).
     fn address(&mut self, n: NodeId, element: &'static str) -> Result<Address, Mm7Error> {
         let mut found = None;
         for c in self.doc.children(n) {
-            match Address::from_element(self.doc.name(c), self.text(c)) {
-                Some(a) if found.is_none() => found = Some(a),
-                _ => self.skip(n, c),
+            if found.is_some() {
+                self.skip(n, c);
+                continue;
+            }
+            if let Some(a) = Address::from_element(self.doc.name(c), self.text(c)) {
+                found = Some(a);
+                continue;
+            }
+            let mut inner = self.doc.children(c);
+            let wrapped = match (inner.next(), inner.next()) {
+                (Some(g), None) => Address::from_element(self.doc.name(g), self.text(g)),
+                _ => None,
+            };
+            match wrapped {
+                Some(a) => {
+                    let wrapper = self.doc.name(c);
+                    if !WRAPPERS.contains(&wrapper) {
+                        self.warnings.push(Warning::WrappedAddress {
+                            element: element.to_owned(),
+                            wrapper: cut(wrapper),
+                        });
+                    }
+                    found = Some(a);
+                }
+                None => self.skip(n, c),
             }
         }
         if let Some(a) = found {

@@ -589,11 +589,15 @@ fn write_part(
             })
             .unwrap_or("multipart/mixed");
         let boundary = boundary_for(format!("{position}{depth}").as_bytes(), bodies);
-        header(
-            out,
-            "Content-Type",
-            &format!("{mimetype}; boundary=\"{boundary}\""),
-        );
+        // The part's other parameters (a nested multipart/related's `type` and `start`) are
+        // kept; only the boundary is this encoder's.
+        let mut value = format!("{mimetype}; boundary=\"{boundary}\"");
+        for (key, v) in mailparse::parse_content_type(&p.content_type).params {
+            if key != "boundary" && !key.contains(['"', ';', '=']) {
+                value.push_str(&format!("; {key}=\"{}\"", v.replace(['\\', '"'], "")));
+            }
+        }
+        header(out, "Content-Type", &value);
         out.extend_from_slice(b"\r\n");
         for (i, c) in p.parts.iter().enumerate() {
             out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());

@@ -66,6 +66,14 @@ pub enum Warning {
         /// How the text was read.
         read_as: &'static str,
     },
+    /// An address sat inside a wrapper element this codec does not know from the schemas; the
+    /// address inside was used.
+    WrappedAddress {
+        /// The address element (`Sender`, `Recipient`, …).
+        element: String,
+        /// The wrapper's local name.
+        wrapper: String,
+    },
     /// A multipart body's last part is not followed by the closing delimiter.
     UnclosedMimePart {
         /// The multipart's boundary.
@@ -154,6 +162,10 @@ impl fmt::Display for Warning {
             Warning::BareAddress { element, read_as } => write!(
                 f,
                 "{element} holds bare text instead of Number/ShortCode/RFC2822Address; read as {read_as}"
+            ),
+            Warning::WrappedAddress { element, wrapper } => write!(
+                f,
+                "{element} holds its address inside {wrapper}; the address inside was used"
             ),
             Warning::UnclosedMimePart { boundary } => write!(
                 f,
