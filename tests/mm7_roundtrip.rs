@@ -556,3 +556,50 @@ fn nested_multipart_content_round_trips() {
     };
     assert_eq!(mixed.parts, orig.parts[0].parts);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Multipart bodies written the ways peers write them (CRLF or LF line ends, blanks after
+    /// a delimiter, a preamble and an epilogue, bodies that hold boundary-like text) split
+    /// into exactly the parts that were written.
+    #[test]
+    fn multipart_layout_variants_split_exactly(
+        bodies in vec(vec(any::<u8>(), 0..200), 1..6),
+        lf_only in any::<bool>(),
+        padding in proptest::sample::select(vec!["", " ", "\t ", "  "]),
+        preamble in any::<bool>(),
+    ) {
+        let nl = if lf_only { "\n" } else { "\r\n" };
+        let soap = format!(
+            r#"<env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/"><env:Header><TransactionID xmlns="{ns}">t</TransactionID></env:Header><env:Body><SubmitReq xmlns="{ns}"><MM7Version>6.8.0</MM7Version><SenderIdentification/><Recipients/><Content href="cid:p0"/></SubmitReq></env:Body></env:Envelope>"#,
+            ns = Release::default().namespace()
+        );
+        let mut raw = Vec::new();
+        if preamble {
+            raw.extend_from_slice(format!("This is a preamble --bound{nl}").as_bytes());
+        }
+        raw.extend_from_slice(format!("--bound{padding}{nl}Content-Type: text/xml{nl}{nl}{soap}{nl}").as_bytes());
+        for (i, body) in bodies.iter().enumerate() {
+            // A body must not hold a line that is a delimiter; keep boundary-like text that is
+            // not at a line start.
+            let body: Vec<u8> = body.iter().map(|&b| if b == b'-' { b'_' } else { b }).collect();
+            raw.extend_from_slice(format!("--bound{padding}{nl}Content-Type: application/octet-stream{nl}Content-ID: <p{i}>{nl}{nl}").as_bytes());
+            raw.extend_from_slice(&body);
+            raw.extend_from_slice(format!("x--bound{nl}").as_bytes());
+        }
+        raw.extend_from_slice(format!("--bound--{padding}{nl}epilogue{nl}").as_bytes());
+        let m = DefaultMm7Codec::default()
+            .decode(Some("multipart/related; boundary=bound"), &raw)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(m.warnings().is_empty(), "{:?}", m.warnings());
+        prop_assert_eq!(m.parts().len(), bodies.len());
+        for (i, (part, body)) in m.parts().iter().zip(&bodies).enumerate() {
+            let mut expected: Vec<u8> = body.iter().map(|&b| if b == b'-' { b'_' } else { b }).collect();
+            expected.extend_from_slice(b"x--bound");
+            prop_assert_eq!(&part.body, &expected, "part {}", i);
+            let id = format!("p{i}");
+            prop_assert_eq!(part.content_id.as_deref(), Some(id.as_str()));
+        }
+    }
+}
