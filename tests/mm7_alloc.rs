@@ -239,7 +239,7 @@ fn suite() -> Vec<Case> {
     ));
 
     // Charsets: the worst expansions into UTF-8.
-    let mut cp1252 = format!(r#"<?xml version="1.0" encoding="windows-1252"?>"#).into_bytes();
+    let mut cp1252 = br#"<?xml version="1.0" encoding="windows-1252"?>"#.to_vec();
     let addresses: Vec<u8> = (0..64)
         .flat_map(|_| {
             let mut a = b"<Number>".to_vec();

@@ -28,7 +28,7 @@ pub(crate) fn is_date_time(value: &str) -> bool {
     let s = value.as_bytes();
     let s = s.strip_prefix(b"-").unwrap_or(s);
     let year_len = s.iter().take_while(|b| b.is_ascii_digit()).count();
-    if year_len < 4 || year_len > 9 || (year_len > 4 && s[0] == b'0') {
+    if !(4..=9).contains(&year_len) || (year_len > 4 && s[0] == b'0') {
         return false;
     }
     let year: i64 = value

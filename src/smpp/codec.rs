@@ -42,8 +42,9 @@ impl SmppCodec for DefaultSmppCodec {
 }
 
 /// [`DefaultSmppCodec`] that refuses a known TLV whose length is not the spec's
-/// ([`Pdu::decode_strict`]) instead of keeping it raw; for [`SmppFraming::with_codec`]
-/// (super::SmppFraming::with_codec) when a host wants peers held to the spec.
+/// ([`Pdu::decode_strict`]) instead of keeping it raw; for
+/// [`SmppFraming::with_codec`](super::SmppFraming::with_codec) when a host wants peers held
+/// to the spec.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StrictSmppCodec;
 
