@@ -10,9 +10,17 @@
 //! by local name, whatever prefix the envelope uses (`env:`, `soap:`, `SOAP-ENV:`, default
 //! namespace), and the body's release may differ from the header's.
 //!
-//! Hostile input gives an [`Mm7Error`]: DOCTYPE declarations are refused (no entity is ever
-//! expanded), and body size, XML nesting, element count, MIME nesting and part count are
-//! bounded by [`Limits`].
+//! A SOAP part that is not UTF-8 is decoded by its MIME `charset`, else its XML declaration,
+//! else its byte order mark. Content keeps its tree of MIME parts, and the `Content href` is
+//! resolved into it ([`Mm7Message::content_part`]).
+//!
+//! Hostile input gives an [`Mm7Error`], with the status a relay answers it with
+//! ([`Mm7Error::status_code`], [`Mm7Error::soap_fault_code`]): DOCTYPE declarations are refused
+//! (no entity is ever expanded), and so are SOAP 1.2 envelopes, characters that are not XML 1.0
+//! `Char`s, a Body with more than one message, conflicting `TransactionID` headers, a `Content
+//! href` to no part and mandatory dates that are not `xs:dateTime`s. Body size, XML nesting,
+//! element count, attribute and text sizes, MIME nesting, part count and header lines are
+//! bounded by [`Limits`], checked while the input is scanned.
 //!
 //! ```
 //! use redeliver::mm7::{DefaultMm7Codec, Mm7Codec, Mm7Message, MmStatus, Release};
@@ -95,7 +103,8 @@ pub trait Mm7Codec {
     fn encode(&self, message: &Mm7Message, release: &Release) -> Result<Encoded, Mm7Error>;
 }
 
-/// The crate's [`Mm7Codec`], on `quick-xml` and `mailparse`, with configurable [`Limits`].
+/// The crate's [`Mm7Codec`]: its own bounded MIME splitter, `quick-xml` for the SOAP part,
+/// `mailparse` for header fields and `encoding_rs` for charsets, with configurable [`Limits`].
 #[derive(Debug, Clone, Default)]
 pub struct DefaultMm7Codec {
     limits: Limits,
