@@ -283,3 +283,28 @@ fn every_corpus_body_decodes_and_encodes_again() {
         );
     }
 }
+
+#[test]
+fn content_ids_written_with_extra_angle_brackets_still_resolve() {
+    // A host that puts the brackets into the Content-ID gets `<<id>>` on the wire.
+    let part = ContentPart::new("text/plain", b"hi".to_vec()).with_content_id("<text@gw>");
+    let href = |h: &str| ContentRef {
+        href: h.into(),
+        allow_adaptations: None,
+    };
+    assert!(
+        href("cid:text@gw")
+            .resolve(std::slice::from_ref(&part))
+            .is_some()
+    );
+    assert!(
+        href("cid:%3Ctext@gw%3E")
+            .resolve(std::slice::from_ref(&part))
+            .is_some()
+    );
+    assert!(
+        href("cid:other@gw")
+            .resolve(std::slice::from_ref(&part))
+            .is_none()
+    );
+}

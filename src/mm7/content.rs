@@ -13,15 +13,26 @@ pub struct ContentRef {
 impl ContentRef {
     /// The part this reference points at, searched depth-first through `parts` and their
     /// nested parts: a `cid:` href (RFC 2392, `%`-escapes undone) matches a part's
-    /// Content-ID, any other href matches a part's Content-Location.
+    /// Content-ID (angle brackets on either side are ignored), any other href matches a part's
+    /// Content-Location.
     pub fn resolve<'p>(&self, parts: &'p [ContentPart]) -> Option<&'p ContentPart> {
         let href = self.href.trim();
         let cid = href
             .get(..4)
             .filter(|scheme| scheme.eq_ignore_ascii_case("cid:"))
             .map(|_| percent_decode(&href[4..]));
+        // Angle brackets are compared away on both sides: some senders write the Content-ID
+        // bracketed twice, or the href bracketed.
+        let unbracket = |s: &str| {
+            let s = s.trim();
+            s.strip_prefix('<')
+                .and_then(|i| i.strip_suffix('>'))
+                .unwrap_or(s)
+                .to_owned()
+        };
+        let cid = cid.map(|id| unbracket(&id));
         find(parts, &|p: &ContentPart| match &cid {
-            Some(id) => p.content_id.as_deref() == Some(id.as_str()),
+            Some(id) => p.content_id.as_deref().map(unbracket).as_ref() == Some(id),
             None => p.content_location.as_deref() == Some(href),
         })
     }
