@@ -7,7 +7,9 @@
 //! ```
 //!
 //! Without `--content-type` the file is read as a bare SOAP envelope. On failure it prints
-//! `{"error": "…"}` and exits with status 1.
+//! `{"error": "…"}` and exits with status 1; when the body was refused, the object also
+//! holds how a relay would answer: `status_code` (TS 23.140 §8.7.3, e.g. 2007) or
+//! `soap_fault_code` (`VersionMismatch` for a SOAP 1.2 envelope).
 
 use std::process::ExitCode;
 
@@ -27,41 +29,53 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            println!("{}", json!({ "error": e }));
+            println!("{e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run() -> Result<Value, String> {
+fn run() -> Result<Value, Value> {
+    let error = |e: String| json!({ "error": e });
     let mut args = std::env::args().skip(1);
     let mut file = None;
     let mut content_type = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--content-type" => {
-                content_type = Some(args.next().ok_or("--content-type needs a value")?);
+                content_type = Some(
+                    args.next()
+                        .ok_or_else(|| error("--content-type needs a value".into()))?,
+                );
             }
             _ if arg.starts_with("--content-type=") => {
                 content_type = Some(arg["--content-type=".len()..].to_owned());
             }
             _ if file.is_none() => file = Some(arg),
-            _ => return Err(format!("unexpected argument {arg:?}")),
+            _ => return Err(error(format!("unexpected argument {arg:?}"))),
         }
     }
-    let file = file.ok_or("usage: mm7_inspect FILE [--content-type 'VALUE']")?;
+    let file =
+        file.ok_or_else(|| error("usage: mm7_inspect FILE [--content-type 'VALUE']".into()))?;
     let size = std::fs::metadata(&file)
-        .map_err(|e| format!("{file}: {e}"))?
+        .map_err(|e| error(format!("{file}: {e}")))?
         .len();
     if size > MAX_FILE_BYTES {
-        return Err(format!(
+        return Err(error(format!(
             "{file}: {size} bytes is more than {MAX_FILE_BYTES}"
-        ));
+        )));
     }
-    let body = std::fs::read(&file).map_err(|e| format!("{file}: {e}"))?;
+    let body = std::fs::read(&file).map_err(|e| error(format!("{file}: {e}")))?;
     let message = DefaultMm7Codec::default()
         .decode(content_type.as_deref(), &body)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| {
+            let mut v = error(e.to_string());
+            match e.status_code() {
+                Some(code) => v["status_code"] = json!(code.as_u16()),
+                None => v["soap_fault_code"] = json!(e.soap_fault_code()),
+            }
+            v
+        })?;
     Ok(to_json(&message))
 }
 

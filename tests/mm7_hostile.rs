@@ -372,3 +372,360 @@ proptest! {
         }
     }
 }
+
+fn drr_with(extra: &str) -> String {
+    let fields: String = DRR_FIELDS.iter().map(|(_, x)| *x).collect();
+    envelope(&format!(
+        r#"<DeliveryReportReq xmlns="{NS}">{fields}{extra}</DeliveryReportReq>"#
+    ))
+}
+
+#[test]
+fn soap_1_2_and_foreign_envelopes_are_a_version_mismatch() {
+    let good = drr_with("");
+    for ns in [SOAP12_ENV_NS, "urn:not-soap"] {
+        let xml = good.replace(SOAP_ENV_NS, ns);
+        let err = decode(None, xml.as_bytes()).unwrap_err();
+        assert_eq!(
+            err,
+            Mm7Error::SoapVersionMismatch {
+                namespace: ns.into()
+            }
+        );
+        assert_eq!(err.soap_fault_code(), "VersionMismatch");
+        assert_eq!(err.status_code(), None);
+    }
+    // An envelope in no namespace at all is read, with a warning.
+    let bare = good
+        .replace(
+            r#" xmlns:env="http://schemas.xmlsoap.org/soap/envelope/""#,
+            "",
+        )
+        .replace("env:", "");
+    let m = decode(None, bare.as_bytes()).unwrap();
+    assert!(m.warnings().contains(&Warning::EnvelopeNamespace {
+        namespace: String::new()
+    }));
+}
+
+#[test]
+fn characters_outside_xml_1_0_are_refused() {
+    for bad in [
+        "\0", "\u{1}", "\u{1b}", "\u{7}", "\u{FFFE}", "\u{FFFF}", "&#1;", "&#x1F;", "&#xFFFE;",
+    ] {
+        let xml = drr_with(&format!("<StatusText>a{bad}b</StatusText>"));
+        let err = decode(None, xml.as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, Mm7Error::Xml { reason, .. } if reason.contains("not an XML 1.0 Char")),
+            "{bad:?}: {err}"
+        );
+        assert_eq!(err.status_code(), Some(StatusCode::MessageFormatCorrupt));
+    }
+    // Tab, CR, LF and everything from U+0020 are Chars.
+    let xml = drr_with("<StatusText>a\tb\r\nc \u{D7FF}\u{E000}\u{10FFFF}&#9;&#x20;</StatusText>");
+    assert!(decode(None, xml.as_bytes()).is_ok());
+}
+
+#[test]
+fn a_body_with_two_messages_is_refused() {
+    let one: String = DRR_FIELDS.iter().map(|(_, x)| *x).collect();
+    let two = envelope(&format!(
+        r#"<DeliveryReportReq xmlns="{NS}">{one}</DeliveryReportReq><DeliveryReportReq xmlns="{NS}">{one}</DeliveryReportReq>"#
+    ));
+    let err = decode(None, two.as_bytes()).unwrap_err();
+    assert_eq!(err, Mm7Error::MultipleMessages { count: 2 });
+    assert_eq!(err.status_code(), Some(StatusCode::MessageFormatCorrupt));
+    let trailing = envelope(&format!(
+        r#"<DeliveryReportReq xmlns="{NS}">{one}</DeliveryReportReq><Extra/>"#
+    ));
+    assert_eq!(
+        decode(None, trailing.as_bytes()).unwrap_err(),
+        Mm7Error::MultipleMessages { count: 2 }
+    );
+}
+
+#[test]
+fn conflicting_transaction_ids_are_refused_and_duplicates_reported() {
+    let good = drr_with("");
+    let header = format!(r#"<TransactionID xmlns="{NS}">t</TransactionID>"#);
+    let conflicting = good.replace(
+        &header,
+        &format!(r#"{header}<TransactionID xmlns="{NS}">u</TransactionID>"#),
+    );
+    assert_eq!(
+        decode(None, conflicting.as_bytes()).unwrap_err(),
+        Mm7Error::ConflictingTransactionIds {
+            first: "t".into(),
+            second: "u".into()
+        }
+    );
+    let duplicate = good.replace(&header, &format!("{header}{header}"));
+    let m = decode(None, duplicate.as_bytes()).unwrap();
+    assert_eq!(m.transaction_id(), Some("t"));
+    assert_eq!(m.warnings(), &[Warning::DuplicateTransactionId]);
+}
+
+fn submit_with(content: &str) -> String {
+    envelope(&format!(
+        r#"<SubmitReq xmlns="{NS}"><MM7Version>6.8.0</MM7Version><SenderIdentification><VASPID>v</VASPID></SenderIdentification><Recipients><To><Number>1</Number></To></Recipients>{content}</SubmitReq>"#
+    ))
+}
+
+#[test]
+fn a_content_href_to_no_part_is_message_format_corrupt() {
+    // A bare envelope has no parts for the href to name.
+    let bare = submit_with(r#"<Content href="cid:img"/>"#);
+    let err = decode(None, bare.as_bytes()).unwrap_err();
+    assert_eq!(
+        err,
+        Mm7Error::DanglingContent {
+            message: "SubmitReq",
+            href: "cid:img".into()
+        }
+    );
+    assert_eq!(err.status_code(), Some(StatusCode::MessageFormatCorrupt));
+    // A multipart body whose parts have other ids.
+    let body = format!(
+        "--b\r\nContent-Type: text/xml\r\n\r\n{}\r\n--b\r\nContent-Type: image/gif\r\nContent-ID: <other>\r\n\r\nGIF\r\n--b--\r\n",
+        submit_with(r#"<Content href="cid:img"/>"#)
+    );
+    let err = decode(Some("multipart/related; boundary=b"), body.as_bytes()).unwrap_err();
+    assert!(matches!(err, Mm7Error::DanglingContent { .. }), "{err}");
+    // The same body with the right id decodes.
+    let body = body.replace("<other>", "<img>");
+    let m = decode(Some("multipart/related; boundary=b"), body.as_bytes()).unwrap();
+    assert_eq!(
+        m.content_part().map(|p| p.body.as_slice()),
+        Some(&b"GIF"[..])
+    );
+}
+
+#[test]
+fn dates_are_never_replaced_silently() {
+    // Mandatory: an error naming the element.
+    let xml = drr_with("").replace("2026-11-22T06:00:00Z", "22/11/2026 06:00");
+    let err = decode(None, xml.as_bytes()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Mm7Error::InvalidValue {
+                element: "Date",
+                reason: "not an xs:dateTime",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let read_reply = envelope(&format!(
+        r#"<ReadReplyReq xmlns="{NS}"><MM7Version>6.8.0</MM7Version><MessageID>m</MessageID><Recipient><Number>1</Number></Recipient><Sender><Number>2</Number></Sender><TimeStamp>2026-02-30T00:00:00Z</TimeStamp><MMStatus>Read</MMStatus></ReadReplyReq>"#
+    ));
+    let err = decode(None, read_reply.as_bytes()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Mm7Error::InvalidValue {
+                element: "TimeStamp",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Optional: None and a warning.
+    let xml = submit_with(
+        "<TimeStamp>now</TimeStamp><EarliestDeliveryTime>P1D</EarliestDeliveryTime><ExpiryDate>2 days</ExpiryDate>",
+    );
+    let Mm7Message::SubmitReq(m) = decode(None, xml.as_bytes()).unwrap() else {
+        panic!("not a SubmitReq")
+    };
+    assert_eq!(m.time_stamp, None);
+    assert_eq!(m.earliest_delivery_time.as_deref(), Some("P1D"));
+    assert_eq!(m.expiry_date, None);
+    assert_eq!(
+        m.warnings,
+        vec![
+            Warning::InvalidDate {
+                element: "TimeStamp",
+                value: "now".into()
+            },
+            Warning::InvalidDate {
+                element: "ExpiryDate",
+                value: "2 days".into()
+            },
+        ]
+    );
+    // A duration is not a TimeStamp.
+    let xml = submit_with("<TimeStamp>P1D</TimeStamp>");
+    let Mm7Message::SubmitReq(m) = decode(None, xml.as_bytes()).unwrap() else {
+        panic!("not a SubmitReq")
+    };
+    assert_eq!(m.time_stamp, None);
+}
+
+#[test]
+fn only_real_xmlns_attributes_decide_the_release() {
+    let rel5 = format!("{NAMESPACE_PREFIX}REL-5-MM7-1-0");
+    let fields: String = DRR_FIELDS.iter().map(|(_, x)| *x).collect();
+    let spoof = envelope(&format!(
+        r#"<DeliveryReportReq note=' xmlns="{rel5}"' xmlns="{NS}">{fields}</DeliveryReportReq>"#
+    ));
+    let m = decode(None, spoof.as_bytes()).unwrap();
+    assert_eq!(m.release(), &Release::Rel6Mm7_1_4);
+    assert!(m.warnings().is_empty(), "{:?}", m.warnings());
+    // With no real declaration, the spelled one does not count either.
+    let none = envelope(&format!(
+        r#"<DeliveryReportReq note='xmlns="{rel5}"'>{fields}</DeliveryReportReq>"#
+    ));
+    let m = decode(None, none.as_bytes()).unwrap();
+    assert!(!m.release().is_known());
+    assert!(m.warnings().contains(&Warning::UnknownRelease {
+        namespace: String::new()
+    }));
+}
+
+#[test]
+fn header_lines_attributes_and_text_are_bounded_as_configured() {
+    let codec = DefaultMm7Codec::new(Limits {
+        max_header_line: 100,
+        max_header_lines: 4,
+        ..Limits::default()
+    });
+    let part = |headers: &str| {
+        format!(
+            "--b\r\nContent-Type: text/xml\r\n\r\n{}\r\n--b\r\n{headers}\r\n\r\nx\r\n--b--\r\n",
+            soap_part()
+        )
+    };
+    let ct = Some("multipart/related; boundary=b");
+    let line = |n: usize| format!("X-Pad: {}", "a".repeat(n - 7));
+    assert!(codec.decode(ct, part(&line(100)).as_bytes()).is_ok());
+    let err = codec.decode(ct, part(&line(101)).as_bytes()).unwrap_err();
+    assert_eq!(
+        err,
+        Mm7Error::LimitExceeded {
+            what: "MIME header line length",
+            limit: 100
+        }
+    );
+    let four = "A: 1\r\nB: 2\r\nC: 3\r\nD: 4";
+    assert!(codec.decode(ct, part(four).as_bytes()).is_ok());
+    let err = codec
+        .decode(ct, part(&format!("{four}\r\nE: 5")).as_bytes())
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Mm7Error::LimitExceeded {
+            what: "MIME header lines in one part",
+            limit: 4
+        }
+    );
+    // Continuation lines count as lines.
+    let err = codec
+        .decode(ct, part("A: 1\r\n 2\r\n 3\r\n 4\r\n 5").as_bytes())
+        .unwrap_err();
+    assert!(matches!(err, Mm7Error::LimitExceeded { .. }), "{err}");
+    // An HTTP Content-Type longer than a header line.
+    let long = format!("multipart/related; boundary=b; x={}", "a".repeat(100));
+    assert!(matches!(
+        codec.decode(Some(&long), part("A: 1").as_bytes()),
+        Err(Mm7Error::LimitExceeded {
+            what: "MIME header line length",
+            ..
+        })
+    ));
+
+    // The namespace URIs are 82 bytes, so attribute values up to 128 bytes are allowed here.
+    let codec = DefaultMm7Codec::new(Limits {
+        max_attribute_bytes: 128,
+        max_text_bytes: 64,
+        ..Limits::default()
+    });
+    let attr = |n: usize| {
+        drr_with(&format!(
+            r#"<StatusText x="{}">t</StatusText>"#,
+            "v".repeat(n)
+        ))
+    };
+    assert!(codec.decode(None, attr(128).as_bytes()).is_ok());
+    assert_eq!(
+        codec.decode(None, attr(129).as_bytes()).unwrap_err(),
+        Mm7Error::LimitExceeded {
+            what: "XML attribute value size",
+            limit: 128
+        }
+    );
+    let text = |n: usize| drr_with(&format!("<StatusText>{}</StatusText>", "t".repeat(n)));
+    assert!(codec.decode(None, text(64).as_bytes()).is_ok());
+    assert_eq!(
+        codec.decode(None, text(65).as_bytes()).unwrap_err(),
+        Mm7Error::LimitExceeded {
+            what: "XML text size of one element",
+            limit: 64
+        }
+    );
+}
+
+#[test]
+fn a_body_of_empty_parts_is_refused_at_the_first_part_over_the_limit() {
+    let mut body = format!("--b\r\nContent-Type: text/xml\r\n\r\n{}\r\n", soap_part());
+    body.push_str(&"--b\r\n".repeat(3_000_000));
+    let started = std::time::Instant::now();
+    let err = decode(Some("multipart/related; boundary=b"), body.as_bytes()).unwrap_err();
+    assert_eq!(
+        err,
+        Mm7Error::LimitExceeded {
+            what: "MIME part count",
+            limit: 256
+        }
+    );
+    // Refused at part 257, not after reading 3 million of them.
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn mime_edge_cases_never_panic_and_say_what_is_wrong() {
+    let ct = Some("multipart/related; boundary=b");
+    let soap = soap_part();
+    let cases: Vec<(String, &str)> = vec![
+        // No blank line after a part's headers: the part is all header.
+        (
+            format!(
+                "--b\r\nContent-Type: text/xml\r\n\r\n{soap}\r\n--b\r\nContent-Type: text/plain\r\n--b--"
+            ),
+            "ok",
+        ),
+        // A header line without a colon.
+        (
+            format!(
+                "--b\r\nContent-Type: text/xml\r\n\r\n{soap}\r\n--b\r\nnot a header\r\n\r\nx\r\n--b--"
+            ),
+            "no colon",
+        ),
+        // LF-only line ends throughout.
+        (
+            format!("--b\nContent-Type: text/xml\n\n{soap}\n--b--\n"),
+            "ok",
+        ),
+        // A nested multipart whose boundary never occurs.
+        (
+            format!(
+                "--b\r\nContent-Type: text/xml\r\n\r\n{soap}\r\n--b\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\nx\r\n--b--"
+            ),
+            "does not occur",
+        ),
+        // Only a close delimiter.
+        ("--b--\r\n".to_string(), "no parts"),
+        // Preamble and epilogue are ignored.
+        (
+            format!(
+                "preamble\r\n--b\r\nContent-Type: text/xml\r\n\r\n{soap}\r\n--b--\r\nepilogue --b\r\n"
+            ),
+            "ok",
+        ),
+    ];
+    for (body, expect) in cases {
+        match decode(ct, body.as_bytes()) {
+            Ok(_) => assert_eq!(expect, "ok", "{body:?}"),
+            Err(e) => assert!(e.to_string().contains(expect), "{body:?}: {e}"),
+        }
+    }
+}

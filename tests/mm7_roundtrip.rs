@@ -76,13 +76,51 @@ fn sender_identification() -> impl Strategy<Value = SenderIdentification> {
         })
 }
 
+/// An `xs:dateTime`, with and without fraction and zone.
+fn date_time() -> impl Strategy<Value = String> {
+    (
+        1970u32..2100,
+        1u32..=12,
+        1u32..=28,
+        0u32..24,
+        0u32..60,
+        0u32..60,
+        option::of(1u32..1000),
+        proptest::sample::select(vec!["", "Z", "+05:30", "-14:00"]),
+    )
+        .prop_map(|(y, mo, d, h, mi, s, frac, zone)| {
+            let frac = frac.map(|f| format!(".{f:03}")).unwrap_or_default();
+            format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}{zone}")
+        })
+}
+
+/// The schema's `relativeOrAbsoluteDateType`: an `xs:dateTime` or an `xs:duration`.
+fn date_or_duration() -> impl Strategy<Value = String> {
+    prop_oneof![
+        date_time(),
+        (0u32..400, 0u32..48).prop_map(|(d, h)| format!("P{d}DT{h}H")),
+    ]
+}
+
+/// A `Content` reference; the message's strategy points its href at one of its parts.
 fn content_ref() -> impl Strategy<Value = Option<ContentRef>> {
     option::of(
-        (text(), option::of(any::<bool>())).prop_map(|(href, allow_adaptations)| ContentRef {
-            href,
+        option::of(any::<bool>()).prop_map(|allow_adaptations| ContentRef {
+            href: String::new(),
             allow_adaptations,
         }),
     )
+}
+
+/// Points `content` at one of `parts` (by Content-ID, or by Content-Location when `pick` is
+/// odd and the part has one); a message without parts has no `Content`, which would dangle.
+fn link(content: Option<ContentRef>, parts: &[ContentPart], pick: usize) -> Option<ContentRef> {
+    let part = parts.get(pick / 2 % parts.len().max(1))?;
+    let href = match (&part.content_location, pick % 2) {
+        (Some(location), 1) => location.clone(),
+        _ => format!("cid:{}", part.content_id.as_deref()?),
+    };
+    content.map(|c| ContentRef { href, ..c })
 }
 
 /// Leaf content parts with binary bodies (including CRLF, NUL and boundary-like bytes).
@@ -123,13 +161,13 @@ prop_compose! {
         si in sender_identification(), r in recipients(), service_code in option::of(text()),
         linked_id in option::of(text()),
         message_class in option::of(proptest::sample::select(vec![MessageClass::Personal, MessageClass::Informational, MessageClass::Advertisement, MessageClass::Auto])),
-        time_stamp in option::of(text()), earliest in option::of(text()), expiry in option::of(text()),
+        time_stamp in option::of(date_time()), earliest in option::of(date_or_duration()), expiry in option::of(date_or_duration()),
         delivery_report in option::of(any::<bool>()), read_reply in option::of(any::<bool>()),
         priority in priority(), subject in option::of(text()),
         charged_party in option::of(proptest::sample::select(vec![ChargedParty::Sender, ChargedParty::Recipient, ChargedParty::Both, ChargedParty::Neither, ChargedParty::ThirdParty])),
         charged_party_id in option::of(text()), distribution_indicator in option::of(any::<bool>()),
         applic in (option::of(text()), option::of(text()), option::of(text())),
-        content in content_ref(), parts in parts(),
+        content in content_ref(), parts in parts(), pick in any::<usize>(),
     ) -> SubmitReq {
         let mut m = SubmitReq::new(String::new(), Release::default(), r);
         m.sender_identification = si;
@@ -147,7 +185,7 @@ prop_compose! {
         m.charged_party_id = charged_party_id;
         m.distribution_indicator = distribution_indicator;
         (m.applic_id, m.reply_applic_id, m.aux_applic_info) = applic;
-        m.content = content;
+        m.content = link(content, &parts, pick);
         m.parts = parts;
         m
     }
@@ -186,17 +224,17 @@ fn message() -> impl Strategy<Value = Mm7Message> {
             address(),
             recipients(),
             (
-                option::of(text()),
+                option::of(date_time()),
                 option::of(text()),
                 priority(),
                 option::of(text())
             ),
             (option::of(text()), option::of(text()), option::of(text())),
-            content_ref(),
+            (content_ref(), any::<usize>()),
             parts(),
         )
             .prop_map(
-                move |(ids, sender, recipients, misc, applic, content, parts)| {
+                move |(ids, sender, recipients, misc, applic, (content, pick), parts)| {
                     let (transaction_id, mm7_version, release, warnings) = e();
                     Mm7Message::DeliverReq(DeliverReq {
                         transaction_id,
@@ -216,7 +254,7 @@ fn message() -> impl Strategy<Value = Mm7Message> {
                         applic_id: applic.0,
                         reply_applic_id: applic.1,
                         aux_applic_info: applic.2,
-                        content,
+                        content: link(content, &parts, pick),
                         parts,
                     })
                 }
@@ -258,15 +296,15 @@ fn message() -> impl Strategy<Value = Mm7Message> {
             text(),
             (
                 option::of(text()),
-                option::of(text()),
+                option::of(date_time()),
                 option::of(any::<bool>())
             ),
-            (option::of(text()), option::of(any::<bool>())),
-            content_ref(),
+            (option::of(date_or_duration()), option::of(any::<bool>())),
+            (content_ref(), any::<usize>()),
             parts(),
         )
             .prop_map(
-                move |(sender_identification, message_id, a, b, content, parts)| {
+                move |(sender_identification, message_id, a, b, (content, pick), parts)| {
                     let (transaction_id, mm7_version, release, warnings) = e();
                     Mm7Message::ReplaceReq(ReplaceReq {
                         transaction_id,
@@ -280,7 +318,7 @@ fn message() -> impl Strategy<Value = Mm7Message> {
                         read_reply: a.2,
                         earliest_delivery_time: b.0,
                         distribution_indicator: b.1,
-                        content,
+                        content: link(content, &parts, pick),
                         parts,
                     })
                 }
@@ -299,7 +337,7 @@ fn message() -> impl Strategy<Value = Mm7Message> {
             (option::of(text()), text()),
             address(),
             address(),
-            text(),
+            date_time(),
             mm_status(),
             (
                 option::of(text()),
@@ -341,7 +379,7 @@ fn message() -> impl Strategy<Value = Mm7Message> {
             (option::of(text()), text()),
             address(),
             address(),
-            text(),
+            date_time(),
             proptest::sample::select(vec![
                 ReadStatus::Read,
                 ReadStatus::Deleted,
@@ -517,4 +555,51 @@ fn nested_multipart_content_round_trips() {
         unreachable!()
     };
     assert_eq!(mixed.parts, orig.parts[0].parts);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Multipart bodies written the ways peers write them (CRLF or LF line ends, blanks after
+    /// a delimiter, a preamble and an epilogue, bodies that hold boundary-like text) split
+    /// into exactly the parts that were written.
+    #[test]
+    fn multipart_layout_variants_split_exactly(
+        bodies in vec(vec(any::<u8>(), 0..200), 1..6),
+        lf_only in any::<bool>(),
+        padding in proptest::sample::select(vec!["", " ", "\t ", "  "]),
+        preamble in any::<bool>(),
+    ) {
+        let nl = if lf_only { "\n" } else { "\r\n" };
+        let soap = format!(
+            r#"<env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/"><env:Header><TransactionID xmlns="{ns}">t</TransactionID></env:Header><env:Body><SubmitReq xmlns="{ns}"><MM7Version>6.8.0</MM7Version><SenderIdentification/><Recipients/><Content href="cid:p0"/></SubmitReq></env:Body></env:Envelope>"#,
+            ns = Release::default().namespace()
+        );
+        let mut raw = Vec::new();
+        if preamble {
+            raw.extend_from_slice(format!("This is a preamble --bound{nl}").as_bytes());
+        }
+        raw.extend_from_slice(format!("--bound{padding}{nl}Content-Type: text/xml{nl}{nl}{soap}{nl}").as_bytes());
+        for (i, body) in bodies.iter().enumerate() {
+            // A body must not hold a line that is a delimiter; keep boundary-like text that is
+            // not at a line start.
+            let body: Vec<u8> = body.iter().map(|&b| if b == b'-' { b'_' } else { b }).collect();
+            raw.extend_from_slice(format!("--bound{padding}{nl}Content-Type: application/octet-stream{nl}Content-ID: <p{i}>{nl}{nl}").as_bytes());
+            raw.extend_from_slice(&body);
+            raw.extend_from_slice(format!("x--bound{nl}").as_bytes());
+        }
+        raw.extend_from_slice(format!("--bound--{padding}{nl}epilogue{nl}").as_bytes());
+        let m = DefaultMm7Codec::default()
+            .decode(Some("multipart/related; boundary=bound"), &raw)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(m.warnings().is_empty(), "{:?}", m.warnings());
+        prop_assert_eq!(m.parts().len(), bodies.len());
+        for (i, (part, body)) in m.parts().iter().zip(&bodies).enumerate() {
+            let mut expected: Vec<u8> = body.iter().map(|&b| if b == b'-' { b'_' } else { b }).collect();
+            expected.extend_from_slice(b"x--bound");
+            prop_assert_eq!(&part.body, &expected, "part {}", i);
+            let id = format!("p{i}");
+            prop_assert_eq!(part.content_id.as_deref(), Some(id.as_str()));
+        }
+    }
 }

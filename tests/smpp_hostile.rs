@@ -4,7 +4,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use proptest::prelude::*;
 use redeliver::smpp::{
-    Body, DecodeError, DeliverSm, FramingError, Pdu, SmppFraming, SubmitSm, TlvTag, Tlvs,
+    Body, DecodeError, DefaultSmppCodec, DeliverSm, FramingError, Pdu, SmppCodec, SmppFraming,
+    StrictSmppCodec, SubmitSm, Tlv, TlvLengthWarning, TlvTag, Tlvs,
 };
 use tokio_util::codec::Decoder;
 
@@ -149,20 +150,82 @@ fn truncated_tlv_header() {
     );
 }
 
+/// A known TLV of the wrong size costs only itself: the lenient decoder keeps it raw and says
+/// so; the strict decoder refuses the PDU as before.
 #[test]
 fn tlv_of_the_wrong_size() {
     let mut body = submit_head();
     body.push(0);
     body.extend_from_slice(&[0x04, 0x27, 0x00, 0x02, 0x02, 0x00]);
+    body.extend_from_slice(&[0x00, 0x1E, 0x00, 0x04, b'a', b'b', b'c', 0]);
     let f = frame(0x05, &body);
+    let strict = Pdu::decode_strict(&f).unwrap_err();
     assert_eq!(
-        error_text(&f),
+        strict.to_string(),
         "deliver_sm: TLV message_state (0x0427): length 2, the spec says 1"
     );
+    assert_eq!(strict.command_status().to_string(), "ESME_RINVPARLEN");
+
+    let pdu = Pdu::decode(&f).unwrap();
+    let warnings: Vec<_> = pdu.tlv_warnings().collect();
     assert_eq!(
-        Pdu::decode(&f).map_err(|e| e.command_status().to_string()),
-        Err("ESME_RINVPARLEN".into())
+        warnings,
+        vec![TlvLengthWarning {
+            tag: TlvTag::MESSAGE_STATE,
+            length: 2,
+            expected: 1
+        }]
     );
+    assert_eq!(
+        warnings[0].to_string(),
+        "TLV message_state (0x0427): length 2, the spec says 1; kept as raw bytes"
+    );
+    let tlvs = pdu.tlvs().unwrap();
+    assert_eq!(
+        tlvs.iter().next(),
+        Some(Tlv::Other {
+            tag: TlvTag::MESSAGE_STATE,
+            value: Bytes::from_static(&[2, 0])
+        })
+    );
+    // The typed accessor does not guess at a malformed value; the other TLVs are intact.
+    assert_eq!(tlvs.message_state(), None);
+    assert_eq!(
+        tlvs.receipted_message_id().map(|i| i.to_string()),
+        Some("abc".into())
+    );
+    // And the PDU goes back out byte for byte.
+    assert_eq!(pdu.to_bytes().unwrap(), f);
+}
+
+/// A widely used Python SMPP library sends `source_addr_subunit` as two bytes.
+#[test]
+fn two_byte_source_addr_subunit_from_python_peers() {
+    let mut body = submit_head();
+    body.extend_from_slice(&[2, b'h', b'i']);
+    body.extend_from_slice(&[0x00, 0x0D, 0x00, 0x02, 0x00, 0x01]);
+    let f = frame(0x04, &body);
+    let pdu = Pdu::decode(&f).unwrap();
+    let Body::SubmitSm(submit) = &pdu.body else {
+        panic!("not a submit_sm: {pdu:?}");
+    };
+    assert_eq!(&submit.short_message[..], b"hi");
+    assert_eq!(
+        pdu.tlv_warnings()
+            .map(|w| (w.tag, w.length))
+            .collect::<Vec<_>>(),
+        vec![(TlvTag::SOURCE_ADDR_SUBUNIT, 2)]
+    );
+    assert!(Pdu::decode_strict(&f).is_err());
+    assert!(StrictSmppCodec.decode(&f).is_err());
+    assert!(DefaultSmppCodec.decode(&f).is_ok());
+    // Through the framing adapter, with each codec.
+    let mut lenient = SmppFraming::new();
+    let mut buf = BytesMut::from(&f[..]);
+    assert!(matches!(lenient.decode(&mut buf), Ok(Some(_))));
+    let mut strict = SmppFraming::with_codec(StrictSmppCodec);
+    let mut buf = BytesMut::from(&f[..]);
+    assert!(strict.decode(&mut buf).is_err());
 }
 
 #[test]
@@ -311,7 +374,33 @@ proptest! {
 
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let _ = Pdu::decode(&Bytes::from(bytes));
+        let _ = Pdu::decode(&Bytes::from(bytes.clone()));
+        let _ = Pdu::decode_strict(&Bytes::from(bytes));
+    }
+
+    /// Any fixed-size tag with any other length: the lenient decoder keeps the PDU, reports
+    /// exactly that TLV, and re-encodes it byte for byte; the strict one refuses it.
+    #[test]
+    fn wrong_length_tlvs_are_kept_and_reported(
+        tag in prop::sample::select(vec![0x0005u16, 0x000D, 0x0008, 0x0017, 0x0204, 0x020C, 0x0423, 0x0427, 0x1383]),
+        value in proptest::collection::vec(any::<u8>(), 0..8),
+    ) {
+        let tag = TlvTag(tag);
+        let expected = tag.fixed_len().unwrap_or_default();
+        prop_assume!(value.len() != expected);
+        let mut body = submit_head();
+        body.push(0);
+        body.extend_from_slice(&tag.0.to_be_bytes());
+        body.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        body.extend_from_slice(&value);
+        let f = frame(0x04, &body);
+        let pdu = Pdu::decode(&f).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(
+            pdu.tlv_warnings().collect::<Vec<_>>(),
+            vec![TlvLengthWarning { tag, length: value.len(), expected }]
+        );
+        prop_assert_eq!(pdu.to_bytes().map_err(|e| TestCaseError::fail(e.to_string()))?, f.clone());
+        prop_assert!(Pdu::decode_strict(&f).is_err());
     }
 
     #[test]

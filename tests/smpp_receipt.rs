@@ -104,3 +104,81 @@ proptest! {
         prop_assert!(!MessageIdFormat::same_id(&hex, MessageIdFormat::Hexadecimal, &next, MessageIdFormat::Decimal));
     }
 }
+
+/// The receipt texts of `tests/data/smpp-vendors/receipts.txt`: whitespace and case variants
+/// real SMSCs send.
+#[test]
+fn vendor_receipt_corpus() {
+    let path = format!(
+        "{}/tests/data/smpp-vendors/receipts.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let corpus = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut checked = 0;
+    for line in corpus
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (expected, raw) = line.split_once('\t').unwrap_or_else(|| panic!("{line:?}"));
+        let raw = raw
+            .replace("\\t", "\t")
+            .replace("\\r", "\r")
+            .replace("\\n", "\n")
+            .replace("\\0", "\0");
+        let fields: Vec<&str> = expected.split('|').collect();
+        let [id, stat, err, text] = fields[..] else {
+            panic!("{expected:?}");
+        };
+        let r = DeliveryReceipt::parse(raw.as_bytes()).unwrap_or_else(|e| panic!("{raw:?}: {e}"));
+        assert_eq!(r.id, id, "{raw:?}");
+        assert_eq!(r.stat, stat, "{raw:?}");
+        assert!(r.state.is_some(), "{raw:?}");
+        assert_eq!(r.err.as_deref(), Some(err), "{raw:?}");
+        assert_eq!(r.text.as_deref(), (text != "-").then_some(text), "{raw:?}");
+        assert!(r.submit_time().is_some_and(|d| d.is_ok()), "{raw:?}");
+        checked += 1;
+    }
+    assert_eq!(checked, 8);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Any mix of the separators and key spellings real SMSCs use reads the same fields.
+    #[test]
+    fn whitespace_and_case_variants_parse_alike(
+        id in "[0-9A-F]{1,20}",
+        err in "[0-9]{3}",
+        seps in proptest::collection::vec(proptest::sample::select(vec![" ", "  ", "\t", "\r\n", " \t "]), 7),
+        after_colon in proptest::collection::vec(proptest::sample::select(vec!["", " ", "\t", "  "]), 7),
+        upper in proptest::collection::vec(any::<bool>(), 7),
+    ) {
+        let fields = [
+            ("id", id.as_str()),
+            ("sub", "001"),
+            ("dlvrd", "001"),
+            ("submit date", "2411221530"),
+            ("done date", "2411221531"),
+            ("stat", "DELIVRD"),
+            ("err", err.as_str()),
+        ];
+        let mut text = String::new();
+        for (i, (key, value)) in fields.iter().enumerate() {
+            if i > 0 {
+                text.push_str(seps[i]);
+            }
+            text.push_str(&if upper[i] { key.to_uppercase() } else { (*key).to_owned() });
+            text.push(':');
+            text.push_str(after_colon[i]);
+            text.push_str(value);
+        }
+        let r = DeliveryReceipt::parse(text.as_bytes()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&r.id, &id);
+        prop_assert_eq!(r.sub.as_deref(), Some("001"));
+        prop_assert_eq!(r.dlvrd.as_deref(), Some("001"));
+        prop_assert_eq!(r.submit_date.as_deref(), Some("2411221530"));
+        prop_assert_eq!(r.done_date.as_deref(), Some("2411221531"));
+        prop_assert_eq!(r.state, Some(MessageState::Delivered));
+        prop_assert_eq!(r.err.as_deref(), Some(err.as_str()));
+    }
+}

@@ -2,7 +2,9 @@
 //! 3GPP TS 23.140 §9.2), SOAP Faults, and each message body of §8, by local name.
 
 use super::address::{Address, Recipients};
+use super::charset::soap_text;
 use super::content::ContentRef;
+use super::datetime::{is_date_time, is_duration};
 use super::error::{Mm7Error, SoapFault, cut};
 use super::message::*;
 use super::mm_status::{MmStatus, ReadStatus};
@@ -13,18 +15,22 @@ use super::warning::Warning;
 use super::xml::{Doc, NodeId};
 use super::{Limits, Mm7Message};
 
-/// Decodes a bare SOAP envelope.
-pub(crate) fn decode_envelope(xml: &[u8], limits: &Limits) -> Result<Mm7Message, Mm7Error> {
+/// Decodes a bare SOAP envelope; `charset` is the `charset` parameter of its MIME
+/// Content-Type, when it has one.
+pub(crate) fn decode_envelope(
+    xml: &[u8],
+    charset: Option<&str>,
+    limits: &Limits,
+) -> Result<Mm7Message, Mm7Error> {
     if xml.len() > limits.max_body_bytes {
         return Err(Mm7Error::BodyTooLarge {
             size: xml.len(),
             limit: limits.max_body_bytes,
         });
     }
-    let xml = xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml);
-    let text = std::str::from_utf8(xml).map_err(|e| Mm7Error::NotUtf8(e.to_string()))?;
-    let doc = Doc::parse(text, limits)?;
     let mut warnings = Vec::new();
+    let text = soap_text(xml, charset, &mut warnings)?;
+    let doc = Doc::parse(&text, limits)?;
 
     let root = 0;
     if doc.name(root) != "Envelope" {
@@ -34,9 +40,13 @@ pub(crate) fn decode_envelope(xml: &[u8], limits: &Limits) -> Result<Mm7Message,
         )));
     }
     let env_ns = doc.namespace(root);
-    if env_ns != SOAP_ENV_NS {
+    if env_ns.is_empty() {
         warnings.push(Warning::EnvelopeNamespace {
-            namespace: env_ns.into_owned(),
+            namespace: String::new(),
+        });
+    } else if env_ns != SOAP_ENV_NS {
+        return Err(Mm7Error::SoapVersionMismatch {
+            namespace: cut(&env_ns),
         });
     }
     let body = doc
@@ -46,6 +56,10 @@ pub(crate) fn decode_envelope(xml: &[u8], limits: &Limits) -> Result<Mm7Message,
         .children(body)
         .next()
         .ok_or_else(|| Mm7Error::Envelope("the Body is empty".into()))?;
+    let count = doc.children(body).count();
+    if count > 1 {
+        return Err(Mm7Error::MultipleMessages { count });
+    }
     if doc.name(element) == "Fault" {
         element = fault_payload(&doc, element)?;
     }
@@ -58,9 +72,27 @@ pub(crate) fn decode_envelope(xml: &[u8], limits: &Limits) -> Result<Mm7Message,
         });
     }
 
-    let transaction = doc
-        .child(root, "Header")
-        .and_then(|h| doc.child(h, "TransactionID"));
+    let header = doc.child(root, "Header");
+    let mut transactions = header
+        .into_iter()
+        .flat_map(|h| doc.children(h))
+        .filter(|&c| doc.name(c) == "TransactionID");
+    let transaction = transactions.next();
+    if let Some(first) = transaction {
+        let mut duplicate = false;
+        for other in transactions {
+            if doc.text(other) != doc.text(first) {
+                return Err(Mm7Error::ConflictingTransactionIds {
+                    first: cut(doc.text(first)),
+                    second: cut(doc.text(other)),
+                });
+            }
+            duplicate = true;
+        }
+        if duplicate {
+            warnings.push(Warning::DuplicateTransactionId);
+        }
+    }
     let transaction_id = match transaction {
         Some(t) => {
             let header_ns = doc.namespace(t);
@@ -142,6 +174,10 @@ fn is_message(name: &str) -> bool {
     )
 }
 
+/// Wrapper elements around an address that the early REL-5 schemas use (`senderAddressType`
+/// holds its address in `SenderAddress`).
+const WRAPPERS: &[&str] = &["SenderAddress"];
+
 struct Head {
     transaction_id: Option<String>,
     release: Release,
@@ -162,9 +198,33 @@ impl Cx<'_, '_> {
 
     fn skip(&mut self, parent: NodeId, n: NodeId) {
         self.warnings.push(Warning::UnexpectedElement {
-            parent: self.doc.name(parent).to_owned(),
-            element: self.doc.name(n).to_owned(),
+            parent: cut(self.doc.name(parent)),
+            element: cut(self.doc.name(n)),
         });
+    }
+
+    /// A mandatory `xs:dateTime` element: anything else is an error.
+    fn date_time(&self, n: NodeId, element: &'static str) -> Result<String, Mm7Error> {
+        let text = self.doc.text(n);
+        if !is_date_time(text) {
+            return Err(self.invalid(element, n, "not an xs:dateTime"));
+        }
+        Ok(text.to_owned())
+    }
+
+    /// An optional `xs:dateTime` element (or, with `duration`, the schema's
+    /// `relativeOrAbsoluteDateType`: an `xs:dateTime` or an `xs:duration`): anything else is
+    /// a warning and `None`, never a silent replacement.
+    fn opt_date(&mut self, n: NodeId, element: &'static str, duration: bool) -> Option<String> {
+        let text = self.doc.text(n);
+        if is_date_time(text) || (duration && is_duration(text)) {
+            return Some(text.to_owned());
+        }
+        self.warnings.push(Warning::InvalidDate {
+            element,
+            value: cut(text),
+        });
+        None
     }
 
     fn missing(&self, element: &'static str) -> Mm7Error {
@@ -232,14 +292,39 @@ impl Cx<'_, '_> {
         status
     }
 
-    /// An address element: one `Number`, `ShortCode` or `RFC2822Address` child, or bare text
+    /// An address element: one `Number`, `ShortCode` or `RFC2822Address` child (with or
+    /// without REL-6's `displayOnly` / `addressCoding` / `id` attributes); or that child inside
+    /// one wrapper element, as early REL-5 relays send `Sender` and `Recipient` (accepted
+    /// silently for `SenderAddress`, with a warning for any other wrapper); or bare text
     /// (accepted with a warning).
     fn address(&mut self, n: NodeId, element: &'static str) -> Result<Address, Mm7Error> {
         let mut found = None;
         for c in self.doc.children(n) {
-            match Address::from_element(self.doc.name(c), self.text(c)) {
-                Some(a) if found.is_none() => found = Some(a),
-                _ => self.skip(n, c),
+            if found.is_some() {
+                self.skip(n, c);
+                continue;
+            }
+            if let Some(a) = Address::from_element(self.doc.name(c), self.text(c)) {
+                found = Some(a);
+                continue;
+            }
+            let mut inner = self.doc.children(c);
+            let wrapped = match (inner.next(), inner.next()) {
+                (Some(g), None) => Address::from_element(self.doc.name(g), self.text(g)),
+                _ => None,
+            };
+            match wrapped {
+                Some(a) => {
+                    let wrapper = self.doc.name(c);
+                    if !WRAPPERS.contains(&wrapper) {
+                        self.warnings.push(Warning::WrappedAddress {
+                            element: element.to_owned(),
+                            wrapper: cut(wrapper),
+                        });
+                    }
+                    found = Some(a);
+                }
+                None => self.skip(n, c),
             }
         }
         if let Some(a) = found {
@@ -402,9 +487,11 @@ fn submit_req(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<SubmitReq, Mm7Error> {
             "ServiceCode" => m.service_code = Some(cx.text(c)),
             "LinkedID" => m.linked_id = Some(cx.text(c)),
             "MessageClass" => m.message_class = Some(cx.message_class(c)),
-            "TimeStamp" => m.time_stamp = Some(cx.text(c)),
-            "EarliestDeliveryTime" => m.earliest_delivery_time = Some(cx.text(c)),
-            "ExpiryDate" => m.expiry_date = Some(cx.text(c)),
+            "TimeStamp" => m.time_stamp = cx.opt_date(c, "TimeStamp", false),
+            "EarliestDeliveryTime" => {
+                m.earliest_delivery_time = cx.opt_date(c, "EarliestDeliveryTime", true)
+            }
+            "ExpiryDate" => m.expiry_date = cx.opt_date(c, "ExpiryDate", true),
             "DeliveryReport" => m.delivery_report = Some(cx.boolean(c, "DeliveryReport")?),
             "ReadReply" => m.read_reply = Some(cx.boolean(c, "ReadReply")?),
             "Priority" => m.priority = Some(cx.priority(c)),
@@ -470,7 +557,7 @@ fn deliver_req(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<DeliverReq, Mm7Error> 
             "LinkedID" => linked_id = Some(cx.text(c)),
             "Sender" => sender = Some(cx.address(c, "Sender")?),
             "Recipients" => recipients = cx.recipients(c),
-            "TimeStamp" => time_stamp = Some(cx.text(c)),
+            "TimeStamp" => time_stamp = cx.opt_date(c, "TimeStamp", false),
             "ReplyChargingID" => reply_charging_id = Some(cx.text(c)),
             "Priority" => priority = Some(cx.priority(c)),
             "Subject" => subject = Some(cx.text(c)),
@@ -565,9 +652,11 @@ fn replace_req(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<ReplaceReq, Mm7Error> 
             "SenderIdentification" => sender_identification = Some(cx.sender_identification(c)?),
             "MessageID" => message_id = Some(cx.text(c)),
             "ServiceCode" => service_code = Some(cx.text(c)),
-            "TimeStamp" => time_stamp = Some(cx.text(c)),
+            "TimeStamp" => time_stamp = cx.opt_date(c, "TimeStamp", false),
             "ReadReply" => read_reply = Some(cx.boolean(c, "ReadReply")?),
-            "EarliestDeliveryTime" => earliest_delivery_time = Some(cx.text(c)),
+            "EarliestDeliveryTime" => {
+                earliest_delivery_time = cx.opt_date(c, "EarliestDeliveryTime", true)
+            }
             "DistributionIndicator" => {
                 distribution_indicator = Some(cx.boolean(c, "DistributionIndicator")?)
             }
@@ -609,7 +698,7 @@ fn delivery_report_req(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<DeliveryReport
             "MessageID" => message_id = Some(cx.text(c)),
             "Recipient" => recipient = Some(cx.address(c, "Recipient")?),
             "Sender" => sender = Some(cx.address(c, "Sender")?),
-            "Date" => date = Some(cx.text(c)),
+            "Date" => date = Some(cx.date_time(c, "Date")?),
             "MMStatus" => mm_status = Some(cx.mm_status(c)),
             "StatusText" => status_text = Some(cx.text(c)),
             "ApplicID" => applic_id = Some(cx.text(c)),
@@ -655,7 +744,7 @@ fn read_reply_req(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<ReadReplyReq, Mm7Er
             "MessageID" => message_id = Some(cx.text(c)),
             "Recipient" => recipient = Some(cx.address(c, "Recipient")?),
             "Sender" => sender = Some(cx.address(c, "Sender")?),
-            "TimeStamp" => time_stamp = Some(cx.text(c)),
+            "TimeStamp" => time_stamp = Some(cx.date_time(c, "TimeStamp")?),
             "MMStatus" => mm_status = Some(cx.lenient("MMStatus", c, ReadStatus::parse)),
             "StatusText" => status_text = Some(cx.text(c)),
             "ApplicID" => applic_id = Some(cx.text(c)),

@@ -3,6 +3,8 @@
 
 use thiserror::Error;
 
+use super::status::StatusCode;
+
 /// A SOAP 1.1 `Fault` (SOAP 1.1 §4.4) that does not carry an MM7 `RSErrorRsp` or
 /// `VASPErrorRsp`, as vendors send them: everything it said is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -48,9 +50,44 @@ pub enum Mm7Error {
     /// The SOAP part declares a DOCTYPE; refused so that no entity is ever expanded.
     #[error("SOAP XML declares a DOCTYPE, which MM7 does not allow (refused: no entity expansion)")]
     Doctype,
-    /// The SOAP part is not UTF-8.
+    /// The SOAP part is not UTF-8 (and declares no other charset).
     #[error("SOAP part is not UTF-8: {0}")]
     NotUtf8(String),
+    /// The SOAP part declares a charset (MIME `charset` or XML `encoding`) that is not known.
+    #[error("SOAP part charset {label:?} is not a known encoding")]
+    Charset {
+        /// The label as declared (cut to 64 characters).
+        label: String,
+    },
+    /// The envelope is not SOAP 1.1 (e.g. a SOAP 1.2 envelope): MM7 binds to SOAP 1.1, which
+    /// answers this with a `VersionMismatch` Fault (SOAP 1.1 §4.4.1).
+    #[error("envelope namespace {namespace:?} is not SOAP 1.1 (VersionMismatch)")]
+    SoapVersionMismatch {
+        /// The envelope's namespace as received (cut to 64 characters).
+        namespace: String,
+    },
+    /// The SOAP Body holds more than one element; MM7 carries exactly one message.
+    #[error("the SOAP Body holds {count} elements; MM7 allows exactly one message")]
+    MultipleMessages {
+        /// How many element children the Body has.
+        count: usize,
+    },
+    /// Two `TransactionID` header blocks with different values.
+    #[error("the SOAP Header holds TransactionID {first:?} and TransactionID {second:?}")]
+    ConflictingTransactionIds {
+        /// The first value (cut to 64 characters).
+        first: String,
+        /// The first different value (cut to 64 characters).
+        second: String,
+    },
+    /// A `Content href` that points at no part of the body (TS 23.140 status 2007).
+    #[error("{message}: Content href {href:?} points at no part of the body")]
+    DanglingContent {
+        /// The message.
+        message: &'static str,
+        /// The href (cut to 64 characters).
+        href: String,
+    },
     /// The document is not a SOAP envelope with a body holding one message.
     #[error("not an MM7 SOAP envelope: {0}")]
     Envelope(String),
@@ -99,6 +136,36 @@ pub enum Mm7Error {
         /// What was wrong.
         reason: String,
     },
+}
+
+impl Mm7Error {
+    /// The `StatusCode` a relay or VASP answers this decode error with (3GPP TS 23.140
+    /// §8.7.3): 2004 for a body over the size limit, 4003 for an element that is no MM7
+    /// message, 2007 (message format corrupt) for every other malformed body. `None` for a
+    /// [`SoapVersionMismatch`](Mm7Error::SoapVersionMismatch), which is answered with a SOAP
+    /// `VersionMismatch` Fault instead (see [`soap_fault_code`](Self::soap_fault_code)), for a
+    /// peer's [`Fault`](Mm7Error::Fault) and for encode errors.
+    pub fn status_code(&self) -> Option<StatusCode> {
+        match self {
+            Mm7Error::BodyTooLarge { .. } => Some(StatusCode::MultimediaContentRefused),
+            Mm7Error::UnknownMessage(_) => Some(StatusCode::UnsupportedOperation),
+            Mm7Error::SoapVersionMismatch { .. } | Mm7Error::Fault(_) | Mm7Error::Encode { .. } => {
+                None
+            }
+            _ => Some(StatusCode::MessageFormatCorrupt),
+        }
+    }
+
+    /// The SOAP 1.1 `faultcode` (local part) to answer this error with when answering with a
+    /// Fault: `VersionMismatch` for a non-SOAP-1.1 envelope, `Server` for encode errors,
+    /// `Client` for everything the peer sent wrong.
+    pub fn soap_fault_code(&self) -> &'static str {
+        match self {
+            Mm7Error::SoapVersionMismatch { .. } => "VersionMismatch",
+            Mm7Error::Encode { .. } => "Server",
+            _ => "Client",
+        }
+    }
 }
 
 /// Cuts a value for an error message, so that hostile input cannot make errors unbounded.

@@ -507,6 +507,22 @@ impl Mm7Message {
         }
     }
 
+    /// The `Content` reference of a SubmitReq, DeliverReq or ReplaceReq, when it has one.
+    pub fn content(&self) -> Option<&ContentRef> {
+        match self {
+            Mm7Message::SubmitReq(m) => m.content.as_ref(),
+            Mm7Message::DeliverReq(m) => m.content.as_ref(),
+            Mm7Message::ReplaceReq(m) => m.content.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The content part the `Content href` points at, searched through nested multiparts
+    /// (see [`ContentRef::resolve`]).
+    pub fn content_part(&self) -> Option<&ContentPart> {
+        self.content()?.resolve(self.parts())
+    }
+
     pub(crate) fn warnings_mut(&mut self) -> &mut Vec<Warning> {
         each!(self, m => &mut m.warnings)
     }

@@ -1,15 +1,25 @@
-//! `multipart/related` HTTP bodies (RFC 2387, 3GPP TS 23.140 §9.3): splitting one into its
-//! SOAP part and content parts, and building one for a SubmitReq, DeliverReq or ReplaceReq.
+//! `multipart/related` HTTP bodies (RFC 2046, RFC 2387, 3GPP TS 23.140 §9.3): splitting one into
+//! its SOAP part and content parts, and building one for a SubmitReq, DeliverReq or ReplaceReq.
 //!
-//! Parsing uses `mailparse` for headers, parameters, nested multiparts and transfer decoding.
-//! What it does leniently without saying so is checked here and turned into warnings: a
-//! multipart whose closing delimiter is missing, and a body whose base64 or quoted-printable
-//! cannot be decoded (kept as received). Size, nesting and part count are bounded before and
-//! after `mailparse` runs.
+//! The splitter is this crate's own and works in one pass over the body: it finds each
+//! delimiter line, counts the part against [`Limits::max_parts`] before looking at it, checks
+//! every header line against [`Limits::max_header_line`] and [`Limits::max_header_lines`]
+//! before the header block is parsed, and checks the nesting depth before it descends into a
+//! nested multipart. Nothing is built for a part that breaks a limit, and nothing is copied
+//! except the decoded bodies of content parts. Header fields are read with `mailparse`
+//! (RFC 2047 words, folding, parameters), given only the bounded header block.
+//!
+//! What the splitter accepts leniently is turned into warnings: a multipart whose closing
+//! delimiter is missing, and a body whose base64 or quoted-printable cannot be decoded (kept
+//! as received).
+
+use std::borrow::Cow;
 
 use base64::Engine as _;
-use mailparse::body::Body;
-use mailparse::{MailHeaderMap, ParsedMail};
+use base64::alphabet;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use mailparse::{MailHeader, MailHeaderMap};
 use memchr::memmem;
 
 use super::Limits;
@@ -18,8 +28,12 @@ use super::error::{Mm7Error, cut};
 use super::warning::Warning;
 
 /// A `multipart/related` body split into the SOAP part and the content parts.
-pub(crate) struct Related {
-    pub soap: Vec<u8>,
+pub(crate) struct Related<'b> {
+    /// The SOAP part's body after transfer decoding: a slice of the input unless it was
+    /// base64 or quoted-printable.
+    pub soap: Cow<'b, [u8]>,
+    /// The SOAP part's `charset` parameter, when its Content-Type has one.
+    pub soap_charset: Option<String>,
     pub parts: Vec<ContentPart>,
     pub warnings: Vec<Warning>,
 }
@@ -31,17 +45,350 @@ fn strip_angles(id: &str) -> &str {
         .unwrap_or(id)
 }
 
-/// Splits a `multipart/related` body given its HTTP `Content-Type`.
-pub(crate) fn split_related(
-    content_type: &str,
-    body: &[u8],
+/// Base64 as MIME bodies carry it: padding optional, stray trailing bits tolerated.
+const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// The next delimiter line of `delim` (`--boundary`) at or after `from`: where the part before
+/// it ends (the line end before the delimiter belongs to the delimiter), where the next part
+/// starts, and whether it is the close delimiter.
+fn next_delimiter(body: &[u8], delim: &[u8], from: usize) -> Option<(usize, usize, bool)> {
+    let mut at = from;
+    while let Some(i) = body.get(at..).and_then(|rest| memmem::find(rest, delim)) {
+        let start = at + i;
+        at = start + 1;
+        let part_end = if start == 0 {
+            0
+        } else if body[start - 1] == b'\n' {
+            if start >= 2 && body[start - 2] == b'\r' {
+                start - 2
+            } else {
+                start - 1
+            }
+        } else {
+            continue;
+        };
+        let mut k = start + delim.len();
+        let close = body.get(k..k + 2) == Some(b"--");
+        if close {
+            k += 2;
+        }
+        while matches!(body.get(k), Some(b' ' | b'\t')) {
+            k += 1;
+        }
+        let next = match body.get(k..) {
+            Some([]) | None => body.len(),
+            Some([b'\n', ..]) => k + 1,
+            Some([b'\r', b'\n', ..]) => k + 2,
+            Some([b'\r']) => body.len(),
+            // The close delimiter may be followed by anything (the epilogue starts there).
+            Some(_) if close => body.len(),
+            // A longer boundary that starts with this one: not a delimiter.
+            Some(_) => continue,
+        };
+        return Some((part_end.max(from), next, close));
+    }
+    None
+}
+
+/// Splits a part into its header block (with the blank line that ends it) and its body,
+/// checking every header line against the limits before the block is used.
+fn split_head<'b>(
+    part: &'b [u8],
     limits: &Limits,
-) -> Result<Related, Mm7Error> {
+    position: &str,
+) -> Result<(&'b [u8], &'b [u8]), Mm7Error> {
+    let mut pos = 0;
+    let mut lines = 0usize;
+    while pos < part.len() {
+        // Look no further than one line past the limit for the line's end.
+        let window_end = part
+            .len()
+            .min(pos + limits.max_header_line.saturating_add(2));
+        let window = &part[pos..window_end];
+        let (content_end, next) = match memchr::memchr(b'\n', window) {
+            Some(i) => (pos + i, pos + i + 1),
+            None if window_end == part.len() => (part.len(), part.len()),
+            None => return Err(header_line_too_long(limits)),
+        };
+        let mut line = &part[pos..content_end];
+        if let Some(l) = line.strip_suffix(b"\r") {
+            line = l;
+        }
+        if line.is_empty() {
+            return Ok((&part[..next], &part[next..]));
+        }
+        if line.len() > limits.max_header_line {
+            return Err(header_line_too_long(limits));
+        }
+        lines += 1;
+        if lines > limits.max_header_lines {
+            return Err(Mm7Error::LimitExceeded {
+                what: "MIME header lines in one part",
+                limit: limits.max_header_lines,
+            });
+        }
+        if line.first().is_some_and(|b| !b.is_ascii_whitespace()) && !line.contains(&b':') {
+            return Err(Mm7Error::Multipart(format!(
+                "part #{position}: header line {:?} has no colon",
+                cut(&String::from_utf8_lossy(line))
+            )));
+        }
+        pos = next;
+    }
+    Ok((part, &[]))
+}
+
+fn header_line_too_long(limits: &Limits) -> Mm7Error {
+    Mm7Error::LimitExceeded {
+        what: "MIME header line length",
+        limit: limits.max_header_line,
+    }
+}
+
+/// One part's header fields, parsed from a block already checked against the limits.
+struct Head<'b> {
+    fields: Vec<MailHeader<'b>>,
+    position: String,
+}
+
+impl Head<'_> {
+    fn parse<'b>(block: &'b [u8], position: String) -> Result<Head<'b>, Mm7Error> {
+        let (fields, _) = mailparse::parse_headers(block).map_err(|e| {
+            Mm7Error::Multipart(format!("part #{position}: header cannot be parsed: {e}"))
+        })?;
+        Ok(Head { fields, position })
+    }
+
+    /// A header's value, refused when it holds a CR or LF: a bare CR can sit inside a value
+    /// and RFC 2047 decoding can produce either, and such a value could neither be written
+    /// back as a header nor be trusted as a Content-ID reference.
+    fn get(&self, name: &str) -> Result<Option<String>, Mm7Error> {
+        match self.fields.get_first_value(name) {
+            Some(v) if v.contains(['\r', '\n']) => Err(Mm7Error::Multipart(format!(
+                "part #{}: {name} {:?} contains a line break",
+                self.position,
+                cut(&v)
+            ))),
+            v => Ok(v),
+        }
+    }
+}
+
+/// State of one split: the limits, the parts counted so far over every level, the warnings.
+struct Walk<'l> {
+    limits: &'l Limits,
+    count: usize,
+    warnings: Vec<Warning>,
+}
+
+impl Walk<'_> {
+    /// Calls `each` for every part of a multipart body, counting each against the part limit
+    /// before `each` sees it. Returns `false` when the boundary occurs nowhere in the body.
+    fn parts<'b>(
+        &mut self,
+        body: &'b [u8],
+        boundary: &str,
+        mut each: impl FnMut(&mut Self, usize, &'b [u8]) -> Result<(), Mm7Error>,
+    ) -> Result<bool, Mm7Error> {
+        let delim = format!("--{boundary}");
+        let Some((_, mut start, mut close)) = next_delimiter(body, delim.as_bytes(), 0) else {
+            return Ok(false);
+        };
+        let mut index = 0;
+        while !close {
+            self.count += 1;
+            if self.count > self.limits.max_parts {
+                return Err(Mm7Error::LimitExceeded {
+                    what: "MIME part count",
+                    limit: self.limits.max_parts,
+                });
+            }
+            match next_delimiter(body, delim.as_bytes(), start) {
+                Some((end, next, is_close)) => {
+                    each(self, index, &body[start..end])?;
+                    start = next;
+                    close = is_close;
+                }
+                None => {
+                    self.warnings.push(Warning::UnclosedMimePart {
+                        boundary: cut(boundary),
+                    });
+                    each(self, index, &body[start..])?;
+                    close = true;
+                }
+            }
+            index += 1;
+        }
+        Ok(true)
+    }
+
+    /// Turns one part (not the SOAP part) into a [`ContentPart`], descending into a nested
+    /// multipart at `depth` (the enclosing multipart's depth).
+    fn content_part(
+        &mut self,
+        part: &[u8],
+        position: String,
+        depth: usize,
+    ) -> Result<ContentPart, Mm7Error> {
+        let (block, body) = split_head(part, self.limits, &position)?;
+        let head = Head::parse(block, position)?;
+        let content_id = head
+            .get("Content-ID")?
+            .map(|id| strip_angles(&id).to_owned());
+        let content_type = head.get("Content-Type")?;
+        let content_location = head.get("Content-Location")?;
+        let ctype = mailparse::parse_content_type(content_type.as_deref().unwrap_or("text/plain"));
+        let content_type = content_type.unwrap_or_else(|| "text/plain".into());
+        let boundary = ctype
+            .params
+            .get("boundary")
+            .filter(|b| !b.is_empty() && ctype.mimetype.starts_with("multipart/"));
+        if let Some(boundary) = boundary {
+            if depth + 1 > self.limits.max_mime_depth {
+                return Err(Mm7Error::LimitExceeded {
+                    what: "MIME multipart nesting",
+                    limit: self.limits.max_mime_depth,
+                });
+            }
+            let mut parts = Vec::new();
+            let found = self.parts(body, boundary, |walk, i, p| {
+                parts.push(walk.content_part(p, format!("{}.{i}", head.position), depth + 1)?);
+                Ok(())
+            })?;
+            if !found {
+                return Err(Mm7Error::Multipart(format!(
+                    "part #{}: boundary {:?} does not occur in its body",
+                    head.position,
+                    cut(boundary)
+                )));
+            }
+            return Ok(ContentPart {
+                content_id,
+                content_type,
+                content_location,
+                body: Vec::new(),
+                parts,
+            });
+        }
+        let encoding = head.get("Content-Transfer-Encoding")?;
+        let body = match transfer_decode(body, encoding.as_deref()) {
+            Ok(b) => b.into_owned(),
+            Err(reason) => {
+                self.warnings.push(Warning::UndecodableContent {
+                    part: content_id
+                        .clone()
+                        .unwrap_or_else(|| format!("#{}", head.position)),
+                    encoding: encoding.unwrap_or_default(),
+                    reason,
+                });
+                body.to_vec()
+            }
+        };
+        Ok(ContentPart {
+            content_id,
+            content_type,
+            content_location,
+            body,
+            parts: Vec::new(),
+        })
+    }
+}
+
+/// Undoes a `Content-Transfer-Encoding`; identity encodings borrow the body.
+fn transfer_decode<'b>(body: &'b [u8], encoding: Option<&str>) -> Result<Cow<'b, [u8]>, String> {
+    let encoding = encoding.map(str::trim).unwrap_or("");
+    if encoding.eq_ignore_ascii_case("base64") {
+        base64_decode(body).map(Cow::Owned)
+    } else if encoding.eq_ignore_ascii_case("quoted-printable") {
+        Ok(Cow::Owned(quoted_printable_decode(body)))
+    } else {
+        Ok(Cow::Borrowed(body))
+    }
+}
+
+/// Base64 with line breaks and other whitespace anywhere, decoded in bounded chunks so that
+/// only the output grows with the input.
+fn base64_decode(body: &[u8]) -> Result<Vec<u8>, String> {
+    const CHUNK: usize = 4096;
+    let mut out = Vec::with_capacity(body.len() / 4 * 3 + 3);
+    let mut chunk = [0u8; CHUNK];
+    let mut len = 0;
+    for &b in body {
+        if b.is_ascii_whitespace() {
+            continue;
+        }
+        chunk[len] = b;
+        len += 1;
+        if len == CHUNK {
+            LENIENT_BASE64
+                .decode_vec(&chunk[..len], &mut out)
+                .map_err(|e| e.to_string())?;
+            len = 0;
+        }
+    }
+    if len > 0 {
+        LENIENT_BASE64
+            .decode_vec(&chunk[..len], &mut out)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Quoted-printable (RFC 2045 §6.7), robustly: an `=` that starts no escape is kept as it is.
+fn quoted_printable_decode(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if b != b'=' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match body.get(i + 1..) {
+            Some([b'\r', b'\n', ..]) => i += 3,
+            Some([b'\n', ..]) => i += 2,
+            Some([h, l, ..]) if hex(*h).is_some() && hex(*l).is_some() => {
+                out.push(hex(*h).unwrap_or(0) << 4 | hex(*l).unwrap_or(0));
+                i += 3;
+            }
+            _ => {
+                out.push(b'=');
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Splits a `multipart/related` body given its HTTP `Content-Type`.
+pub(crate) fn split_related<'b>(
+    content_type: &str,
+    body: &'b [u8],
+    limits: &Limits,
+) -> Result<Related<'b>, Mm7Error> {
     if content_type.contains(['\r', '\n']) {
         return Err(Mm7Error::ContentType {
             value: cut(content_type),
             reason: "contains a line break",
         });
+    }
+    if content_type.len() > limits.max_header_line {
+        return Err(header_line_too_long(limits));
     }
     let ctype = mailparse::parse_content_type(content_type);
     if ctype.mimetype != "multipart/related" {
@@ -51,7 +398,7 @@ pub(crate) fn split_related(
         });
     }
     let boundary = match ctype.params.get("boundary") {
-        Some(b) if !b.is_empty() => b.clone(),
+        Some(b) if !b.is_empty() => b.as_str(),
         _ => {
             return Err(Mm7Error::ContentType {
                 value: cut(content_type),
@@ -59,182 +406,66 @@ pub(crate) fn split_related(
             });
         }
     };
-    let delimiter = format!("--{boundary}");
-    if memmem::find(body, delimiter.as_bytes()).is_none() {
+    let start = ctype.params.get("start").map(|s| strip_angles(s));
+
+    let mut walk = Walk {
+        limits,
+        count: 0,
+        warnings: Vec::new(),
+    };
+    let mut soap: Option<(Cow<'b, [u8]>, Option<String>)> = None;
+    let mut parts = Vec::new();
+    let found = walk.parts(body, boundary, |walk, i, part| {
+        let position = i.to_string();
+        let is_soap = soap.is_none()
+            && match start {
+                None => i == 0,
+                Some(want) => {
+                    // The Content-ID is read from the bounded header block only.
+                    let (block, _) = split_head(part, walk.limits, &position)?;
+                    let head = Head::parse(block, position.clone())?;
+                    head.get("Content-ID")?
+                        .is_some_and(|id| strip_angles(&id) == want)
+                }
+            };
+        if !is_soap {
+            parts.push(walk.content_part(part, position, 1)?);
+            return Ok(());
+        }
+        let (block, body) = split_head(part, walk.limits, &position)?;
+        let head = Head::parse(block, position)?;
+        let charset = head.get("Content-Type")?.and_then(|ct| {
+            mailparse::parse_content_type(&ct)
+                .params
+                .get("charset")
+                .cloned()
+        });
+        let encoding = head.get("Content-Transfer-Encoding")?;
+        let decoded = transfer_decode(body, encoding.as_deref())
+            .map_err(|e| Mm7Error::Multipart(format!("the SOAP part cannot be decoded: {e}")))?;
+        soap = Some((decoded, charset));
+        Ok(())
+    })?;
+    if !found {
         return Err(Mm7Error::Multipart(format!(
             "boundary {:?} does not occur in the body",
-            cut(&boundary)
+            cut(boundary)
         )));
     }
-
-    // mailparse reads a whole MIME entity, so the HTTP Content-Type becomes its header.
-    let mut raw = Vec::with_capacity(body.len() + content_type.len() + 20);
-    raw.extend_from_slice(b"Content-Type: ");
-    raw.extend_from_slice(content_type.as_bytes());
-    raw.extend_from_slice(b"\r\n\r\n");
-    raw.extend_from_slice(body);
-    let mail = mailparse::parse_mail(&raw)
-        .map_err(|e| Mm7Error::Multipart(format!("cannot be parsed: {e}")))?;
-
-    let mut count = 0;
-    check_shape(&mail, 1, limits, &mut count)?;
-    let mut warnings = Vec::new();
-    check_closed(&mail, &mut warnings);
-    if mail.subparts.is_empty() {
-        return Err(Mm7Error::Multipart("it holds no parts".into()));
-    }
-
-    let soap_index = match ctype.params.get("start") {
-        Some(start) => {
-            let want = strip_angles(start);
-            mail.subparts
-                .iter()
-                .position(|p| {
-                    p.headers
-                        .get_first_value("Content-ID")
-                        .is_some_and(|id| strip_angles(&id) == want)
-                })
-                .ok_or_else(|| {
-                    Mm7Error::Multipart(format!(
-                        "the start part <{}> is not among the parts",
-                        cut(want)
-                    ))
-                })?
-        }
-        None => 0,
+    let Some((soap, soap_charset)) = soap else {
+        return Err(match start {
+            Some(want) if walk.count > 0 => Mm7Error::Multipart(format!(
+                "the start part <{}> is not among the parts",
+                cut(want)
+            )),
+            _ => Mm7Error::Multipart("it holds no parts".into()),
+        });
     };
-    let soap_part = &mail.subparts[soap_index];
-    let soap = soap_part
-        .get_body_raw()
-        .map_err(|e| Mm7Error::Multipart(format!("the SOAP part cannot be decoded: {e}")))?;
-    let mut parts = Vec::with_capacity(mail.subparts.len().saturating_sub(1));
-    for (i, p) in mail.subparts.iter().enumerate() {
-        if i != soap_index {
-            parts.push(convert(p, &i.to_string(), &mut warnings)?);
-        }
-    }
     Ok(Related {
         soap,
+        soap_charset,
         parts,
-        warnings,
-    })
-}
-
-fn check_shape(
-    mail: &ParsedMail<'_>,
-    depth: usize,
-    limits: &Limits,
-    count: &mut usize,
-) -> Result<(), Mm7Error> {
-    if mail.subparts.is_empty() {
-        return Ok(());
-    }
-    if depth > limits.max_mime_depth {
-        return Err(Mm7Error::LimitExceeded {
-            what: "MIME multipart nesting",
-            limit: limits.max_mime_depth,
-        });
-    }
-    for p in &mail.subparts {
-        *count += 1;
-        if *count > limits.max_parts {
-            return Err(Mm7Error::LimitExceeded {
-                what: "MIME part count",
-                limit: limits.max_parts,
-            });
-        }
-        check_shape(p, depth + 1, limits, count)?;
-    }
-    Ok(())
-}
-
-/// Warns for every multipart (at any level) whose closing delimiter is missing: mailparse
-/// silently takes the rest of the body as the last part.
-fn check_closed(mail: &ParsedMail<'_>, warnings: &mut Vec<Warning>) {
-    if mail.subparts.is_empty() {
-        return;
-    }
-    if let Some(boundary) = mail.ctype.params.get("boundary") {
-        let close = format!("--{boundary}--");
-        let raw = mail.raw_bytes;
-        let closed = memmem::find_iter(raw, close.as_bytes())
-            .any(|at| at == 0 || raw.get(at - 1) == Some(&b'\n'));
-        if !closed {
-            warnings.push(Warning::UnclosedMimePart {
-                boundary: cut(boundary),
-            });
-        }
-    }
-    for p in &mail.subparts {
-        check_closed(p, warnings);
-    }
-}
-
-fn raw_body(p: &ParsedMail<'_>) -> Vec<u8> {
-    match p.get_body_encoded() {
-        Body::Base64(b) | Body::QuotedPrintable(b) => b.get_raw().to_vec(),
-        Body::SevenBit(b) | Body::EightBit(b) => b.get_raw().to_vec(),
-        Body::Binary(b) => b.get_raw().to_vec(),
-    }
-}
-
-/// A part header's value, refused when it holds a CR or LF: mailparse keeps a bare CR inside
-/// a value and RFC 2047 decoding can produce either, and such a value could neither be
-/// written back as a header nor be trusted as a Content-ID reference.
-fn part_header(p: &ParsedMail<'_>, name: &str, position: &str) -> Result<Option<String>, Mm7Error> {
-    match p.headers.get_first_value(name) {
-        Some(v) if v.contains(['\r', '\n']) => Err(Mm7Error::Multipart(format!(
-            "part #{position}: {name} {:?} contains a line break",
-            cut(&v)
-        ))),
-        v => Ok(v),
-    }
-}
-
-fn convert(
-    p: &ParsedMail<'_>,
-    position: &str,
-    warnings: &mut Vec<Warning>,
-) -> Result<ContentPart, Mm7Error> {
-    let content_id = part_header(p, "Content-ID", position)?.map(|id| strip_angles(&id).to_owned());
-    let content_type =
-        part_header(p, "Content-Type", position)?.unwrap_or_else(|| p.ctype.mimetype.clone());
-    let content_location = part_header(p, "Content-Location", position)?;
-    if !p.subparts.is_empty() {
-        let parts = p
-            .subparts
-            .iter()
-            .enumerate()
-            .map(|(i, c)| convert(c, &format!("{position}.{i}"), warnings))
-            .collect::<Result<_, _>>()?;
-        return Ok(ContentPart {
-            content_id,
-            content_type,
-            content_location,
-            body: Vec::new(),
-            parts,
-        });
-    }
-    let body = match p.get_body_raw() {
-        Ok(b) => b,
-        Err(e) => {
-            warnings.push(Warning::UndecodableContent {
-                part: content_id.clone().unwrap_or_else(|| format!("#{position}")),
-                encoding: p
-                    .headers
-                    .get_first_value("Content-Transfer-Encoding")
-                    .unwrap_or_default(),
-                reason: e.to_string(),
-            });
-            raw_body(p)
-        }
-    };
-    Ok(ContentPart {
-        content_id,
-        content_type,
-        content_location,
-        body,
-        parts: Vec::new(),
+        warnings: walk.warnings,
     })
 }
 
@@ -358,11 +589,15 @@ fn write_part(
             })
             .unwrap_or("multipart/mixed");
         let boundary = boundary_for(format!("{position}{depth}").as_bytes(), bodies);
-        header(
-            out,
-            "Content-Type",
-            &format!("{mimetype}; boundary=\"{boundary}\""),
-        );
+        // The part's other parameters (a nested multipart/related's `type` and `start`) are
+        // kept; only the boundary is this encoder's.
+        let mut value = format!("{mimetype}; boundary=\"{boundary}\"");
+        for (key, v) in mailparse::parse_content_type(&p.content_type).params {
+            if key != "boundary" && !key.contains(['"', ';', '=']) {
+                value.push_str(&format!("; {key}=\"{}\"", v.replace(['\\', '"'], "")));
+            }
+        }
+        header(out, "Content-Type", &value);
         out.extend_from_slice(b"\r\n");
         for (i, c) in p.parts.iter().enumerate() {
             out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());

@@ -10,9 +10,17 @@
 //! by local name, whatever prefix the envelope uses (`env:`, `soap:`, `SOAP-ENV:`, default
 //! namespace), and the body's release may differ from the header's.
 //!
-//! Hostile input gives an [`Mm7Error`]: DOCTYPE declarations are refused (no entity is ever
-//! expanded), and body size, XML nesting, element count, MIME nesting and part count are
-//! bounded by [`Limits`].
+//! A SOAP part that is not UTF-8 is decoded by its MIME `charset`, else its XML declaration,
+//! else its byte order mark. Content keeps its tree of MIME parts, and the `Content href` is
+//! resolved into it ([`Mm7Message::content_part`]).
+//!
+//! Hostile input gives an [`Mm7Error`], with the status a relay answers it with
+//! ([`Mm7Error::status_code`], [`Mm7Error::soap_fault_code`]): DOCTYPE declarations are refused
+//! (no entity is ever expanded), and so are SOAP 1.2 envelopes, characters that are not XML 1.0
+//! `Char`s, a Body with more than one message, conflicting `TransactionID` headers, a `Content
+//! href` to no part and mandatory dates that are not `xs:dateTime`s. Body size, XML nesting,
+//! element count, attribute and text sizes, MIME nesting, part count and header lines are
+//! bounded by [`Limits`], checked while the input is scanned.
 //!
 //! ```
 //! use redeliver::mm7::{DefaultMm7Codec, Mm7Codec, Mm7Message, MmStatus, Release};
@@ -35,7 +43,9 @@
 //! ```
 
 mod address;
+mod charset;
 mod content;
+mod datetime;
 mod decode;
 mod encode;
 mod error;
@@ -93,7 +103,8 @@ pub trait Mm7Codec {
     fn encode(&self, message: &Mm7Message, release: &Release) -> Result<Encoded, Mm7Error>;
 }
 
-/// The crate's [`Mm7Codec`], on `quick-xml` and `mailparse`, with configurable [`Limits`].
+/// The crate's [`Mm7Codec`]: its own bounded MIME splitter, `quick-xml` for the SOAP part,
+/// `mailparse` for header fields and `encoding_rs` for charsets, with configurable [`Limits`].
 #[derive(Debug, Clone, Default)]
 pub struct DefaultMm7Codec {
     limits: Limits,
@@ -118,6 +129,17 @@ fn is_multipart(content_type: &str) -> bool {
         .is_some_and(|t| t.eq_ignore_ascii_case("multipart/"))
 }
 
+/// Refuses a message whose `Content href` points at no part (TS 23.140 status 2007).
+fn check_content(message: Mm7Message) -> Result<Mm7Message, Mm7Error> {
+    match message.content() {
+        Some(content) if message.content_part().is_none() => Err(Mm7Error::DanglingContent {
+            message: message.kind(),
+            href: error::cut(&content.href),
+        }),
+        _ => Ok(message),
+    }
+}
+
 impl Mm7Codec for DefaultMm7Codec {
     fn decode(&self, content_type: Option<&str>, body: &[u8]) -> Result<Mm7Message, Mm7Error> {
         if body.len() > self.limits.max_body_bytes {
@@ -129,7 +151,11 @@ impl Mm7Codec for DefaultMm7Codec {
         match content_type {
             Some(ct) if is_multipart(ct) => {
                 let related = mime::split_related(ct, body, &self.limits)?;
-                let mut message = decode::decode_envelope(&related.soap, &self.limits)?;
+                let mut message = decode::decode_envelope(
+                    &related.soap,
+                    related.soap_charset.as_deref(),
+                    &self.limits,
+                )?;
                 message.warnings_mut().extend(related.warnings);
                 match message.parts_mut() {
                     Some(parts) => *parts = related.parts,
@@ -138,9 +164,23 @@ impl Mm7Codec for DefaultMm7Codec {
                         count: related.parts.len(),
                     }),
                 }
-                Ok(message)
+                check_content(message)
             }
-            _ => decode::decode_envelope(body, &self.limits),
+            Some(ct) => {
+                if ct.len() > self.limits.max_header_line {
+                    return Err(Mm7Error::LimitExceeded {
+                        what: "MIME header line length",
+                        limit: self.limits.max_header_line,
+                    });
+                }
+                let charset = mailparse::parse_content_type(ct).params.remove("charset");
+                check_content(decode::decode_envelope(
+                    body,
+                    charset.as_deref(),
+                    &self.limits,
+                )?)
+            }
+            None => check_content(decode::decode_envelope(body, None, &self.limits)?),
         }
     }
 

@@ -21,7 +21,9 @@ pub enum Warning {
         /// The body's namespace.
         body: String,
     },
-    /// The envelope is SOAP 1.2 or another namespace, not SOAP 1.1.
+    /// The envelope element is in no namespace (SOAP 1.1 wants its own); accepted. An
+    /// envelope in any other namespace (SOAP 1.2) is refused with
+    /// [`Mm7Error::SoapVersionMismatch`](super::Mm7Error::SoapVersionMismatch).
     EnvelopeNamespace {
         /// The namespace as received.
         namespace: String,
@@ -64,6 +66,14 @@ pub enum Warning {
         /// How the text was read.
         read_as: &'static str,
     },
+    /// An address sat inside a wrapper element this codec does not know from the schemas; the
+    /// address inside was used.
+    WrappedAddress {
+        /// The address element (`Sender`, `Recipient`, …).
+        element: String,
+        /// The wrapper's local name.
+        wrapper: String,
+    },
     /// A multipart body's last part is not followed by the closing delimiter.
     UnclosedMimePart {
         /// The multipart's boundary.
@@ -74,6 +84,25 @@ pub enum Warning {
     IgnoredParts {
         /// How many top-level parts were dropped.
         count: usize,
+    },
+    /// The SOAP part's charset declarations disagree with each other or with its bytes (a
+    /// byte order mark of another encoding, byte sequences the declared encoding does not
+    /// have); the text was decoded as `found` says.
+    CharsetMismatch {
+        /// What was declared.
+        declared: String,
+        /// What the bytes or the other declaration say, and how the text was decoded.
+        found: String,
+    },
+    /// The SOAP header carries the same `TransactionID` more than once.
+    DuplicateTransactionId,
+    /// An optional date (`xs:dateTime`) or date-or-duration element whose value is not one; it
+    /// was dropped (the field is `None`).
+    InvalidDate {
+        /// The element name.
+        element: &'static str,
+        /// The value as received (cut to 64 characters).
+        value: String,
     },
     /// A part's transfer encoding could not be decoded; its body is kept as received.
     UndecodableContent {
@@ -134,6 +163,10 @@ impl fmt::Display for Warning {
                 f,
                 "{element} holds bare text instead of Number/ShortCode/RFC2822Address; read as {read_as}"
             ),
+            Warning::WrappedAddress { element, wrapper } => write!(
+                f,
+                "{element} holds its address inside {wrapper}; the address inside was used"
+            ),
             Warning::UnclosedMimePart { boundary } => write!(
                 f,
                 "the last MIME part of boundary {boundary:?} has no closing delimiter"
@@ -141,6 +174,16 @@ impl fmt::Display for Warning {
             Warning::IgnoredParts { count } => write!(
                 f,
                 "{count} content part(s) came with a message that has no content; dropped"
+            ),
+            Warning::CharsetMismatch { declared, found } => {
+                write!(f, "the SOAP part is declared {declared} but has {found}")
+            }
+            Warning::DuplicateTransactionId => {
+                f.write_str("the SOAP header carries the same TransactionID more than once")
+            }
+            Warning::InvalidDate { element, value } => write!(
+                f,
+                "{element} {value:?} is not an xs:dateTime or xs:duration; dropped"
             ),
             Warning::UndecodableContent {
                 part,

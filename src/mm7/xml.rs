@@ -104,6 +104,7 @@ impl<'a> Doc<'a> {
                 limit: u32::MAX as usize,
             });
         }
+        check_chars(input)?;
         let mut doc = Doc {
             input,
             inline: [EMPTY; INLINE],
@@ -130,12 +131,14 @@ impl<'a> Doc<'a> {
                     if depth > limits.max_xml_depth {
                         return Err(too_deep(limits));
                     }
+                    check_attributes(&start, limits)?;
                     open = doc.push(open, &start, limits, &reader)?;
                 }
                 Event::Empty(start) => {
                     if depth >= limits.max_xml_depth {
                         return Err(too_deep(limits));
                     }
+                    check_attributes(&start, limits)?;
                     doc.push(open, &start, limits, &reader)?;
                 }
                 Event::End(_) => {
@@ -151,7 +154,10 @@ impl<'a> Doc<'a> {
                         // MM7 elements hold either children or text, never both: whitespace
                         // between children is layout, and keeping it would mean joining text.
                         Some(node) if blank && node.first_child != NONE => {}
-                        Some(_) => doc.append(open, t.xml10_content()),
+                        Some(_) => {
+                            doc.check_text(open, t.len(), limits)?;
+                            doc.append(open, t.xml10_content())
+                        }
                         None if blank => {}
                         None => {
                             return Err(Mm7Error::Xml {
@@ -163,6 +169,7 @@ impl<'a> Doc<'a> {
                 }
                 Event::CData(c) => {
                     if open != NONE {
+                        doc.check_text(open, c.len(), limits)?;
                         doc.append(open, c.into_inner());
                     }
                 }
@@ -183,7 +190,17 @@ impl<'a> Doc<'a> {
                             }
                         },
                     };
+                    if !is_xml_char(ch) {
+                        return Err(Mm7Error::Xml {
+                            position: reader.buffer_position(),
+                            reason: format!(
+                                "character reference to U+{:04X}, which is not an XML 1.0 Char",
+                                u32::from(ch)
+                            ),
+                        });
+                    }
                     if open != NONE {
+                        doc.check_text(open, 1, limits)?;
                         let mut buf = [0u8; 4];
                         doc.append(open, Cow::Owned(ch.encode_utf8(&mut buf).to_owned()));
                     }
@@ -288,6 +305,23 @@ impl<'a> Doc<'a> {
             }
         }
         Ok(id)
+    }
+
+    /// Refuses `more` bytes of text for an element whose text would then exceed the limit,
+    /// before anything is copied.
+    fn check_text(&self, id: u32, more: usize, limits: &Limits) -> Result<(), Mm7Error> {
+        let current = match self.get(id).map(|n| n.text) {
+            Some(Text::Slice(_, len)) => len as usize,
+            Some(Text::Owned(i)) => self.owned.get(i as usize).map_or(0, String::len),
+            None => 0,
+        };
+        if current.saturating_add(more) > limits.max_text_bytes {
+            return Err(Mm7Error::LimitExceeded {
+                what: "XML text size of one element",
+                limit: limits.max_text_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// Adds text to an element: kept as a slice of the input while it is one piece of it.
@@ -432,41 +466,89 @@ impl<'a> Doc<'a> {
     }
 }
 
+/// The `key="value"` pairs of a start tag's attribute text, as written (quotes removed, not
+/// unescaped). A scan over the real attribute syntax: text inside one attribute's value is
+/// never taken for another attribute. Stops at the first thing that is not an attribute;
+/// quick-xml has already checked that the tag is well-formed enough to be an element.
+pub(crate) fn attribute_pairs(attrs: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut rest = attrs;
+    std::iter::from_fn(move || {
+        let trimmed = rest.trim_start();
+        let eq = trimmed.find('=')?;
+        let key = trimmed[..eq].trim_end();
+        if key.is_empty() || key.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
+            rest = "";
+            return None;
+        }
+        let after = trimmed[eq + 1..].trim_start();
+        let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+        let body = &after[1..];
+        let Some(end) = body.find(quote) else {
+            rest = "";
+            return None;
+        };
+        rest = &body[end + 1..];
+        Some((key, &body[..end]))
+    })
+}
+
 /// The value of `xmlns` (no prefix) or `xmlns:<prefix>` in a start tag's attribute text.
-///
-/// A direct scan: generic attribute iteration costs more than the rest of the namespace
-/// lookup, and only these two keys matter here. quick-xml has already checked that the tag
-/// is well-formed enough to be an element.
 fn xmlns_value<'t>(attrs: &'t str, prefix: Option<&str>) -> Option<&'t str> {
-    let bytes = attrs.as_bytes();
-    for at in memchr::memchr_iter(b'x', bytes) {
-        if !bytes[at..].starts_with(b"xmlns") || (at > 0 && !bytes[at - 1].is_ascii_whitespace()) {
-            continue;
-        }
-        let rest = &attrs[at + 5..];
-        let (key_rest, matches) = match (rest.strip_prefix(':'), prefix) {
-            (Some(r), Some(p)) => match r.strip_prefix(p) {
-                Some(after) => (after, true),
-                None => (r, false),
-            },
-            (None, None) => (rest, true),
-            _ => (rest, false),
-        };
-        if !matches {
-            continue;
-        }
-        let after_key = key_rest.trim_start();
-        let Some(after_eq) = after_key.strip_prefix('=') else {
-            continue;
-        };
-        let after_eq = after_eq.trim_start();
-        let Some(quote) = after_eq.chars().next().filter(|c| *c == '"' || *c == '\'') else {
-            continue;
-        };
-        let body = &after_eq[1..];
-        return body.find(quote).map(|end| &body[..end]);
+    attribute_pairs(attrs)
+        .find(|(key, _)| match prefix {
+            None => *key == "xmlns",
+            Some(p) => key.strip_prefix("xmlns:") == Some(p),
+        })
+        .map(|(_, value)| value)
+}
+
+/// Refuses a start tag with an attribute value over the limit; a tag shorter than the limit
+/// cannot hold one, so only long tags are scanned.
+fn check_attributes(start: &BytesStart<'_>, limits: &Limits) -> Result<(), Mm7Error> {
+    let tag: &str = start;
+    if tag.len() <= limits.max_attribute_bytes {
+        return Ok(());
     }
-    None
+    let name_len = start.name().as_ref().len();
+    let attrs = tag.get(name_len..).unwrap_or("");
+    let too_long = attribute_pairs(attrs).any(|(_, v)| v.len() > limits.max_attribute_bytes)
+        // Whatever the scan could not read as attributes is still refused when it is long.
+        || attrs.len() > limits.max_attribute_bytes.saturating_mul(4).max(1 << 20);
+    if too_long {
+        return Err(Mm7Error::LimitExceeded {
+            what: "XML attribute value size",
+            limit: limits.max_attribute_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// Whether a character is an XML 1.0 `Char` (XML 1.0 §2.2).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+/// Refuses a document holding a character that is not an XML 1.0 `Char`: the C0 controls
+/// other than tab, LF and CR (NUL among them), U+FFFE and U+FFFF.
+fn check_chars(input: &str) -> Result<(), Mm7Error> {
+    let bytes = input.as_bytes();
+    let bad = bytes.iter().enumerate().find_map(|(i, &b)| match b {
+        b'\t' | b'\n' | b'\r' => None,
+        0..0x20 => Some((i, u32::from(b))),
+        0xEF if bytes.get(i + 1) == Some(&0xBF)
+            && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) =>
+        {
+            Some((i, 0xFFFE + u32::from(bytes[i + 2] - 0xBE)))
+        }
+        _ => None,
+    });
+    match bad {
+        Some((at, code)) => Err(Mm7Error::Xml {
+            position: at as u64,
+            reason: format!("character U+{code:04X} is not an XML 1.0 Char"),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn too_deep(limits: &Limits) -> Mm7Error {
@@ -594,6 +676,50 @@ mod tests {
         assert_eq!(xmlns_value(r#" xmlns="unterminated"#, None), None);
         let doc = Doc::parse(r#"<a xmlns="urn:a&amp;b"/>"#, &Limits::default()).unwrap();
         assert_eq!(doc.namespace(0), "urn:a&b");
+        // An xmlns spelled inside another attribute's value is that value, not a declaration.
+        let spoof = r#" note=' xmlns="urn:evil" xmlns:m="urn:evil"' xmlns="urn:real""#;
+        assert_eq!(xmlns_value(spoof, None), Some("urn:real"));
+        assert_eq!(xmlns_value(spoof, Some("m")), None);
+        let doc = Doc::parse(
+            r#"<m:a note=" xmlns:m=&quot;urn:evil&quot;" xmlns:m="urn:m"/>"#,
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(doc.namespace(0), "urn:m");
+    }
+
+    #[test]
+    fn non_xml_chars_and_oversized_values_are_refused() {
+        let l = Limits {
+            max_attribute_bytes: 8,
+            max_text_bytes: 8,
+            ..Limits::default()
+        };
+        for bad in [
+            "<a>\u{0}</a>",
+            "<a>\u{1}</a>",
+            "<a>&#1;</a>",
+            "<a>\u{FFFE}</a>",
+            "<a b='\u{1b}'/>",
+        ] {
+            let err = Doc::parse(bad, &l).unwrap_err();
+            assert!(err.to_string().contains("XML 1.0 Char"), "{bad:?}: {err}");
+        }
+        assert!(Doc::parse("<a b='12345678'>12345678</a>", &l).is_ok());
+        for (bad, what) in [
+            ("<a b='123456789'/>", "XML attribute value size"),
+            ("<a>123456789</a>", "XML text size of one element"),
+            ("<a>1234&amp;5678</a>", "XML text size of one element"),
+            (
+                "<a>1234<![CDATA[5678]]>9</a>",
+                "XML text size of one element",
+            ),
+        ] {
+            assert!(
+                matches!(Doc::parse(bad, &l), Err(Mm7Error::LimitExceeded { what: w, .. }) if w == what),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -40,3 +40,20 @@ impl SmppCodec for DefaultSmppCodec {
         pdu.encode(dst)
     }
 }
+
+/// [`DefaultSmppCodec`] that refuses a known TLV whose length is not the spec's
+/// ([`Pdu::decode_strict`]) instead of keeping it raw; for
+/// [`SmppFraming::with_codec`](super::SmppFraming::with_codec) when a host wants peers held
+/// to the spec.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StrictSmppCodec;
+
+impl SmppCodec for StrictSmppCodec {
+    fn decode(&self, frame: &Bytes) -> Result<Pdu, DecodeError> {
+        Pdu::decode_strict(frame)
+    }
+
+    fn encode(&self, pdu: &Pdu, dst: &mut BytesMut) -> Result<(), EncodeError> {
+        pdu.encode(dst)
+    }
+}

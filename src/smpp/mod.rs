@@ -52,7 +52,7 @@ mod registered_delivery;
 mod tlv;
 mod wire;
 
-pub use codec::{DefaultSmppCodec, SmppCodec};
+pub use codec::{DefaultSmppCodec, SmppCodec, StrictSmppCodec};
 pub use command_status::CommandStatus;
 pub use data_coding::{Alphabet, DataCoding};
 pub use error::{DecodeError, EncodeError, FieldError};
@@ -67,4 +67,4 @@ pub use pdu::{
     SubmitMultiResp, SubmitSm, SubmitSmResp, UnsuccessSme,
 };
 pub use registered_delivery::{ParseRegisteredDeliveryError, RegisteredDelivery, SmscDelivery};
-pub use tlv::{NetworkErrorCode, RawTlvIter, Tlv, TlvIter, TlvTag, Tlvs};
+pub use tlv::{NetworkErrorCode, RawTlvIter, Tlv, TlvIter, TlvLengthWarning, TlvTag, Tlvs};

@@ -59,12 +59,14 @@ macro_rules! tlvs {
         }
 
         /// One TLV with its value typed as SMPP 3.4 §5.3.2 gives it. Tags without a spec type
-        /// (SMPP 5.0's additions, vendor tags) are [`Tlv::Other`] with their raw value.
+        /// (SMPP 5.0's additions, vendor tags), and known tags that came with another length
+        /// than the spec's, are [`Tlv::Other`] with their raw value.
         #[derive(Debug, Clone, PartialEq, Eq)]
         #[non_exhaustive]
         pub enum Tlv {
             $($(#[$doc])* $variant($ty),)*
-            /// Any tag without a typed variant, with its value bytes as they came.
+            /// Any tag without a typed variant, or a known tag whose length is not the spec's
+            /// (see [`Tlvs::malformed`]), with its value bytes as they came.
             Other {
                 /// The tag.
                 tag: TlvTag,
@@ -83,6 +85,11 @@ macro_rules! tlvs {
             }
 
             fn from_value(tag: TlvTag, value: Bytes) -> Tlv {
+                // A known tag with another length than the spec's stays raw (see
+                // `Tlvs::malformed`).
+                if tag.fixed_len().is_some_and(|n| n != value.len()) {
+                    return Tlv::Other { tag, value };
+                }
                 match tag.0 {
                     $($code => Tlv::$variant(FromValue::from_value(value)),)*
                     _ => Tlv::Other { tag, value },
@@ -494,7 +501,9 @@ impl Tlvs {
         Tlvs::read(&mut reader)
     }
 
-    /// Reads the rest of a body as TLVs, checking every header and every typed value's size.
+    /// Reads the rest of a body as TLVs, checking every header against the bytes left. A known
+    /// tag whose length is not the spec's is kept raw (see [`Tlvs::malformed`]), unless the
+    /// reader is strict.
     pub(crate) fn read(r: &mut Reader) -> Result<Tlvs, DecodeError> {
         let region = r.rest();
         let mut pos = 0;
@@ -515,7 +524,8 @@ impl Tlvs {
                     },
                 ));
             }
-            if let Some(expected) = tag.fixed_len()
+            if r.strict_tlvs
+                && let Some(expected) = tag.fixed_len()
                 && len != expected
             {
                 return Err(r.tlv_error(
@@ -529,6 +539,22 @@ impl Tlvs {
             pos += 4 + len;
         }
         Ok(Tlvs(region))
+    }
+
+    /// The TLVs of a known tag whose length is not the one the spec fixes (e.g. a 2-byte
+    /// `source_addr_subunit`, as a widely used Python library sends it), in wire order. The
+    /// lenient decoder keeps them as [`Tlv::Other`] with their raw value and re-encodes them
+    /// byte for byte; a host that wants to know, log or refuse reads them here (or decodes
+    /// with [`Pdu::decode_strict`](super::Pdu::decode_strict)).
+    pub fn malformed(&self) -> impl Iterator<Item = TlvLengthWarning> + '_ {
+        self.raw().filter_map(|(tag, value)| {
+            let expected = tag.fixed_len()?;
+            (value.len() != expected).then_some(TlvLengthWarning {
+                tag,
+                length: value.len(),
+                expected,
+            })
+        })
     }
 
     /// The region's bytes, as they go on the wire.
@@ -607,6 +633,28 @@ impl Tlvs {
             Tlv::MessagePayload(payload) => Some(payload),
             _ => None,
         }
+    }
+}
+
+/// A known TLV that came with another length than the spec's, kept raw: see
+/// [`Tlvs::malformed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TlvLengthWarning {
+    /// The tag.
+    pub tag: TlvTag,
+    /// The length it came with.
+    pub length: usize,
+    /// The length the spec fixes for it.
+    pub expected: usize,
+}
+
+impl fmt::Display for TlvLengthWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "TLV {}: length {}, the spec says {}; kept as raw bytes",
+            self.tag, self.length, self.expected
+        )
     }
 }
 

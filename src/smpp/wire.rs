@@ -19,6 +19,8 @@ pub(crate) struct Reader {
     pos: usize,
     pub(crate) pdu: &'static str,
     pub(crate) sequence_number: u32,
+    /// Refuse a known TLV whose length is not the spec's (else it is kept raw).
+    pub(crate) strict_tlvs: bool,
 }
 
 impl Reader {
@@ -29,6 +31,7 @@ impl Reader {
             pos,
             pdu,
             sequence_number,
+            strict_tlvs: false,
         }
     }
 

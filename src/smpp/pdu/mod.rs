@@ -355,7 +355,47 @@ impl Pdu {
 
     /// [`decode`](Self::decode), taking the frame: the field at the frame's tail (the TLVs, or
     /// short_message) then takes the frame itself, which saves reference-count updates.
+    ///
+    /// Like `decode`, it keeps a known TLV whose length is not the spec's as a raw TLV
+    /// ([`Tlv::Other`](super::Tlv::Other)) rather than refusing the PDU; such TLVs are listed
+    /// by [`tlv_warnings`](Self::tlv_warnings).
     pub fn decode_frame(frame: Bytes) -> Result<Pdu, DecodeError> {
+        Self::decode_with(frame, false)
+    }
+
+    /// [`decode`](Self::decode), refusing a known TLV whose length is not the spec's with
+    /// [`FieldError::BadTlvLength`](super::FieldError::BadTlvLength)
+    /// (`ESME_RINVPARLEN`) instead of keeping it raw.
+    pub fn decode_strict(frame: &Bytes) -> Result<Pdu, DecodeError> {
+        Self::decode_with(frame.clone(), true)
+    }
+
+    /// The TLVs of this PDU, for the bodies that have them.
+    pub fn tlvs(&self) -> Option<&super::Tlvs> {
+        match &self.body {
+            Body::SubmitSm(b) => Some(&b.tlvs),
+            Body::DeliverSm(b) => Some(&b.tlvs),
+            Body::SubmitSmResp(b) => Some(&b.tlvs),
+            Body::DeliverSmResp(b) => Some(&b.tlvs),
+            Body::DataSm(b) => Some(&b.tlvs),
+            Body::DataSmResp(b) => Some(&b.tlvs),
+            Body::SubmitMulti(b) => Some(&b.tlvs),
+            Body::SubmitMultiResp(b) => Some(&b.tlvs),
+            Body::AlertNotification(b) => Some(&b.tlvs),
+            Body::BindReceiverResp(b)
+            | Body::BindTransmitterResp(b)
+            | Body::BindTransceiverResp(b) => Some(&b.tlvs),
+            _ => None,
+        }
+    }
+
+    /// The known TLVs that came with another length than the spec's and were kept raw (see
+    /// [`Tlvs::malformed`](super::Tlvs::malformed)): what a host logs or counts.
+    pub fn tlv_warnings(&self) -> impl Iterator<Item = super::TlvLengthWarning> + '_ {
+        self.tlvs().into_iter().flat_map(|t| t.malformed())
+    }
+
+    fn decode_with(frame: Bytes, strict_tlvs: bool) -> Result<Pdu, DecodeError> {
         let header = Header::parse(&frame)?;
         if header.command_length as usize != frame.len() {
             return Err(DecodeError::LengthMismatch {
@@ -370,6 +410,7 @@ impl Pdu {
             });
         };
         let mut r = Reader::new(frame, HEADER_LEN, id.name(), header.sequence_number);
+        r.strict_tlvs = strict_tlvs;
         // SMSCs answer a refused request with a bare header (SMPP 3.4 §4.4.2 says the body is
         // not returned when command_status is non-zero), and some do so for every response.
         let empty = if r.is_empty() {

@@ -25,35 +25,53 @@ fn starts_with_ci(hay: &[u8], needle: &[u8]) -> bool {
     hay.len() >= needle.len() && hay[..needle.len()].eq_ignore_ascii_case(needle)
 }
 
-/// The key starting at the front of `s` and its length (colon included), if any. `submit date`
-/// and `done date` are also accepted with `_` or without the space, as some SMSCs write them.
-fn key_at(s: &[u8]) -> Option<(Key, usize)> {
-    const KEYS: [(&[u8], Key); 14] = [
-        (b"id:", Key::Id),
-        (b"sub:", Key::Sub),
-        (b"stat:", Key::Stat),
-        (b"submit date:", Key::SubmitDate),
-        (b"submit_date:", Key::SubmitDate),
-        (b"submitdate:", Key::SubmitDate),
-        (b"submit-date:", Key::SubmitDate),
-        (b"dlvrd:", Key::Dlvrd),
-        (b"done date:", Key::DoneDate),
-        (b"done_date:", Key::DoneDate),
-        (b"donedate:", Key::DoneDate),
-        (b"done-date:", Key::DoneDate),
-        (b"err:", Key::Err),
-        (b"text:", Key::Text),
-    ];
-    let first = s.first()?.to_ascii_lowercase();
-    KEYS.iter()
-        .filter(|(k, _)| k[0] == first)
-        .find(|(k, _)| starts_with_ci(s, k))
-        .map(|(k, key)| (*key, k.len()))
+/// Spaces and tabs: what may sit between a key and its colon, and between the colon and the
+/// value.
+const fn is_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t')
 }
 
-/// Scans the text. Keys may be in any case and any order; tokens that are not keys (trailing
-/// garbage, vendor fields) are skipped. A value runs to the next whitespace, except `text:`,
-/// which runs to the next key that has not been seen yet, or to the end.
+/// The key starting at the front of `s` and its length up to and including the colon, if
+/// any. Keys match in any case; spaces or tabs may come before the colon; `submit date` and
+/// `done date` are also accepted with several spaces, a tab, `_`, `-` or nothing between the
+/// words, as SMSCs write them.
+fn key_at(s: &[u8]) -> Option<(Key, usize)> {
+    const DATES: [(&[u8], Key); 2] = [(b"submit", Key::SubmitDate), (b"done", Key::DoneDate)];
+    const WORDS: [(&[u8], Key); 6] = [
+        (b"id", Key::Id),
+        (b"sub", Key::Sub),
+        (b"stat", Key::Stat),
+        (b"dlvrd", Key::Dlvrd),
+        (b"err", Key::Err),
+        (b"text", Key::Text),
+    ];
+    let dated = DATES.iter().find_map(|(word, key)| {
+        if !starts_with_ci(s, word) {
+            return None;
+        }
+        let mut i = word.len();
+        while matches!(s.get(i), Some(b' ' | b'\t' | b'_' | b'-')) {
+            i += 1;
+        }
+        starts_with_ci(&s[i..], b"date").then_some((*key, i + 4))
+    });
+    let (key, mut i) = dated.or_else(|| {
+        WORDS
+            .iter()
+            .find(|(word, _)| starts_with_ci(s, word))
+            .map(|(word, key)| (*key, word.len()))
+    })?;
+    while s.get(i).copied().is_some_and(is_blank) {
+        i += 1;
+    }
+    (s.get(i) == Some(&b':')).then_some((key, i + 1))
+}
+
+/// Scans the text. Keys may be in any case and any order, fields may be separated by any run
+/// of spaces, tabs and line ends (CRLF included); tokens that are not keys (trailing garbage,
+/// vendor fields) are skipped. A value starts after the colon and any spaces or tabs after it,
+/// and runs to the next whitespace, except `text:`, which starts right after its colon and runs
+/// to the whitespace before the next key that has not been seen yet, or to the end.
 pub(crate) fn scan(s: &[u8]) -> Fields {
     let mut fields: Fields = [None; 8];
     let mut i = 0;
@@ -68,7 +86,17 @@ pub(crate) fn scan(s: &[u8]) -> Fields {
             }
             continue;
         };
-        let start = i + key_len;
+        // Spaces or tabs after the colon are layout, unless what follows is the next key
+        // (then the value is empty). `text:` is the message's first characters, taken as
+        // they are, leading spaces included.
+        let mut start = i + key_len;
+        let mut value = start;
+        while key != Key::Text && value < s.len() && is_blank(s[value]) {
+            value += 1;
+        }
+        if value > start && key_at(&s[value..]).is_none() {
+            start = value;
+        }
         let end = if key == Key::Text {
             text_end(s, start, &fields)
         } else {
@@ -96,7 +124,12 @@ fn text_end(s: &[u8], start: usize, fields: &Fields) -> usize {
             && key != Key::Text
             && fields[key as usize].is_none()
         {
-            return j;
+            // The spaces before the next key separate fields; they are not text.
+            let mut end = j;
+            while end > start && is_space(s[end - 1]) {
+                end -= 1;
+            }
+            return end;
         }
         j += 1;
     }

@@ -220,3 +220,45 @@ fn format_then_parse() {
     let again = DeliveryReceipt::from_deliver_sm(&pdu);
     assert_eq!(again.map(|a| a.stat), Ok("REJECTD".into()));
 }
+
+#[test]
+fn whitespace_and_case_variants_of_real_smscs() {
+    let variants = [
+        "id: 1234567890 sub: 001 dlvrd: 001 submit date: 0610191018 done date: 0610191018 stat: DELIVRD err: 000 text: Hello World",
+        "id:\t1234567890\tsub:\t001\tdlvrd:\t001\tsubmit date:\t0610191018\tdone date:\t0610191018\tstat:\tDELIVRD\terr:\t000\ttext:\tHello World",
+        "ID:1234567890  SUB:001  DLVRD:001  SUBMIT DATE:0610191018  DONE DATE:0610191018  STAT:DELIVRD  ERR:000  TEXT:Hello World",
+        "id:1234567890\r\nsub:001\r\ndlvrd:001\r\nsubmit date:0610191018\r\ndone date:0610191018\r\nstat:DELIVRD\r\nerr:000\r\ntext:Hello World\r\n",
+        "Id : 1234567890 Sub : 001 Dlvrd : 001 Submit  Date : 0610191018 Done\tDate : 0610191018 Stat : DELIVRD Err : 000 Text : Hello World",
+        "text:Hello World   stat:DELIVRD id:1234567890 err:000 sub:001 dlvrd:001 Submit_Date:0610191018 DONE-DATE:0610191018",
+    ];
+    for v in variants {
+        let r = parse(v);
+        assert_eq!(r.id, "1234567890", "{v:?}");
+        assert_eq!(r.sub.as_deref(), Some("001"), "{v:?}");
+        assert_eq!(r.dlvrd.as_deref(), Some("001"), "{v:?}");
+        assert_eq!(r.submit_date.as_deref(), Some("0610191018"), "{v:?}");
+        assert_eq!(r.done_date.as_deref(), Some("0610191018"), "{v:?}");
+        assert_eq!(r.stat, "DELIVRD", "{v:?}");
+        assert_eq!(r.state, Some(MessageState::Delivered), "{v:?}");
+        assert_eq!(r.err.as_deref(), Some("000"), "{v:?}");
+        // The text is kept as it came, so a space or tab after `text:` stays.
+        assert_eq!(
+            r.text.as_deref().map(str::trim_start),
+            Some("Hello World"),
+            "{v:?}"
+        );
+    }
+}
+
+#[test]
+fn a_blank_value_before_the_next_key_stays_empty() {
+    let r = parse("id:abc sub: dlvrd:\t001 stat: DELIVRD err:  text:");
+    assert_eq!(r.sub.as_deref(), Some(""));
+    assert_eq!(r.dlvrd.as_deref(), Some("001"));
+    assert_eq!(r.stat, "DELIVRD");
+    assert_eq!(r.err.as_deref(), Some(""));
+    // A key-like word that is not followed by a colon is not a key.
+    let r = parse("identifier:9 id:7 status:x stat:ACCEPTD");
+    assert_eq!(r.id, "7");
+    assert_eq!(r.stat, "ACCEPTD");
+}
