@@ -443,3 +443,104 @@ async fn embedded_store_shared_by_several_nodes() {
     })
     .await;
 }
+
+/// Counts store round trips, to keep the engine's cost per receipt in view.
+#[derive(Debug)]
+struct Counted {
+    inner: MemoryStore,
+    ops: AtomicUsize,
+}
+
+#[async_trait]
+impl MessageStore for Counted {
+    fn backend(&self) -> &'static str {
+        "counted"
+    }
+    async fn save(
+        &self,
+        b: &Bucket,
+        m: &MsgId,
+        msg: &StoredMessage,
+        mode: PutMode,
+    ) -> Result<Version, StoreError> {
+        self.ops.fetch_add(1, Ordering::SeqCst);
+        self.inner.save(b, m, msg, mode).await
+    }
+    async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<Versioned>, StoreError> {
+        self.ops.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(b, m).await
+    }
+    async fn delete(&self, b: &Bucket, m: &MsgId) -> Result<bool, StoreError> {
+        self.ops.fetch_add(1, Ordering::SeqCst);
+        self.inner.delete(b, m).await
+    }
+    fn list<'a>(&'a self, b: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
+        self.inner.list(b)
+    }
+    async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
+        self.inner.sweep_expired(now).await
+    }
+}
+
+/// Store round trips per event without contention: a submission 1 (create), an intermediate
+/// receipt 2 (load, update), a failure 2 (load, claim), a delivery 3 (load, claim, delete), a
+/// receipt before its submission 2 (load, create a placeholder) and its submission then 3
+/// (create, load the placeholder, update) plus the receipt's own work.
+#[tokio::test]
+async fn store_round_trips_per_event() {
+    let store = Arc::new(Counted {
+        inner: MemoryStore::new(),
+        ops: AtomicUsize::new(0),
+    });
+    let engine = RetryEngine::builder(store.clone(), Arc::new(RecordingInjector::new()))
+        .options(MobilityConfig::from_toml_str(OPTIONS).unwrap())
+        .build();
+    let ops = || store.ops.swap(0, Ordering::SeqCst);
+    engine
+        .on_submit(submit("smsc-1", "a@example.com", &["r1".into()]))
+        .await
+        .unwrap();
+    assert_eq!(ops(), 1, "submission");
+    engine
+        .on_receipt(receipt(
+            "smsc-1",
+            "r1",
+            ReceiptClass::Intermediate,
+            "ENROUTE",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(ops(), 2, "intermediate");
+    engine
+        .on_receipt(receipt("smsc-1", "r1", ReceiptClass::Negative, "UNDELIV"))
+        .await
+        .unwrap();
+    assert_eq!(ops(), 2, "failure");
+    engine
+        .on_receipt(receipt("smsc-1", "r1", ReceiptClass::Negative, "UNDELIV"))
+        .await
+        .unwrap();
+    assert_eq!(ops(), 1, "duplicate");
+    engine
+        .on_submit(submit("smsc-1", "a@example.com", &["r2".into()]))
+        .await
+        .unwrap();
+    ops();
+    engine
+        .on_receipt(receipt("smsc-1", "r2", ReceiptClass::Positive, "DELIVRD"))
+        .await
+        .unwrap();
+    assert_eq!(ops(), 3, "delivery");
+    engine
+        .on_receipt(receipt("smsc-1", "r3", ReceiptClass::Negative, "UNDELIV"))
+        .await
+        .unwrap();
+    assert_eq!(ops(), 2, "early receipt");
+    engine
+        .on_submit(submit("smsc-1", "a@example.com", &["r3".into()]))
+        .await
+        .unwrap();
+    // create (refused), load, update over the placeholder; then the drain: load, and the
+    // parked receipt's load and claim; and a last load that finds nothing more parked.
+    assert_eq!(ops(), 7, "submission with a parked receipt");
+}

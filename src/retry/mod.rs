@@ -23,29 +23,53 @@
 //!   `receipt_msgid_format` ([`crate::config::msgid_key`]):
 //!   the message is stored under the normalised submit id, and a receipt's normalised id finds it.
 //!   With the default `string` formats the key is the id exactly as the SMSC returned it.
-//! * **Receipt before submit.** A receipt whose message is not stored yet is parked, for
-//!   [`EngineSettings::park_window`]; when the submission is stored the parked receipts for it
-//!   are applied at once, in arrival order. [`RetryEngine::retry_parked`] (call it on a timer)
-//!   tries parked receipts again and gives up on those older than their window, counting them
-//!   as `unmatched`. A load that fails with a retryable store error
-//!   ([`StoreError::is_retryable`]) is never taken for "not found": the receipt is parked for
-//!   [`EngineSettings::unavailable_window`] and retried.
+//! * **Receipt before submit.** A receipt whose message is not stored yet is parked *in the
+//!   store*, in a placeholder record under the msgid it names, for
+//!   [`EngineSettings::park_window`]; whichever node stores the submission (its
+//!   [`PutMode::Create`] finds the placeholder) keeps the parked receipts in the new record and
+//!   applies them at once, in arrival order — so a receipt parked by a node that died is not
+//!   lost. Parking is bounded per msgid by count and bytes
+//!   ([`EngineSettings::max_parked_per_key`], [`EngineSettings::max_parked_bytes_per_key`]);
+//!   a receipt that cannot be parked is answered [`Unmatched::ParkingFull`], never dropped
+//!   silently. [`RetryEngine::retry_parked`] (call it on a timer) looks at a key this node
+//!   parked under only when its window ends, and reports receipts still waiting then as
+//!   [`Unmatched::Expired`]. A load that fails with a retryable store error
+//!   ([`StoreError::is_retryable`]) is never taken for "not found": the receipt is held in
+//!   memory (bounded by [`EngineSettings::max_parked`] and [`EngineSettings::max_parked_bytes`])
+//!   for [`EngineSettings::unavailable_window`] and retried with a growing delay.
 //! * **Multipart messages.** A submission with several part ids is one stored message: saved
 //!   under the first part's id, with a copy under every other part's id that points to it, so a
 //!   receipt for any part finds it. Each part's final state is kept, and
 //!   [`MultipartRule`] decides when the whole counts as delivered or failed; the hooks then run
 //!   once, with the first part's msgid, and the copies are deleted.
-//! * **Duplicates.** A message reaches at most one final state: the first final receipt (or the
-//!   multipart rule's decision) runs the hook, and any later final receipt for it is counted as
-//!   a duplicate and changes nothing. The final state is written into the stored message (before
-//!   the hook runs; for a delivered single message, after the hook and only if it kept the
-//!   message, since it is normally deleted), and the engine remembers the last
-//!   [`EngineSettings::recent_finals`] finished messages, so duplicates are recognised after the
-//!   message was deleted too. Receipts for one message are handled one at a time.
+//! * **Several nodes, one store.** Every write the engine makes to a stored message is
+//!   conditional ([`PutMode::Update`] of the version it read), decided by the pure function
+//!   [`decide()`]; a write that loses to another writer is decided again on what won. The final
+//!   state is claimed this way *before* any hook runs, so a message reaches one final state and
+//!   its hook runs once, whichever nodes its receipts reach, and part states written on
+//!   different nodes all count. This holds wherever the store's conditional writes are atomic:
+//!   [`MemoryStore`](crate::store::MemoryStore), the embedded store, and Riak on a strongly
+//!   consistent bucket type; on ordinary Riak buckets concurrent writes become siblings that
+//!   merge without losing a part or a parked receipt, but two nodes may both claim a final
+//!   state (see `store::riak`).
+//! * **Duplicates.** A later final receipt for a message that is final is counted as a
+//!   duplicate and changes nothing. A delivered message is deleted after its hook; the engine
+//!   remembers the last [`EngineSettings::recent_finals`] finished messages, so a duplicate
+//!   reaching the same node afterwards is recognised too (on another node it is parked and
+//!   expires unmatched).
+//! * **Collisions.** A submission is saved with [`PutMode::Create`]: if a different message is
+//!   stored under its msgid (two bindings whose SMSCs hand out the same ids, or ids that
+//!   normalise alike), it is not stored and the answer is [`SubmitOutcome::Collision`] (for a
+//!   part other than the first, `collided_parts`). Give such bindings different shortcodes or
+//!   id formats. The same submission handed in twice is stored once.
+//! * **Hooks that fail.** A hook that returns an error or panics is counted in `hook_errors`
+//!   and treated as `*_CONTINUE`: the receipt is not lost.
 //!
 //! The engine keeps its bookkeeping in the stored message's metadata under keys starting with
 //! `redeliver.` (`redeliver.final`, `redeliver.primary`, `redeliver.part.<n>.key`,
-//! `redeliver.part.<n>.state`).
+//! `redeliver.part.<n>.state`, `redeliver.placeholder`, `redeliver.parked.<id>`); see
+//! [`StoredMessage::merge`](crate::message::StoredMessage::merge) for how two versions of one
+//! record written concurrently are merged.
 //!
 //! # Observability
 //!
@@ -696,8 +720,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// What became of one conditional create in [`RetryEngine::on_submit`].
 enum Created {
-    /// Written (over nothing, or over a placeholder whose parked receipts it keeps).
+    /// Written over nothing.
     Written,
+    /// Written over a placeholder, whose parked receipts it keeps until they are applied.
+    OverParked,
     /// The same submission was stored already (the host submitted the event twice).
     Same,
     /// A different message is stored under the key.
@@ -918,8 +944,15 @@ impl RetryEngine {
         }
 
         let mut collided_parts = Vec::new();
-        match self.create_or_merge(&bucket, &primary, &msg).await? {
-            Created::Written | Created::Same => {}
+        // Keys that may hold parked receipts to apply now. A create that found nothing needs no
+        // second look: anything parked later finds the submission itself.
+        let mut to_drain = Vec::new();
+        let first = self.create_or_merge(&bucket, &primary, &msg).await?;
+        if !matches!(first, Created::Written) {
+            to_drain.push(primary.clone());
+        }
+        match first {
+            Created::Written | Created::OverParked | Created::Same => {}
             Created::Collision(existing) => {
                 bump(&inner.counters.collisions);
                 tracing::warn!(%bucket, msgid = %primary, existing = existing.as_deref().unwrap_or(""), "mstore: a different message is stored under this msgid; the submission is not stored");
@@ -948,11 +981,9 @@ impl RetryEngine {
         tracing::info!(%bucket, msgid = %primary, parts = keys.len(), channel = %msg.channel, "mstore: submission stored");
 
         let mut applied = Vec::new();
-        for key in &keys {
-            if !collided_parts.contains(key) {
-                lock(&inner.parked).unwatch(&(bucket.clone(), key.clone()));
-                applied.extend(self.drain(&bucket, key).await);
-            }
+        for key in &to_drain {
+            lock(&inner.parked).unwatch(&(bucket.clone(), key.clone()));
+            applied.extend(self.drain(&bucket, key).await);
         }
         Ok(SubmitOutcome::Stored {
             bucket,
@@ -1009,7 +1040,7 @@ impl RetryEngine {
                 .save(bucket, key, &merged, PutMode::Update(existing.version))
                 .await
             {
-                Ok(_) => return Ok(Created::Written),
+                Ok(_) => return Ok(Created::OverParked),
                 Err(e) if e.is_conflict() => bump(&self.inner.counters.conflicts),
                 Err(e) => {
                     bump(&self.inner.counters.store_errors);
