@@ -177,6 +177,7 @@ fn receipt(id: &str, class: ReceiptClass, state: &str) -> ReceiptEvent {
         state: state.into(),
         error: Some("001".into()),
         raw: None,
+        smpp: None,
         mm7_report: None,
     }
 }
@@ -399,12 +400,14 @@ async fn negative_default_bounces_an_rfc3464_dsn_and_keeps_the_message() {
         .unwrap();
     let mut ev = receipt("abc", ReceiptClass::Negative, "EXPIRED");
     ev.error = Some("0x0b\r\nBcc: evil@example.com".into());
-    let out = f.engine.on_receipt(ev).await.unwrap();
+    let out = f.engine.on_receipt(ev.clone()).await.unwrap();
     assert_eq!(
         out,
         ReceiptOutcome::Handled {
             bucket: b(),
             msgid: id("abc"),
+            receipt: std::sync::Arc::new(ev),
+            matched: id("abc"),
             class: ReceiptClass::Negative,
             took_over: false,
             default_action: DefaultAction::Bounced,

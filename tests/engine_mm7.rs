@@ -378,6 +378,7 @@ async fn neutral_mm7_events_give_the_hooks_a_report() {
             state: "Rejected".into(),
             error: None,
             raw: None,
+            smpp: None,
             mm7_report: None,
         })
         .await

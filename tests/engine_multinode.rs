@@ -184,6 +184,7 @@ fn receipt(binding: &str, id: &str, class: ReceiptClass, state: &str) -> Receipt
         state: state.into(),
         error: None,
         raw: None,
+        smpp: None,
         mm7_report: None,
     }
 }

@@ -176,6 +176,7 @@ fn receipt_on(binding: &str, msgid: &str, class: ReceiptClass, state: &str) -> R
         state: state.into(),
         error: None,
         raw: None,
+        smpp: None,
         mm7_report: None,
     }
 }

@@ -56,6 +56,7 @@ fn receipt(id: &str, class: ReceiptClass, state: &str) -> ReceiptEvent {
         state: state.into(),
         error: None,
         raw: None,
+        smpp: None,
         mm7_report: None,
     }
 }

@@ -583,6 +583,7 @@ mod engine {
             state: "UNDELIV".into(),
             error: None,
             raw: None,
+            smpp: None,
             mm7_report: None,
         }
     }

@@ -10,11 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use redeliver::config::msgid_key;
-use redeliver::dlr::{Dlr, DlrLevel, DlrMethod};
-use redeliver::message::{Channel, Envelope, MsgId, ReceiptClass};
-use redeliver::retry::{RetryEngine, SubmitOutcome};
-use redeliver::smpp::receipt::DeliveryReceipt;
+use redeliver::dlr::{Dlr, DlrMethod};
+use redeliver::message::{Channel, Envelope};
+use redeliver::retry::{ReceiptOutcome, RetryEngine, SubmitOutcome};
 use redeliver::smpp::{
     Bind, Body, CommandStatus, DataCoding, DeliverSmResp, Pdu, RegisteredDelivery, SmppFraming,
     SubmitSm,
@@ -286,43 +284,16 @@ pub(crate) async fn on_pdu(c: &SmppClient, s: &Shared, e: &RetryEngine, pdu: Pdu
                 );
                 return false;
             }
+            // The engine reads, classifies and matches the receipt; its outcome carries the
+            // typed receipt the DLR is built from.
             let i = plan::index_of(&deliver.source_addr.to_string_lossy());
-            match DeliveryReceipt::from_deliver_sm(&deliver) {
-                Ok(receipt) => {
-                    let class = receipt.class(&e.settings().receipt_rules);
-                    s.timeline.event(
-                        "gateway",
-                        i,
-                        format_args!(
-                            "deliver_sm receipt id:{} stat:{} ({class})",
-                            receipt.id, receipt.stat
-                        ),
-                    );
-                    // Intermediate receipts are counted from the engine's answer; a final one
-                    // leaves the DLR the application gets once the engine has decided.
-                    if class != ReceiptClass::Intermediate {
-                        s.count(|r| r.smpp_receipts += 1);
-                        let format = e.options().resolve(&scope).receipt_msgid_format;
-                        let key = msgid_key(&receipt.id, format).and_then(|k| MsgId::new(k).ok());
-                        let bucket = e
-                            .bucket_for(Some(&deliver.destination_addr.to_string_lossy()))
-                            .ok();
-                        if let (Some(i), Some(key), Some(bucket)) = (i, key, bucket) {
-                            let dlr = Dlr::level2_from_receipt(
-                                s.dlr_url.clone(),
-                                DlrMethod::Post,
-                                DlrLevel::All,
-                                plan::id(i),
-                                &receipt,
-                                SMSC_CONNECTOR,
-                            );
-                            lock(&s.finals).insert((bucket, key), dlr);
-                        }
-                    }
-                }
-                Err(err) => s.error(i, format_args!("deliver_sm receipt: {err}")),
-            }
             let outcome = e.on_deliver_sm(&scope, &deliver).await;
+            // Intermediate receipts are counted from the engine's answer, final ones here.
+            if let Ok(o) = &outcome
+                && !matches!(o, ReceiptOutcome::Intermediate { .. })
+            {
+                s.count(|r| r.smpp_receipts += 1);
+            }
             s.receipt_outcome(Source::Smpp, i, outcome).await;
         }
         Body::EnquireLinkResp => {

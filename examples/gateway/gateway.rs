@@ -158,7 +158,6 @@ pub struct Shared {
     pub(crate) by_key: Mutex<HashMap<(Bucket, MsgId), usize>>,
     /// The receipt DLR of each final receipt, built when the receipt arrives and thrown when the
     /// engine has decided the message's end.
-    pub(crate) finals: Mutex<HashMap<(Bucket, MsgId), Dlr>>,
     pub(crate) report: Mutex<GatewayReport>,
     pub(crate) finished: AtomicUsize,
     pub(crate) all_done: Notify,
@@ -211,7 +210,8 @@ impl Shared {
             }
             m.end = Some(end);
         }
-        // Every final receipt left its DLR in `finals`; this is for one that could not be read.
+        // A final receipt's DLR is built from the receipt in the engine's outcome; this is for
+        // one that carried no typed receipt (an MM7 report applied out of parking).
         let dlr = dlr.unwrap_or_else(|| {
             let status = match end {
                 End::Delivered => "DELIVRD",
@@ -254,13 +254,14 @@ impl Shared {
             ReceiptOutcome::Handled {
                 bucket,
                 msgid,
+                receipt,
                 class,
                 took_over,
                 default_action,
+                ..
             } => {
                 let key = (bucket, msgid);
                 let found = lock(&self.by_key).remove(&key);
-                let info = lock(&self.finals).remove(&key);
                 let Some(i) = found else {
                     return self.error(
                         None,
@@ -271,6 +272,22 @@ impl Shared {
                     );
                 };
                 let at = format!("{}/{}", key.0, key.1);
+                // The DLR comes from the typed receipt in the outcome: no second read of the PDU.
+                let info = if let Some(r) = &receipt.smpp {
+                    Some(Dlr::level2_from_receipt(
+                        self.dlr_url.clone(),
+                        DlrMethod::Post,
+                        DlrLevel::All,
+                        plan::id(i),
+                        r,
+                        SMSC_CONNECTOR,
+                    ))
+                } else {
+                    receipt
+                        .mm7_report
+                        .as_ref()
+                        .map(|r| super::vasp::dlr_from_report(self, i, r))
+                };
                 match (class, took_over, default_action) {
                     (ReceiptClass::Positive, _, action) => {
                         self.count(|r| r.delivered += 1);
@@ -458,7 +475,6 @@ impl Gateway {
             timeline: Arc::clone(&timeline),
             messages: Mutex::new((0..n).map(|_| MessageState::default()).collect()),
             by_key: Mutex::new(HashMap::new()),
-            finals: Mutex::new(HashMap::new()),
             report: Mutex::new(GatewayReport::default()),
             finished: AtomicUsize::new(0),
             all_done: Notify::new(),

@@ -6,9 +6,8 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use redeliver::config::msgid_key;
 use redeliver::dlr::{Dlr, DlrLevel, DlrMethod, ReceiptParams};
-use redeliver::message::{Channel, Envelope, MsgId, ReceiptClass};
+use redeliver::message::{Channel, Envelope, ReceiptClass};
 use redeliver::mm7::{
     Address, ContentPart, ContentRef, DefaultMm7Codec, Mm7Codec, Mm7Message, Recipients, Release,
     SenderIdentification, SubmitReq,
@@ -146,7 +145,6 @@ impl Vasp {
         };
         shared.count(|r| r.mm7_reports += 1);
         let scope = mm7_scope();
-        let format = engine.options().resolve(&scope).receipt_msgid_format;
         let i = plan::index_of(report.recipient.value());
         shared.timeline.event(
             "vasp",
@@ -157,40 +155,6 @@ impl Vasp {
                 report.mm_status.as_str()
             ),
         );
-        if let (Some(i), Some(key), ReceiptClass::Positive | ReceiptClass::Negative) = (
-            i,
-            msgid_key(&report.message_id, format).and_then(|k| MsgId::new(k).ok()),
-            report.mm_status.class(),
-        ) && let Ok(bucket) = engine.bucket_for(match &report.sender {
-            Address::ShortCode(code) => Some(code.as_str()),
-            _ => None,
-        }) {
-            let text = lock(&shared.messages)
-                .get(i)
-                .map(|m| m.text.clone())
-                .unwrap_or_default();
-            let now = yymmddhhmm(SystemTime::now());
-            let delivered = report.mm_status.class() == ReceiptClass::Positive;
-            let dlr = Dlr::level2(
-                shared.dlr_url.clone(),
-                DlrMethod::Post,
-                DlrLevel::All,
-                plan::id(i),
-                report.mm_status.as_str(),
-                MMSC_CONNECTOR,
-                ReceiptParams {
-                    id_smsc: report.message_id.clone(),
-                    sub: "001".into(),
-                    dlvrd: if delivered { "001" } else { "000" }.into(),
-                    subdate: now.clone(),
-                    donedate: now,
-                    // MM7 reports carry no numeric error code; Jasmin's `err` is one.
-                    err: if delivered { "000" } else { "" }.into(),
-                    text,
-                },
-            );
-            lock(&shared.finals).insert((bucket, key), dlr);
-        }
         let (outcome, rsp) = engine.on_delivery_report(&scope, &report).await;
         shared.receipt_outcome(Source::Mm7, i, outcome).await;
         match codec.encode(&Mm7Message::DeliveryReportRsp(rsp), &report.release) {
@@ -205,4 +169,36 @@ impl Vasp {
             ),
         }
     }
+}
+
+/// The DLR the application gets for message `i` from the DeliveryReportReq that decided it.
+pub(crate) fn dlr_from_report(
+    shared: &Shared,
+    i: usize,
+    report: &redeliver::mm7::DeliveryReportReq,
+) -> Dlr {
+    let text = lock(&shared.messages)
+        .get(i)
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
+    let now = yymmddhhmm(SystemTime::now());
+    let delivered = report.mm_status.class() == ReceiptClass::Positive;
+    Dlr::level2(
+        shared.dlr_url.clone(),
+        DlrMethod::Post,
+        DlrLevel::All,
+        plan::id(i),
+        report.mm_status.as_str(),
+        MMSC_CONNECTOR,
+        ReceiptParams {
+            id_smsc: report.message_id.clone(),
+            sub: "001".into(),
+            dlvrd: if delivered { "001" } else { "000" }.into(),
+            subdate: now.clone(),
+            donedate: now,
+            // MM7 reports carry no numeric error code; Jasmin's `err` is one.
+            err: if delivered { "000" } else { "" }.into(),
+            text,
+        },
+    )
 }

@@ -116,7 +116,18 @@ impl ParkedReceipt {
     }
 
     pub(crate) fn into_event(self, bucket: crate::message::Bucket) -> ReceiptEvent {
+        // The typed SMPP receipt is read again from its text; a receipt parked without one
+        // (MM7, or text that no longer reads) goes on without it.
+        let smpp = match (self.channel, &self.raw) {
+            (Channel::Smpp, Some(raw)) => {
+                crate::smpp::receipt::DeliveryReceipt::parse(raw.as_bytes())
+                    .ok()
+                    .map(std::sync::Arc::new)
+            }
+            _ => None,
+        };
         ReceiptEvent {
+            smpp,
             channel: self.channel,
             scope: self.scope,
             bucket,
@@ -415,6 +426,7 @@ mod tests {
             .into(),
             error: None,
             raw: None,
+            smpp: None,
             mm7_report: None,
         }
     }

@@ -140,6 +140,7 @@ impl RetryEngine {
             state: report.mm_status.as_str().to_owned(),
             error: report.status_text.clone(),
             raw: None,
+            smpp: None,
             mm7_report: Some(Arc::new(report.clone())),
         })
         .await

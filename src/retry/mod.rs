@@ -114,6 +114,7 @@
 //!         state: "UNDELIV".into(),
 //!         error: Some("001".into()),
 //!         raw: None,
+//!         smpp: None,
 //!         mm7_report: None,
 //!     })
 //!     .await?;
@@ -148,7 +149,7 @@ use crate::message::{
     AddressError, Bucket, Channel, HistoryEvent, MsgId, ReceiptClass, StoredMessage,
 };
 use crate::mm7::{Address, DeliveryReportReq, MmStatus, Release};
-use crate::smpp::receipt::{ReceiptError, ReceiptRules};
+use crate::smpp::receipt::{DeliveryReceipt, ReceiptError, ReceiptRules};
 use crate::store::{MessageStore, PutMode, StoreError};
 
 use crate::message::META_PARKED_PREFIX;
@@ -258,7 +259,7 @@ pub struct SubmitEvent {
 }
 
 /// A delivery receipt or report, protocol-neutral.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiptEvent {
     /// SMPP or MM7.
     pub channel: Channel,
@@ -276,6 +277,11 @@ pub struct ReceiptEvent {
     pub error: Option<String>,
     /// The receipt's raw text, if it had one.
     pub raw: Option<String>,
+    /// For SMPP: the receipt as read from the `deliver_sm` / `data_sm` (set by
+    /// [`RetryEngine::on_smpp_receipt`] and the PDU adapters), so a host builds its DLR from
+    /// the outcome without reading the PDU again. A receipt applied out of parking has it
+    /// read again from `raw`.
+    pub smpp: Option<Arc<DeliveryReceipt>>,
     /// For MM7: the decoded DeliveryReportReq, handed to the `mm7_handle_DR_*` hooks as
     /// `trx`. When it is `None` on an MM7 event, the hooks get a report built from the event
     /// (`MessageID`, `MMStatus` from `state`, `StatusText` from `error`, `Sender` from the
@@ -381,6 +387,12 @@ pub enum ReceiptOutcome {
         bucket: Bucket,
         /// The message's msgid (the first part's, for a multipart message).
         msgid: MsgId,
+        /// The receipt that decided it, typed ([`ReceiptEvent::smpp`] /
+        /// [`ReceiptEvent::mm7_report`]), and the msgid it matched (a part's, for a multipart
+        /// message): what a host needs to build its DLR.
+        receipt: Arc<ReceiptEvent>,
+        /// The normalised msgid the receipt matched.
+        matched: MsgId,
         /// Positive or negative.
         class: ReceiptClass,
         /// Whether a hook answered `*_DELIVERED`.
@@ -1576,7 +1588,9 @@ impl RetryEngine {
                 } => match store.save(&bucket, &target, &record, mode).await {
                     Ok(_) => {
                         self.forget_entry_in(&bucket, &from, &target).await;
-                        return Ok(Some(self.finish(ev, bucket, target, record, class).await));
+                        return Ok(Some(
+                            self.finish(ev, bucket, target, key, record, class).await,
+                        ));
                     }
                     Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
                     Err(e) => return self.store_failed(e, ev, key, from),
@@ -1594,6 +1608,7 @@ impl RetryEngine {
         ev: ReceiptEvent,
         bucket: Bucket,
         primary: MsgId,
+        matched: MsgId,
         msg: StoredMessage,
         class: ReceiptClass,
     ) -> ReceiptOutcome {
@@ -1644,6 +1659,8 @@ impl RetryEngine {
         ReceiptOutcome::Handled {
             bucket,
             msgid: primary,
+            receipt: ev,
+            matched,
             class,
             took_over,
             default_action,

@@ -1,5 +1,7 @@
 //! The SMPP side of the engine: `submit_sm_resp` in, `deliver_sm` / `data_sm` receipts in.
 
+use std::sync::Arc;
+
 use std::fmt::Write as _;
 
 use bytes::Bytes;
@@ -229,13 +231,15 @@ impl RetryEngine {
             channel: Channel::Smpp,
             scope: scope.clone(),
             bucket,
-            message_id: receipt.id,
+            message_id: receipt.id.clone(),
             class,
-            state: receipt.stat,
-            error: receipt.err,
+            state: receipt.stat.clone(),
+            error: receipt.err.clone(),
             raw: receipt
                 .raw
-                .map(|r| String::from_utf8_lossy(&r).into_owned()),
+                .as_ref()
+                .map(|r| String::from_utf8_lossy(r).into_owned()),
+            smpp: Some(Arc::new(receipt)),
             mm7_report: None,
         })
         .await
