@@ -36,6 +36,10 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// Metadata key: the final state the retry engine claimed (`positive` / `negative`).
 pub const META_FINAL: &str = "redeliver.final";
+/// Metadata key: who claimed the final state (an id the claiming receipt keeps while it is
+/// retried), so a claim whose write was answered ambiguously (a timeout, a 503) is recognised as
+/// its own when the receipt is tried again.
+pub const META_CLAIM: &str = "redeliver.claim";
 /// Metadata key on a multipart copy: the msgid of the message it belongs to.
 pub const META_PRIMARY: &str = "redeliver.primary";
 /// Metadata key on a record that holds only receipts parked before their submission was stored.

@@ -545,3 +545,107 @@ async fn store_round_trips_per_event() {
     // parked receipt's load and claim; and a last load that finds nothing more parked.
     assert_eq!(ops(), 7, "submission with a parked receipt");
 }
+
+/// A store whose first conditional update lands but is answered 503, as Riak's can be.
+#[derive(Debug)]
+struct Ambiguous {
+    inner: MemoryStore,
+    tripped: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl MessageStore for Ambiguous {
+    fn backend(&self) -> &'static str {
+        "ambiguous"
+    }
+    async fn save(
+        &self,
+        b: &Bucket,
+        m: &MsgId,
+        msg: &StoredMessage,
+        mode: PutMode,
+    ) -> Result<Version, StoreError> {
+        let update = matches!(mode, PutMode::Update(_));
+        let saved = self.inner.save(b, m, msg, mode).await?;
+        if update && !self.tripped.swap(true, Ordering::SeqCst) {
+            return Err(StoreError::Unavailable {
+                backend: "ambiguous",
+                op: "save",
+                bucket: b.to_string(),
+                msgid: m.to_string(),
+                reason: "503 request timed out".into(),
+            });
+        }
+        Ok(saved)
+    }
+    async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<Versioned>, StoreError> {
+        self.inner.load(b, m).await
+    }
+    async fn delete(&self, b: &Bucket, m: &MsgId) -> Result<bool, StoreError> {
+        self.inner.delete(b, m).await
+    }
+    fn list<'a>(&'a self, b: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
+        self.inner.list(b)
+    }
+    async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
+        self.inner.sweep_expired(now).await
+    }
+}
+
+/// A claim whose write landed but was answered "unavailable" is not a claim lost: when the
+/// receipt is tried again it finds its own claim and runs the hook and the bounce, once.
+#[tokio::test]
+async fn an_ambiguous_claim_is_finished_by_its_own_receipt() {
+    let store = Arc::new(Ambiguous {
+        inner: MemoryStore::new(),
+        tripped: std::sync::atomic::AtomicBool::new(false),
+    });
+    let hooks = Arc::new(Counting::default());
+    let spool = Arc::new(RecordingInjector::new());
+    let engine = RetryEngine::builder(store.clone(), spool.clone())
+        .options(MobilityConfig::from_toml_str(OPTIONS).unwrap())
+        .hooks(hooks.clone())
+        .build();
+    engine
+        .on_submit(submit("smsc-1", "a@example.com", &["amb".into()]))
+        .await
+        .unwrap();
+    let out = engine
+        .on_receipt(receipt("smsc-1", "amb", ReceiptClass::Negative, "UNDELIV"))
+        .await
+        .unwrap();
+    assert!(matches!(out, ReceiptOutcome::Parked { .. }), "{out:?}");
+    assert_eq!(hooks.negative.load(Ordering::SeqCst), 0);
+    let (report, outcomes) = engine.retry_parked_outcomes().await;
+    assert_eq!(report.applied, 1, "{outcomes:?}");
+    assert!(
+        matches!(
+            outcomes.as_slice(),
+            [Ok(ReceiptOutcome::Handled {
+                default_action: DefaultAction::Bounced,
+                ..
+            })]
+        ),
+        "{outcomes:?}"
+    );
+    assert_eq!(hooks.negative.load(Ordering::SeqCst), 1);
+    // Another node's duplicate is still a duplicate.
+    let other = RetryEngine::builder(store.clone(), spool.clone())
+        .options(MobilityConfig::from_toml_str(OPTIONS).unwrap())
+        .hooks(hooks.clone())
+        .build();
+    let out = other
+        .on_receipt(receipt("smsc-1", "amb", ReceiptClass::Negative, "UNDELIV"))
+        .await
+        .unwrap();
+    assert!(matches!(out, ReceiptOutcome::Duplicate { .. }), "{out:?}");
+    assert_eq!(hooks.negative.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        spool
+            .injections()
+            .iter()
+            .filter(|i| matches!(i, Injection::Bounce(_)))
+            .count(),
+        1
+    );
+}

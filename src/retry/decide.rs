@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{EngineSettings, MAX_PARTS, ReceiptEvent};
 use crate::config::ScopeContext;
 use crate::message::{
-    Channel, Envelope, HistoryEvent, META_FINAL, META_PARKED_PREFIX, META_PART_PREFIX,
+    Channel, Envelope, HistoryEvent, META_CLAIM, META_FINAL, META_PARKED_PREFIX, META_PART_PREFIX,
     META_PLACEHOLDER, META_PRIMARY, MsgId, ReceiptClass, StoredMessage,
 };
 use crate::store::{PutMode, Versioned};
@@ -72,6 +72,12 @@ pub enum Plan {
         class: ReceiptClass,
         /// For a multipart message, which part's receipt decided it.
         part: Option<usize>,
+    },
+    /// The message is final by this receipt's own earlier claim, whose write was answered
+    /// ambiguously (a timeout or a 503 after it landed): run the hooks and the default now.
+    Claimed {
+        /// Positive or negative.
+        class: ReceiptClass,
     },
     /// The stored record cannot be used (its engine metadata is damaged).
     Corrupt(String),
@@ -256,11 +262,16 @@ fn placeholder(channel: Channel, now: SystemTime) -> StoredMessage {
 /// holds it, and if it is already gone the plan is [`Plan::AlreadyApplied`]. (When the entry sits
 /// in a multipart copy, the decision on the primary is made with `None`, and the entry is
 /// removed from the copy afterwards.)
+///
+/// `claim` identifies this receipt's claim of a final state; the caller keeps it while it tries
+/// the same receipt again, so a claim of its own that landed although its write was not
+/// acknowledged gives [`Plan::Claimed`] instead of [`Plan::Duplicate`].
 pub fn decide(
     stored: Option<&Versioned>,
     key: &MsgId,
     receipt: &ReceiptEvent,
     from_parking: Option<&str>,
+    claim: &str,
     settings: &EngineSettings,
     now: SystemTime,
 ) -> Plan {
@@ -304,7 +315,13 @@ pub fn decide(
             .metadata
             .remove(&format!("{META_PARKED_PREFIX}{entry}"));
     }
-    if record.metadata.contains_key(META_FINAL) {
+    if let Some(fin) = record.metadata.get(META_FINAL) {
+        if !claim.is_empty() && record.metadata.get(META_CLAIM).map(String::as_str) == Some(claim) {
+            return match parse_class(fin) {
+                Some(class) => Plan::Claimed { class },
+                None => Plan::Corrupt(format!("{META_FINAL} is {fin:?}")),
+            };
+        }
         return Plan::Duplicate;
     }
     let parts = part_keys(&record);
@@ -356,6 +373,9 @@ pub fn decide(
             record
                 .metadata
                 .insert(META_FINAL.to_owned(), class_name(class).to_owned());
+            record
+                .metadata
+                .insert(META_CLAIM.to_owned(), claim.to_owned());
             Plan::Final {
                 record,
                 mode: version,
@@ -471,6 +491,7 @@ mod tests {
             &id("m"),
             &receipt(ReceiptClass::Negative),
             None,
+            "c1",
             &settings(),
             now(),
         );
@@ -496,6 +517,7 @@ mod tests {
             &id("m"),
             &receipt(ReceiptClass::Negative),
             Some(&entry),
+            "c1",
             &settings(),
             now(),
         );
@@ -511,6 +533,7 @@ mod tests {
             &id("m"),
             &receipt(ReceiptClass::Intermediate),
             None,
+            "c1",
             &s,
             now(),
         ) else {
@@ -522,6 +545,7 @@ mod tests {
             &id("m"),
             &receipt(ReceiptClass::Positive),
             None,
+            "c1",
             &s,
             later,
         );
@@ -542,6 +566,7 @@ mod tests {
             &id("m"),
             &receipt(ReceiptClass::Negative),
             None,
+            "c1",
             &s,
             later,
         );
@@ -552,6 +577,7 @@ mod tests {
             &id("m"),
             &receipt(ReceiptClass::Positive),
             Some(&entry),
+            "c1",
             &s,
             later,
         );
@@ -562,7 +588,7 @@ mod tests {
         let mut big = receipt(ReceiptClass::Negative);
         big.raw = Some("r".repeat(400));
         assert_eq!(
-            decide(None, &id("m"), &big, None, &s, now()),
+            decide(None, &id("m"), &big, None, "c1", &s, now()),
             Plan::ParkFull
         );
     }
@@ -577,6 +603,7 @@ mod tests {
             &id("p1"),
             &receipt(ReceiptClass::Positive),
             None,
+            "c1",
             &settings(),
             now(),
         );
@@ -586,6 +613,7 @@ mod tests {
             &id("p0"),
             &receipt(ReceiptClass::Positive),
             None,
+            "c1",
             &settings(),
             now(),
         );
@@ -600,6 +628,7 @@ mod tests {
                 &id("m"),
                 &receipt(class),
                 None,
+                "c1",
                 &settings(),
                 now(),
             );
@@ -638,6 +667,7 @@ mod tests {
                     &id("m"),
                     &receipt(later),
                     None,
+                    "c1",
                     &settings(),
                     now(),
                 );
@@ -653,6 +683,7 @@ mod tests {
             &id("m"),
             &receipt(ReceiptClass::Negative),
             None,
+            "c1",
             &settings(),
             now(),
         ) else {
@@ -666,6 +697,7 @@ mod tests {
             &id("m"),
             &receipt(ReceiptClass::Negative),
             Some(&entry),
+            "c1",
             &settings(),
             now(),
         );
@@ -678,6 +710,7 @@ mod tests {
             &id("m"),
             &receipt(ReceiptClass::Negative),
             Some(&entry),
+            "c1",
             &settings(),
             now(),
         );
@@ -707,8 +740,15 @@ mod tests {
                             for class in CLASSES {
                                 let stored = versioned(multipart(3, &before));
                                 let key = id(&format!("p{part}"));
-                                let plan =
-                                    decide(Some(&stored), &key, &receipt(class), None, &s, now());
+                                let plan = decide(
+                                    Some(&stored),
+                                    &key,
+                                    &receipt(class),
+                                    None,
+                                    "c1",
+                                    &s,
+                                    now(),
+                                );
                                 let mut after = before;
                                 if class != ReceiptClass::Intermediate && after[part].is_none() {
                                     after[part] = Some(class);
@@ -766,6 +806,7 @@ mod tests {
             &id("p9"),
             &receipt(ReceiptClass::Positive),
             None,
+            "c1",
             &settings(),
             now(),
         );

@@ -578,7 +578,11 @@ enum From {
     /// From the transport.
     Fresh,
     /// Held in this process because the store could not be asked; retried on the timer.
-    Held { since: Instant, attempts: u32 },
+    Held {
+        since: Instant,
+        attempts: u32,
+        claim: String,
+    },
     /// Out of the store's parking: entry `entry` of the record under `at`.
     Parked { entry: String, at: MsgId },
 }
@@ -590,6 +594,7 @@ struct Held {
     key: MsgId,
     since: Instant,
     attempts: u32,
+    claim: String,
     bytes: usize,
 }
 
@@ -690,6 +695,7 @@ impl RetryEngineBuilder {
                 parked: Mutex::new(ParkingLot::default()),
                 recent: Mutex::new(RecentFinals::default()),
                 hasher: RandomState::new(),
+                claims: AtomicU64::new(0),
             }),
         }
     }
@@ -706,6 +712,7 @@ struct Inner {
     parked: Mutex<ParkingLot>,
     recent: Mutex<RecentFinals>,
     hasher: RandomState,
+    claims: AtomicU64,
 }
 
 /// Store on submit, decide on receipt. Cheap to clone; clones share state.
@@ -852,6 +859,12 @@ impl RetryEngine {
             self.inner.counters.clone(),
             scope.clone(),
         )
+    }
+
+    /// A new claim id: this engine's random id and a sequence number.
+    fn new_claim(&self) -> String {
+        let n = self.inner.claims.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}.{n}", self.inner.hasher.hash_one(0u8))
     }
 
     fn fingerprint(&self, bucket: &Bucket, key: &MsgId) -> u64 {
@@ -1140,6 +1153,7 @@ impl RetryEngine {
             let from = From::Held {
                 since: h.since,
                 attempts: h.attempts,
+                claim: h.claim,
             };
             match self.process(h.event, h.key, from).await {
                 Ok(None) | Ok(Some(ReceiptOutcome::Parked { .. })) => {}
@@ -1318,13 +1332,16 @@ impl RetryEngine {
         ev: ReceiptEvent,
         key: MsgId,
         from: From,
+        claim: String,
         reason: ParkReason,
     ) -> Option<ReceiptOutcome> {
         let inner = &self.inner;
         let bucket = ev.bucket.clone();
         let (since, attempts) = match from {
             From::Fresh => (Instant::now(), 0),
-            From::Held { since, attempts } => (since, attempts),
+            From::Held {
+                since, attempts, ..
+            } => (since, attempts),
             // Still in the store: the timer looks at the key again soon.
             From::Parked { at, .. } => {
                 lock(&inner.parked).watch(
@@ -1376,6 +1393,7 @@ impl RetryEngine {
                 key: key.clone(),
                 since,
                 attempts: attempts.saturating_add(1),
+                claim,
                 bytes,
             },
         );
@@ -1441,11 +1459,18 @@ impl RetryEngine {
         let store = &inner.store;
         let bucket = ev.bucket.clone();
         let fresh = !matches!(from, From::Parked { .. });
+        // Kept while this receipt is retried, so a claim of its own that landed unacknowledged
+        // is recognised (see `Plan::Claimed`).
+        let claim = match &from {
+            From::Fresh => self.new_claim(),
+            From::Held { claim, .. } => claim.clone(),
+            From::Parked { entry, .. } => format!("parked.{entry}"),
+        };
         let mut drained = false;
         for _ in 0..inner.settings.max_conflicts.max(1) {
             let loaded = match store.load(&bucket, &key).await {
                 Ok(v) => v,
-                Err(e) => return self.store_failed(e, ev, key, from),
+                Err(e) => return self.store_failed(e, ev, key, from, claim),
             };
             if loaded.is_none() && fresh && self.recently_final(&bucket, &key) {
                 bump(&inner.counters.duplicates);
@@ -1469,8 +1494,15 @@ impl RetryEngine {
                 _ => None,
             };
             let now = SystemTime::now();
-            let mut plan =
-                decide::decide(loaded.as_ref(), &key, &ev, entry_here, &inner.settings, now);
+            let mut plan = decide::decide(
+                loaded.as_ref(),
+                &key,
+                &ev,
+                entry_here,
+                &claim,
+                &inner.settings,
+                now,
+            );
             let mut target = key.clone();
             if let Plan::FollowPrimary(primary) = plan {
                 let loaded = match store.load(&bucket, &primary).await {
@@ -1490,9 +1522,17 @@ impl RetryEngine {
                             reason: Unmatched::PrimaryMissing,
                         }));
                     }
-                    Err(e) => return self.store_failed(e, ev, key, from),
+                    Err(e) => return self.store_failed(e, ev, key, from, claim),
                 };
-                plan = match decide::decide(Some(&loaded), &key, &ev, None, &inner.settings, now) {
+                plan = match decide::decide(
+                    Some(&loaded),
+                    &key,
+                    &ev,
+                    None,
+                    &claim,
+                    &inner.settings,
+                    now,
+                ) {
                     Plan::FollowPrimary(_) => {
                         Plan::Corrupt(format!("{primary} is itself a copy of another part"))
                     }
@@ -1522,7 +1562,7 @@ impl RetryEngine {
                         }));
                     }
                     Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
-                    Err(e) => return self.store_failed(e, ev, key, from),
+                    Err(e) => return self.store_failed(e, ev, key, from, claim),
                 },
                 Plan::ParkFull => {
                     bump(&inner.counters.unmatched);
@@ -1554,6 +1594,19 @@ impl RetryEngine {
                     .into());
                 }
                 Plan::FollowPrimary(_) => unreachable!("followed above"),
+                Plan::Claimed { class } => {
+                    let Some(v) = (match store.load(&bucket, &target).await {
+                        Ok(v) => v,
+                        Err(e) => return self.store_failed(e, ev, key, from, claim),
+                    }) else {
+                        continue;
+                    };
+                    tracing::info!(%bucket, msgid = %target, "mstore: this receipt's earlier claim had landed; finishing it");
+                    self.forget_entry(&bucket, &from).await;
+                    return Ok(Some(
+                        self.finish(ev, bucket, target, key, v.message, class).await,
+                    ));
+                }
                 Plan::Record { record, mode, part } => {
                     match store.save(&bucket, &target, &record, mode).await {
                         Ok(_) => {
@@ -1577,7 +1630,7 @@ impl RetryEngine {
                             }));
                         }
                         Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
-                        Err(e) => return self.store_failed(e, ev, key, from),
+                        Err(e) => return self.store_failed(e, ev, key, from, claim),
                     }
                 }
                 Plan::Final {
@@ -1593,12 +1646,12 @@ impl RetryEngine {
                         ));
                     }
                     Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
-                    Err(e) => return self.store_failed(e, ev, key, from),
+                    Err(e) => return self.store_failed(e, ev, key, from, claim),
                 },
             }
         }
         tracing::warn!(%bucket, msgid = %key, conflicts = inner.settings.max_conflicts, "mstore: too many conflicting writes for one receipt; held for later");
-        Ok(self.hold(ev, key, from, ParkReason::Contended))
+        Ok(self.hold(ev, key, from, claim, ParkReason::Contended))
     }
 
     /// After this node's claim of the final state won: the hooks, then the default, then the
@@ -1675,11 +1728,12 @@ impl RetryEngine {
         ev: ReceiptEvent,
         key: MsgId,
         from: From,
+        claim: String,
     ) -> Result<Option<ReceiptOutcome>, EngineError> {
         bump(&self.inner.counters.store_errors);
         if e.is_retryable() {
             tracing::warn!(bucket = %ev.bucket, msgid = %key, error = %e, "mstore: store unavailable while matching a receipt");
-            return Ok(self.hold(ev, key, from, ParkReason::StoreUnavailable));
+            return Ok(self.hold(ev, key, from, claim, ParkReason::StoreUnavailable));
         }
         Err(e.into())
     }
