@@ -28,10 +28,12 @@
 //! Each message is kept in the record layout with a CRC-32 over its key and every byte of the
 //! record, checked on every load: a damaged record is a [`StoreError::Corrupt`] for that message,
 //! never a message with wrong content. [`EmbeddedStore::verify`] walks the whole store and lists
-//! the damaged records. redb reuses freed pages but does not give them back to the file system;
-//! [`EmbeddedStore::compact`] does, and it runs by itself when the store is opened or swept and
-//! less than half of a file of 8 MiB or more is in use. Compaction holds back reads and writes
-//! while it runs.
+//! the damaged records. redb reuses freed pages but does not give them back to the file system,
+//! and after many deletes most of its pages are half empty; [`EmbeddedStore::compact`] rewrites
+//! the messages into full pages (when the pages in use are more than 1.5 times the live data)
+//! and gives the free pages back. It runs by itself when the store is opened or swept and less
+//! than half of a file of 8 MiB or more is in use. Compaction holds back reads and writes while
+//! it runs.
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -133,6 +135,9 @@ impl EmbeddedStore {
             .map_err(|e| fail("cannot open table messages", &e))?;
         txn.open_table(EXPIRY)
             .map_err(|e| fail("cannot open table expiry", &e))?;
+        // Left by a compaction cut short by a crash; the messages table is still whole.
+        txn.delete_table(REBUILD)
+            .map_err(|e| fail("cannot drop an unfinished compaction's table", &e))?;
         txn.commit()
             .map_err(|e| fail("cannot create the tables", &e))?;
         if let Err(reason) = compact_if_mostly_free(&mut db, &path) {
@@ -570,6 +575,11 @@ impl MessageStore for EmbeddedStore {
     }
 }
 
+/// The messages table being rewritten by a compaction; renamed to `messages` when complete.
+const REBUILD: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("messages_rebuild");
+/// Messages copied per transaction while the table is rewritten.
+const REBUILD_CHUNK: usize = 4096;
+
 /// Files smaller than this are never compacted by themselves: the space is not worth a pause.
 const AUTO_COMPACT_MIN_FILE: u64 = 8 << 20;
 /// Most damaged records [`EmbeddedStore::verify`] lists; it counts them all.
@@ -667,8 +677,10 @@ impl EmbeddedStore {
         self.read("space", "", "", move |db| space(db, &path)).await
     }
 
-    /// Gives the file's free pages back to the file system. Reads and writes wait until it is
-    /// done; it takes about as long as copying the live data.
+    /// Rewrites the messages into full pages when the pages in use are more than 1.5 times the
+    /// live data, then gives the file's free pages back to the file system. Reads and writes
+    /// wait until it is done; it takes about as long as copying the live data twice. A crash
+    /// part-way leaves the store as it was.
     pub async fn compact(&self) -> Result<CompactReport, StoreError> {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
@@ -723,6 +735,12 @@ fn space(db: &Database, path: &Path) -> Result<SpaceReport, String> {
 
 fn compact(db: &mut Database, path: &Path) -> Result<CompactReport, String> {
     let before = space(db, path)?;
+    // redb's compaction moves pages to the front of the file but does not merge half-empty
+    // ones; after many deletes most pages are, so the messages are rewritten first, in key
+    // order, into full pages.
+    if before.allocated_bytes / 3 > before.live_bytes / 2 {
+        rebuild_messages(db)?;
+    }
     db.compact().map_err(|e| format!("compact: {e}"))?;
     let after = space(db, path)?;
     tracing::info!(
@@ -730,6 +748,51 @@ fn compact(db: &mut Database, path: &Path) -> Result<CompactReport, String> {
         live = after.live_bytes, "embedded store compacted"
     );
     Ok(CompactReport { before, after })
+}
+
+/// Copies the messages table into a new one in chunks, then replaces it in one transaction. A
+/// crash part-way leaves the old table whole and the new one is dropped at the next open.
+fn rebuild_messages(db: &Database) -> Result<(), String> {
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let txn = db.begin_write().map_err(|e| format!("begin: {e}"))?;
+        let last = {
+            let old = txn
+                .open_table(MESSAGES)
+                .map_err(|e| format!("table messages: {e}"))?;
+            let mut new = txn
+                .open_table(REBUILD)
+                .map_err(|e| format!("table messages_rebuild: {e}"))?;
+            let range = match &after {
+                Some((b, m)) => old.range::<(&str, &str)>((
+                    Bound::Excluded((b.as_str(), m.as_str())),
+                    Bound::Unbounded,
+                )),
+                None => old.range::<(&str, &str)>(..),
+            }
+            .map_err(|e| format!("messages: {e}"))?;
+            let mut last = None;
+            for entry in range.take(REBUILD_CHUNK) {
+                let (key, value) = entry.map_err(|e| format!("messages: {e}"))?;
+                let (bucket, msgid) = key.value();
+                new.insert((bucket, msgid), value.value())
+                    .map_err(|e| format!("copy {bucket}/{msgid}: {e}"))?;
+                last = Some((bucket.to_owned(), msgid.to_owned()));
+            }
+            last
+        };
+        txn.commit().map_err(|e| format!("commit: {e}"))?;
+        match last {
+            Some(last) => after = Some(last),
+            None => break,
+        }
+    }
+    let txn = db.begin_write().map_err(|e| format!("begin: {e}"))?;
+    txn.delete_table(MESSAGES)
+        .map_err(|e| format!("drop table messages: {e}"))?;
+    txn.rename_table(REBUILD, MESSAGES)
+        .map_err(|e| format!("rename table messages_rebuild: {e}"))?;
+    txn.commit().map_err(|e| format!("commit: {e}"))
 }
 
 fn compact_if_mostly_free(db: &mut Database, path: &Path) -> Result<(), String> {
