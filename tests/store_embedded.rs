@@ -632,3 +632,44 @@ async fn compaction_packs_half_empty_pages() {
         assert_eq!(back.is_some(), n % 2 == 1, "{id}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_that_frees_most_of_the_file_compacts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path().join("store.redb")).unwrap();
+    let bucket = Bucket::new("MADR-s").unwrap();
+    let now = std::time::SystemTime::now();
+    // 160 messages of 64 KiB, all but every tenth already expired.
+    for batch in 0..10u64 {
+        let saves = (0..16).map(|k| {
+            let (store, bucket) = (store.clone(), bucket.clone());
+            let n = batch * 16 + k;
+            async move {
+                let mut msg = sized(n, 64);
+                msg.expires_at = if n.is_multiple_of(10) {
+                    now + Duration::from_secs(3600)
+                } else {
+                    now - Duration::from_secs(60)
+                };
+                store
+                    .save(&bucket, &MsgId::new(format!("s{n}")).unwrap(), &msg)
+                    .await
+            }
+        });
+        for r in futures::future::join_all(saves).await {
+            r.unwrap();
+        }
+    }
+    let before = store.space().await.unwrap();
+    assert_eq!(store.sweep_expired(now).await.unwrap(), 144);
+    let after = store.space().await.unwrap();
+    eprintln!("sweep: {before:?} -> {after:?}");
+    assert!(
+        after.file_bytes * 2 < before.file_bytes,
+        "{before:?} -> {after:?}"
+    );
+    assert!(!after.mostly_free(), "{after:?}");
+    let listed: Vec<_> = store.list(&bucket).collect().await;
+    assert_eq!(listed.len(), 16);
+    assert!(store.verify().await.unwrap().is_clean());
+}
