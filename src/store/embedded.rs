@@ -127,23 +127,40 @@ impl EmbeddedStore {
             msgid: String::new(),
             reason: format!("{}: {what}: {e}", path.display()),
         };
-        let mut db = Database::create(&path).map_err(|e| fail("cannot open the database", &e))?;
-        let txn = db
-            .begin_write()
-            .map_err(|e| fail("cannot begin a transaction", &e))?;
-        txn.open_table(MESSAGES)
-            .map_err(|e| fail("cannot open table messages", &e))?;
-        txn.open_table(EXPIRY)
-            .map_err(|e| fail("cannot open table expiry", &e))?;
-        // Left by a compaction cut short by a crash; the messages table is still whole.
-        txn.delete_table(REBUILD)
-            .map_err(|e| fail("cannot drop an unfinished compaction's table", &e))?;
-        txn.commit()
-            .map_err(|e| fail("cannot create the tables", &e))?;
-        if let Err(reason) = compact_if_mostly_free(&mut db, &path) {
-            // The store works as well uncompacted; the space is reclaimed on a later try.
-            tracing::warn!(path = %path.display(), %reason, "embedded store: compaction at open failed");
-        }
+        // redb panics on some damaged files ("malformed allocator state") instead of returning
+        // an error; such a file is refused like any other it cannot open.
+        let setup = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut db =
+                Database::create(&path).map_err(|e| fail("cannot open the database", &e))?;
+            let txn = db
+                .begin_write()
+                .map_err(|e| fail("cannot begin a transaction", &e))?;
+            txn.open_table(MESSAGES)
+                .map_err(|e| fail("cannot open table messages", &e))?;
+            txn.open_table(EXPIRY)
+                .map_err(|e| fail("cannot open table expiry", &e))?;
+            // Left by a compaction cut short by a crash; the messages table is still whole.
+            txn.delete_table(REBUILD)
+                .map_err(|e| fail("cannot drop an unfinished compaction's table", &e))?;
+            txn.commit()
+                .map_err(|e| fail("cannot create the tables", &e))?;
+            if let Err(reason) = compact_if_mostly_free(&mut db, &path) {
+                // The store works as well uncompacted; the space is reclaimed on a later try.
+                tracing::warn!(path = %path.display(), %reason, "embedded store: compaction at open failed");
+            }
+            Ok(db)
+        }));
+        let db = match setup {
+            Ok(db) => db?,
+            Err(panic) => {
+                let text = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                return Err(fail("the database file is damaged", &text));
+            }
+        };
         let db = Arc::new(RwLock::new(db));
         let (writer, ops) = mpsc::channel();
         let writer_db = Arc::clone(&db);
