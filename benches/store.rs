@@ -4,7 +4,8 @@
 //!   HTTP requests (same headers, same body, the GET's vclock sent with the DELETE) made with
 //!   bare `reqwest`, one at a time (in one task on a runtime worker) and as 64 concurrent tasks;
 //! * `EmbeddedStore` saves (fsync'd one at a time, and 64 at once sharing commits) and loads of
-//!   1 KiB messages;
+//!   1 KiB messages; and, printed rather than timed, `embedded/space`: the file's size against
+//!   the live data after saving 20 000 of them and deleting half, before and after compaction;
 //! * `RiakStore` against a 3-node in-tree cluster with one node down (refusing connections,
 //!   marked down after its first refusal) next to the same cluster with every node up, one at a
 //!   time and as 64 concurrent tasks; and the first load after a node was lost, when the store
@@ -593,5 +594,59 @@ fn main() {
     let skip = ["--list", "--test", "--profile-time", "--help"];
     if !std::env::args().any(|a| skip.contains(&a.as_str())) {
         interleaved(filter().as_deref());
+        if filter().is_none_or(|f| "embedded/space".contains(&f)) {
+            embedded_space();
+        }
     }
+}
+
+/// The embedded store's file size against its live data: 20 000 1 KiB messages saved 64 at a
+/// time, every other one deleted, then compacted.
+fn embedded_space() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path().join("space.redb")).unwrap();
+    let bucket = Bucket::new("MADR-space").unwrap();
+    let mut msg = message();
+    msg.expires_at = SystemTime::now() + Duration::from_secs(3600);
+    let ids: Vec<MsgId> = (0..20_000)
+        .map(|n| MsgId::new(format!("space-{n}")).unwrap())
+        .collect();
+    let mb = |b: u64| b as f64 / 1e6;
+    rt.block_on(async {
+        for chunk in ids.chunks(64) {
+            for r in join_all(
+                chunk
+                    .iter()
+                    .map(|id| store.save(&bucket, id, &msg, PutMode::Overwrite)),
+            )
+            .await
+            {
+                r.unwrap();
+            }
+        }
+        let full = store.space().await.unwrap();
+        for chunk in ids.chunks(128) {
+            let gone = chunk.iter().step_by(2);
+            for r in join_all(gone.map(|id| store.delete(&bucket, id))).await {
+                r.unwrap();
+            }
+        }
+        let report = store.compact().await.unwrap();
+        println!(
+            "embedded/space: 20 000 x {} B saved: file {:.1} MB, live {:.1} MB; half deleted: \
+             file {:.1} MB, live {:.1} MB; compacted: file {:.1} MB ({:.1} MB in use)",
+            msg.body.len(),
+            mb(full.file_bytes),
+            mb(full.live_bytes),
+            mb(report.before.file_bytes),
+            mb(report.before.live_bytes),
+            mb(report.after.file_bytes),
+            mb(report.after.allocated_bytes),
+        );
+    });
 }

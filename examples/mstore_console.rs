@@ -1,7 +1,9 @@
-//! `mstore display|reinstate|delete` from the command line.
+//! `mstore display|reinstate|delete` (and, for an embedded store file, `mstore verify|compact`)
+//! from the command line.
 //!
 //! ```sh
 //! cargo run --example mstore_console -- --store /var/lib/gw/mstore.redb mstore display MADR-12345 abc body
+//! cargo run --example mstore_console -- --store /var/lib/gw/mstore.redb mstore verify
 //! cargo run --example mstore_console -- --riak http://127.0.0.1:8098 mstore delete MADR-12345 abc
 //! cargo run --example mstore_console -- --conf /opt/msys/ecelerity/etc/ecelerity.conf mstore display MADR-MM7 m-1
 //! echo "mstore display MADR-12345 abc resource" | cargo run --example mstore_console -- --demo
@@ -30,7 +32,7 @@ use redeliver::hooks::{InjectError, Injector};
 use redeliver::message::{Bucket, Channel, Envelope, HistoryEvent, MsgId, StoredMessage};
 use redeliver::store::{EmbeddedStore, MemoryStore, MessageStore, RiakConfig, RiakStore};
 
-const USAGE: &str = "usage: mstore_console (--store PATH | --riak URL ... | --conf FILE) [--demo] [mstore <display|reinstate|delete> ...]\n       mstore_console --demo [mstore ...]";
+const USAGE: &str = "usage: mstore_console (--store PATH | --riak URL ... | --conf FILE) [--demo] [mstore <display|reinstate|delete|verify|compact> ...]\n       mstore_console --demo [mstore ...]";
 
 /// Hands reinstated messages to the spool; this tool's spool is its standard output.
 #[derive(Debug)]
@@ -93,9 +95,11 @@ async fn seed_demo(store: &dyn MessageStore) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Which store the options name, and whether to seed the sample message.
+/// Which store the options name, the embedded one again for `verify` and `compact`, and
+/// whether to seed the sample message.
 struct Options {
     store: Option<Arc<dyn MessageStore>>,
+    embedded: Option<EmbeddedStore>,
     riak: Vec<String>,
     demo: bool,
 }
@@ -104,6 +108,7 @@ struct Options {
 fn parse_options(args: &mut Vec<String>) -> Result<Options, String> {
     let mut opts = Options {
         store: None,
+        embedded: None,
         riak: Vec::new(),
         demo: false,
     };
@@ -123,6 +128,7 @@ fn parse_options(args: &mut Vec<String>) -> Result<Options, String> {
             "--store" => {
                 let path = value(args)?;
                 let store = EmbeddedStore::open(&path).map_err(|e| e.to_string())?;
+                opts.embedded = Some(store.clone());
                 opts.store = Some(Arc::new(store));
             }
             "--riak" => opts.riak.push(value(args)?),
@@ -185,7 +191,10 @@ async fn main() -> ExitCode {
         eprintln!("--demo: {e}");
         return ExitCode::from(3);
     }
-    let console = Console::new(store, Arc::new(PrintingSpool));
+    let mut console = Console::new(store, Arc::new(PrintingSpool));
+    if let Some(embedded) = opts.embedded {
+        console = console.with_embedded(embedded);
+    }
 
     if !args.is_empty() {
         let line = args

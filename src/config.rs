@@ -570,6 +570,9 @@ impl From<MobilityConfig> for RawConfig {
 /// The default Riak server of the mstore module (the seed: `("127.0.0.1:8098")`).
 pub const DEFAULT_MSTORE_SERVER: &str = "127.0.0.1:8098";
 
+/// Most servers an `mstore` stanza may list (the same bound as `RiakConfig::servers`).
+pub const MAX_MSTORE_SERVERS: usize = 256;
+
 /// The `mstore` module stanza of a Momentum configuration file:
 ///
 /// ```text
@@ -580,6 +583,11 @@ pub const DEFAULT_MSTORE_SERVER: &str = "127.0.0.1:8098";
 ///
 /// The seed's only module option is `servers`; the options common to all Momentum modules
 /// (`debug_flags`, …) are kept in [`other`](MstoreModuleConfig::other) without interpretation.
+///
+/// `servers` holds 1 to [`MAX_MSTORE_SERVERS`] entries, each a `host:port` or
+/// `http(s)://host:port` with a port from 1 to 65535; an empty list, a longer one or a bad entry
+/// is an error naming the key, the value and the valid range (an absent `servers` takes the
+/// seed's default).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MstoreModuleConfig {
     /// The Riak servers, `host:port` as written; one is picked at random per request.
@@ -682,6 +690,7 @@ impl MstoreModuleConfig {
                     }
                     let (values, next) = read_value(tokens, i + 2, tok.line)?;
                     if key == "servers" {
+                        check_servers(&values, tok.line)?;
                         self.servers = values;
                     } else {
                         self.other.insert(key.clone(), values.join(" "));
@@ -697,6 +706,51 @@ impl MstoreModuleConfig {
             }
         }
     }
+}
+
+/// Checks the `servers` list: 1 to [`MAX_MSTORE_SERVERS`] entries, each a host and port.
+fn check_servers(values: &[String], line: usize) -> Result<(), StanzaError> {
+    let shown = || {
+        let mut list: Vec<String> = values.iter().take(4).map(|v| format!("{v:?}")).collect();
+        if values.len() > 4 {
+            list.push(format!("… {} more", values.len() - 4));
+        }
+        format!("({})", list.join(" "))
+    };
+    if values.is_empty() || values.len() > MAX_MSTORE_SERVERS {
+        return Err(StanzaError {
+            line,
+            reason: format!(
+                "servers = {}: {} servers, outside the valid range 1 to {MAX_MSTORE_SERVERS}",
+                shown(),
+                values.len()
+            ),
+        });
+    }
+    for server in values {
+        let text = if server.contains("://") {
+            server.clone()
+        } else {
+            format!("http://{server}")
+        };
+        let problem = match url::Url::parse(&text) {
+            Err(e) => Some(e.to_string()),
+            Ok(u) if !matches!(u.scheme(), "http" | "https") || u.host().is_none() => {
+                Some("expected host:port or http(s)://host:port".to_owned())
+            }
+            Ok(u) if u.port() == Some(0) => {
+                Some("port 0 is outside the valid range 1 to 65535".to_owned())
+            }
+            Ok(_) => None,
+        };
+        if let Some(problem) = problem {
+            return Err(StanzaError {
+                line,
+                reason: format!("servers: {server:?}: {problem}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Reads a scalar or a parenthesised list; returns its items and the index after it.
@@ -860,6 +914,49 @@ mod tests {
         assert_eq!(msgid_key("12ab", Decimal).as_deref(), Some("12ab"));
         assert_eq!(msgid_key("+12", Decimal).as_deref(), Some("+12"));
         assert_eq!(msgid_key("  ", Decimal), None);
+    }
+
+    #[test]
+    fn servers_at_and_past_their_boundaries() {
+        let stanza = |list: &str| format!("# x\nmstore {{\n  servers = ({list})\n}}\n");
+        let one = MstoreModuleConfig::from_ecelerity_conf(&stanza("\"10.0.0.1:65535\"")).unwrap();
+        assert_eq!(one.servers, ["10.0.0.1:65535"]);
+        let most: Vec<String> = (0..MAX_MSTORE_SERVERS)
+            .map(|n| format!("\"10.0.{}.{}:8098\"", n / 256, n % 256))
+            .collect();
+        let most = MstoreModuleConfig::from_ecelerity_conf(&stanza(&most.join(" "))).unwrap();
+        assert_eq!(most.servers.len(), MAX_MSTORE_SERVERS);
+
+        let too_many: Vec<&str> = vec!["\"h:1\""; MAX_MSTORE_SERVERS + 1];
+        for (list, want) in [
+            (
+                String::new(),
+                "servers = (): 0 servers, outside the valid range 1 to 256",
+            ),
+            (
+                too_many.join(" "),
+                "257 servers, outside the valid range 1 to 256",
+            ),
+            (
+                "\"10.0.0.1:0\"".to_owned(),
+                "\"10.0.0.1:0\": port 0 is outside the valid range 1 to 65535",
+            ),
+            (
+                "\"10.0.0.1:65536\"".to_owned(),
+                "\"10.0.0.1:65536\": invalid port",
+            ),
+            (
+                "\"ftp://h:1\"".to_owned(),
+                "\"ftp://h:1\": expected host:port",
+            ),
+        ] {
+            let err = MstoreModuleConfig::from_ecelerity_conf(&stanza(&list)).unwrap_err();
+            assert_eq!(err.line, 3, "{err}");
+            assert!(err.reason.contains(want), "{err}");
+        }
+        // Without `servers` the seed's default applies.
+        let bare = MstoreModuleConfig::from_ecelerity_conf("mstore {\n}\n").unwrap();
+        assert_eq!(bare.servers, [DEFAULT_MSTORE_SERVER]);
     }
 
     #[test]

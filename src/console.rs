@@ -1,4 +1,5 @@
-//! The `mstore display|reinstate|delete` console commands.
+//! The `mstore display|reinstate|delete` console commands, and `mstore verify|compact` for the
+//! embedded store.
 //!
 //! Implements "mstore Management Using Console Commands" of
 //! `seeds/momentum-mstore-retrying-messages.md` over any [`MessageStore`] and [`Injector`]:
@@ -8,6 +9,10 @@
 //! mstore reinstate <bucket_id> <message_id> [rcptto]
 //! mstore delete <bucket_id> <message_id>
 //! ```
+//!
+//! Two more commands look after an embedded store file (feature `embedded`, with the store
+//! given to [`Console::with_embedded`]): `mstore verify` reads every record, checks its
+//! checksum and lists the damaged ones; `mstore compact` gives the file's free space back.
 //!
 //! [`Console::execute`] parses one command line and returns the text to show with a
 //! [`ConsoleStatus`]; wrong arguments give the usage line of the command. Arguments are
@@ -29,6 +34,13 @@ pub const USAGE_DISPLAY: &str =
 pub const USAGE_REINSTATE: &str = "usage: mstore reinstate <bucket_id> <message_id> [rcptto]";
 /// The usage line of `mstore delete`.
 pub const USAGE_DELETE: &str = "usage: mstore delete <bucket_id> <message_id>";
+/// The usage line of `mstore verify`.
+pub const USAGE_VERIFY: &str = "usage: mstore verify";
+/// The usage line of `mstore compact`.
+pub const USAGE_COMPACT: &str = "usage: mstore compact";
+
+/// Most damaged records `mstore verify` lists; the rest are counted.
+pub const VERIFY_LISTED: usize = 20;
 
 /// Longest command line accepted, in bytes (a bucket, a msgid, an address and the words).
 pub const MAX_LINE: usize = 4096;
@@ -74,6 +86,10 @@ pub enum Command {
         /// The msgid.
         msgid: MsgId,
     },
+    /// `mstore verify`: check every stored record of an embedded store.
+    Verify,
+    /// `mstore compact`: give an embedded store file's free space back.
+    Compact,
 }
 
 /// A command line that is not a valid command: what was wrong, and the usage line(s).
@@ -87,7 +103,7 @@ pub struct UsageError {
 }
 
 fn all_usage() -> String {
-    format!("{USAGE_DISPLAY}\n{USAGE_REINSTATE}\n{USAGE_DELETE}")
+    format!("{USAGE_DISPLAY}\n{USAGE_REINSTATE}\n{USAGE_DELETE}\n{USAGE_VERIFY}\n{USAGE_COMPACT}")
 }
 
 fn usage(reason: impl Into<String>, usage: &str) -> UsageError {
@@ -201,6 +217,14 @@ impl Command {
                 }
                 Ok(Command::Delete { bucket, msgid })
             }
+            ["mstore", "verify"] => Ok(Command::Verify),
+            ["mstore", "verify", ..] => {
+                Err(usage("mstore verify: too many arguments", USAGE_VERIFY))
+            }
+            ["mstore", "compact"] => Ok(Command::Compact),
+            ["mstore", "compact", ..] => {
+                Err(usage("mstore compact: too many arguments", USAGE_COMPACT))
+            }
             ["mstore", other, ..] => Err(usage(
                 format!("mstore: unknown subcommand {other:?}"),
                 &all_usage(),
@@ -264,12 +288,27 @@ impl ConsoleOutput {
 pub struct Console {
     store: Arc<dyn MessageStore>,
     injector: Arc<dyn Injector>,
+    #[cfg(feature = "embedded")]
+    embedded: Option<crate::store::EmbeddedStore>,
 }
 
 impl Console {
     /// A console over `store`, reinstating through `injector`.
     pub fn new(store: Arc<dyn MessageStore>, injector: Arc<dyn Injector>) -> Self {
-        Self { store, injector }
+        Self {
+            store,
+            injector,
+            #[cfg(feature = "embedded")]
+            embedded: None,
+        }
+    }
+
+    /// Lets `mstore verify` and `mstore compact` work on `store` (usually the same store the
+    /// console was made with); without it they answer that the store has no such operation.
+    #[cfg(feature = "embedded")]
+    pub fn with_embedded(mut self, store: crate::store::EmbeddedStore) -> Self {
+        self.embedded = Some(store);
+        self
     }
 
     /// Parses and runs one command line.
@@ -286,6 +325,8 @@ impl Console {
             Command::Display { bucket, msgid, .. }
             | Command::Reinstate { bucket, msgid, .. }
             | Command::Delete { bucket, msgid } => (bucket, msgid),
+            Command::Verify => return self.verify().await,
+            Command::Compact => return self.compact().await,
         };
         if let Command::Delete { .. } = cmd {
             return match self.store.delete(bucket, msgid).await {
@@ -319,8 +360,81 @@ impl Console {
                 ConsoleOutput::new(ConsoleStatus::Ok, text)
             }
             Command::Reinstate { rcpt, .. } => self.reinstate(bucket, msgid, msg, rcpt).await,
-            Command::Delete { .. } => not_found(bucket, msgid),
+            Command::Delete { .. } | Command::Verify | Command::Compact => not_found(bucket, msgid),
         }
+    }
+
+    #[cfg(feature = "embedded")]
+    async fn verify(&self) -> ConsoleOutput {
+        let Some(store) = &self.embedded else {
+            return no_maintenance("verify", self.store.backend());
+        };
+        let report = match store.verify().await {
+            Ok(r) => r,
+            Err(e) => return ConsoleOutput::new(ConsoleStatus::Failed, format!("mstore: {e}")),
+        };
+        let mut t = format!(
+            "mstore: verified {} records ({} with a checksum, {} written before checksums) and {} \
+             expiry index entries: {} damaged",
+            report.records,
+            report.checked,
+            report.unchecked,
+            report.index_entries,
+            report.damaged_total
+        );
+        for d in report.damaged.iter().take(VERIFY_LISTED) {
+            let _ = write!(
+                t,
+                "\n  {}/{}: {}",
+                printable(&d.bucket),
+                printable(&d.msgid),
+                printable(&d.reason)
+            );
+        }
+        let listed = report.damaged.len().min(VERIFY_LISTED) as u64;
+        if report.damaged_total > listed {
+            let _ = write!(t, "\n  … and {} more", report.damaged_total - listed);
+        }
+        if let Some(why) = &report.incomplete {
+            let _ = write!(t, "\nmstore: the walk stopped early: {}", printable(why));
+        }
+        let status = if report.is_clean() {
+            ConsoleStatus::Ok
+        } else {
+            ConsoleStatus::Failed
+        };
+        ConsoleOutput::new(status, t)
+    }
+
+    #[cfg(feature = "embedded")]
+    async fn compact(&self) -> ConsoleOutput {
+        let Some(store) = &self.embedded else {
+            return no_maintenance("compact", self.store.backend());
+        };
+        match store.compact().await {
+            Ok(r) => ConsoleOutput::new(
+                ConsoleStatus::Ok,
+                format!(
+                    "mstore: compacted {}: file {} -> {} bytes, {} bytes in use, {} bytes of live data",
+                    printable(&store.path().display().to_string()),
+                    r.before.file_bytes,
+                    r.after.file_bytes,
+                    r.after.allocated_bytes,
+                    r.after.live_bytes
+                ),
+            ),
+            Err(e) => ConsoleOutput::new(ConsoleStatus::Failed, format!("mstore: {e}")),
+        }
+    }
+
+    #[cfg(not(feature = "embedded"))]
+    async fn verify(&self) -> ConsoleOutput {
+        no_maintenance("verify", self.store.backend())
+    }
+
+    #[cfg(not(feature = "embedded"))]
+    async fn compact(&self) -> ConsoleOutput {
+        no_maintenance("compact", self.store.backend())
     }
 
     async fn reinstate(
@@ -365,6 +479,16 @@ impl Console {
         }
         ConsoleOutput::new(ConsoleStatus::Ok, text)
     }
+}
+
+fn no_maintenance(command: &str, backend: &str) -> ConsoleOutput {
+    ConsoleOutput::new(
+        ConsoleStatus::Failed,
+        format!(
+            "mstore {command}: not available for this {backend} store (an embedded store file \
+             given to Console::with_embedded)"
+        ),
+    )
 }
 
 fn not_found(bucket: &Bucket, msgid: &MsgId) -> ConsoleOutput {

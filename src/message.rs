@@ -460,7 +460,7 @@ impl StoredMessage {
             metadata: BTreeMap::new(),
             resource: Resource::default(),
             submitted_at: now,
-            expires_at: now + DEFAULT_RETENTION,
+            expires_at: now.checked_add(DEFAULT_RETENTION).unwrap_or(now),
             history: Vec::new(),
         }
     }

@@ -1,10 +1,11 @@
-//! `mstore display|reinstate|delete`, good and bad.
+//! `mstore display|reinstate|delete|verify|compact`, good and bad.
 
 use redeliver::store::PutMode;
 use std::sync::Arc;
 
 use redeliver::console::{
-    Command, Console, ConsoleStatus, DisplayView, USAGE_DELETE, USAGE_DISPLAY, USAGE_REINSTATE,
+    Command, Console, ConsoleStatus, DisplayView, USAGE_COMPACT, USAGE_DELETE, USAGE_DISPLAY,
+    USAGE_REINSTATE, USAGE_VERIFY,
 };
 use redeliver::hooks::{Injection, RecordingInjector};
 use redeliver::message::{Bucket, Channel, Envelope, HistoryEvent, MsgId, StoredMessage};
@@ -229,5 +230,118 @@ fn commands_parse_into_their_parts() {
             msgid: MsgId::new("m").unwrap(),
             rcpt: Some("x@y".into())
         }
+    );
+}
+
+#[tokio::test]
+async fn verify_and_compact_need_an_embedded_store() {
+    let (c, _, _) = console_with(b"Hello", "abc").await;
+    for line in ["mstore verify", "mstore compact"] {
+        let out = c.execute(line).await;
+        assert_eq!(out.status, ConsoleStatus::Failed, "{}", out.text);
+        assert!(
+            out.text.contains("not available for this memory store"),
+            "{}",
+            out.text
+        );
+    }
+    for (line, usage) in [
+        ("mstore verify now", USAGE_VERIFY),
+        ("mstore compact MADR-1", USAGE_COMPACT),
+    ] {
+        let out = c.execute(line).await;
+        assert_eq!(out.status, ConsoleStatus::Usage, "{line}");
+        assert!(out.text.contains(usage), "{line}: {}", out.text);
+    }
+    assert_eq!(Command::parse("mstore verify"), Ok(Command::Verify));
+    assert_eq!(Command::parse(" mstore  compact "), Ok(Command::Compact));
+}
+
+#[cfg(feature = "embedded")]
+#[tokio::test]
+async fn verify_reports_damaged_records_and_compact_reports_sizes() {
+    use redb::ReadableTable;
+    use redeliver::store::EmbeddedStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("console.redb");
+    let bucket = Bucket::new("MADR-12345").unwrap();
+    let msg = StoredMessage::new(
+        Channel::Mm7,
+        Envelope {
+            mailfrom: "a@example.com".into(),
+            rcptto: "b@example.com".into(),
+        },
+        b"content".to_vec(),
+    );
+    let console = |store: &EmbeddedStore| {
+        Console::new(Arc::new(store.clone()), Arc::new(RecordingInjector::new()))
+            .with_embedded(store.clone())
+    };
+    {
+        let store = EmbeddedStore::open(&path).unwrap();
+        for id in ["one", "two", "three"] {
+            store
+                .save(&bucket, &MsgId::new(id).unwrap(), &msg, PutMode::Overwrite)
+                .await
+                .unwrap();
+        }
+        let out = console(&store).execute("mstore verify").await;
+        assert_eq!(out.status, ConsoleStatus::Ok, "{}", out.text);
+        assert!(
+            out.text
+                .starts_with("mstore: verified 3 records (3 with a checksum"),
+            "{}",
+            out.text
+        );
+        assert!(out.text.ends_with(": 0 damaged"), "{}", out.text);
+    }
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let def: redb::TableDefinition<(&str, &str), &[u8]> =
+                redb::TableDefinition::new("messages");
+            let mut table = txn.open_table(def).unwrap();
+            let mut value = table
+                .get(("MADR-12345", "two"))
+                .unwrap()
+                .unwrap()
+                .value()
+                .to_vec();
+            let at = value.len() - 6;
+            value[at] ^= 1;
+            table
+                .insert(("MADR-12345", "two"), value.as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let store = EmbeddedStore::open(&path).unwrap();
+    let c = console(&store);
+    let out = c.execute("mstore verify").await;
+    assert_eq!(out.status, ConsoleStatus::Failed, "{}", out.text);
+    assert!(
+        out.text
+            .contains(": 1 damaged\n  MADR-12345/two: checksum mismatch"),
+        "{}",
+        out.text
+    );
+    let shown = c.execute("mstore display MADR-12345 two body").await;
+    assert_eq!(shown.status, ConsoleStatus::Failed, "{}", shown.text);
+    assert!(
+        shown.text.contains("corrupt stored object"),
+        "{}",
+        shown.text
+    );
+
+    let out = c.execute("mstore compact").await;
+    assert_eq!(out.status, ConsoleStatus::Ok, "{}", out.text);
+    assert!(out.text.starts_with("mstore: compacted "), "{}", out.text);
+    assert!(out.text.contains(" bytes of live data"), "{}", out.text);
+    let after = c.execute("mstore display MADR-12345 one body").await;
+    assert_eq!(
+        (after.status, after.text.as_str()),
+        (ConsoleStatus::Ok, "content")
     );
 }

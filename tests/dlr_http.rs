@@ -415,6 +415,61 @@ async fn destination_policy_guards_caller_supplied_urls() {
 }
 
 #[tokio::test]
+async fn ipv4_addresses_written_in_ipv6_are_refused_as_their_ipv4() {
+    // Refused at `throw`, before any connection: nothing here is ever contacted.
+    let (t, _rx) = thrower(config()).await;
+    for url in [
+        "http://[::169.254.169.254]/",
+        "http://[::ffff:0:169.254.169.254]/",
+        "http://[64:ff9b::a9fe:a9fe]/",
+        "http://[64:ff9b:1::a9fe:a9fe]/",
+        "http://[2002:a9fe:a9fe::]/",
+        "http://[2001:0:4136:e378:8000:63bf:5601:5601]/",
+    ] {
+        let outcome = t.throw(level1(url, DlrMethod::Get, "m")).await;
+        assert!(
+            matches!(outcome, Err(ThrowError::Refused { .. })),
+            "{url}: {outcome:?}"
+        );
+    }
+    let (strict, _rx) = thrower(DlrThrowerConfig {
+        destinations: DestinationPolicy::public_only(),
+        ..config()
+    })
+    .await;
+    for url in ["http://[::7f00:1]:9/", "http://[64:ff9b::a00:5]/"] {
+        let outcome = strict.throw(level1(url, DlrMethod::Get, "m")).await;
+        assert!(
+            matches!(outcome, Err(ThrowError::Refused { .. })),
+            "{url}: {outcome:?}"
+        );
+    }
+
+    // A deny range written in IPv4-mapped form applies to resolved names too.
+    let rcv = Receiver::start(receiver::always_ack()).await.unwrap();
+    let by_name = format!("http://localhost:{}/dlr", rcv.addr.port());
+    let mapped_deny = DlrThrowerConfig {
+        destinations: DestinationPolicy {
+            allow: Vec::new(),
+            deny: vec!["::ffff:7f00:0/104".parse().unwrap(), "::1".parse().unwrap()],
+        },
+        ..config()
+    };
+    let outcome = run_one(mapped_deny, level1(&by_name, DlrMethod::Post, "n")).await;
+    assert!(
+        matches!(
+            outcome,
+            DlrOutcome::Exhausted {
+                last_error: AttemptError::Destination(_),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(rcv.total(), 0);
+}
+
+#[tokio::test]
 async fn rate_limited_host_still_delivers_everything() {
     let rcv = Receiver::start(receiver::always_ack()).await.unwrap();
     let cfg = DlrThrowerConfig {

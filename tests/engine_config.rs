@@ -258,3 +258,40 @@ fn broken_stanzas_say_where() {
         assert!(err.to_string().contains(what), "{text:?}: {err}");
     }
 }
+
+/// `MobilityConfig` has no duration, count or rate: every option is a boolean or a name. Numbers
+/// at the edges of what TOML can hold are refused as such, naming the option and the scope.
+#[test]
+fn extreme_numbers_are_refused_for_every_option() {
+    let options = [
+        "smpp_registered_delivery",
+        "mm7_delivery_report",
+        "mm7_mstore_save_message",
+        "submit_msgid_format",
+        "receipt_msgid_format",
+        "mm7_mstore_bucket_use_shortcode",
+    ];
+    for option in options {
+        for value in [
+            "0",
+            "-1",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "1e308",
+            "inf",
+            "-inf",
+            "nan",
+            "1e-30",
+        ] {
+            let text = format!("[global]\n{option} = {value}\n");
+            match MobilityConfig::from_toml_str(&text) {
+                Err(ConfigError::InvalidValue {
+                    option: o, scope, ..
+                }) => {
+                    assert_eq!((o.as_str(), scope.as_str()), (option, "global"), "{text}")
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+}

@@ -99,10 +99,17 @@ proptest! {
     }
 
     #[test]
-    fn stanza_server_lists_round_trip(servers in prop::collection::vec("[a-z0-9.]{1,20}:[0-9]{1,5}", 1..5)) {
+    fn stanza_server_lists_round_trip(servers in prop::collection::vec("[a-z][a-z0-9]{0,7}(\\.[a-z][a-z0-9]{0,7}){0,2}:[1-9][0-9]{0,3}", 1..5)) {
         let list = servers.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(" ");
         let text = format!("# conf\nmstore {{\n  servers = ({list})\n}}\n");
         prop_assert_eq!(MstoreModuleConfig::from_ecelerity_conf(&text).unwrap().servers, servers);
+    }
+
+    #[test]
+    fn stanza_ports_are_taken_only_in_their_range(port in 0u32..100_000) {
+        let text = format!("mstore {{\n  servers = (\"riak.example:{port}\")\n}}\n");
+        let read = MstoreModuleConfig::from_ecelerity_conf(&text);
+        prop_assert_eq!(read.is_ok(), (1..=65_535).contains(&port), "{:?}", read);
     }
 
     #[test]

@@ -86,13 +86,16 @@ impl HttpDlrThrowerBuilder {
             tracing::info!(count = resumed.len(), "resuming DLRs from the queue");
         }
         let now = SystemTime::now();
+        // A next-attempt time further off than this configuration could have set (a clock
+        // that moved, a queue written under other settings) is brought back within it.
+        let longest = inner.config.longest_delay();
         for r in resumed {
             let wait = r.next_attempt.duration_since(now).unwrap_or(Duration::ZERO);
             inner.spawn(Job {
                 dlr: r.dlr,
                 key: Some(r.key),
                 attempts: r.attempts,
-                not_before: Some(Instant::now() + wait),
+                not_before: Some(instant_after(wait.min(longest))),
             });
         }
         Ok(HttpDlrThrower { inner })
@@ -246,11 +249,32 @@ fn destination_key(url: &url::Url) -> String {
     )
 }
 
+/// `Instant::now() + wait`, or the furthest instant the clock can represent past now.
+fn instant_after(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}
+
+/// Stands for "later than any delay a valid configuration gives" when a sum would overflow.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365);
+
+/// The text of a caught panic's payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
 impl Inner {
     fn spawn(self: &Arc<Self>, job: Job) {
         self.pending.fetch_add(1, Ordering::AcqRel);
-        // The task is `run` itself, not a block around it, so the job is stored once in it.
-        tokio::spawn(run(PendingGuard(Arc::clone(self)), job));
+        // The task owns the job once; `run` borrows it, so it is still there to be reported
+        // when `run` panics.
+        tokio::spawn(supervise(PendingGuard(Arc::clone(self)), job));
     }
 
     /// A literal address never reaches the resolver, so the policy is applied to it here.
@@ -311,7 +335,7 @@ impl Inner {
     async fn persist(&self, job: &Job, delay: Duration) {
         if let (Some(q), Some(key)) = (&self.queue, job.key)
             && let Err(e) = q
-                .put(key, &job.dlr, job.attempts, SystemTime::now() + delay)
+                .put(key, &job.dlr, job.attempts, system_after(delay))
                 .await
         {
             // Delivery goes on from memory; only crash safety for this DLR is lost.
@@ -319,12 +343,15 @@ impl Inner {
         }
     }
 
+    /// Ends the DLR: takes it off the queue and hands its outcome to the sink. A sink that
+    /// panics is logged; the thrower goes on with the other DLRs.
     async fn finish(&self, job: Job, result: Result<(), AttemptError>) {
         if let (Some(q), Some(key)) = (&self.queue, job.key)
             && let Err(e) = q.remove(key).await
         {
             tracing::error!(id = %job.dlr.id, error = %e, "DLR queue removal failed; it may be sent again after a restart");
         }
+        let id = job.dlr.id.clone();
         let outcome = match result {
             Ok(()) => DlrOutcome::Acknowledged {
                 dlr: job.dlr,
@@ -336,7 +363,14 @@ impl Inner {
                 last_error,
             },
         };
-        (self.sink)(outcome);
+        let sink = &self.sink;
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(outcome)))
+        {
+            tracing::error!(
+                id = %id, panic = %panic_text(panic.as_ref()),
+                "DLR outcome callback panicked while handling this DLR's outcome"
+            );
+        }
     }
 
     async fn attempt(&self, dlr: &Dlr) -> Result<(), AttemptError> {
@@ -409,14 +443,37 @@ fn classify(e: reqwest::Error) -> AttemptError {
     }
 }
 
-/// One DLR from acceptance to outcome; `guard` keeps it counted as pending until the end.
-async fn run(guard: PendingGuard, mut job: Job) {
+/// One DLR from acceptance to outcome; `guard` keeps it counted as pending until the end,
+/// however the task ends. A panic in the DLR's own work ends the DLR as
+/// [`AttemptError::Panicked`] (taken off the durable queue, so it cannot recur on every
+/// restart); the thrower's other DLRs are not affected.
+async fn supervise(guard: PendingGuard, mut job: Job) {
     let this: &Inner = &guard.0;
+    let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run(
+        this, &mut job,
+    )))
+    .await
+    .unwrap_or_else(|panic| {
+        let text = panic_text(panic.as_ref());
+        tracing::error!(id = %job.dlr.id, attempts = job.attempts, panic = %text, "DLR work panicked");
+        Err(AttemptError::Panicked(text))
+    });
+    Box::pin(this.finish(job, result)).await;
+}
+
+/// `SystemTime::now() + wait`, or now when the sum cannot be represented.
+fn system_after(wait: Duration) -> SystemTime {
+    let now = SystemTime::now();
+    now.checked_add(wait).unwrap_or(now)
+}
+
+/// The attempts of one DLR; returns how its last attempt ended.
+async fn run(this: &Inner, job: &mut Job) -> Result<(), AttemptError> {
     let dest = destination_key(&job.dlr.url);
     let max_attempts = this.config.max_attempts();
     if job.attempts >= max_attempts {
         // Resumed after a crash during its last permitted attempt.
-        return Box::pin(this.finish(job, Err(AttemptError::Interrupted))).await;
+        return Err(AttemptError::Interrupted);
     }
     loop {
         if let Some(at) = job.not_before.take() {
@@ -425,25 +482,36 @@ async fn run(guard: PendingGuard, mut job: Job) {
         let gate = this.gate(&dest);
         let result = {
             let Ok(_host) = gate.slots.acquire().await else {
-                return;
+                return Err(AttemptError::Transport(
+                    "the thrower's limits were closed".into(),
+                ));
             };
             if let Some(rate) = this.config.rate_per_host {
                 let slot = {
                     let mut next = gate.next_slot.lock().unwrap_or_else(|p| p.into_inner());
                     let slot = (*next).max(Instant::now());
-                    *next = slot + Duration::from_secs_f64(1.0 / rate);
+                    // `validate` keeps the rate within 0.001..=1e6 a second, so the interval is
+                    // representable; a value that is not falls back to no wait.
+                    *next = Duration::try_from_secs_f64(1.0 / rate)
+                        .ok()
+                        .and_then(|interval| slot.checked_add(interval))
+                        .unwrap_or(slot);
                     slot
                 };
                 tokio::time::sleep_until(slot).await;
             }
             let Ok(_overall) = this.overall.acquire().await else {
-                return;
+                return Err(AttemptError::Transport(
+                    "the thrower's limits were closed".into(),
+                ));
             };
-            job.attempts += 1;
+            job.attempts = job.attempts.saturating_add(1);
+            #[cfg(test)]
+            tests::maybe_panic(&job.dlr);
             // Boxed so that a DLR waiting for its turn carries a pointer to the (large)
             // request future rather than room for it.
             Box::pin(async {
-                this.persist(&job, this.config.delay_after(job.attempts))
+                this.persist(job, this.config.delay_after(job.attempts))
                     .await;
                 this.attempt(&job.dlr).await
             })
@@ -451,19 +519,139 @@ async fn run(guard: PendingGuard, mut job: Job) {
         };
         this.release_gate(&dest, gate);
         match result {
-            Ok(()) => return Box::pin(this.finish(job, Ok(()))).await,
-            Err(e) if job.attempts >= max_attempts || this.is_permanent(&e) => {
-                return Box::pin(this.finish(job, Err(e))).await;
-            }
+            Ok(()) => return Ok(()),
+            Err(e) if job.attempts >= max_attempts || this.is_permanent(&e) => return Err(e),
             Err(e) => {
                 let delay = this.config.delay_after(job.attempts);
                 tracing::debug!(
                     id = %job.dlr.id, attempt = job.attempts, error = %e, ?delay,
                     "DLR attempt failed; will retry"
                 );
-                Box::pin(this.persist(&job, delay)).await;
-                job.not_before = Some(Instant::now() + delay);
+                Box::pin(this.persist(job, delay)).await;
+                job.not_before = Some(instant_after(delay));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DLRs with this connector panic in the middle of their work, standing for a bug.
+    const PANICS: &str = "panic-in-work";
+
+    pub(super) fn maybe_panic(dlr: &Dlr) {
+        if dlr.connector == PANICS {
+            panic!("injected fault for DLR {}", dlr.id);
+        }
+    }
+
+    fn dlr(id: &str, connector: &str) -> Dlr {
+        // Port 9 on loopback: nothing listens, so an attempt fails at once with a refusal.
+        let url = url::Url::parse("http://127.0.0.1:9/dlr").unwrap();
+        Dlr::level1(url, DlrMethod::Get, id, "ESME_ROK", connector)
+    }
+
+    fn config() -> DlrThrowerConfig {
+        DlrThrowerConfig {
+            timeout: Duration::from_secs(2),
+            retry_delay: Duration::ZERO,
+            max_retries: 0,
+            destinations: super::super::DestinationPolicy::allow_all(),
+            ..DlrThrowerConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_one_dlr_ends_it_with_an_outcome_and_the_others_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let outcomes = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&outcomes);
+        let thrower = HttpDlrThrower::builder(config())
+            .queue(dir.path().join("q.redb"))
+            .on_outcome(move |o| seen.lock().unwrap().push(o))
+            .build()
+            .await
+            .unwrap();
+        for n in 0..6 {
+            let connector = if n == 2 { PANICS } else { "c" };
+            thrower.throw(dlr(&n.to_string(), connector)).await.unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(20), thrower.idle())
+            .await
+            .expect("every DLR ends");
+        let mut outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
+        outcomes.sort_by(|a, b| a.dlr().id.cmp(&b.dlr().id));
+        assert_eq!(outcomes.len(), 6, "{outcomes:?}");
+        for (n, o) in outcomes.iter().enumerate() {
+            match (n, o) {
+                (
+                    2,
+                    DlrOutcome::Exhausted {
+                        last_error: AttemptError::Panicked(text),
+                        attempts: 1,
+                        ..
+                    },
+                ) => assert!(text.contains("injected fault for DLR 2"), "{text}"),
+                (
+                    _,
+                    DlrOutcome::Exhausted {
+                        last_error: AttemptError::Connect(_),
+                        ..
+                    },
+                ) if n != 2 => {}
+                _ => panic!("DLR {n}: {o:?}"),
+            }
+        }
+        // The thrower still takes and ends DLRs, and the panicked one left the queue.
+        thrower.throw(dlr("later", "c")).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(20), thrower.idle())
+            .await
+            .expect("the thrower keeps running");
+        drop(thrower);
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if let Ok((_, resumed)) = DlrQueue::open(&dir.path().join("q.redb")).await {
+                assert!(resumed.is_empty(), "{} left", resumed.len());
+                return;
+            }
+        }
+        panic!("the queue file stayed locked");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_outcome_callback_does_not_stop_the_thrower() {
+        let reported = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&reported);
+        let thrower = HttpDlrThrower::builder(config())
+            .on_outcome(move |o| {
+                count.fetch_add(1, Ordering::SeqCst);
+                if o.dlr().id == "1" {
+                    panic!("callback fault");
+                }
+            })
+            .build()
+            .await
+            .unwrap();
+        for n in 0..4 {
+            thrower.throw(dlr(&n.to_string(), "c")).await.unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(20), thrower.idle())
+            .await
+            .expect("every DLR ends");
+        assert_eq!(reported.load(Ordering::SeqCst), 4);
+        thrower.throw(dlr("after", "c")).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(20), thrower.idle())
+            .await
+            .expect("the thrower keeps running");
+        assert_eq!(reported.load(Ordering::SeqCst), 5);
+    }
+
+    #[test]
+    fn time_sums_that_overflow_are_bounded() {
+        let far = instant_after(Duration::MAX);
+        assert!(far > Instant::now());
+        assert!(system_after(Duration::MAX) >= SystemTime::UNIX_EPOCH);
     }
 }

@@ -42,6 +42,10 @@ pub enum AttemptError {
     /// unknown (durable queue only); its budget is spent.
     #[error("interrupted by a restart during the last permitted attempt")]
     Interrupted,
+    /// The thrower's own work for this DLR panicked (a bug); the DLR is ended rather than
+    /// retried, since the same panic would most likely come back.
+    #[error("the DLR's work panicked: {0}")]
+    Panicked(String),
 }
 
 /// The end of one DLR: acknowledged, or given up with the last error.

@@ -218,7 +218,10 @@ fn decode(bytes: &[u8]) -> Result<(Dlr, u32, SystemTime), String> {
         connector: r.connector,
         receipt: r.receipt,
     };
-    let next = UNIX_EPOCH + Duration::from_millis(r.next_attempt_ms);
+    // A time past what the clock can hold means "at once"; the thrower bounds waits anyway.
+    let next = UNIX_EPOCH
+        .checked_add(Duration::from_millis(r.next_attempt_ms))
+        .unwrap_or(UNIX_EPOCH);
     Ok((dlr, r.attempts, next))
 }
 

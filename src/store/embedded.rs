@@ -22,10 +22,22 @@
 //! followed by the message in the crate's record layout. Table `expiry`:
 //! `(expiry, bucket, msgid)` → `()`, the index [`sweep_expired`](MessageStore::sweep_expired)
 //! walks so it never reads a message that has not expired.
+//!
+//! # Integrity and space
+//!
+//! Each message is kept in the record layout with a CRC-32 over its key and every byte of the
+//! record, checked on every load: a damaged record is a [`StoreError::Corrupt`] for that message,
+//! never a message with wrong content. [`EmbeddedStore::verify`] walks the whole store and lists
+//! the damaged records. redb reuses freed pages but does not give them back to the file system,
+//! and after many deletes most of its pages are half empty; [`EmbeddedStore::compact`] rewrites
+//! the messages into full pages (when the pages in use are more than 1.5 times the live data)
+//! and gives the free pages back. It runs by itself when the store is opened or swept and less
+//! than half of a file of 8 MiB or more is in use. Compaction holds back reads and writes while
+//! it runs.
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, mpsc};
 use std::thread;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -60,7 +72,9 @@ pub struct EmbeddedStore {
 
 #[derive(Debug)]
 struct Inner {
-    db: Arc<Database>,
+    /// Shared by reads and the writer's batches; taken alone by compaction, which needs the
+    /// database to itself.
+    db: Arc<RwLock<Database>>,
     path: PathBuf,
     /// `None` only while dropping.
     writer: Option<mpsc::Sender<Op>>,
@@ -130,17 +144,41 @@ impl EmbeddedStore {
             msgid: String::new(),
             reason: format!("{}: {what}: {e}", path.display()),
         };
-        let db = Database::create(&path).map_err(|e| fail("cannot open the database", &e))?;
-        let txn = db
-            .begin_write()
-            .map_err(|e| fail("cannot begin a transaction", &e))?;
-        txn.open_table(MESSAGES)
-            .map_err(|e| fail("cannot open table messages", &e))?;
-        txn.open_table(EXPIRY)
-            .map_err(|e| fail("cannot open table expiry", &e))?;
-        txn.commit()
-            .map_err(|e| fail("cannot create the tables", &e))?;
-        let db = Arc::new(db);
+        // redb panics on some damaged files ("malformed allocator state") instead of returning
+        // an error; such a file is refused like any other it cannot open.
+        let setup = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut db =
+                Database::create(&path).map_err(|e| fail("cannot open the database", &e))?;
+            let txn = db
+                .begin_write()
+                .map_err(|e| fail("cannot begin a transaction", &e))?;
+            txn.open_table(MESSAGES)
+                .map_err(|e| fail("cannot open table messages", &e))?;
+            txn.open_table(EXPIRY)
+                .map_err(|e| fail("cannot open table expiry", &e))?;
+            // Left by a compaction cut short by a crash; the messages table is still whole.
+            txn.delete_table(REBUILD)
+                .map_err(|e| fail("cannot drop an unfinished compaction's table", &e))?;
+            txn.commit()
+                .map_err(|e| fail("cannot create the tables", &e))?;
+            if let Err(reason) = compact_if_mostly_free(&mut db, &path) {
+                // The store works as well uncompacted; the space is reclaimed on a later try.
+                tracing::warn!(path = %path.display(), %reason, "embedded store: compaction at open failed");
+            }
+            Ok(db)
+        }));
+        let db = match setup {
+            Ok(db) => db?,
+            Err(panic) => {
+                let text = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                return Err(fail("the database file is damaged", &text));
+            }
+        };
+        let db = Arc::new(RwLock::new(db));
         let (writer, ops) = mpsc::channel();
         let writer_db = Arc::clone(&db);
         let thread = thread::Builder::new()
@@ -200,7 +238,7 @@ impl EmbeddedStore {
         f: impl FnOnce(&Database) -> Result<T, String> + Send + 'static,
     ) -> Result<T, StoreError> {
         let db = Arc::clone(&self.inner.db);
-        tokio::task::spawn_blocking(move || f(&db))
+        tokio::task::spawn_blocking(move || f(&shared(&db)))
             .await
             .map_err(|e| Self::error(op, bucket, msgid, format!("read task failed: {e}")))?
             .map_err(|reason| Self::error(op, bucket, msgid, reason))
@@ -227,8 +265,14 @@ fn nanos(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-fn write_loop(db: &Database, ops: &mpsc::Receiver<Op>) {
+/// The database for reading or writing; waits while a compaction runs.
+fn shared(db: &RwLock<Database>) -> RwLockReadGuard<'_, Database> {
+    db.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write_loop(db: &RwLock<Database>, ops: &mpsc::Receiver<Op>) {
     while let Ok(first) = ops.recv() {
+        let db = shared(db);
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match ops.try_recv() {
@@ -241,11 +285,11 @@ fn write_loop(db: &Database, ops: &mpsc::Receiver<Op>) {
             .into_iter()
             .partition(|op| matches!(op, Op::Sweep { .. }));
         if !writes.is_empty() {
-            apply_writes(db, writes);
+            apply_writes(&db, writes);
         }
         for op in sweeps {
             if let Op::Sweep { now, ack } = op {
-                let _ = ack.send(sweep(db, now));
+                let _ = ack.send(sweep(&db, now));
             }
         }
     }
@@ -513,7 +557,8 @@ impl MessageStore for EmbeddedStore {
                 }
             },
         };
-        let value = record::encode(msg).map_err(|reason| Self::error("save", b, m, reason))?;
+        let value =
+            record::encode(b, m, msg).map_err(|reason| Self::error("save", b, m, reason))?;
         let expiry = nanos(msg.expires_at);
         let (ack, done) = oneshot::channel();
         let stopped = || Self::error("save", b, m, "the writer thread has stopped".into());
@@ -576,7 +621,7 @@ impl MessageStore for EmbeddedStore {
                 raw.len()
             ))
         })?;
-        let message = record::decode(record).map_err(corrupt)?;
+        let message = record::decode(bucket.as_str(), msgid.as_str(), record).map_err(corrupt)?;
         Ok(Some(Versioned {
             message,
             version: version_token(digest(&raw)),
@@ -643,7 +688,385 @@ impl MessageStore for EmbeddedStore {
 
     async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
         let now = nanos(now);
-        self.submit("sweep", "", "", |ack| Op::Sweep { now, ack })
-            .await
+        let removed = self
+            .submit("sweep", "", "", |ack| Op::Sweep { now, ack })
+            .await?;
+        if removed > 0 {
+            self.compact_after_sweep().await;
+        }
+        Ok(removed)
     }
+}
+
+/// The messages table being rewritten by a compaction; renamed to `messages` when complete.
+const REBUILD: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("messages_rebuild");
+/// Messages copied per transaction while the table is rewritten.
+const REBUILD_CHUNK: usize = 4096;
+
+/// Files smaller than this are never compacted by themselves: the space is not worth a pause.
+const AUTO_COMPACT_MIN_FILE: u64 = 8 << 20;
+/// Most damaged records [`EmbeddedStore::verify`] lists; it counts them all.
+pub const VERIFY_MAX_LISTED: usize = 1000;
+/// Records examined per read transaction by `verify`, so writes and compaction are held up for
+/// one chunk at most.
+const VERIFY_CHUNK: usize = 512;
+/// Longest key part shown in a [`DamagedRecord`], in characters.
+const SHOWN_KEY_CHARS: usize = 256;
+
+/// How much of the store's file is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpaceReport {
+    /// The file's size on disk, in bytes.
+    pub file_bytes: u64,
+    /// Bytes in pages the database uses (data and its B-tree structure); the rest of the file
+    /// is free pages waiting for reuse or compaction.
+    pub allocated_bytes: u64,
+    /// Bytes of keys and values stored (messages and the expiry index): the live data.
+    pub live_bytes: u64,
+}
+
+impl SpaceReport {
+    /// Whether compaction is worth a pause by itself: a file of 8 MiB or more, less than half
+    /// of it in use.
+    pub fn mostly_free(&self) -> bool {
+        self.file_bytes >= AUTO_COMPACT_MIN_FILE
+            && self.allocated_bytes < self.file_bytes.saturating_sub(self.allocated_bytes)
+    }
+}
+
+/// What [`EmbeddedStore::compact`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactReport {
+    /// Space before.
+    pub before: SpaceReport,
+    /// Space after.
+    pub after: SpaceReport,
+}
+
+/// A record [`EmbeddedStore::verify`] found damaged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedRecord {
+    /// Its bucket, as stored (cut to 256 characters).
+    pub bucket: String,
+    /// Its msgid, as stored (cut to 256 characters).
+    pub msgid: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// What [`EmbeddedStore::verify`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Messages examined.
+    pub records: u64,
+    /// Of those, records in the current layout whose checksum matched.
+    pub checked: u64,
+    /// Of those, records in the older `RDV1` layout, which has no checksum: read as they are.
+    pub unchecked: u64,
+    /// Expiry index entries examined.
+    pub index_entries: u64,
+    /// Damaged records and index entries found, all of them counted.
+    pub damaged_total: u64,
+    /// The first [`VERIFY_MAX_LISTED`] of them.
+    pub damaged: Vec<DamagedRecord>,
+    /// Why the walk stopped before the end, if it did (the database's own structure could not
+    /// be read); what was examined until then is reported.
+    pub incomplete: Option<String>,
+}
+
+impl VerifyReport {
+    /// Whether everything was examined and nothing was damaged.
+    pub fn is_clean(&self) -> bool {
+        self.damaged_total == 0 && self.incomplete.is_none()
+    }
+
+    fn damaged(&mut self, bucket: &str, msgid: &str, reason: String) {
+        self.damaged_total += 1;
+        if self.damaged.len() < VERIFY_MAX_LISTED {
+            let cut = |s: &str| s.chars().take(SHOWN_KEY_CHARS).collect();
+            self.damaged.push(DamagedRecord {
+                bucket: cut(bucket),
+                msgid: cut(msgid),
+                reason,
+            });
+        }
+    }
+}
+
+impl EmbeddedStore {
+    /// How much of the file is in use.
+    pub async fn space(&self) -> Result<SpaceReport, StoreError> {
+        let path = self.inner.path.clone();
+        self.read("space", "", "", move |db| space(db, &path)).await
+    }
+
+    /// Rewrites the messages into full pages when the pages in use are more than 1.5 times the
+    /// live data, then gives the file's free pages back to the file system. Reads and writes
+    /// wait until it is done; it takes about as long as copying the live data twice. A crash
+    /// part-way leaves the store as it was.
+    pub async fn compact(&self) -> Result<CompactReport, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut db = inner.db.write().unwrap_or_else(PoisonError::into_inner);
+            compact(&mut db, &inner.path)
+        })
+        .await
+        .map_err(|e| Self::error("compact", "", "", format!("compaction task failed: {e}")))?
+        .map_err(|reason| Self::error("compact", "", "", reason))
+    }
+
+    async fn compact_after_sweep(&self) {
+        let inner = Arc::clone(&self.inner);
+        let done = tokio::task::spawn_blocking(move || {
+            // Checked under the shared lock first, so a sweep that freed little waits for nobody.
+            if !space(&shared(&inner.db), &inner.path).is_ok_and(|s| s.mostly_free()) {
+                return Ok(());
+            }
+            let mut db = inner.db.write().unwrap_or_else(PoisonError::into_inner);
+            compact_if_mostly_free(&mut db, &inner.path)
+        })
+        .await;
+        if let Ok(Err(reason)) | Err(reason) = done.map_err(|e| e.to_string()) {
+            tracing::warn!(path = %self.inner.path.display(), %reason, "embedded store: compaction after sweep failed");
+        }
+    }
+
+    /// Reads every record and every expiry index entry and reports those that are damaged: a
+    /// checksum that does not match, a record that cannot be decoded, a key that is not a valid
+    /// bucket or msgid, an index entry without its message or a message without its index entry.
+    /// Runs in chunks of short read transactions, so writes go on meanwhile (a record written
+    /// during the walk may or may not be examined).
+    pub async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        self.read("verify", "", "", |db| Ok(verify(db))).await
+    }
+}
+
+fn space(db: &Database, path: &Path) -> Result<SpaceReport, String> {
+    let file_bytes = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    let txn = db.begin_write().map_err(|e| format!("begin: {e}"))?;
+    let stats = txn.stats().map_err(|e| format!("stats: {e}"))?;
+    txn.abort().map_err(|e| format!("abort: {e}"))?;
+    let page = u64::try_from(stats.page_size()).unwrap_or(u64::MAX);
+    Ok(SpaceReport {
+        file_bytes,
+        allocated_bytes: stats.allocated_pages().saturating_mul(page),
+        live_bytes: stats.stored_bytes(),
+    })
+}
+
+fn compact(db: &mut Database, path: &Path) -> Result<CompactReport, String> {
+    let before = space(db, path)?;
+    // redb's compaction moves pages to the front of the file but does not merge half-empty
+    // ones; after many deletes most pages are, so the messages are rewritten first, in key
+    // order, into full pages.
+    if before.allocated_bytes / 3 > before.live_bytes / 2 {
+        rebuild_messages(db)?;
+    }
+    db.compact().map_err(|e| format!("compact: {e}"))?;
+    let after = space(db, path)?;
+    tracing::info!(
+        path = %path.display(), before = before.file_bytes, after = after.file_bytes,
+        live = after.live_bytes, "embedded store compacted"
+    );
+    Ok(CompactReport { before, after })
+}
+
+/// Copies the messages table into a new one in chunks, then replaces it in one transaction. A
+/// crash part-way leaves the old table whole and the new one is dropped at the next open.
+fn rebuild_messages(db: &Database) -> Result<(), String> {
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let txn = db.begin_write().map_err(|e| format!("begin: {e}"))?;
+        let last = {
+            let old = txn
+                .open_table(MESSAGES)
+                .map_err(|e| format!("table messages: {e}"))?;
+            let mut new = txn
+                .open_table(REBUILD)
+                .map_err(|e| format!("table messages_rebuild: {e}"))?;
+            let range = match &after {
+                Some((b, m)) => old.range::<(&str, &str)>((
+                    Bound::Excluded((b.as_str(), m.as_str())),
+                    Bound::Unbounded,
+                )),
+                None => old.range::<(&str, &str)>(..),
+            }
+            .map_err(|e| format!("messages: {e}"))?;
+            let mut last = None;
+            for entry in range.take(REBUILD_CHUNK) {
+                let (key, value) = entry.map_err(|e| format!("messages: {e}"))?;
+                let (bucket, msgid) = key.value();
+                new.insert((bucket, msgid), value.value())
+                    .map_err(|e| format!("copy {bucket}/{msgid}: {e}"))?;
+                last = Some((bucket.to_owned(), msgid.to_owned()));
+            }
+            last
+        };
+        txn.commit().map_err(|e| format!("commit: {e}"))?;
+        match last {
+            Some(last) => after = Some(last),
+            None => break,
+        }
+    }
+    let txn = db.begin_write().map_err(|e| format!("begin: {e}"))?;
+    txn.delete_table(MESSAGES)
+        .map_err(|e| format!("drop table messages: {e}"))?;
+    txn.rename_table(REBUILD, MESSAGES)
+        .map_err(|e| format!("rename table messages_rebuild: {e}"))?;
+    txn.commit().map_err(|e| format!("commit: {e}"))
+}
+
+fn compact_if_mostly_free(db: &mut Database, path: &Path) -> Result<(), String> {
+    if space(db, path)?.mostly_free() {
+        compact(db, path)?;
+    }
+    Ok(())
+}
+
+fn verify(db: &Database) -> VerifyReport {
+    let mut report = VerifyReport::default();
+    let mut after: Option<(String, String)> = None;
+    loop {
+        match verify_messages(db, after.as_ref(), &mut report) {
+            Ok(Some(last)) => after = Some(last),
+            Ok(None) => break,
+            Err(reason) => {
+                report.incomplete = Some(reason);
+                return report;
+            }
+        }
+    }
+    let mut after: Option<(u64, String, String)> = None;
+    loop {
+        match verify_index(db, after.as_ref(), &mut report) {
+            Ok(Some(last)) => after = Some(last),
+            Ok(None) => break,
+            Err(reason) => {
+                report.incomplete = Some(reason);
+                break;
+            }
+        }
+    }
+    report
+}
+
+/// Examines up to [`VERIFY_CHUNK`] messages after `after`; returns the last key examined, or
+/// `None` at the end of the table.
+fn verify_messages(
+    db: &Database,
+    after: Option<&(String, String)>,
+    report: &mut VerifyReport,
+) -> Result<Option<(String, String)>, String> {
+    let txn = db.begin_read().map_err(|e| format!("begin: {e}"))?;
+    let messages = txn
+        .open_table(MESSAGES)
+        .map_err(|e| format!("table messages: {e}"))?;
+    let expiry = txn
+        .open_table(EXPIRY)
+        .map_err(|e| format!("table expiry: {e}"))?;
+    let range = match after {
+        Some((b, m)) => messages
+            .range::<(&str, &str)>((Bound::Excluded((b.as_str(), m.as_str())), Bound::Unbounded)),
+        None => messages.range::<(&str, &str)>(..),
+    }
+    .map_err(|e| format!("messages: {e}"))?;
+    let mut last = None;
+    for entry in range.take(VERIFY_CHUNK) {
+        let (key, value) = entry.map_err(|e| format!("messages: {e}"))?;
+        let (bucket, msgid) = key.value();
+        report.records += 1;
+        if let Some(reason) = record_problem(bucket, msgid, value.value(), &expiry, report) {
+            report.damaged(bucket, msgid, reason);
+        }
+        last = Some((bucket.to_owned(), msgid.to_owned()));
+    }
+    Ok(last)
+}
+
+fn record_problem(
+    bucket: &str,
+    msgid: &str,
+    stored: &[u8],
+    expiry: &redb::ReadOnlyTable<(u64, &str, &str), ()>,
+    report: &mut VerifyReport,
+) -> Option<String> {
+    if let Err(e) = Bucket::new(bucket) {
+        return Some(format!("stored bucket is not a valid bucket: {e}"));
+    }
+    if let Err(e) = MsgId::new(msgid) {
+        return Some(format!("stored key is not a valid msgid: {e}"));
+    }
+    let Some((at, record)) = stored.split_first_chunk::<8>() else {
+        return Some(format!(
+            "value is {} bytes, shorter than its expiry",
+            stored.len()
+        ));
+    };
+    let at = u64::from_be_bytes(*at);
+    let msg = match record::decode_layout(bucket, msgid, record) {
+        Ok((msg, layout)) => {
+            match layout {
+                record::Layout::Checked => report.checked += 1,
+                record::Layout::Unchecked => report.unchecked += 1,
+            }
+            msg
+        }
+        Err(reason) => return Some(reason),
+    };
+    if at != nanos(msg.expires_at) {
+        return Some(format!(
+            "the expiry beside the record ({at}) is not the message's own ({})",
+            nanos(msg.expires_at)
+        ));
+    }
+    match expiry.get((at, bucket, msgid)) {
+        Ok(Some(_)) => None,
+        Ok(None) => Some("missing from the expiry index, so it would never be swept".into()),
+        Err(e) => Some(format!("expiry index: {e}")),
+    }
+}
+
+/// Examines up to [`VERIFY_CHUNK`] expiry index entries after `after`: each must point at a
+/// stored message with that expiry.
+fn verify_index(
+    db: &Database,
+    after: Option<&(u64, String, String)>,
+    report: &mut VerifyReport,
+) -> Result<Option<(u64, String, String)>, String> {
+    let txn = db.begin_read().map_err(|e| format!("begin: {e}"))?;
+    let messages = txn
+        .open_table(MESSAGES)
+        .map_err(|e| format!("table messages: {e}"))?;
+    let expiry = txn
+        .open_table(EXPIRY)
+        .map_err(|e| format!("table expiry: {e}"))?;
+    let range = match after {
+        Some((at, b, m)) => expiry.range::<(u64, &str, &str)>((
+            Bound::Excluded((*at, b.as_str(), m.as_str())),
+            Bound::Unbounded,
+        )),
+        None => expiry.range::<(u64, &str, &str)>(..),
+    }
+    .map_err(|e| format!("expiry index: {e}"))?;
+    let mut last = None;
+    for entry in range.take(VERIFY_CHUNK) {
+        let (key, _) = entry.map_err(|e| format!("expiry index: {e}"))?;
+        let (at, bucket, msgid) = key.value();
+        report.index_entries += 1;
+        let problem = match messages.get((bucket, msgid)) {
+            Ok(None) => Some("expiry index entry without its message".to_owned()),
+            Ok(Some(v)) if old_expiry(v.value()) != Some(at) => {
+                Some("expiry index entry disagrees with its message's expiry".to_owned())
+            }
+            Ok(Some(_)) => None,
+            Err(e) => Some(format!("messages: {e}")),
+        };
+        if let Some(reason) = problem {
+            report.damaged(bucket, msgid, reason);
+        }
+        last = Some((at, bucket.to_owned(), msgid.to_owned()));
+    }
+    Ok(last)
 }

@@ -28,7 +28,9 @@ mod record;
 pub mod riak;
 
 #[cfg(feature = "embedded")]
-pub use embedded::EmbeddedStore;
+pub use embedded::{
+    CompactReport, DamagedRecord, EmbeddedStore, SpaceReport, VERIFY_MAX_LISTED, VerifyReport,
+};
 pub use memory::MemoryStore;
 #[cfg(feature = "riak")]
 pub use riak::{RiakConfig, RiakStore};

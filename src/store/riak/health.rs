@@ -89,7 +89,8 @@ pub(crate) struct Health {
 /// `base` scaled by a random factor in [0.5, 1.5), so clients that failed together do not
 /// come back together.
 pub(crate) fn jitter(base: Duration) -> Duration {
-    base.mul_f64(rand::rng().random_range(0.5..1.5))
+    Duration::try_from_secs_f64(base.as_secs_f64() * rand::rng().random_range(0.5..1.5))
+        .unwrap_or(base)
 }
 
 impl Health {
@@ -150,14 +151,14 @@ impl Health {
         state.backoff = if fresh {
             min
         } else {
-            (state.backoff * 2).clamp(min, max.max(min))
+            state.backoff.saturating_mul(2).clamp(min, max.max(min))
         };
         if fresh {
             state.down_since = Some(now);
             self.down.store(true, Ordering::Release);
             self.marked_down.fetch_add(1, Ordering::Relaxed);
         }
-        state.retry_at = Some(now + jitter(state.backoff));
+        state.retry_at = Some(now.checked_add(jitter(state.backoff)).unwrap_or(now));
         state.probing = false;
         fresh
     }

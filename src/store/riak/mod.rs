@@ -91,7 +91,7 @@ use rand::seq::SliceRandom;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH};
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 
-pub use config::RiakConfig;
+pub use config::{RiakConfig, RiakConfigError};
 pub use health::ServerMetrics;
 pub use params::{Quorum, RequestParams};
 
@@ -279,6 +279,7 @@ impl RiakStore {
         if config.servers.is_empty() {
             return Err(setup("no Riak server configured".into()));
         }
+        config.validate().map_err(|e| setup(e.to_string()))?;
         let queries = [
             config.load.query(Verb::Get),
             config.save.query(Verb::Put),
@@ -544,7 +545,10 @@ impl RiakStore {
         let config = &self.inner.config;
         let servers = &self.inner.servers;
         let started = Instant::now();
-        let deadline = started + config.operation_timeout;
+        // `validate` bounds the timeout; the fallback only keeps a hand-made value from panicking.
+        let deadline = started
+            .checked_add(config.operation_timeout)
+            .unwrap_or(started);
         // Each server's distinct failures in this call, first ones first.
         // Allocated on the first failure only: the common call fails nowhere.
         let mut failures: Vec<Vec<String>> = Vec::new();
