@@ -41,6 +41,7 @@
 pub use async_trait::async_trait;
 
 pub mod message;
+pub mod prelude;
 pub mod store;
 
 #[cfg(feature = "smpp")]

@@ -385,6 +385,7 @@ impl Shared {
                     format_args!("{bucket}/{msgid}: receipt matched nothing ({reason:?})"),
                 );
             }
+            other => self.error(hint, format_args!("unexpected receipt outcome {other:?}")),
         }
     }
 

@@ -291,6 +291,7 @@ pub struct ReceiptEvent {
 
 /// Why a submission was not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NotTracked {
     /// The scope does not request receipts (`smpp_registered_delivery` is `None`, or
     /// `mm7_delivery_report` is false).
@@ -304,6 +305,7 @@ pub enum NotTracked {
 
 /// What [`RetryEngine::on_submit`] did.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum SubmitOutcome {
     /// Saved under `bucket`/`msgid`; the receipts that were parked for it were applied.
     Stored {
@@ -342,6 +344,7 @@ pub enum SubmitOutcome {
 
 /// Why a receipt is parked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParkReason {
     /// Its message is not stored (yet): the receipt beat the submit response.
     NotYetStored,
@@ -354,6 +357,7 @@ pub enum ParkReason {
 
 /// Why a receipt matched nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Unmatched {
     /// It stayed parked longer than its window.
     Expired,
@@ -365,6 +369,7 @@ pub enum Unmatched {
 
 /// What the default action did after the hooks.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DefaultAction {
     /// A hook took over; no default ran.
     Skipped,
@@ -380,6 +385,7 @@ pub enum DefaultAction {
 
 /// What [`RetryEngine::on_receipt`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReceiptOutcome {
     /// A final receipt: the hooks ran, then the default unless a hook took over.
     Handled {
