@@ -5,6 +5,8 @@ use std::fmt;
 
 use bytes::Bytes;
 
+use super::error::FieldError;
+
 /// Strings up to this many bytes are kept inline rather than as a slice of the frame.
 const INLINE: usize = 22;
 
@@ -54,6 +56,8 @@ impl COctetString {
         }
     }
 
+    /// An inline string. The octets past `len` stay zero: [`write_c`](Self::write_c) relies on
+    /// it.
     #[inline]
     fn inline(bytes: &[u8]) -> Self {
         let mut buf = [0; INLINE];
@@ -99,6 +103,61 @@ impl COctetString {
     /// True for the empty string.
     pub fn is_empty(&self) -> bool {
         self.as_bytes().is_empty()
+    }
+
+    /// Writes the string and its NUL terminator at the start of `dst` and returns how many
+    /// octets that took, or `None` if `dst` is too short. A string of `max` octets or more (the
+    /// NUL counts towards the spec's size) or one with a NUL inside is refused.
+    ///
+    /// An inline string is written as its whole zero-padded buffer when `dst` has room for it:
+    /// a copy of fixed size, which needs no call. Octets past the NUL are left for the next
+    /// field to overwrite.
+    #[inline]
+    pub(crate) fn write_c(&self, dst: &mut [u8], max: usize) -> Result<Option<usize>, FieldError> {
+        let len = match &self.0 {
+            Repr::Inline { len, buf } => {
+                let len = usize::from(*len);
+                if len >= max {
+                    return Err(FieldError::TooLong { max });
+                }
+                // Every octet past `len` is zero (see `inline`), so the string holds a NUL
+                // exactly when the buffer has more zeros than padding: a fixed-size count,
+                // without branches.
+                let zeros = buf.iter().filter(|&&b| b == 0).count();
+                if len > INLINE || zeros != INLINE - len {
+                    return Err(FieldError::InteriorNul);
+                }
+                match dst.get_mut(..INLINE) {
+                    Some(whole) => whole.copy_from_slice(buf),
+                    None => match dst.get_mut(..len) {
+                        Some(exact) => exact.copy_from_slice(&buf[..len]),
+                        None => return Ok(None),
+                    },
+                }
+                len
+            }
+            Repr::Shared(bytes) => {
+                let len = bytes.len();
+                if len >= max {
+                    return Err(FieldError::TooLong { max });
+                }
+                if bytes.contains(&0) {
+                    return Err(FieldError::InteriorNul);
+                }
+                match dst.get_mut(..len) {
+                    Some(exact) => exact.copy_from_slice(bytes),
+                    None => return Ok(None),
+                }
+                len
+            }
+        };
+        match dst.get_mut(len) {
+            Some(nul) => {
+                *nul = 0;
+                Ok(Some(len + 1))
+            }
+            None => Ok(None),
+        }
     }
 }
 
@@ -206,5 +265,46 @@ mod tests {
         );
         assert_eq!(short.to_bytes(), Bytes::from_static(b"0123"));
         assert!(COctetString::default().is_empty());
+    }
+
+    #[test]
+    fn write_c_writes_the_string_and_one_nul_and_refuses_bad_ones() {
+        let frame = Bytes::from_static(b"xx0123456789012345678901234567\0");
+        for s in [
+            COctetString::empty(),
+            COctetString::from_frame(&frame, 2, 6),
+            COctetString::from_frame(&frame, 2, 24),
+            COctetString::from_frame(&frame, 2, 30),
+            COctetString::from("static"),
+        ] {
+            let mut want = s.as_bytes().to_vec();
+            want.push(0);
+            for room in [want.len(), want.len() + 3, 64] {
+                let mut dst = vec![0xAA; room];
+                assert_eq!(s.write_c(&mut dst, 65), Ok(Some(want.len())), "{s:?}");
+                assert_eq!(&dst[..want.len()], &want[..], "{s:?}");
+            }
+            let mut short = vec![0xAA; want.len() - 1];
+            assert_eq!(s.write_c(&mut short, 65), Ok(None), "{s:?}");
+        }
+        let mut dst = [0u8; 64];
+        let nul_inline = COctetString::from(&b"ab\0cd"[..]);
+        let nul_shared = COctetString::new(Bytes::from_static(b"0123456789012345678901234\0"));
+        assert_eq!(
+            nul_inline.write_c(&mut dst, 65),
+            Err(FieldError::InteriorNul)
+        );
+        assert_eq!(
+            nul_shared.write_c(&mut dst, 65),
+            Err(FieldError::InteriorNul)
+        );
+        assert_eq!(
+            COctetString::from_frame(&frame, 2, 24).write_c(&mut dst, 22),
+            Err(FieldError::TooLong { max: 22 })
+        );
+        assert_eq!(
+            COctetString::from("static").write_c(&mut dst, 6),
+            Err(FieldError::TooLong { max: 6 })
+        );
     }
 }

@@ -170,9 +170,9 @@ impl Reader {
     }
 }
 
-/// Writes fields into the exact-size slice reserved for a body, checking each against the
-/// spec's size limits. Writing past the end (a body whose `encoded_len` is wrong) is recorded,
-/// not a panic, and turns into an error.
+/// Writes fields into the slice reserved for a body, checking each against the spec's size
+/// limits. Writing past the end (a body whose `encoded_len` is wrong) is recorded, not a
+/// panic, and turns into an error.
 pub(crate) struct Writer<'a> {
     buf: &'a mut [u8],
     pos: usize,
@@ -192,6 +192,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Bytes written, or `None` if the body did not fit its slice.
+    #[inline]
     pub(crate) fn written(&self) -> Option<usize> {
         (!self.overflow).then_some(self.pos)
     }
@@ -230,22 +231,12 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Steps over one byte of the zero-filled slice: a NUL terminator.
-    #[inline]
-    fn skip_nul(&mut self) {
-        if self.pos < self.buf.len() {
-            self.pos += 1;
-        } else {
-            self.overflow = true;
-        }
-    }
-
     #[inline]
     pub(crate) fn u32(&mut self, value: u32) {
         self.raw(&value.to_be_bytes());
     }
 
-    /// The string and its NUL; the slice is zero-filled, so the NUL is already there.
+    /// The string and its NUL.
     #[inline]
     pub(crate) fn cstr(
         &mut self,
@@ -253,19 +244,17 @@ impl<'a> Writer<'a> {
         value: &COctetString,
         max: usize,
     ) -> Result<(), EncodeError> {
-        let bytes = value.as_bytes();
-        if bytes.len() >= max {
-            return Err(self.error(field, FieldError::TooLong { max }));
+        let rest = self.buf.get_mut(self.pos..).unwrap_or_default();
+        match value.write_c(rest, max) {
+            Ok(Some(n)) => self.pos += n,
+            Ok(None) => self.overflow = true,
+            Err(error) => return Err(self.error(field, error)),
         }
-        if bytes.contains(&0) {
-            return Err(self.error(field, FieldError::InteriorNul));
-        }
-        self.raw(bytes);
-        self.skip_nul();
         Ok(())
     }
 
     /// `sm_length` followed by `short_message`.
+    #[inline]
     pub(crate) fn short_message(&mut self, value: &Bytes) -> Result<(), EncodeError> {
         let Ok(len) = u8::try_from(value.len()) else {
             return Err(self.error(
