@@ -237,7 +237,7 @@ impl<'a> Writer<'a> {
     }
 
     /// The string and its NUL.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn cstr(
         &mut self,
         field: &'static str,
