@@ -9,6 +9,10 @@ use super::error::FieldError;
 
 /// Strings up to this many bytes are kept inline rather than as a slice of the frame.
 const INLINE: usize = 22;
+/// In an inline string's `len` octet: the string holds a NUL (so the encoder refuses it).
+const HAS_NUL: u8 = 0x80;
+/// In an inline string's `len` octet: the length.
+const LEN_MASK: u8 = 0x7F;
 
 /// A C-octet string field (SMPP 3.4 §3.1: a series of ASCII characters terminated with a NUL),
 /// without its terminator.
@@ -47,24 +51,33 @@ impl COctetString {
     }
 
     /// A string read from a frame: inline when short, else a slice of `frame`.
+    /// `frame[start..end]` holds no NUL: callers cut the string at its terminator.
     #[inline]
     pub(crate) fn from_frame(frame: &Bytes, start: usize, end: usize) -> Self {
         match frame.get(start..end) {
-            Some(bytes) if bytes.len() <= INLINE => Self::inline(bytes),
+            Some(bytes) if bytes.len() <= INLINE => Self::inline_with(bytes, false),
             Some(_) => Self(Repr::Shared(frame.slice(start..end))),
             None => Self::empty(),
         }
     }
 
-    /// An inline string. The octets past `len` stay zero: [`write_c`](Self::write_c) relies on
-    /// it.
+    /// An inline string of bytes that may hold a NUL.
     #[inline]
     fn inline(bytes: &[u8]) -> Self {
+        Self::inline_with(bytes, bytes.contains(&0))
+    }
+
+    /// An inline string; `has_nul` says whether `bytes` holds a NUL, which the encoder then
+    /// refuses without looking at the bytes again. The octets past the length stay zero:
+    /// [`write_c`](Self::write_c) relies on it.
+    #[inline]
+    fn inline_with(bytes: &[u8], has_nul: bool) -> Self {
         let mut buf = [0; INLINE];
         let len = bytes.len().min(INLINE);
         buf[..len].copy_from_slice(&bytes[..len]);
+        let flag = if has_nul { HAS_NUL } else { 0 };
         Self(Repr::Inline {
-            len: len as u8,
+            len: len as u8 | flag,
             buf,
         })
     }
@@ -72,7 +85,7 @@ impl COctetString {
     /// The bytes, without the NUL terminator.
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
-            Repr::Inline { len, buf } => &buf[..usize::from(*len).min(INLINE)],
+            Repr::Inline { len, buf } => &buf[..usize::from(*len & LEN_MASK).min(INLINE)],
             Repr::Shared(bytes) => bytes,
         }
     }
@@ -115,16 +128,13 @@ impl COctetString {
     #[inline(always)]
     pub(crate) fn write_c(&self, dst: &mut [u8], max: usize) -> Result<Option<usize>, FieldError> {
         let len = match &self.0 {
-            Repr::Inline { len, buf } => {
-                let len = usize::from(*len);
+            Repr::Inline { len: flags, buf } => {
+                let len = usize::from(*flags & LEN_MASK).min(INLINE);
                 if len >= max {
                     return Err(FieldError::TooLong { max });
                 }
-                // Every octet past `len` is zero (see `inline`), so the string holds a NUL
-                // exactly when the buffer has more zeros than padding: a fixed-size count,
-                // without branches.
-                let zeros = buf.iter().filter(|&&b| b == 0).count();
-                if len > INLINE || zeros != INLINE - len {
+                // Known since the string was made.
+                if *flags & HAS_NUL != 0 {
                     return Err(FieldError::InteriorNul);
                 }
                 match dst.get_mut(..INLINE) {
