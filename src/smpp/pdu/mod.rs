@@ -20,7 +20,7 @@ pub use replace_sm::ReplaceSm;
 pub use submit_multi::{DestAddress, SubmitMulti, SubmitMultiResp, UnsuccessSme};
 pub use submit_sm::{SubmitSm, SubmitSmResp};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::CommandStatus;
 use super::error::{DecodeError, EncodeError};
@@ -458,7 +458,7 @@ fn encode_body<B: BodyCodec + Default + PartialEq>(
         });
     };
     let start = dst.len();
-    dst.resize(start + len + SLACK, 0);
+    dst.put_bytes(0, len + SLACK);
     let (header, rest) = dst[start..].split_at_mut(HEADER_LEN);
     if let Ok(header) = <&mut [u8; HEADER_LEN]>::try_from(header) {
         write_header(header, command_length, id, status, sequence_number);
