@@ -231,6 +231,18 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Several one-octet fields in a row: one bounds check and one store.
+    #[inline]
+    pub(crate) fn u8s<const N: usize>(&mut self, values: [u8; N]) {
+        match self.buf.get_mut(self.pos..self.pos + N) {
+            Some(dst) => {
+                dst.copy_from_slice(&values);
+                self.pos += N;
+            }
+            None => self.overflow = true,
+        }
+    }
+
     #[inline]
     pub(crate) fn u32(&mut self, value: u32) {
         self.raw(&value.to_be_bytes());

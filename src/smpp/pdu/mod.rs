@@ -140,21 +140,19 @@ macro_rules! short_message_body {
             fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
                 use super::{ADDR_21_MAX, SERVICE_TYPE_MAX, TIME_MAX};
                 w.cstr("service_type", &self.service_type, SERVICE_TYPE_MAX)?;
-                w.u8(self.source_addr_ton);
-                w.u8(self.source_addr_npi);
+                w.u8s([self.source_addr_ton, self.source_addr_npi]);
                 w.cstr("source_addr", &self.source_addr, ADDR_21_MAX)?;
-                w.u8(self.dest_addr_ton);
-                w.u8(self.dest_addr_npi);
+                w.u8s([self.dest_addr_ton, self.dest_addr_npi]);
                 w.cstr("destination_addr", &self.destination_addr, ADDR_21_MAX)?;
-                w.u8(self.esm_class.0);
-                w.u8(self.protocol_id);
-                w.u8(self.priority_flag);
+                w.u8s([self.esm_class.0, self.protocol_id, self.priority_flag]);
                 w.cstr("schedule_delivery_time", &self.schedule_delivery_time, TIME_MAX)?;
                 w.cstr("validity_period", &self.validity_period, TIME_MAX)?;
-                w.u8(self.registered_delivery.0);
-                w.u8(self.replace_if_present_flag);
-                w.u8(self.data_coding.0);
-                w.u8(self.sm_default_msg_id);
+                w.u8s([
+                    self.registered_delivery.0,
+                    self.replace_if_present_flag,
+                    self.data_coding.0,
+                    self.sm_default_msg_id,
+                ]);
                 w.short_message(&self.short_message)?;
                 w.raw(self.tlvs.as_bytes());
                 Ok(())
