@@ -1098,6 +1098,56 @@ fn bench_receipts<M: Measurement>(c: &mut Criterion<M>) {
     group.finish();
 }
 
+/// The receipt parser against the two regex parsers, interleaved.
+fn interleaved_receipts(filter: Option<&str>) {
+    let plan = interleave::Plan::new(15, Duration::from_millis(40));
+    let texts: Vec<String> = (0..16)
+        .map(|i| receipt_text(i, if i % 4 == 0 { "UNDELIV" } else { "DELIVRD" }))
+        .collect();
+    let per_field = RegexParser::new();
+    let single = SingleRegexParser::new();
+    let ours_all = || {
+        texts
+            .iter()
+            .filter(|t| ours(black_box(t)).is_some())
+            .count()
+    };
+    for (name, theirs) in [
+        (
+            "regex_per_field",
+            &(|| {
+                texts
+                    .iter()
+                    .filter(|t| per_field.parse(black_box(t)).is_some())
+                    .count()
+            }) as &dyn Fn() -> usize,
+        ),
+        ("regex_single", &|| {
+            texts
+                .iter()
+                .filter(|t| single.parse(black_box(t)).is_some())
+                .count()
+        }),
+    ] {
+        let case = format!("smpp/interleaved/receipts/{name}");
+        if filter.is_some_and(|f| !case.contains(f)) {
+            continue;
+        }
+        let result = plan.compare(
+            || assert_eq!(ours_all(), texts.len()),
+            || assert_eq!(theirs(), texts.len()),
+        );
+        println!(
+            "{case} ({} texts, {} pairs of {:?} slices, {}): {}",
+            texts.len(),
+            plan.pairs,
+            plan.slice,
+            plan.clock(),
+            result.line("16 texts")
+        );
+    }
+}
+
 /// The CPU time of the benchmark thread, formatted like wall-clock time.
 struct ThreadCpuTime(WallTime);
 
@@ -1194,5 +1244,6 @@ fn main() {
     }
     if !interleave::criterion_only() {
         interleaved(&frames, interleave::filter().as_deref());
+        interleaved_receipts(interleave::filter().as_deref());
     }
 }
