@@ -54,11 +54,11 @@ fn decode_checked(codec: &DefaultMm7Codec, bytes: &[u8], want: &str) -> Mm7Messa
     let message = codec
         .decode(Some("text/xml"), black_box(bytes))
         .unwrap_or_else(|e| panic!("{want}: {e}"));
-    let ok = match (&message, want) {
-        (Mm7Message::DeliveryReportReq(_), "DeliveryReportReq") => true,
-        (Mm7Message::SubmitRsp(_), "SubmitRsp") => true,
-        _ => false,
-    };
+    let ok = matches!(
+        (&message, want),
+        (Mm7Message::DeliveryReportReq(_), "DeliveryReportReq")
+            | (Mm7Message::SubmitRsp(_), "SubmitRsp")
+    );
     assert!(ok, "decoded to another message than {want}");
     message
 }

@@ -326,7 +326,7 @@ fn corpus() -> Vec<Sample> {
             (1, 1, "447700900999")
         };
         let (kind, body) = match i % 8 {
-            0 | 1 | 2 => (
+            0..=2 => (
                 "submit_sm",
                 sm_body("", src, (1, 1, &dest), 0, "", 1, 0, GSM_160.as_bytes()),
             ),
@@ -412,7 +412,7 @@ fn corpus() -> Vec<Sample> {
         let stat = if i % 5 == 0 { "UNDELIV" } else { "DELIVRD" };
         let text = receipt_text(i, stat);
         let (kind, body) = match i % 6 {
-            0 | 1 | 2 => (
+            0..=2 => (
                 "deliver_sm+tlvs",
                 sm_body(
                     "",
