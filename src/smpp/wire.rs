@@ -211,6 +211,10 @@ impl<'a> Writer<'a> {
 
     #[inline]
     pub(crate) fn raw(&mut self, value: &[u8]) {
+        // Most PDUs have no TLVs: skip the copy (a call) of an empty region.
+        if value.is_empty() {
+            return;
+        }
         match self.buf.get_mut(self.pos..self.pos + value.len()) {
             Some(dst) => {
                 dst.copy_from_slice(value);
