@@ -112,11 +112,19 @@ fn throughput(c: &mut Criterion) {
         )
         .expect("thrower");
     let dir = tempfile::tempdir().expect("tempdir");
+    let durable_outcomes = Arc::new(AtomicU64::new(0));
+    let durable_acked = Arc::new(AtomicU64::new(0));
+    let (o, a) = (Arc::clone(&durable_outcomes), Arc::clone(&durable_acked));
     let durable = client_rt
         .block_on(
             HttpDlrThrower::builder(config())
                 .queue(dir.path().join("bench.redb"))
-                .on_outcome(|_| {})
+                .on_outcome(move |outcome| {
+                    o.fetch_add(1, Ordering::Relaxed);
+                    if outcome.is_acknowledged() {
+                        a.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
                 .build(),
         )
         .expect("durable thrower");
@@ -190,6 +198,8 @@ fn throughput(c: &mut Criterion) {
 
     group.bench_function("http_dlr_thrower_durable_queue", |b| {
         b.to_async(&client_rt).iter(|| async {
+            let outcomes_before = durable_outcomes.load(Ordering::Relaxed);
+            let acked_before = durable_acked.load(Ordering::Relaxed);
             futures::stream::iter(0..BATCH)
                 .for_each_concurrent(256, |n| {
                     let t = &durable;
@@ -198,6 +208,16 @@ fn throughput(c: &mut Criterion) {
                 })
                 .await;
             durable.idle().await;
+            assert_eq!(
+                durable_outcomes.load(Ordering::Relaxed) - outcomes_before,
+                BATCH,
+                "every DLR thrown through the durable queue got an outcome"
+            );
+            assert_eq!(
+                durable_acked.load(Ordering::Relaxed) - acked_before,
+                BATCH,
+                "every DLR thrown through the durable queue was acknowledged"
+            );
         })
     });
     group.finish();

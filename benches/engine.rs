@@ -147,7 +147,7 @@ fn receipts(c: &mut Criterion) {
                             unreachable!("the bench sends deliver_sm")
                         };
                         let out = eng.on_deliver_sm(scope, &dsm).await.expect("receipt");
-                        debug_assert!(matches!(out, ReceiptOutcome::Handled { .. }));
+                        assert!(matches!(out, ReceiptOutcome::Handled { .. }));
                         out
                     }
                 },

@@ -25,6 +25,7 @@ macro_rules! command_statuses {
             pub const ALL: &'static [CommandStatus] = &[$(CommandStatus::$variant,)*];
 
             /// The numeric code sent on the wire.
+            #[inline]
             pub const fn code(&self) -> u32 {
                 match self {
                     $(CommandStatus::$variant => $code,)*
@@ -208,6 +209,7 @@ command_statuses! {
 
 impl CommandStatus {
     /// True for `ESME_ROK`.
+    #[inline]
     pub const fn is_ok(&self) -> bool {
         self.code() == 0
     }

@@ -5,8 +5,14 @@ use std::fmt;
 
 use bytes::Bytes;
 
+use super::error::FieldError;
+
 /// Strings up to this many bytes are kept inline rather than as a slice of the frame.
 const INLINE: usize = 22;
+/// In an inline string's `len` octet: the string holds a NUL (so the encoder refuses it).
+const HAS_NUL: u8 = 0x80;
+/// In an inline string's `len` octet: the length.
+const LEN_MASK: u8 = 0x7F;
 
 /// A C-octet string field (SMPP 3.4 §3.1: a series of ASCII characters terminated with a NUL),
 /// without its terminator.
@@ -45,22 +51,33 @@ impl COctetString {
     }
 
     /// A string read from a frame: inline when short, else a slice of `frame`.
+    /// `frame[start..end]` holds no NUL: callers cut the string at its terminator.
     #[inline]
     pub(crate) fn from_frame(frame: &Bytes, start: usize, end: usize) -> Self {
         match frame.get(start..end) {
-            Some(bytes) if bytes.len() <= INLINE => Self::inline(bytes),
+            Some(bytes) if bytes.len() <= INLINE => Self::inline_with(bytes, false),
             Some(_) => Self(Repr::Shared(frame.slice(start..end))),
             None => Self::empty(),
         }
     }
 
+    /// An inline string of bytes that may hold a NUL.
     #[inline]
     fn inline(bytes: &[u8]) -> Self {
+        Self::inline_with(bytes, bytes.contains(&0))
+    }
+
+    /// An inline string; `has_nul` says whether `bytes` holds a NUL, which the encoder then
+    /// refuses without looking at the bytes again. The octets past the length stay zero:
+    /// [`write_c`](Self::write_c) relies on it.
+    #[inline]
+    fn inline_with(bytes: &[u8], has_nul: bool) -> Self {
         let mut buf = [0; INLINE];
         let len = bytes.len().min(INLINE);
         buf[..len].copy_from_slice(&bytes[..len]);
+        let flag = if has_nul { HAS_NUL } else { 0 };
         Self(Repr::Inline {
-            len: len as u8,
+            len: len as u8 | flag,
             buf,
         })
     }
@@ -68,7 +85,7 @@ impl COctetString {
     /// The bytes, without the NUL terminator.
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
-            Repr::Inline { len, buf } => &buf[..usize::from(*len).min(INLINE)],
+            Repr::Inline { len, buf } => &buf[..usize::from(*len & LEN_MASK).min(INLINE)],
             Repr::Shared(bytes) => bytes,
         }
     }
@@ -99,6 +116,60 @@ impl COctetString {
     /// True for the empty string.
     pub fn is_empty(&self) -> bool {
         self.as_bytes().is_empty()
+    }
+
+    /// Writes the string and its NUL terminator at the start of `dst` and returns how many
+    /// octets that took, or `None` if `dst` is too short. A string of `max` octets or more (the
+    /// NUL counts towards the spec's size) or one with a NUL inside is refused.
+    ///
+    /// An inline string is written as its whole zero-padded buffer when `dst` has room for it:
+    /// a copy of fixed size, which needs no call. Octets past the NUL are left for the next
+    /// field to overwrite.
+    #[inline(always)]
+    pub(crate) fn write_c(&self, dst: &mut [u8], max: usize) -> Result<Option<usize>, FieldError> {
+        let len = match &self.0 {
+            Repr::Inline { len: flags, buf } => {
+                let len = usize::from(*flags & LEN_MASK).min(INLINE);
+                if len >= max {
+                    return Err(FieldError::TooLong { max });
+                }
+                // Known since the string was made.
+                if *flags & HAS_NUL != 0 {
+                    return Err(FieldError::InteriorNul);
+                }
+                match dst.get_mut(..INLINE) {
+                    Some(whole) => whole.copy_from_slice(buf),
+                    None => match dst.get_mut(..len) {
+                        Some(exact) => exact.copy_from_slice(&buf[..len]),
+                        None => return Ok(None),
+                    },
+                }
+                len
+            }
+            Repr::Shared(bytes) => {
+                let len = bytes.len();
+                if len >= max {
+                    return Err(FieldError::TooLong { max });
+                }
+                // No early exit: the compiler turns this into a vector scan, which for the
+                // short strings of a PDU beats memchr's call and set-up.
+                if bytes.iter().fold(false, |nul, &b| nul | (b == 0)) {
+                    return Err(FieldError::InteriorNul);
+                }
+                match dst.get_mut(..len) {
+                    Some(exact) => exact.copy_from_slice(bytes),
+                    None => return Ok(None),
+                }
+                len
+            }
+        };
+        match dst.get_mut(len) {
+            Some(nul) => {
+                *nul = 0;
+                Ok(Some(len + 1))
+            }
+            None => Ok(None),
+        }
     }
 }
 
@@ -206,5 +277,46 @@ mod tests {
         );
         assert_eq!(short.to_bytes(), Bytes::from_static(b"0123"));
         assert!(COctetString::default().is_empty());
+    }
+
+    #[test]
+    fn write_c_writes_the_string_and_one_nul_and_refuses_bad_ones() {
+        let frame = Bytes::from_static(b"xx0123456789012345678901234567\0");
+        for s in [
+            COctetString::empty(),
+            COctetString::from_frame(&frame, 2, 6),
+            COctetString::from_frame(&frame, 2, 24),
+            COctetString::from_frame(&frame, 2, 30),
+            COctetString::from("static"),
+        ] {
+            let mut want = s.as_bytes().to_vec();
+            want.push(0);
+            for room in [want.len(), want.len() + 3, 64] {
+                let mut dst = vec![0xAA; room];
+                assert_eq!(s.write_c(&mut dst, 65), Ok(Some(want.len())), "{s:?}");
+                assert_eq!(&dst[..want.len()], &want[..], "{s:?}");
+            }
+            let mut short = vec![0xAA; want.len() - 1];
+            assert_eq!(s.write_c(&mut short, 65), Ok(None), "{s:?}");
+        }
+        let mut dst = [0u8; 64];
+        let nul_inline = COctetString::from(&b"ab\0cd"[..]);
+        let nul_shared = COctetString::new(Bytes::from_static(b"0123456789012345678901234\0"));
+        assert_eq!(
+            nul_inline.write_c(&mut dst, 65),
+            Err(FieldError::InteriorNul)
+        );
+        assert_eq!(
+            nul_shared.write_c(&mut dst, 65),
+            Err(FieldError::InteriorNul)
+        );
+        assert_eq!(
+            COctetString::from_frame(&frame, 2, 24).write_c(&mut dst, 22),
+            Err(FieldError::TooLong { max: 22 })
+        );
+        assert_eq!(
+            COctetString::from("static").write_c(&mut dst, 6),
+            Err(FieldError::TooLong { max: 6 })
+        );
     }
 }

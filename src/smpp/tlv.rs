@@ -84,15 +84,18 @@ macro_rules! tlvs {
                 }
             }
 
-            fn from_value(tag: TlvTag, value: Bytes) -> Tlv {
-                // A known tag with another length than the spec's stays raw (see
-                // `Tlvs::malformed`).
-                if tag.fixed_len().is_some_and(|n| n != value.len()) {
-                    return Tlv::Other { tag, value };
+            /// The TLV whose value is `region[start..end]`. Fixed-size values and short
+            /// strings are read from the bytes; only octet strings take a slice of `region`,
+            /// so reading a typed TLV costs no reference-count update unless it has to. A known
+            /// tag with another length than the spec's stays raw (see `Tlvs::malformed`).
+            #[inline]
+            fn from_region(tag: TlvTag, region: &Bytes, start: usize, end: usize) -> Tlv {
+                if tag.fixed_len().is_some_and(|n| n != end - start) {
+                    return Tlv::Other { tag, value: region.slice(start..end) };
                 }
                 match tag.0 {
-                    $($code => Tlv::$variant(FromValue::from_value(value)),)*
-                    _ => Tlv::Other { tag, value },
+                    $($code => Tlv::$variant(FromValue::from_region(region, start, end)),)*
+                    _ => Tlv::Other { tag, value: region.slice(start..end) },
                 }
             }
 
@@ -295,9 +298,15 @@ impl fmt::Display for NetworkErrorCode {
     }
 }
 
-trait FromValue {
+trait FromValue: Sized {
     /// Builds the value from bytes already checked against the tag's size.
-    fn from_value(value: Bytes) -> Self;
+    fn from_value(value: &[u8]) -> Self;
+
+    /// Builds the value from `region[start..end]`; types that keep their bytes slice `region`.
+    #[inline]
+    fn from_region(region: &Bytes, start: usize, end: usize) -> Self {
+        Self::from_value(region.get(start..end).unwrap_or_default())
+    }
 }
 
 trait ToValue {
@@ -306,7 +315,8 @@ trait ToValue {
 }
 
 impl FromValue for u8 {
-    fn from_value(value: Bytes) -> Self {
+    #[inline]
+    fn from_value(value: &[u8]) -> Self {
         value.first().copied().unwrap_or_default()
     }
 }
@@ -319,8 +329,9 @@ impl ToValue for u8 {
     }
 }
 impl FromValue for u16 {
-    fn from_value(value: Bytes) -> Self {
-        match value[..] {
+    #[inline]
+    fn from_value(value: &[u8]) -> Self {
+        match *value {
             [a, b] => u16::from_be_bytes([a, b]),
             _ => 0,
         }
@@ -335,8 +346,9 @@ impl ToValue for u16 {
     }
 }
 impl FromValue for u32 {
-    fn from_value(value: Bytes) -> Self {
-        match value[..] {
+    #[inline]
+    fn from_value(value: &[u8]) -> Self {
+        match *value {
             [a, b, c, d] => u32::from_be_bytes([a, b, c, d]),
             _ => 0,
         }
@@ -351,8 +363,16 @@ impl ToValue for u32 {
     }
 }
 impl FromValue for Bytes {
-    fn from_value(value: Bytes) -> Self {
-        value
+    fn from_value(value: &[u8]) -> Self {
+        Bytes::copy_from_slice(value)
+    }
+
+    #[inline]
+    fn from_region(region: &Bytes, start: usize, end: usize) -> Self {
+        if start >= end {
+            return Bytes::new();
+        }
+        region.slice(start..end.min(region.len()))
     }
 }
 impl ToValue for Bytes {
@@ -365,9 +385,16 @@ impl ToValue for Bytes {
 }
 impl FromValue for COctetString {
     /// Up to the first NUL; SMSCs that leave the terminator off are tolerated.
-    fn from_value(value: Bytes) -> Self {
+    fn from_value(value: &[u8]) -> Self {
         let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
-        COctetString::from_frame(&value, 0, end)
+        COctetString::from(&value[..end])
+    }
+
+    #[inline]
+    fn from_region(region: &Bytes, start: usize, end: usize) -> Self {
+        let value = region.get(start..end).unwrap_or_default();
+        let len = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+        COctetString::from_frame(region, start, start + len)
     }
 }
 impl ToValue for COctetString {
@@ -380,7 +407,8 @@ impl ToValue for COctetString {
     }
 }
 impl FromValue for MessageState {
-    fn from_value(value: Bytes) -> Self {
+    #[inline]
+    fn from_value(value: &[u8]) -> Self {
         MessageState::from_code(u8::from_value(value))
     }
 }
@@ -393,8 +421,9 @@ impl ToValue for MessageState {
     }
 }
 impl FromValue for NetworkErrorCode {
-    fn from_value(value: Bytes) -> Self {
-        match value[..] {
+    #[inline]
+    fn from_value(value: &[u8]) -> Self {
+        match *value {
             [t, a, b] => NetworkErrorCode {
                 network_type: t,
                 error_code: u16::from_be_bytes([a, b]),
@@ -440,7 +469,7 @@ impl Tlv {
                 expected,
             });
         }
-        Ok(Tlv::from_value(tag, value))
+        Ok(Tlv::from_region(tag, &value, 0, value.len()))
     }
 
     /// Appends tag, length and value to `dst`.
@@ -585,9 +614,13 @@ impl Tlvs {
 
     /// The first TLV with this tag.
     pub fn get(&self, tag: TlvTag) -> Option<Tlv> {
-        self.raw()
-            .find(|(t, _)| *t == tag)
-            .map(|(t, value)| Tlv::from_value(t, value))
+        let mut pos = 0;
+        while let Some((t, start, end)) = next_span(&self.0, &mut pos) {
+            if t == tag {
+                return Some(Tlv::from_region(t, &self.0, start, end));
+            }
+        }
+        None
     }
 
     /// Appends one TLV (copies the region: meant for building PDUs, not for hot paths).
@@ -679,18 +712,30 @@ pub struct RawTlvIter<'t> {
     pos: usize,
 }
 
+/// The tag and value span of the TLV at `*pos` in `region`, moving `*pos` past it.
+#[inline]
+fn next_span(region: &[u8], pos: &mut usize) -> Option<(TlvTag, usize, usize)> {
+    let header = region.get(*pos..*pos + 4)?;
+    let tag = TlvTag(u16::from_be_bytes([header[0], header[1]]));
+    let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+    let start = *pos + 4;
+    // The region was validated when it was built, so this only guards against misuse.
+    let end = (start + len).min(region.len());
+    *pos = end;
+    Some((tag, start, end))
+}
+
 impl Iterator for RawTlvIter<'_> {
     type Item = (TlvTag, Bytes);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let header = self.region.get(self.pos..self.pos + 4)?;
-        let tag = TlvTag(u16::from_be_bytes([header[0], header[1]]));
-        let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
-        let start = self.pos + 4;
-        // The region was validated when it was built, so this only guards against misuse.
-        let end = (start + len).min(self.region.len());
-        self.pos = end;
-        Some((tag, self.region.slice(start..end)))
+        let (tag, start, end) = next_span(self.region, &mut self.pos)?;
+        let value = if start < end {
+            self.region.slice(start..end)
+        } else {
+            Bytes::new()
+        };
+        Some((tag, value))
     }
 }
 
@@ -704,13 +749,9 @@ pub struct TlvIter<'t> {
 impl Iterator for TlvIter<'_> {
     type Item = Tlv;
 
+    #[inline]
     fn next(&mut self) -> Option<Tlv> {
-        let mut raw = RawTlvIter {
-            region: self.region,
-            pos: self.pos,
-        };
-        let (tag, value) = raw.next()?;
-        self.pos = raw.pos;
-        Some(Tlv::from_value(tag, value))
+        let (tag, start, end) = next_span(self.region, &mut self.pos)?;
+        Some(Tlv::from_region(tag, self.region, start, end))
     }
 }

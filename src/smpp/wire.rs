@@ -173,9 +173,9 @@ impl Reader {
     }
 }
 
-/// Writes fields into the exact-size slice reserved for a body, checking each against the
-/// spec's size limits. Writing past the end (a body whose `encoded_len` is wrong) is recorded,
-/// not a panic, and turns into an error.
+/// Writes fields into the slice reserved for a body, checking each against the spec's size
+/// limits. Writing past the end (a body whose `encoded_len` is wrong) is recorded, not a
+/// panic, and turns into an error.
 pub(crate) struct Writer<'a> {
     buf: &'a mut [u8],
     pos: usize,
@@ -195,6 +195,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Bytes written, or `None` if the body did not fit its slice.
+    #[inline]
     pub(crate) fn written(&self) -> Option<usize> {
         (!self.overflow).then_some(self.pos)
     }
@@ -213,6 +214,10 @@ impl<'a> Writer<'a> {
 
     #[inline]
     pub(crate) fn raw(&mut self, value: &[u8]) {
+        // Most PDUs have no TLVs: skip the copy (a call) of an empty region.
+        if value.is_empty() {
+            return;
+        }
         match self.buf.get_mut(self.pos..self.pos + value.len()) {
             Some(dst) => {
                 dst.copy_from_slice(value);
@@ -233,13 +238,15 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Steps over one byte of the zero-filled slice: a NUL terminator.
+    /// Several one-octet fields in a row: one bounds check and one store.
     #[inline]
-    fn skip_nul(&mut self) {
-        if self.pos < self.buf.len() {
-            self.pos += 1;
-        } else {
-            self.overflow = true;
+    pub(crate) fn u8s<const N: usize>(&mut self, values: [u8; N]) {
+        match self.buf.get_mut(self.pos..self.pos + N) {
+            Some(dst) => {
+                dst.copy_from_slice(&values);
+                self.pos += N;
+            }
+            None => self.overflow = true,
         }
     }
 
@@ -248,27 +255,25 @@ impl<'a> Writer<'a> {
         self.raw(&value.to_be_bytes());
     }
 
-    /// The string and its NUL; the slice is zero-filled, so the NUL is already there.
-    #[inline]
+    /// The string and its NUL.
+    #[inline(always)]
     pub(crate) fn cstr(
         &mut self,
         field: &'static str,
         value: &COctetString,
         max: usize,
     ) -> Result<(), EncodeError> {
-        let bytes = value.as_bytes();
-        if bytes.len() >= max {
-            return Err(self.error(field, FieldError::TooLong { max }));
+        let rest = self.buf.get_mut(self.pos..).unwrap_or_default();
+        match value.write_c(rest, max) {
+            Ok(Some(n)) => self.pos += n,
+            Ok(None) => self.overflow = true,
+            Err(error) => return Err(self.error(field, error)),
         }
-        if bytes.contains(&0) {
-            return Err(self.error(field, FieldError::InteriorNul));
-        }
-        self.raw(bytes);
-        self.skip_nul();
         Ok(())
     }
 
     /// `sm_length` followed by `short_message`.
+    #[inline]
     pub(crate) fn short_message(&mut self, value: &Bytes) -> Result<(), EncodeError> {
         let Ok(len) = u8::try_from(value.len()) else {
             return Err(self.error(

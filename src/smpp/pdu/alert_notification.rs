@@ -39,11 +39,9 @@ impl BodyCodec for AlertNotification {
     }
 
     fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.u8(self.source_addr_ton);
-        w.u8(self.source_addr_npi);
+        w.u8s([self.source_addr_ton, self.source_addr_npi]);
         w.cstr("source_addr", &self.source_addr, ADDR_65_MAX)?;
-        w.u8(self.esme_addr_ton);
-        w.u8(self.esme_addr_npi);
+        w.u8s([self.esme_addr_ton, self.esme_addr_npi]);
         w.cstr("esme_addr", &self.esme_addr, ADDR_65_MAX)?;
         w.raw(self.tlvs.as_bytes());
         Ok(())

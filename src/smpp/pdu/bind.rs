@@ -48,9 +48,7 @@ impl BodyCodec for Bind {
         w.cstr("system_id", &self.system_id, SYSTEM_ID_MAX)?;
         w.cstr("password", &self.password, PASSWORD_MAX)?;
         w.cstr("system_type", &self.system_type, SYSTEM_TYPE_MAX)?;
-        w.u8(self.interface_version);
-        w.u8(self.addr_ton);
-        w.u8(self.addr_npi);
+        w.u8s([self.interface_version, self.addr_ton, self.addr_npi]);
         w.cstr("address_range", &self.address_range, ADDRESS_RANGE_MAX)
     }
 

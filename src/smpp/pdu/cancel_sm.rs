@@ -43,11 +43,9 @@ impl BodyCodec for CancelSm {
     fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.cstr("service_type", &self.service_type, SERVICE_TYPE_MAX)?;
         w.cstr("message_id", &self.message_id, MESSAGE_ID_MAX)?;
-        w.u8(self.source_addr_ton);
-        w.u8(self.source_addr_npi);
+        w.u8s([self.source_addr_ton, self.source_addr_npi]);
         w.cstr("source_addr", &self.source_addr, ADDR_21_MAX)?;
-        w.u8(self.dest_addr_ton);
-        w.u8(self.dest_addr_npi);
+        w.u8s([self.dest_addr_ton, self.dest_addr_npi]);
         w.cstr("destination_addr", &self.destination_addr, ADDR_21_MAX)
     }
 

@@ -55,15 +55,15 @@ impl BodyCodec for DataSm {
 
     fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.cstr("service_type", &self.service_type, SERVICE_TYPE_MAX)?;
-        w.u8(self.source_addr_ton);
-        w.u8(self.source_addr_npi);
+        w.u8s([self.source_addr_ton, self.source_addr_npi]);
         w.cstr("source_addr", &self.source_addr, ADDR_65_MAX)?;
-        w.u8(self.dest_addr_ton);
-        w.u8(self.dest_addr_npi);
+        w.u8s([self.dest_addr_ton, self.dest_addr_npi]);
         w.cstr("destination_addr", &self.destination_addr, ADDR_65_MAX)?;
-        w.u8(self.esm_class.0);
-        w.u8(self.registered_delivery.0);
-        w.u8(self.data_coding.0);
+        w.u8s([
+            self.esm_class.0,
+            self.registered_delivery.0,
+            self.data_coding.0,
+        ]);
         w.raw(self.tlvs.as_bytes());
         Ok(())
     }

@@ -20,7 +20,7 @@ pub use replace_sm::ReplaceSm;
 pub use submit_multi::{DestAddress, SubmitMulti, SubmitMultiResp, UnsuccessSme};
 pub use submit_sm::{SubmitSm, SubmitSmResp};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::CommandStatus;
 use super::error::{DecodeError, EncodeError};
@@ -140,21 +140,19 @@ macro_rules! short_message_body {
             fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
                 use super::{ADDR_21_MAX, SERVICE_TYPE_MAX, TIME_MAX};
                 w.cstr("service_type", &self.service_type, SERVICE_TYPE_MAX)?;
-                w.u8(self.source_addr_ton);
-                w.u8(self.source_addr_npi);
+                w.u8s([self.source_addr_ton, self.source_addr_npi]);
                 w.cstr("source_addr", &self.source_addr, ADDR_21_MAX)?;
-                w.u8(self.dest_addr_ton);
-                w.u8(self.dest_addr_npi);
+                w.u8s([self.dest_addr_ton, self.dest_addr_npi]);
                 w.cstr("destination_addr", &self.destination_addr, ADDR_21_MAX)?;
-                w.u8(self.esm_class.0);
-                w.u8(self.protocol_id);
-                w.u8(self.priority_flag);
+                w.u8s([self.esm_class.0, self.protocol_id, self.priority_flag]);
                 w.cstr("schedule_delivery_time", &self.schedule_delivery_time, TIME_MAX)?;
                 w.cstr("validity_period", &self.validity_period, TIME_MAX)?;
-                w.u8(self.registered_delivery.0);
-                w.u8(self.replace_if_present_flag);
-                w.u8(self.data_coding.0);
-                w.u8(self.sm_default_msg_id);
+                w.u8s([
+                    self.registered_delivery.0,
+                    self.replace_if_present_flag,
+                    self.data_coding.0,
+                    self.sm_default_msg_id,
+                ]);
                 w.short_message(&self.short_message)?;
                 w.raw(self.tlvs.as_bytes());
                 Ok(())
@@ -212,24 +210,23 @@ macro_rules! bodies {
                 }
             }
 
-            fn is_default_response(&self) -> bool {
+            /// Appends the whole PDU: one dispatch on the body, after which the command's id,
+            /// name and the body's own length and write are known statically.
+            #[inline]
+            fn encode_pdu(
+                &self,
+                status: CommandStatus,
+                sequence_number: u32,
+                dst: &mut BytesMut,
+            ) -> Result<(), EncodeError> {
                 match self {
-                    $(Body::$variant(body) => CommandId::$variant.is_response() && *body == <$ty>::default(),)*
-                    $(Body::$evariant => true,)*
-                }
-            }
-
-            fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-                match self {
-                    $(Body::$variant(body) => body.write(w),)*
-                    $(Body::$evariant => Ok(()),)*
-                }
-            }
-
-            fn encoded_len(&self) -> usize {
-                match self {
-                    $(Body::$variant(body) => body.encoded_len(),)*
-                    $(Body::$evariant => 0,)*
+                    $(Body::$variant(body) => {
+                        encode_body(CommandId::$variant, status, sequence_number, body, dst)
+                    })*
+                    $(Body::$evariant => {
+                        put_header(dst, CommandId::$evariant, status, sequence_number);
+                        Ok(())
+                    })*
                 }
             }
         }
@@ -435,46 +432,8 @@ impl Pdu {
     /// A response with a non-zero `command_status` and a default body is written as a bare
     /// header, as SMPP 3.4 §4.4.2 describes.
     pub fn encode(&self, dst: &mut BytesMut) -> Result<(), EncodeError> {
-        let id = self.command_id();
-        let bare = !self.command_status.is_ok() && self.body.is_default_response();
-        let body_len = if bare { 0 } else { self.body.encoded_len() };
-        let len = HEADER_LEN + body_len;
-        let Ok(command_length) = u32::try_from(len) else {
-            return Err(EncodeError::TooLong {
-                pdu: id.name(),
-                len,
-            });
-        };
-        let start = dst.len();
-        // One exact-size, zero-filled region, written through a slice: no per-field capacity
-        // checks, and every NUL terminator is already in place.
-        dst.resize(start + len, 0);
-        let (header, body) = dst[start..].split_at_mut(HEADER_LEN);
-        header[0..4].copy_from_slice(&command_length.to_be_bytes());
-        header[4..8].copy_from_slice(&id.code().to_be_bytes());
-        header[8..12].copy_from_slice(&self.command_status.code().to_be_bytes());
-        header[12..16].copy_from_slice(&self.sequence_number.to_be_bytes());
-        if bare {
-            return Ok(());
-        }
-        let mut w = Writer::new(body, id.name());
-        let result = self.body.write(&mut w);
-        let written = w.written();
-        match result {
-            Err(error) => {
-                dst.truncate(start);
-                Err(error)
-            }
-            Ok(()) if written != Some(body_len) => {
-                dst.truncate(start);
-                Err(EncodeError::LengthMismatch {
-                    pdu: id.name(),
-                    computed: body_len,
-                    written,
-                })
-            }
-            Ok(()) => Ok(()),
-        }
+        self.body
+            .encode_pdu(self.command_status, self.sequence_number, dst)
     }
 
     /// The encoded PDU as a new buffer.
@@ -482,6 +441,87 @@ impl Pdu {
         let mut dst = BytesMut::new();
         self.encode(&mut dst)?;
         Ok(dst.freeze())
+    }
+}
+
+/// Writes the 16-octet header.
+#[inline(always)]
+fn write_header(
+    header: &mut [u8; HEADER_LEN],
+    command_length: u32,
+    id: CommandId,
+    status: CommandStatus,
+    sequence_number: u32,
+) {
+    header[0..4].copy_from_slice(&command_length.to_be_bytes());
+    header[4..8].copy_from_slice(&id.code().to_be_bytes());
+    header[8..12].copy_from_slice(&status.code().to_be_bytes());
+    header[12..16].copy_from_slice(&sequence_number.to_be_bytes());
+}
+
+/// Appends a PDU that is only a header.
+#[inline(always)]
+fn put_header(dst: &mut BytesMut, id: CommandId, status: CommandStatus, sequence_number: u32) {
+    let mut header = [0u8; HEADER_LEN];
+    write_header(&mut header, HEADER_LEN as u32, id, status, sequence_number);
+    dst.extend_from_slice(&header);
+}
+
+/// Octets reserved past a body, so that a short string at its end can be written as its whole
+/// inline buffer (see `COctetString::write_c`).
+const SLACK: usize = 24;
+
+/// Appends one PDU whose body type is known. The body's length is computed first (it is the
+/// header's `command_length`), one zero-filled region is reserved for the PDU, and the fields
+/// are written into it through a slice, each checked against the spec's limits; what was
+/// written is checked against the length, and on any error `dst` is cut back.
+#[inline(always)]
+fn encode_body<B: BodyCodec + Default + PartialEq>(
+    id: CommandId,
+    status: CommandStatus,
+    sequence_number: u32,
+    body: &B,
+    dst: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    // A refused request's response carries no body (SMPP 3.4 §4.4.2).
+    if id.is_response() && !status.is_ok() && *body == B::default() {
+        put_header(dst, id, status, sequence_number);
+        return Ok(());
+    }
+    let body_len = body.encoded_len();
+    let len = HEADER_LEN + body_len;
+    let Ok(command_length) = u32::try_from(len) else {
+        return Err(EncodeError::TooLong {
+            pdu: id.name(),
+            len,
+        });
+    };
+    let start = dst.len();
+    dst.put_bytes(0, len + SLACK);
+    let (header, rest) = dst[start..].split_at_mut(HEADER_LEN);
+    if let Ok(header) = <&mut [u8; HEADER_LEN]>::try_from(header) {
+        write_header(header, command_length, id, status, sequence_number);
+    }
+    let mut w = Writer::new(rest, id.name());
+    let result = body.write(&mut w);
+    let written = w.written();
+    match result {
+        Err(error) => {
+            dst.truncate(start);
+            Err(error)
+        }
+        Ok(()) if written != Some(body_len) => {
+            dst.truncate(start);
+            Err(EncodeError::LengthMismatch {
+                pdu: id.name(),
+                computed: body_len,
+                written,
+            })
+        }
+        Ok(()) => {
+            dst.truncate(start + len);
+            Ok(())
+        }
     }
 }
 

@@ -30,8 +30,7 @@ impl BodyCodec for QuerySm {
 
     fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.cstr("message_id", &self.message_id, MESSAGE_ID_MAX)?;
-        w.u8(self.source_addr_ton);
-        w.u8(self.source_addr_npi);
+        w.u8s([self.source_addr_ton, self.source_addr_npi]);
         w.cstr("source_addr", &self.source_addr, ADDR_21_MAX)
     }
 
@@ -77,8 +76,7 @@ impl BodyCodec for QuerySmResp {
     fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.cstr("message_id", &self.message_id, MESSAGE_ID_MAX)?;
         w.cstr("final_date", &self.final_date, TIME_MAX)?;
-        w.u8(self.message_state.code());
-        w.u8(self.error_code);
+        w.u8s([self.message_state.code(), self.error_code]);
         Ok(())
     }
 

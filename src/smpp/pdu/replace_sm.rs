@@ -58,8 +58,7 @@ impl BodyCodec for ReplaceSm {
 
     fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.cstr("message_id", &self.message_id, MESSAGE_ID_MAX)?;
-        w.u8(self.source_addr_ton);
-        w.u8(self.source_addr_npi);
+        w.u8s([self.source_addr_ton, self.source_addr_npi]);
         w.cstr("source_addr", &self.source_addr, ADDR_21_MAX)?;
         w.cstr(
             "schedule_delivery_time",
@@ -67,8 +66,7 @@ impl BodyCodec for ReplaceSm {
             TIME_MAX,
         )?;
         w.cstr("validity_period", &self.validity_period, TIME_MAX)?;
-        w.u8(self.registered_delivery.0);
-        w.u8(self.sm_default_msg_id);
+        w.u8s([self.registered_delivery.0, self.sm_default_msg_id]);
         w.short_message(&self.short_message)
     }
 

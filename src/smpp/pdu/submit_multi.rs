@@ -146,8 +146,7 @@ impl BodyCodec for SubmitMulti {
 
     fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.cstr("service_type", &self.service_type, SERVICE_TYPE_MAX)?;
-        w.u8(self.source_addr_ton);
-        w.u8(self.source_addr_npi);
+        w.u8s([self.source_addr_ton, self.source_addr_npi]);
         w.cstr("source_addr", &self.source_addr, ADDR_21_MAX)?;
         let Ok(count) = u8::try_from(self.dest_address.len()) else {
             return Err(w.error(
@@ -167,8 +166,7 @@ impl BodyCodec for SubmitMulti {
                     dest_addr_npi,
                     destination_addr,
                 } => {
-                    w.u8(*dest_addr_ton);
-                    w.u8(*dest_addr_npi);
+                    w.u8s([*dest_addr_ton, *dest_addr_npi]);
                     w.cstr("destination_addr", destination_addr, ADDR_21_MAX)?;
                 }
                 DestAddress::DistributionList { dl_name } => {
@@ -176,19 +174,19 @@ impl BodyCodec for SubmitMulti {
                 }
             }
         }
-        w.u8(self.esm_class.0);
-        w.u8(self.protocol_id);
-        w.u8(self.priority_flag);
+        w.u8s([self.esm_class.0, self.protocol_id, self.priority_flag]);
         w.cstr(
             "schedule_delivery_time",
             &self.schedule_delivery_time,
             TIME_MAX,
         )?;
         w.cstr("validity_period", &self.validity_period, TIME_MAX)?;
-        w.u8(self.registered_delivery.0);
-        w.u8(self.replace_if_present_flag);
-        w.u8(self.data_coding.0);
-        w.u8(self.sm_default_msg_id);
+        w.u8s([
+            self.registered_delivery.0,
+            self.replace_if_present_flag,
+            self.data_coding.0,
+            self.sm_default_msg_id,
+        ]);
         w.short_message(&self.short_message)?;
         w.raw(self.tlvs.as_bytes());
         Ok(())
@@ -278,8 +276,7 @@ impl BodyCodec for SubmitMultiResp {
         };
         w.u8(count);
         for sme in &self.unsuccess_sme {
-            w.u8(sme.dest_addr_ton);
-            w.u8(sme.dest_addr_npi);
+            w.u8s([sme.dest_addr_ton, sme.dest_addr_npi]);
             w.cstr("destination_addr", &sme.destination_addr, ADDR_21_MAX)?;
             w.u32(sme.error_status_code);
         }
