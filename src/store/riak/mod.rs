@@ -88,7 +88,9 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::stream::{self, BoxStream, StreamExt};
 use rand::seq::SliceRandom;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH};
+use reqwest::header::{
+    ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, IF_MATCH, IF_NONE_MATCH,
+};
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 
 pub use config::RiakConfig;
@@ -97,7 +99,7 @@ pub use params::{Quorum, RequestParams};
 
 use super::{MessageStore, PutMode, StoreError, Version, Versioned};
 use crate::message::{Bucket, MsgId, StoredMessage};
-use codec::{Candidate, EXPIRES_INDEX, HeaderLookup};
+use codec::{EXPIRES_INDEX, HeaderLookup};
 use health::{Availability, FailureKind, Health, jitter};
 use params::Verb;
 
@@ -118,6 +120,10 @@ const MAX_REASONS: usize = 3;
 const VCLOCK_SHARDS: usize = 16;
 /// Upper end of the listing range query: every expiry.
 const MAX_TERM: &str = "9223372036854775807";
+/// Most rounds of one operation that Riak sends back to read again: sibling merges written back
+/// while yet more siblings arrive, consistent overwrites and deletes refused because the object
+/// changed meanwhile.
+const MAX_ROUNDS: usize = 32;
 
 /// The Riak KV HTTP [`MessageStore`]; see the [module docs](self) for the mapping and rules.
 /// Cloning is cheap and shares the connection pool.
@@ -134,6 +140,8 @@ struct Inner {
     /// Sharded by key, so concurrent requests rarely wait on each other's lock.
     vclocks: Vec<Mutex<VclockShard>>,
     last_stamp: AtomicU64,
+    /// Whether the bucket type is strongly consistent, once asked.
+    consistent: std::sync::OnceLock<bool>,
 }
 
 #[derive(Debug)]
@@ -154,6 +162,9 @@ struct Reply {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
+    /// An earlier attempt of the same call failed in a way that may have reached Riak (a `503`,
+    /// a timeout, a broken response): a write it carried may have happened.
+    after_failure: bool,
 }
 
 /// Remembered vclocks by a hash of (bucket, msgid); each entry keeps its bucket and msgid, so
@@ -281,7 +292,7 @@ impl RiakStore {
         }
         let queries = [
             config.load.query(Verb::Get),
-            config.save.query(Verb::Put),
+            put_query(&config.save),
             config.delete.query(Verb::Delete),
         ];
         let servers = config
@@ -334,6 +345,7 @@ impl RiakStore {
                     .map(|_| Mutex::new(VclockShard::default()))
                     .collect(),
                 last_stamp: AtomicU64::new(0),
+                consistent: std::sync::OnceLock::new(),
                 config,
             }),
         })
@@ -364,10 +376,20 @@ impl RiakStore {
 
     /// [`MessageStore::save`] with these Riak parameters instead of [`RiakConfig::save`].
     ///
-    /// [`PutMode::Create`] sends `If-None-Match: *`; [`PutMode::Update`] sends the version as
-    /// `X-Riak-Vclock`; a `412 Precondition Failed` becomes [`StoreError::AlreadyExists`] /
-    /// [`StoreError::Precondition`]. Only a strongly consistent bucket type makes these checks
-    /// atomic (see the module documentation).
+    /// Every PUT asks for `returnbody=true`, so Riak answers with the new vclock, which is the
+    /// returned [`Version`]; if concurrent writes left siblings beside this one, Riak answers
+    /// with all of them, and they are merged ([`StoredMessage::merge`]) and written back before
+    /// the save returns, so the version never covers a sibling nobody merged.
+    ///
+    /// [`PutMode::Create`] sends `If-None-Match: *`. [`PutMode::Update`] sends the version's
+    /// vclock as `X-Riak-Vclock` and, on an ordinary bucket type, its ETag as `If-Match`. A
+    /// `412 Precondition Failed` becomes [`StoreError::AlreadyExists`] /
+    /// [`StoreError::Precondition`], unless an earlier attempt of the same call may have
+    /// written (a `503` or a timeout before a failover): then nobody can tell whether this save
+    /// won, and it is a retryable [`StoreError::Unavailable`]. Only a strongly consistent bucket
+    /// type makes the checks atomic (see the module documentation); on one,
+    /// [`PutMode::Overwrite`] reads the current vclock and writes over it when Riak refuses a
+    /// write without one.
     pub async fn save_with(
         &self,
         bucket: &Bucket,
@@ -381,27 +403,74 @@ impl RiakStore {
             bucket: bucket.as_str(),
             msgid: msgid.as_str(),
         };
-        let (vclock, create) = match &mode {
-            PutMode::Overwrite => (self.take_vclock(ctx), false),
-            PutMode::Create => (None, true),
-            PutMode::Update(v) => {
-                let value =
-                    HeaderValue::from_str(v.as_str()).map_err(|_| StoreError::Precondition {
-                        backend: BACKEND,
-                        bucket: ctx.bucket.to_owned(),
-                        msgid: ctx.msgid.to_owned(),
-                        reason: format!("{v:?} is not a vclock"),
-                    })?;
-                (Some(value), false)
+        let consistent = self.consistent(ctx).await?;
+        let encoded = codec::encode(msg, self.stamp()).map_err(|e| ctx.backend(e))?;
+        let reply = match &mode {
+            PutMode::Create => {
+                self.put(ctx, &encoded, None, Condition::Absent, params)
+                    .await?
+            }
+            PutMode::Update(version) => {
+                let (vclock, etag) = parse_version(ctx, version)?;
+                let condition = match &etag {
+                    Some(etag) if !consistent => Condition::Matches(etag),
+                    _ => Condition::None,
+                };
+                self.put(ctx, &encoded, Some(&vclock), condition, params)
+                    .await?
+            }
+            PutMode::Overwrite if consistent => {
+                return self.overwrite_consistent(ctx, &encoded, params).await;
+            }
+            PutMode::Overwrite => {
+                let vclock = self.take_vclock(ctx);
+                self.put(ctx, &encoded, vclock.as_ref(), Condition::None, params)
+                    .await?
             }
         };
-        let reply = self
-            .put(ctx, msg, self.stamp(), vclock, create, params)
-            .await?;
+        self.saved(ctx, reply, &mode).await
+    }
+
+    /// The version a save's answer gives, or the error it means.
+    async fn saved(
+        &self,
+        ctx: Ctx<'_>,
+        reply: Reply,
+        mode: &PutMode,
+    ) -> Result<Version, StoreError> {
+        let server = &self.inner.servers[reply.server].name;
         match reply.status {
-            StatusCode::OK | StatusCode::NO_CONTENT => Ok(Version::new(
-                reply.headers.header(VCLOCK.as_str()).unwrap_or_default(),
-            )),
+            StatusCode::OK | StatusCode::NO_CONTENT => {
+                self.remember_vclock(ctx, &reply.headers);
+                Ok(version_of(&reply.headers))
+            }
+            // Concurrent writes left siblings beside this one (an ordinary allow_mult type).
+            StatusCode::MULTIPLE_CHOICES => match Box::pin(self.settle(ctx, reply)).await? {
+                (Some(merged), true) => Ok(merged.version),
+                (Some(_), false) => Err(StoreError::Unavailable {
+                    backend: BACKEND,
+                    op: ctx.op,
+                    bucket: ctx.bucket.to_owned(),
+                    msgid: ctx.msgid.to_owned(),
+                    reason: format!(
+                        "{server}: the save was stored beside concurrent siblings, and writing their merge back failed"
+                    ),
+                }),
+                (None, _) => Err(ctx.backend(format!(
+                    "{server}: the save answered with siblings of which none is a live message"
+                ))),
+            },
+            StatusCode::PRECONDITION_FAILED if reply.after_failure => {
+                Err(StoreError::Unavailable {
+                    backend: BACKEND,
+                    op: ctx.op,
+                    bucket: ctx.bucket.to_owned(),
+                    msgid: ctx.msgid.to_owned(),
+                    reason: format!(
+                        "{server}: 412 Precondition Failed after an earlier attempt that may have written; whether this save won cannot be told"
+                    ),
+                })
+            }
             StatusCode::PRECONDITION_FAILED => Err(match mode {
                 PutMode::Create => StoreError::AlreadyExists {
                     backend: BACKEND,
@@ -412,15 +481,110 @@ impl RiakStore {
                     backend: BACKEND,
                     bucket: ctx.bucket.to_owned(),
                     msgid: ctx.msgid.to_owned(),
-                    reason: format!(
-                        "{}: 412 {}",
-                        self.inner.servers[reply.server].name,
-                        snippet(&reply.body)
-                    ),
+                    reason: format!("{server}: 412 {}", snippet(&reply.body)),
                 },
             }),
             _ => Err(ctx.backend(self.unexpected(&reply))),
         }
+    }
+
+    /// [`PutMode::Overwrite`] on a strongly consistent type, where Riak refuses a write that
+    /// does not name the current vclock: writes with the vclock it knows, and on a `412` reads
+    /// the current one and writes again.
+    async fn overwrite_consistent(
+        &self,
+        ctx: Ctx<'_>,
+        encoded: &codec::Encoded,
+        params: &RequestParams,
+    ) -> Result<Version, StoreError> {
+        let mut vclock = self.take_vclock(ctx);
+        for _ in 0..MAX_ROUNDS {
+            let reply = self
+                .put(ctx, encoded, vclock.as_ref(), Condition::None, params)
+                .await?;
+            if reply.status != StatusCode::PRECONDITION_FAILED {
+                return self.saved(ctx, reply, &PutMode::Overwrite).await;
+            }
+            vclock = self.current_vclock(ctx).await?;
+        }
+        Err(StoreError::Unavailable {
+            backend: BACKEND,
+            op: ctx.op,
+            bucket: ctx.bucket.to_owned(),
+            msgid: ctx.msgid.to_owned(),
+            reason: format!(
+                "{MAX_ROUNDS} writes in a row were refused (412): other writers keep changing it"
+            ),
+        })
+    }
+
+    /// The vclock of what is stored now (`None` if nothing is), by a `GET`.
+    async fn current_vclock(&self, ctx: Ctx<'_>) -> Result<Option<HeaderValue>, StoreError> {
+        let (path, _) = self.key_path(ctx, &self.inner.config.load, Verb::Get)?;
+        let reply = self
+            .request(ctx, &path, Query::Configured(Verb::Get), |client, url| {
+                client.get(url).header(ACCEPT, LOAD_ACCEPT)
+            })
+            .await?;
+        match reply.status {
+            StatusCode::OK | StatusCode::MULTIPLE_CHOICES => {
+                reply.headers.get(VCLOCK).cloned().map(Some).ok_or_else(|| {
+                    ctx.backend(format!(
+                        "{}: {} without X-Riak-Vclock",
+                        self.inner.servers[reply.server].name, reply.status
+                    ))
+                })
+            }
+            StatusCode::NOT_FOUND if reply.body.starts_with(b"not found") => Ok(None),
+            _ => Err(ctx.backend(self.unexpected(&reply))),
+        }
+    }
+
+    /// Whether the configured bucket type is strongly consistent: [`RiakConfig::consistent`]
+    /// if set, `false` without a bucket type, and otherwise what `GET /types/{type}/props`
+    /// says (asked once; a failure is returned and asked again next time).
+    pub async fn is_consistent(&self) -> Result<bool, StoreError> {
+        self.consistent(Ctx {
+            op: "configure",
+            bucket: "",
+            msgid: "",
+        })
+        .await
+    }
+
+    async fn consistent(&self, ctx: Ctx<'_>) -> Result<bool, StoreError> {
+        let config = &self.inner.config;
+        if let Some(consistent) = config.consistent {
+            return Ok(consistent);
+        }
+        let Some(bucket_type) = &config.bucket_type else {
+            return Ok(false);
+        };
+        if let Some(known) = self.inner.consistent.get() {
+            return Ok(*known);
+        }
+        let path = format!(
+            "/types/{}/props",
+            codec::encode_segment(bucket_type.as_bytes())
+        );
+        let reply = self
+            .request(ctx, &path, Query::InTarget, |client, url| client.get(url))
+            .await?;
+        let server = &self.inner.servers[reply.server].name;
+        if reply.status != StatusCode::OK {
+            return Err(ctx.backend(format!(
+                "cannot read the properties of bucket type {bucket_type:?}: {}",
+                self.unexpected(&reply)
+            )));
+        }
+        let props: codec::TypeProps = serde_json::from_slice(&reply.body).map_err(|e| {
+            ctx.backend(format!(
+                "{server}: properties of bucket type {bucket_type:?} are not {{\"props\":{{…}}}}: {e}"
+            ))
+        })?;
+        let consistent = props.props.consistent.unwrap_or(false);
+        let _ = self.inner.consistent.set(consistent);
+        Ok(consistent)
     }
 
     /// [`MessageStore::load`] with these Riak parameters instead of [`RiakConfig::load`].
@@ -550,6 +714,7 @@ impl RiakStore {
         let mut failures: Vec<Vec<String>> = Vec::new();
         let mut attempts = 0u32;
         let mut failed: Option<usize> = None;
+        let mut after_failure = false;
         'rounds: for round in 0..=config.retries {
             if round > 0 {
                 let pause = jitter(
@@ -589,14 +754,17 @@ impl RiakStore {
                         FailureKind::Unavailable,
                         format!("503 Service Unavailable {}", snippet(&reply.body)),
                     ),
-                    Ok(reply) => {
+                    Ok(mut reply) => {
                         if let Some(period) = server.health.mark_up(Instant::now()) {
                             tracing::info!(server = %server.name, down_for = ?period, "riak: server answers again, back in rotation");
                         }
+                        reply.after_failure = after_failure;
                         return Ok(reply);
                     }
                     Err(failure) => failure,
                 };
+                // A refused connection carried nothing; anything else may have been served.
+                after_failure |= kind != FailureKind::Connect;
                 server.health.count_failure();
                 tracing::warn!(op = ctx.op, bucket = ctx.bucket, msgid = ctx.msgid, server = %server.name, failure = %reason, "riak: request failed");
                 if kind.marks_down() {
@@ -697,6 +865,7 @@ impl RiakStore {
             server,
             status,
             headers,
+            after_failure: false,
             body: joined.map_or(body, BytesMut::freeze),
         })
     }
@@ -746,7 +915,10 @@ impl RiakStore {
             Verb::Put => &config.save,
             Verb::Delete => &config.delete,
         };
-        let given = (params != configured).then(|| params.query(verb));
+        let given = (params != configured).then(|| match verb {
+            Verb::Put => put_query(params),
+            _ => params.query(verb),
+        });
         Ok((path, given))
     }
 
@@ -824,28 +996,34 @@ impl RiakStore {
     async fn put(
         &self,
         ctx: Ctx<'_>,
-        msg: &StoredMessage,
-        saved_at: u64,
-        vclock: Option<HeaderValue>,
-        create: bool,
+        encoded: &codec::Encoded,
+        vclock: Option<&HeaderValue>,
+        condition: Condition<'_>,
         params: &RequestParams,
     ) -> Result<Reply, StoreError> {
-        let encoded = codec::encode(msg, saved_at).map_err(|e| ctx.backend(e))?;
         let (path, given) = self.key_path(ctx, params, Verb::Put)?;
         let query = given
             .as_deref()
             .map_or(Query::Configured(Verb::Put), Query::Given);
         let reply = self
             .request(ctx, &path, query, |client, url| {
-                // The encoded map has room for these two, so the request's headers are one
-                // copy of it (a builder's `.headers()` would insert them one by one).
+                // The encoded map has room for these, so the request's headers are one copy of
+                // it (a builder's `.headers()` would insert them one by one).
                 let mut headers = encoded.headers.clone();
                 headers.insert(CONTENT_TYPE, encoded.content_type.clone());
-                if let Some(vclock) = &vclock {
+                // returnbody: siblings as multipart, the object itself as whatever it is.
+                headers.insert(ACCEPT, HeaderValue::from_static(LOAD_ACCEPT));
+                if let Some(vclock) = vclock {
                     headers.insert(VCLOCK, vclock.clone());
                 }
-                if create {
-                    headers.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
+                match condition {
+                    Condition::None => {}
+                    Condition::Absent => {
+                        headers.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
+                    }
+                    Condition::Matches(etag) => {
+                        headers.insert(IF_MATCH, etag.clone());
+                    }
                 }
                 let mut request = reqwest::Request::new(Method::PUT, url);
                 *request.headers_mut() = headers;
@@ -873,8 +1051,7 @@ impl RiakStore {
         match reply.status {
             StatusCode::OK => {
                 self.remember_vclock(ctx, &reply.headers);
-                let version =
-                    Version::new(reply.headers.header(VCLOCK.as_str()).unwrap_or_default());
+                let version = version_of(&reply.headers);
                 codec::decode(&reply.headers, reply.body)
                     .map(|(message, _)| Some(Versioned { message, version }))
                     .map_err(|e| ctx.corrupt(e))
@@ -888,101 +1065,190 @@ impl RiakStore {
                 Ok(None)
             }
             // Boxed: siblings are rare, and the write-back would triple every load's future.
-            StatusCode::MULTIPLE_CHOICES => Box::pin(self.resolve(ctx, reply)).await,
+            StatusCode::MULTIPLE_CHOICES => Box::pin(self.settle(ctx, reply))
+                .await
+                .map(|(merged, _)| merged),
             _ => Err(ctx.backend(self.unexpected(&reply))),
         }
     }
 
-    /// Picks the winner among siblings and writes it back with the merged vclock.
-    async fn resolve(&self, ctx: Ctx<'_>, reply: Reply) -> Result<Option<Versioned>, StoreError> {
-        let server = &self.inner.servers[reply.server].name;
-        let vclock = reply.headers.get(VCLOCK).cloned().ok_or_else(|| {
-            ctx.backend(format!(
-                "{server}: 300 Multiple Choices without X-Riak-Vclock"
-            ))
-        })?;
-        let content_type = reply.headers.header("content-type").unwrap_or("");
-        let boundary = codec::boundary(content_type).ok_or_else(|| {
-            ctx.backend(format!(
-                "{server}: 300 Multiple Choices is {content_type:?}, not multipart/mixed"
-            ))
-        })?;
-        let parts = codec::parse_multipart(&reply.body, boundary)
-            .map_err(|e| ctx.backend(format!("{server}: siblings: {e}")))?;
-        let mut undecodable = Vec::new();
-        let mut candidates = Vec::new();
-        for part in parts.iter().filter(|p| !p.is_tombstone()) {
-            match codec::decode(part.headers.as_slice(), part.body.clone()) {
-                Ok((msg, saved_at)) => candidates.push(Candidate {
-                    msg,
-                    saved_at,
-                    vtag: part.vtag().to_owned(),
-                }),
-                Err(e) => undecodable.push(format!("sibling {}: {e}", part.vtag())),
-            }
-        }
-        if !undecodable.is_empty() {
-            tracing::warn!(bucket = ctx.bucket, msgid = ctx.msgid, problems = ?undecodable, "riak: siblings that do not decode are dropped");
-        }
-        let Some(winner) = codec::pick(candidates) else {
-            if undecodable.is_empty() {
-                return Ok(None);
-            }
-            return Err(ctx.corrupt(undecodable.join("; ")));
-        };
-        tracing::debug!(
-            bucket = ctx.bucket,
-            msgid = ctx.msgid,
-            siblings = parts.len(),
-            winner = %winner.vtag,
-            "riak: resolved siblings"
-        );
+    /// Merges every live sibling of a `300 Multiple Choices` with [`StoredMessage::merge`] and
+    /// writes the merge back with the 300's vclock (again, if the write-back itself finds new
+    /// siblings). Returns the merge with the version of its write-back, and whether the
+    /// write-back succeeded; if it did not, the version is the 300's, which covers exactly the
+    /// merged siblings. `None` if every sibling is a tombstone.
+    async fn settle(
+        &self,
+        ctx: Ctx<'_>,
+        mut reply: Reply,
+    ) -> Result<(Option<Versioned>, bool), StoreError> {
         let write_back = Ctx { op: "save", ..ctx };
-        let version = Version::new(vclock.to_str().unwrap_or_default());
-        match self
-            .put(
-                write_back,
-                &winner.msg,
-                winner.saved_at,
-                Some(vclock),
-                false,
-                &self.inner.config.save,
-            )
-            .await
-        {
-            Ok(reply) if reply.status.is_success() => {}
-            // The read still has its answer; the next read resolves again.
-            Ok(reply) => {
-                tracing::warn!(reply = %self.unexpected(&reply), "riak: writing back the resolved sibling failed");
+        let mut round = 0;
+        loop {
+            round += 1;
+            let server = &self.inner.servers[reply.server].name;
+            let vclock = reply.headers.get(VCLOCK).cloned().ok_or_else(|| {
+                ctx.backend(format!(
+                    "{server}: 300 Multiple Choices without X-Riak-Vclock"
+                ))
+            })?;
+            let content_type = reply.headers.header("content-type").unwrap_or("");
+            let boundary = codec::boundary(content_type).ok_or_else(|| {
+                ctx.backend(format!(
+                    "{server}: 300 Multiple Choices is {content_type:?}, not multipart/mixed"
+                ))
+            })?;
+            let parts = codec::parse_multipart(&reply.body, boundary)
+                .map_err(|e| ctx.backend(format!("{server}: siblings: {e}")))?;
+            let mut undecodable = Vec::new();
+            let mut merged: Option<StoredMessage> = None;
+            for part in parts.iter().filter(|p| !p.is_tombstone()) {
+                match codec::decode(part.headers.as_slice(), part.body.clone()) {
+                    Ok((msg, _)) => {
+                        merged = Some(match merged {
+                            Some(so_far) => so_far.merge(msg),
+                            None => msg,
+                        });
+                    }
+                    Err(e) => undecodable.push(format!("sibling {}: {e}", part.vtag())),
+                }
             }
-            Err(e) => tracing::warn!(error = %e, "riak: writing back the resolved sibling failed"),
+            if !undecodable.is_empty() {
+                tracing::warn!(bucket = ctx.bucket, msgid = ctx.msgid, problems = ?undecodable, "riak: siblings that do not decode are dropped");
+            }
+            let Some(merged) = merged else {
+                if undecodable.is_empty() {
+                    return Ok((None, false));
+                }
+                return Err(ctx.corrupt(undecodable.join("; ")));
+            };
+            tracing::debug!(
+                bucket = ctx.bucket,
+                msgid = ctx.msgid,
+                siblings = parts.len(),
+                "riak: merged siblings"
+            );
+            let fallback = |merged: StoredMessage| {
+                Ok((
+                    Some(Versioned {
+                        message: merged,
+                        version: version_of(&reply.headers),
+                    }),
+                    false,
+                ))
+            };
+            let encoded = match codec::encode(&merged, self.stamp()) {
+                Ok(encoded) => encoded,
+                Err(e) => {
+                    tracing::warn!(error = %e, "riak: the merged siblings cannot be written back");
+                    return fallback(merged);
+                }
+            };
+            let answer = self
+                .put(
+                    write_back,
+                    &encoded,
+                    Some(&vclock),
+                    Condition::None,
+                    &self.inner.config.save,
+                )
+                .await;
+            match answer {
+                Ok(back) if back.status.is_success() => {
+                    self.remember_vclock(ctx, &back.headers);
+                    let version = if back.headers.contains_key(VCLOCK) {
+                        version_of(&back.headers)
+                    } else {
+                        version_of(&reply.headers)
+                    };
+                    return Ok((
+                        Some(Versioned {
+                            message: merged,
+                            version,
+                        }),
+                        true,
+                    ));
+                }
+                // Yet another write came in meanwhile: merge again.
+                Ok(back) if back.status == StatusCode::MULTIPLE_CHOICES && round < MAX_ROUNDS => {
+                    reply = back;
+                }
+                // The read still has its answer; the next read merges again.
+                Ok(back) => {
+                    tracing::warn!(reply = %self.unexpected(&back), "riak: writing back the merged siblings failed");
+                    return fallback(merged);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "riak: writing back the merged siblings failed");
+                    return fallback(merged);
+                }
+            }
         }
-        Ok(Some(Versioned {
-            message: winner.msg,
-            version,
-        }))
     }
 
     async fn delete_ctx(&self, ctx: Ctx<'_>, params: &RequestParams) -> Result<bool, StoreError> {
-        let (path, given) = self.key_path(ctx, params, Verb::Delete)?;
-        let query = given
-            .as_deref()
-            .map_or(Query::Configured(Verb::Delete), Query::Given);
+        if self.consistent(ctx).await? {
+            return self.delete_consistent(ctx, params).await;
+        }
         let vclock = self.take_vclock(ctx);
-        let reply = self
-            .request(ctx, &path, query, |client, url| {
-                let request = client.delete(url);
-                match &vclock {
-                    Some(v) => request.header(VCLOCK, v.clone()),
-                    None => request,
-                }
-            })
-            .await?;
+        let reply = self.send_delete(ctx, params, vclock.as_ref()).await?;
         match reply.status {
             StatusCode::NO_CONTENT | StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
             _ => Err(ctx.backend(self.unexpected(&reply))),
         }
+    }
+
+    /// A delete on a strongly consistent type, where Riak answers `204` whether or not the key
+    /// exists: reads the current vclock, then deletes exactly that version (`412`: it changed
+    /// meanwhile, read again).
+    async fn delete_consistent(
+        &self,
+        ctx: Ctx<'_>,
+        params: &RequestParams,
+    ) -> Result<bool, StoreError> {
+        self.take_vclock(ctx);
+        for _ in 0..MAX_ROUNDS {
+            let Some(vclock) = self.current_vclock(ctx).await? else {
+                return Ok(false);
+            };
+            let reply = self.send_delete(ctx, params, Some(&vclock)).await?;
+            match reply.status {
+                StatusCode::NO_CONTENT | StatusCode::OK => return Ok(true),
+                StatusCode::NOT_FOUND => return Ok(false),
+                StatusCode::PRECONDITION_FAILED => {}
+                _ => return Err(ctx.backend(self.unexpected(&reply))),
+            }
+        }
+        Err(StoreError::Unavailable {
+            backend: BACKEND,
+            op: ctx.op,
+            bucket: ctx.bucket.to_owned(),
+            msgid: ctx.msgid.to_owned(),
+            reason: format!(
+                "{MAX_ROUNDS} deletes in a row were refused (412): other writers keep changing it"
+            ),
+        })
+    }
+
+    async fn send_delete(
+        &self,
+        ctx: Ctx<'_>,
+        params: &RequestParams,
+        vclock: Option<&HeaderValue>,
+    ) -> Result<Reply, StoreError> {
+        let (path, given) = self.key_path(ctx, params, Verb::Delete)?;
+        let query = given
+            .as_deref()
+            .map_or(Query::Configured(Verb::Delete), Query::Given);
+        self.request(ctx, &path, query, |client, url| {
+            let request = client.delete(url);
+            match vclock {
+                Some(v) => request.header(VCLOCK, v.clone()),
+                None => request,
+            }
+        })
+        .await
     }
 
     /// One page of a 2i range query on `expires_int`.
@@ -1100,6 +1366,63 @@ impl RiakStore {
             }
         }
     }
+}
+
+/// The query of a PUT: `params`, and `returnbody=true`, so the answer carries the new vclock
+/// (or, when concurrent writes left siblings, all of them).
+fn put_query(params: &RequestParams) -> String {
+    let mut query = params.query(Verb::Put);
+    if !query.is_empty() {
+        query.push('&');
+    }
+    query.push_str("returnbody=true");
+    query
+}
+
+/// The version of the object a response describes: its `X-Riak-Vclock`, then, if it has one,
+/// a space and its `ETag` as sent (quoted).
+fn version_of(headers: &HeaderMap) -> Version {
+    let vclock = headers.header(VCLOCK.as_str()).unwrap_or_default();
+    match headers.header("etag") {
+        Some(etag) if !etag.is_empty() => Version::new(format!("{vclock} {etag}")),
+        _ => Version::new(vclock),
+    }
+}
+
+/// The vclock of a [`Version`] and, if it has one, its ETag, as header values.
+fn parse_version(
+    ctx: Ctx<'_>,
+    version: &Version,
+) -> Result<(HeaderValue, Option<HeaderValue>), StoreError> {
+    let refuse = || StoreError::Precondition {
+        backend: BACKEND,
+        bucket: ctx.bucket.to_owned(),
+        msgid: ctx.msgid.to_owned(),
+        reason: format!("{version:?} is not a version this store gave"),
+    };
+    let (vclock, etag) = match version.as_str().split_once(' ') {
+        Some((vclock, etag)) => (vclock, Some(etag)),
+        None => (version.as_str(), None),
+    };
+    if vclock.is_empty() {
+        return Err(refuse());
+    }
+    let vclock = HeaderValue::from_str(vclock).map_err(|_| refuse())?;
+    let etag = etag
+        .map(|e| HeaderValue::from_str(e).map_err(|_| refuse()))
+        .transpose()?;
+    Ok((vclock, etag))
+}
+
+/// What a PUT asks Riak to check before it writes.
+#[derive(Clone, Copy)]
+enum Condition<'a> {
+    /// Nothing.
+    None,
+    /// `If-None-Match: *`: only if no live object is stored.
+    Absent,
+    /// `If-Match: <etag>`: only if the object still has this ETag.
+    Matches(&'a HeaderValue),
 }
 
 /// What a transport error means for the server, and how to say it.
