@@ -54,6 +54,13 @@ const MAX_HEAD: usize = 64 * 1024;
 /// The prefix real vclocks start with (zlib-compressed term_to_binary); ours carry a tag after it.
 const VCLOCK_MAGIC: &[u8] = &[0x6b, 0xce, 0x61, 0x60, 0x60, 0x60];
 
+/// The `allow_mult` bucket type every cluster has (a type created with `{"props":{}}`).
+pub const ALLOW_MULT_TYPE: &str = "redeliver";
+/// The strongly consistent bucket type every cluster has (created with
+/// `{"props":{"consistent":true}}`), for stores whose claims must hold across nodes:
+/// `RiakConfig::new([server.url()]).with_bucket_type(CONSISTENT_TYPE)`.
+pub const CONSISTENT_TYPE: &str = "strong";
+
 /// What a node does instead of answering normally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -70,6 +77,10 @@ pub enum Fault {
     /// Answers normally (`GET`s of existing objects included) but stops halfway through the
     /// body and never sends the rest.
     StallBody,
+    /// Serves the request (a write is done) but answers `503 Service Unavailable` `request
+    /// timed out`, as Riak does when its coordinator gave up waiting for a write that then
+    /// happened anyway.
+    ServeThenUnavailable,
 }
 
 /// What the cluster does for one key, whichever node is asked.
@@ -118,8 +129,11 @@ impl Default for Options {
             tombstone_ttl: Duration::from_secs(3),
             max_object_bytes: 50 * 1024 * 1024,
             // Riak creates bucket types with allow_mult = true.
-            bucket_types: vec![("redeliver".to_owned(), true), ("fresh".to_owned(), true)],
-            consistent_types: vec!["strong".to_owned()],
+            bucket_types: vec![
+                (ALLOW_MULT_TYPE.to_owned(), true),
+                ("fresh".to_owned(), true),
+            ],
+            consistent_types: vec![CONSISTENT_TYPE.to_owned()],
             precondition_race: Duration::from_millis(2),
         }
     }
@@ -619,6 +633,10 @@ async fn serve(mut stream: TcpStream, cluster: &Cluster, node: &Node) {
                 "text/plain",
                 "Service Unavailable\n",
             ),
+            Fault::ServeThenUnavailable => {
+                let _ = answer(&mut request, cluster).await;
+                unsatisfied("request timed out\n".into())
+            }
             Fault::InternalError => crash(true, "{error,{insufficient_vnodes,0,need,1}}"),
             Fault::Garbage => {
                 let _ = stream.write_all(b"\x00\x01garbage, not HTTP\r\n\r\n").await;
@@ -1104,7 +1122,11 @@ fn type_props(cluster: &Cluster, bucket_type: &str) -> Response {
     let dvv = bucket_type != "default";
     let body = format!(
         r#"{{"props":{{"young_vclock":20,"w":"quorum","sync_on_write":"backend","small_vclock":50,"rw":"quorum","r":"quorum","pw":0,"precommit":[],"pr":0,"postcommit":[],"old_vclock":86400,"notfound_ok":true,"node_confirms":0,"n_val":3,"linkfun":{{"mod":"riak_kv_wm_link_walker","fun":"mapreduce_linkfun"}},"last_write_wins":false,"dw":"quorum","dvv_enabled":{dvv},"chash_keyfun":{{"mod":"riak_core_util","fun":"chash_std_keyfun"}},"big_vclock":50,"basic_quorum":false,"allow_mult":{mult},{}"active":true,"claimant":"dev1@127.0.0.1"}}}}"#,
-        if consistent { r#""consistent":true,"# } else { "" }
+        if consistent {
+            r#""consistent":true,"#
+        } else {
+            ""
+        }
     );
     text(200, "OK", true, "application/json", &body)
 }
