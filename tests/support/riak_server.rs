@@ -1813,6 +1813,7 @@ fn delete_object(req: &Request, cluster: &Cluster, id: &(String, Vec<u8>), key: 
     let tag = state.next_tag;
     state.next_tag += 1;
     let ttl = cluster.options.tombstone_ttl;
+    let mult = allow_mult(&state, id);
     let Some(obj) = state
         .buckets
         .get_mut(id)
@@ -1821,7 +1822,15 @@ fn delete_object(req: &Request, cluster: &Cluster, id: &(String, Vec<u8>), key: 
     else {
         return text(404, "Object Not Found", true, "text/plain", "not found\n");
     };
-    obj.siblings = vec![Sibling {
+    // The tombstone replaces what the vclock covers (without one, Riak reads the object and
+    // uses its vclock: everything); siblings written since stay beside it (transcript 14).
+    let covered = seen.unwrap_or(u64::MAX);
+    if mult {
+        obj.siblings.retain(|s| s.tag > covered);
+    } else {
+        obj.siblings.clear();
+    }
+    obj.siblings.push(Sibling {
         tag,
         deleted: true,
         media_type: "application/octet-stream".into(),
@@ -1831,7 +1840,7 @@ fn delete_object(req: &Request, cluster: &Cluster, id: &(String, Vec<u8>), key: 
         links: None,
         body: Vec::new(),
         modified: SystemTime::now(),
-    }];
+    });
     obj.reap_at = Some(Instant::now() + ttl);
     Response::new(204, "No Content")
         .h("Vary", "Accept-Encoding")
