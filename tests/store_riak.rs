@@ -870,3 +870,67 @@ proptest::proptest! {
         });
     }
 }
+
+/// What the sibling merge in `RiakStore` relies on from `StoredMessage::merge`: siblings of one
+/// submission, each with its own part state, receipt and metadata, merge to the same message in
+/// any order (a 300 lists them in no promised order, and two readers must write back alike),
+/// and merging a message with itself changes nothing.
+#[test]
+fn siblings_merge_alike_in_any_order() {
+    use redeliver::message::HistoryEvent;
+    let base = conformance::sample_message(7, b"submitted".to_vec());
+    let sibling = |n: usize, state: &str| {
+        let mut m = base.clone();
+        m.metadata
+            .insert(format!("redeliver.part.{n}.state"), state.to_owned());
+        m.metadata.insert(format!("node.{n}"), "seen".into());
+        m.record(HistoryEvent::Note {
+            text: format!("receipt for part {n}"),
+        });
+        m
+    };
+    let siblings = [
+        sibling(1, "positive"),
+        sibling(2, "negative"),
+        sibling(3, "positive"),
+    ];
+    let orders = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    let merged: Vec<StoredMessage> = orders
+        .iter()
+        .map(|order| {
+            order
+                .iter()
+                .map(|&i| siblings[i].clone())
+                .reduce(StoredMessage::merge)
+                .unwrap()
+        })
+        .collect();
+    for m in &merged[1..] {
+        assert_eq!(m, &merged[0]);
+    }
+    let m = &merged[0];
+    for n in 1..=3 {
+        assert!(m.metadata.contains_key(&format!("node.{n}")));
+        assert!(m.history.iter().any(|e| matches!(&e.event,
+            HistoryEvent::Note { text } if text == &format!("receipt for part {n}"))));
+    }
+    assert_eq!(m.metadata["redeliver.part.2.state"], "negative");
+    assert_eq!(m.clone().merge(m.clone()), *m);
+    // A positive and a negative final state of the same part: negative, either way round.
+    let (pos, neg) = (sibling(4, "positive"), sibling(4, "negative"));
+    assert_eq!(
+        pos.clone().merge(neg.clone()).metadata["redeliver.part.4.state"],
+        "negative"
+    );
+    assert_eq!(
+        neg.merge(pos).metadata["redeliver.part.4.state"],
+        "negative"
+    );
+}
