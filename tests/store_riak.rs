@@ -24,10 +24,7 @@ fn typed_store(server: &RiakServer) -> RiakStore {
 }
 
 fn consistent_store(servers: &[&RiakServer]) -> RiakStore {
-    RiakStore::new(
-        RiakConfig::new(servers.iter().map(|s| s.host_port())).with_bucket_type(CONSISTENT_TYPE),
-    )
-    .unwrap()
+    RiakStore::new(riak_server::consistent_config(servers)).unwrap()
 }
 
 /// The cases Riak can honour on an ordinary bucket type. Concurrent creates can all "win"
@@ -393,7 +390,14 @@ async fn a_tombstone_sibling_never_wins() {
 #[tokio::test]
 async fn the_consistent_type_is_detected_from_the_type_properties() {
     let server = RiakServer::start().await;
-    assert!(consistent_store(&[&server]).is_consistent().await.unwrap());
+    let detected =
+        RiakStore::new(RiakConfig::new([server.url()]).with_bucket_type(CONSISTENT_TYPE)).unwrap();
+    assert!(detected.is_consistent().await.unwrap());
+    assert!(
+        detected.is_consistent().await.unwrap(),
+        "asked once, remembered"
+    );
+    assert_eq!(server.requests(), 1);
     assert!(!typed_store(&server).is_consistent().await.unwrap());
     assert!(!store(&[&server]).is_consistent().await.unwrap());
     let configured = RiakStore::new(

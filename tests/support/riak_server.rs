@@ -61,6 +61,15 @@ pub const ALLOW_MULT_TYPE: &str = "redeliver";
 /// `RiakConfig::new([server.url()]).with_bucket_type(CONSISTENT_TYPE)`.
 pub const CONSISTENT_TYPE: &str = "strong";
 
+/// A `RiakConfig` for a store on these nodes over the strongly consistent bucket type
+/// ([`CONSISTENT_TYPE`]), where `Create` and `Update` saves are atomic: for tests whose claims
+/// must hold across nodes (build one store per node to play several gateway nodes).
+pub fn consistent_config(nodes: &[&RiakServer]) -> redeliver::store::RiakConfig {
+    redeliver::store::RiakConfig::new(nodes.iter().map(|n| n.url()))
+        .with_bucket_type(CONSISTENT_TYPE)
+        .with_consistent(true)
+}
+
 /// What a node does instead of answering normally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
