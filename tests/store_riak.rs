@@ -105,6 +105,10 @@ async fn riak_store_passes_the_whole_conformance_suite_on_a_consistent_type() {
 /// writer's metadata ends up in the merged message.
 async fn assert_no_create_is_lost(store: &RiakStore, bucket: &str) -> usize {
     let bucket = Bucket::new(bucket).unwrap();
+    // One store per writer (no shared vclocks), each round on a key of its own.
+    let stores: Vec<RiakStore> = (0..conformance::WRITERS)
+        .map(|_| RiakStore::new(store.config().clone()).unwrap())
+        .collect();
     let mut winners = 0;
     for round in 0..10 {
         let msgid = MsgId::new(format!("race-{round}-{}", std::process::id())).unwrap();
@@ -114,9 +118,6 @@ async fn assert_no_create_is_lost(store: &RiakStore, bucket: &str) -> usize {
                 msg.metadata.insert(format!("writer.{w}"), "created".into());
                 msg
             })
-            .collect();
-        let stores: Vec<RiakStore> = (0..writers.len())
-            .map(|_| RiakStore::new(store.config().clone()).unwrap())
             .collect();
         let results = join_all(
             stores
@@ -193,11 +194,11 @@ async fn concurrent_creates_on_a_consistent_type_have_one_winner_across_nodes() 
     let a = RiakServer::start().await;
     let b = a.join().await;
     let bucket = Bucket::new("MADR-claims").unwrap();
+    let stores: Vec<RiakStore> = (0..8)
+        .map(|w| consistent_store(&[if w % 2 == 0 { &a } else { &b }]))
+        .collect();
     for round in 0..20 {
         let msgid = MsgId::new(format!("claim-{round}")).unwrap();
-        let stores: Vec<RiakStore> = (0..8)
-            .map(|w| consistent_store(&[if w % 2 == 0 { &a } else { &b }]))
-            .collect();
         let msgs: Vec<StoredMessage> = (0..8)
             .map(|w| conformance::sample_message(80 + w, vec![w as u8]))
             .collect();
