@@ -850,3 +850,37 @@ async fn recorded_consistent_answers_are_claims_versions_and_unavailability() {
         "a consistent type checks the vclock itself: {update}"
     );
 }
+
+#[tokio::test]
+async fn a_save_answered_without_a_vclock_reads_its_version() {
+    // A 204 without X-Riak-Vclock (as without returnbody), then the object's GET.
+    let (server, seen) = canned(vec![
+        recorded("13-consistent-type.json", 2),
+        recorded("13-consistent-type.json", 4),
+    ])
+    .await;
+    let store = RiakStore::new(
+        RiakConfig::new([server])
+            .with_bucket_type("strong")
+            .with_consistent(true),
+    )
+    .unwrap();
+    let version = store
+        .save(
+            &Bucket::new("transcript-strong").unwrap(),
+            &MsgId::new("k-1796459058").unwrap(),
+            &conformance::sample_message(1, b"v1".to_vec()),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        version.as_str(),
+        "a85hYGBgzGBKYWBJLU4tzGDKY2WQAApxA2kjt44nfFkA \"1nhWzdQQ6e2gnFC4zBlm3z\""
+    );
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen[1].starts_with("GET /types/strong/buckets/transcript-strong/keys/k-1796459058?"),
+        "{seen:?}"
+    );
+}

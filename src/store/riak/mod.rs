@@ -129,7 +129,7 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::{self, BoxStream, StreamExt};
 use rand::seq::SliceRandom;
 use reqwest::header::{
-    ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, IF_MATCH, IF_NONE_MATCH,
+    ACCEPT, CONTENT_TYPE, ETAG, HeaderMap, HeaderName, HeaderValue, IF_MATCH, IF_NONE_MATCH,
 };
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 
@@ -480,9 +480,33 @@ impl RiakStore {
     ) -> Result<Version, StoreError> {
         let server = &self.inner.servers[reply.server].name;
         match reply.status {
-            StatusCode::OK | StatusCode::NO_CONTENT => {
+            StatusCode::OK | StatusCode::NO_CONTENT if reply.headers.contains_key(VCLOCK) => {
                 self.remember_vclock(ctx, &reply.headers);
                 Ok(version_of(&reply.headers))
+            }
+            // Written, but the answer did not say the new vclock (a proxy, or a server that
+            // ignored returnbody): read it.
+            StatusCode::OK | StatusCode::NO_CONTENT => {
+                tracing::debug!(
+                    bucket = ctx.bucket,
+                    msgid = ctx.msgid,
+                    server = %server,
+                    "riak: a save's answer has no X-Riak-Vclock; reading it"
+                );
+                match self.current_vclock(ctx).await? {
+                    Some((vclock, etag)) => {
+                        let mut headers = HeaderMap::with_capacity(2);
+                        headers.insert(VCLOCK, vclock);
+                        if let Some(etag) = etag {
+                            headers.insert(ETAG, etag);
+                        }
+                        self.remember_vclock(ctx, &headers);
+                        Ok(version_of(&headers))
+                    }
+                    None => Err(ctx.backend(format!(
+                        "{server}: the save was acknowledged but the message is not there"
+                    ))),
+                }
             }
             // Concurrent writes left siblings beside this one (an ordinary allow_mult type).
             StatusCode::MULTIPLE_CHOICES => match Box::pin(self.settle(ctx, reply)).await? {
@@ -545,7 +569,7 @@ impl RiakStore {
             if reply.status != StatusCode::PRECONDITION_FAILED {
                 return self.saved(ctx, reply, &PutMode::Overwrite).await;
             }
-            vclock = self.current_vclock(ctx).await?;
+            vclock = self.current_vclock(ctx).await?.map(|(vclock, _)| vclock);
         }
         Err(StoreError::Unavailable {
             backend: BACKEND,
@@ -558,8 +582,11 @@ impl RiakStore {
         })
     }
 
-    /// The vclock of what is stored now (`None` if nothing is), by a `GET`.
-    async fn current_vclock(&self, ctx: Ctx<'_>) -> Result<Option<HeaderValue>, StoreError> {
+    /// The vclock and ETag of what is stored now (`None` if nothing is), by a `GET`.
+    async fn current_vclock(
+        &self,
+        ctx: Ctx<'_>,
+    ) -> Result<Option<(HeaderValue, Option<HeaderValue>)>, StoreError> {
         let (path, _) = self.key_path(ctx, &self.inner.config.load, Verb::Get)?;
         let reply = self
             .request(ctx, &path, Query::Configured(Verb::Get), |client, url| {
@@ -568,12 +595,13 @@ impl RiakStore {
             .await?;
         match reply.status {
             StatusCode::OK | StatusCode::MULTIPLE_CHOICES => {
-                reply.headers.get(VCLOCK).cloned().map(Some).ok_or_else(|| {
+                let vclock = reply.headers.get(VCLOCK).cloned().ok_or_else(|| {
                     ctx.backend(format!(
                         "{}: {} without X-Riak-Vclock",
                         self.inner.servers[reply.server].name, reply.status
                     ))
-                })
+                })?;
+                Ok(Some((vclock, reply.headers.get(ETAG).cloned())))
             }
             StatusCode::NOT_FOUND if reply.body.starts_with(b"not found") => Ok(None),
             _ => Err(ctx.backend(self.unexpected(&reply))),
@@ -1249,7 +1277,7 @@ impl RiakStore {
     ) -> Result<bool, StoreError> {
         self.take_vclock(ctx);
         for _ in 0..MAX_ROUNDS {
-            let Some(vclock) = self.current_vclock(ctx).await? else {
+            let Some((vclock, _)) = self.current_vclock(ctx).await? else {
                 return Ok(false);
             };
             let reply = self.send_delete(ctx, params, Some(&vclock)).await?;
