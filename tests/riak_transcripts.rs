@@ -252,6 +252,20 @@ async fn replay(file: &str, skip: &[usize]) -> Vec<String> {
         ..riak_server::Options::default()
     })
     .await;
+    if file.starts_with("13-") {
+        // The node holding two replicas of their ensemble is down: q00 and m00 have no quorum;
+        // q02's ensemble kept one (it was created before, unrecorded).
+        for key in ["q00-1796459058", "m00-1796459058"] {
+            server.set_key_fault("transcript-strong", key, riak_server::KeyFault::Unavailable);
+        }
+        server.insert(
+            "strong",
+            "transcript-strong",
+            "q02-1796459058",
+            "text/plain",
+            b"q02-1796459058",
+        );
+    }
     let doc = transcript(file);
     let mut vclocks: HashMap<String, String> = HashMap::new();
     // Server-assigned keys (POST), recorded → ours.
@@ -383,11 +397,11 @@ async fn the_in_tree_server_answers_like_the_recorded_riak() {
             "11-errors-and-sizes.json",
             &[21, 22, 23, 24, 25, 26, 27, 28, 29],
         ),
-        // Recorded on a 3-node cluster; from #22 on, one node was killed.
-        (
-            "13-consistent-type.json",
-            &[22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33],
-        ),
+        // Recorded on a 3-node cluster; from #22 on, one node was killed, which the replay
+        // models with key faults (see `replay`). Skipped: a GET that waited out Riak's 60 s
+        // timeout, a default-type GET of a key faulted in every type here, and the read after
+        // the node came back.
+        ("13-consistent-type.json", &[23, 32, 33]),
         ("14-allow-mult-siblings.json", &[]),
     ];
     let mut problems = Vec::new();

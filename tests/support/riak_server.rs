@@ -348,6 +348,40 @@ impl RiakServer {
             .send(true);
     }
 
+    /// Stores an object directly, as a write nobody recorded (a test's set-up): one live value
+    /// replacing whatever was there.
+    pub fn insert(
+        &self,
+        bucket_type: &str,
+        bucket: &str,
+        key: &str,
+        media_type: &str,
+        body: &[u8],
+    ) {
+        let mut state = self.cluster.lock();
+        let tag = state.next_tag;
+        state.next_tag += 1;
+        let object = state
+            .buckets
+            .entry((bucket_type.to_owned(), bucket.as_bytes().to_vec()))
+            .or_default()
+            .objects
+            .entry(key.as_bytes().to_vec())
+            .or_default();
+        object.siblings = vec![Sibling {
+            tag,
+            deleted: false,
+            media_type: media_type.to_owned(),
+            charset: None,
+            meta: Vec::new(),
+            indexes: BTreeMap::new(),
+            links: None,
+            body: body.to_vec(),
+            modified: SystemTime::now(),
+        }];
+        object.reap_at = None;
+    }
+
     /// Number of siblings (tombstones included) of an object, or 0 if it does not exist.
     pub fn sibling_count(&self, bucket_type: &str, bucket: &str, key: &str) -> usize {
         let state = self.cluster.lock();
@@ -644,7 +678,7 @@ async fn serve(mut stream: TcpStream, cluster: &Cluster, node: &Node) {
             ),
             Fault::ServeThenUnavailable => {
                 let _ = answer(&mut request, cluster).await;
-                unsatisfied("request timed out\n".into())
+                unsatisfied(&request, "request timed out\n".into())
             }
             Fault::InternalError => crash(true, "{error,{insufficient_vnodes,0,need,1}}"),
             Fault::Garbage => {
@@ -1006,8 +1040,10 @@ fn check_request_params<'q>(
     None
 }
 
-fn unsatisfied(body: String) -> Response {
-    text(503, "Service Unavailable", false, "text/plain", &body)
+/// A `503` from Riak's request coordinator; writes carry `Vary`, reads do not (transcript 13).
+fn unsatisfied(req: &Request, body: String) -> Response {
+    let write = matches!(req.method.as_str(), "PUT" | "POST" | "DELETE");
+    text(503, "Service Unavailable", write, "text/plain", &body)
 }
 
 /// What a [`KeyFault`] makes the cluster answer, if it changes the answer.
@@ -1025,7 +1061,7 @@ fn key_fault_answer<'q>(
     let fault = *state.key_faults.get(&(id.1.clone(), key.to_vec()))?;
     let holding = match fault {
         KeyFault::None => return None,
-        KeyFault::Unavailable => return Some(unsatisfied("request timed out\n".into())),
+        KeyFault::Unavailable => return Some(unsatisfied(req, "request timed out\n".into())),
         KeyFault::Fallbacks { holding } => u32::from(holding).min(N_VAL),
     };
     let param = |name: &str, default: u32| {
@@ -1038,7 +1074,8 @@ fn key_fault_answer<'q>(
         "PUT" | "POST" | "DELETE" => {
             // The put coordinator counts the primaries in the preference list before it writes.
             let pw = param("pw", 0);
-            (pw > holding).then(|| unsatisfied(format!("PW-value unsatisfied: {holding}/{pw}\n")))
+            (pw > holding)
+                .then(|| unsatisfied(req, format!("PW-value unsatisfied: {holding}/{pw}\n")))
         }
         "GET" | "HEAD" => {
             reap(&mut state, id);
@@ -1058,7 +1095,7 @@ fn key_fault_answer<'q>(
             match get_core(holding, r, pr, notfound_ok, basic_quorum) {
                 GetOutcome::Found => None,
                 GetOutcome::NotFound => Some(not_found_object()),
-                GetOutcome::Unsatisfied(body) => Some(unsatisfied(body)),
+                GetOutcome::Unsatisfied(body) => Some(unsatisfied(req, body)),
             }
         }
         _ => None,
