@@ -36,15 +36,19 @@
 //!   [`PutMode::Overwrite`] and [`delete`](MessageStore::delete), so one writer's updates
 //!   replace each other instead of piling up as siblings.
 //! * **Siblings** (`allow_mult = true`, the default of new bucket types) are never an error: a
-//!   `300 Multiple Choices`, to a `GET` or to a save's `returnbody`, is taken as
-//!   `multipart/mixed` in the same request, **every** live sibling is merged with
-//!   [`StoredMessage::merge`] (part states, metadata, history and parked receipts by union; a
-//!   final state negative over positive; the rest by the fixed order `merge` documents),
-//!   and the merge is written back with the 300's vclock. `load` returns the merge with the
-//!   version of that write-back, so an `Update` from it replaces the siblings it merged; if the
-//!   write-back fails, the version is the 300's, which covers exactly the merged siblings.
-//!   Tombstones and siblings that do not decode are left out (the latter with a `warn` event);
-//!   if every sibling is a tombstone the message is absent.
+//!   `300 Multiple Choices` to a `GET` is taken as `multipart/mixed` in the same request,
+//!   **every** live sibling is merged with [`StoredMessage::merge`] (part states, metadata,
+//!   history and parked receipts by union; a final state negative over positive; the rest by
+//!   the fixed order `merge` documents), and the merge is written back once with the 300's
+//!   vclock. `load` returns the merge with the version of that write-back, so an `Update` from
+//!   it replaces the siblings it merged. If the write-back meets yet newer siblings, their
+//!   merge is returned with that answer's version, without writing again (concurrent readers
+//!   writing back in turn would chase each other); if it fails, the version is the 300's.
+//!   Either way the version covers exactly the merged siblings. Tombstones and siblings that do
+//!   not decode are left out (the latter with a `warn` event); if every sibling is a tombstone
+//!   the message is absent. A save whose `returnbody` answers `300` is stored beside the
+//!   siblings; its version is marked, and an `Update` from it is refused
+//!   ([`StoreError::Precondition`]) until a load has merged them.
 //!
 //! # What holds in which mode
 //!
@@ -164,6 +168,9 @@ const MAX_TERM: &str = "9223372036854775807";
 /// while yet more siblings arrive, consistent overwrites and deletes refused because the object
 /// changed meanwhile.
 const MAX_ROUNDS: usize = 32;
+/// In place of an ETag, marks the version of a save that Riak stored beside concurrent
+/// siblings; an `Update` from it is refused (the caller must load, which merges them).
+const UNMERGED: &str = "unmerged";
 
 /// The Riak KV HTTP [`MessageStore`]; see the [module docs](self) for the mapping and rules.
 /// Cloning is cheap and shares the connection pool.
@@ -417,9 +424,12 @@ impl RiakStore {
     /// [`MessageStore::save`] with these Riak parameters instead of [`RiakConfig::save`].
     ///
     /// Every PUT asks for `returnbody=true`, so Riak answers with the new vclock, which is the
-    /// returned [`Version`]; if concurrent writes left siblings beside this one, Riak answers
-    /// with all of them, and they are merged ([`StoredMessage::merge`]) and written back before
-    /// the save returns, so the version never covers a sibling nobody merged.
+    /// returned [`Version`]. If concurrent writes left siblings beside this one (an ordinary
+    /// `allow_mult` type), Riak answers with all of them: the save is stored, and the version
+    /// it returns is marked so that an [`PutMode::Update`] from it fails with
+    /// [`StoreError::Precondition`] without a request (the caller holds only its own message,
+    /// and an update from it would replace the others'); [`load`](MessageStore::load) merges
+    /// them.
     ///
     /// [`PutMode::Create`] sends `If-None-Match: *`. [`PutMode::Update`] sends the version's
     /// vclock as `X-Riak-Vclock` and, on an ordinary bucket type, its ETag as `If-Match`. A
@@ -509,21 +519,23 @@ impl RiakStore {
                 }
             }
             // Concurrent writes left siblings beside this one (an ordinary allow_mult type).
-            StatusCode::MULTIPLE_CHOICES => match Box::pin(self.settle(ctx, reply)).await? {
-                (Some(merged), true) => Ok(merged.version),
-                (Some(_), false) => Err(StoreError::Unavailable {
-                    backend: BACKEND,
-                    op: ctx.op,
-                    bucket: ctx.bucket.to_owned(),
-                    msgid: ctx.msgid.to_owned(),
-                    reason: format!(
-                        "{server}: the save was stored beside concurrent siblings, and writing their merge back failed"
-                    ),
-                }),
-                (None, _) => Err(ctx.backend(format!(
-                    "{server}: the save answered with siblings of which none is a live message"
-                ))),
-            },
+            // The save is stored, beside concurrent writes (an ordinary allow_mult type). The
+            // caller holds only its own message, so an update from this version must not
+            // replace the others: it is marked, and an update from it is refused until a load
+            // has merged them. Not remembered for the same reason.
+            StatusCode::MULTIPLE_CHOICES => {
+                let vclock = reply.headers.header(VCLOCK.as_str()).ok_or_else(|| {
+                    ctx.backend(format!(
+                        "{server}: 300 Multiple Choices without X-Riak-Vclock"
+                    ))
+                })?;
+                tracing::debug!(
+                    bucket = ctx.bucket,
+                    msgid = ctx.msgid,
+                    "riak: saved beside concurrent siblings"
+                );
+                Ok(Version::new(format!("{vclock} {UNMERGED}")))
+            }
             StatusCode::PRECONDITION_FAILED if reply.after_failure => {
                 Err(StoreError::Unavailable {
                     backend: BACKEND,
@@ -1133,124 +1145,117 @@ impl RiakStore {
                 Ok(None)
             }
             // Boxed: siblings are rare, and the write-back would triple every load's future.
-            StatusCode::MULTIPLE_CHOICES => Box::pin(self.settle(ctx, reply))
-                .await
-                .map(|(merged, _)| merged),
+            StatusCode::MULTIPLE_CHOICES => Box::pin(self.settle(ctx, reply)).await,
             _ => Err(ctx.backend(self.unexpected(&reply))),
         }
     }
 
     /// Merges every live sibling of a `300 Multiple Choices` with [`StoredMessage::merge`] and
-    /// writes the merge back with the 300's vclock (again, if the write-back itself finds new
-    /// siblings). Returns the merge with the version of its write-back, and whether the
-    /// write-back succeeded; if it did not, the version is the 300's, which covers exactly the
-    /// merged siblings. `None` if every sibling is a tombstone.
-    async fn settle(
+    /// writes the merge back once, with the 300's vclock. Returns the merge with the version of
+    /// the write-back. If the write-back itself finds new siblings (another writer, or another
+    /// reader writing back its own merge), their merge is returned with the version of that
+    /// answer, without writing again (readers writing back in turn would chase each other);
+    /// if the write-back fails, the version is the 300's. Either version covers exactly the
+    /// siblings merged, so an `Update` from it loses none. `None` if every sibling is a
+    /// tombstone.
+    async fn settle(&self, ctx: Ctx<'_>, reply: Reply) -> Result<Option<Versioned>, StoreError> {
+        let Some((merged, vclock)) = self.merge_siblings(ctx, &reply)? else {
+            return Ok(None);
+        };
+        let fallback = |merged: StoredMessage, why: String| {
+            tracing::warn!(bucket = ctx.bucket, msgid = ctx.msgid, failure = %why, "riak: writing back the merged siblings failed");
+            Ok(Some(Versioned {
+                message: merged,
+                version: version_of(&reply.headers),
+            }))
+        };
+        let encoded = match codec::encode(&merged, self.stamp()) {
+            Ok(encoded) => encoded,
+            Err(e) => return fallback(merged, format!("the merge cannot be encoded: {e}")),
+        };
+        let write_back = Ctx { op: "save", ..ctx };
+        let answer = self
+            .put(
+                write_back,
+                &encoded,
+                Some(&vclock),
+                Condition::None,
+                &self.inner.config.save,
+            )
+            .await;
+        match answer {
+            Ok(back) if back.status.is_success() => {
+                self.remember_vclock(ctx, &back.headers);
+                let version = if back.headers.contains_key(VCLOCK) {
+                    version_of(&back.headers)
+                } else {
+                    version_of(&reply.headers)
+                };
+                Ok(Some(Versioned {
+                    message: merged,
+                    version,
+                }))
+            }
+            Ok(back) if back.status == StatusCode::MULTIPLE_CHOICES => Ok(self
+                .merge_siblings(ctx, &back)?
+                .map(|(message, _)| Versioned {
+                    message,
+                    version: version_of(&back.headers),
+                })),
+            Ok(back) => fallback(merged, self.unexpected(&back)),
+            Err(e) => fallback(merged, e.to_string()),
+        }
+    }
+
+    /// The merge of every live sibling of a `300 Multiple Choices`, and its vclock; `None` if
+    /// every sibling is a tombstone.
+    fn merge_siblings(
         &self,
         ctx: Ctx<'_>,
-        mut reply: Reply,
-    ) -> Result<(Option<Versioned>, bool), StoreError> {
-        let write_back = Ctx { op: "save", ..ctx };
-        let mut round = 0;
-        loop {
-            round += 1;
-            let server = &self.inner.servers[reply.server].name;
-            let vclock = reply.headers.get(VCLOCK).cloned().ok_or_else(|| {
-                ctx.backend(format!(
-                    "{server}: 300 Multiple Choices without X-Riak-Vclock"
-                ))
-            })?;
-            let content_type = reply.headers.header("content-type").unwrap_or("");
-            let boundary = codec::boundary(content_type).ok_or_else(|| {
-                ctx.backend(format!(
-                    "{server}: 300 Multiple Choices is {content_type:?}, not multipart/mixed"
-                ))
-            })?;
-            let parts = codec::parse_multipart(&reply.body, boundary)
-                .map_err(|e| ctx.backend(format!("{server}: siblings: {e}")))?;
-            let mut undecodable = Vec::new();
-            let mut merged: Option<StoredMessage> = None;
-            for part in parts.iter().filter(|p| !p.is_tombstone()) {
-                match codec::decode(part.headers.as_slice(), part.body.clone()) {
-                    Ok((msg, _)) => {
-                        merged = Some(match merged {
-                            Some(so_far) => so_far.merge(msg),
-                            None => msg,
-                        });
-                    }
-                    Err(e) => undecodable.push(format!("sibling {}: {e}", part.vtag())),
+        reply: &Reply,
+    ) -> Result<Option<(StoredMessage, HeaderValue)>, StoreError> {
+        let server = &self.inner.servers[reply.server].name;
+        let vclock = reply.headers.get(VCLOCK).cloned().ok_or_else(|| {
+            ctx.backend(format!(
+                "{server}: 300 Multiple Choices without X-Riak-Vclock"
+            ))
+        })?;
+        let content_type = reply.headers.header("content-type").unwrap_or("");
+        let boundary = codec::boundary(content_type).ok_or_else(|| {
+            ctx.backend(format!(
+                "{server}: 300 Multiple Choices is {content_type:?}, not multipart/mixed"
+            ))
+        })?;
+        let parts = codec::parse_multipart(&reply.body, boundary)
+            .map_err(|e| ctx.backend(format!("{server}: siblings: {e}")))?;
+        let mut undecodable = Vec::new();
+        let mut merged: Option<StoredMessage> = None;
+        for part in parts.iter().filter(|p| !p.is_tombstone()) {
+            match codec::decode(part.headers.as_slice(), part.body.clone()) {
+                Ok((msg, _)) => {
+                    merged = Some(match merged {
+                        Some(so_far) => so_far.merge(msg),
+                        None => msg,
+                    });
                 }
+                Err(e) => undecodable.push(format!("sibling {}: {e}", part.vtag())),
             }
-            if !undecodable.is_empty() {
-                tracing::warn!(bucket = ctx.bucket, msgid = ctx.msgid, problems = ?undecodable, "riak: siblings that do not decode are dropped");
+        }
+        if !undecodable.is_empty() {
+            tracing::warn!(bucket = ctx.bucket, msgid = ctx.msgid, problems = ?undecodable, "riak: siblings that do not decode are dropped");
+        }
+        match merged {
+            Some(merged) => {
+                tracing::debug!(
+                    bucket = ctx.bucket,
+                    msgid = ctx.msgid,
+                    siblings = parts.len(),
+                    "riak: merged siblings"
+                );
+                Ok(Some((merged, vclock)))
             }
-            let Some(merged) = merged else {
-                if undecodable.is_empty() {
-                    return Ok((None, false));
-                }
-                return Err(ctx.corrupt(undecodable.join("; ")));
-            };
-            tracing::debug!(
-                bucket = ctx.bucket,
-                msgid = ctx.msgid,
-                siblings = parts.len(),
-                "riak: merged siblings"
-            );
-            let fallback = |merged: StoredMessage| {
-                Ok((
-                    Some(Versioned {
-                        message: merged,
-                        version: version_of(&reply.headers),
-                    }),
-                    false,
-                ))
-            };
-            let encoded = match codec::encode(&merged, self.stamp()) {
-                Ok(encoded) => encoded,
-                Err(e) => {
-                    tracing::warn!(error = %e, "riak: the merged siblings cannot be written back");
-                    return fallback(merged);
-                }
-            };
-            let answer = self
-                .put(
-                    write_back,
-                    &encoded,
-                    Some(&vclock),
-                    Condition::None,
-                    &self.inner.config.save,
-                )
-                .await;
-            match answer {
-                Ok(back) if back.status.is_success() => {
-                    self.remember_vclock(ctx, &back.headers);
-                    let version = if back.headers.contains_key(VCLOCK) {
-                        version_of(&back.headers)
-                    } else {
-                        version_of(&reply.headers)
-                    };
-                    return Ok((
-                        Some(Versioned {
-                            message: merged,
-                            version,
-                        }),
-                        true,
-                    ));
-                }
-                // Yet another write came in meanwhile: merge again.
-                Ok(back) if back.status == StatusCode::MULTIPLE_CHOICES && round < MAX_ROUNDS => {
-                    reply = back;
-                }
-                // The read still has its answer; the next read merges again.
-                Ok(back) => {
-                    tracing::warn!(reply = %self.unexpected(&back), "riak: writing back the merged siblings failed");
-                    return fallback(merged);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "riak: writing back the merged siblings failed");
-                    return fallback(merged);
-                }
-            }
+            None if undecodable.is_empty() => Ok(None),
+            None => Err(ctx.corrupt(undecodable.join("; "))),
         }
     }
 
@@ -1469,6 +1474,15 @@ fn parse_version(
         reason: format!("{version:?} is not a version this store gave"),
     };
     let (vclock, etag) = match version.as_str().split_once(' ') {
+        Some((_, UNMERGED)) => {
+            return Err(StoreError::Precondition {
+                backend: BACKEND,
+                bucket: ctx.bucket.to_owned(),
+                msgid: ctx.msgid.to_owned(),
+                reason: "the version was saved beside concurrent siblings; load to merge them"
+                    .to_owned(),
+            });
+        }
         Some((vclock, etag)) => (vclock, Some(etag)),
         None => (version.as_str(), None),
     };
