@@ -1,8 +1,11 @@
 //! Store speed, each against a peer in the same run:
 //!
 //! * `RiakStore` save + load + delete against the in-tree Riak server, next to the same three
-//!   HTTP requests (same headers, same body, the GET's vclock sent with the DELETE) made with
-//!   bare `reqwest`, one at a time (in one task on a runtime worker) and as 64 concurrent tasks;
+//!   HTTP requests (same headers, same body, `returnbody=true` on the PUT, the GET's vclock sent
+//!   with the DELETE) made with bare `reqwest`, one at a time (in one task on a runtime worker)
+//!   and as 64 concurrent tasks; one at a time also bare without `returnbody` (what returning
+//!   the saved version costs) and the store on a strongly consistent bucket type (whose delete
+//!   reads the vclock first);
 //! * `EmbeddedStore` saves (fsync'd one at a time, and 64 at once sharing commits) and loads of
 //!   1 KiB messages; and, printed rather than timed, `embedded/space`: the file's size against
 //!   the live data after saving 20 000 of them and deleting half, before and after compaction;
@@ -87,19 +90,42 @@ async fn stored_form(server: &riak_server::RiakServer, store: &RiakStore) -> (He
 /// The query strings `RiakStore` sends with its default `RequestParams`, so the bare client's
 /// requests are the same requests.
 const GET_QUERY: &str = "r=one&pr=0&notfound_ok=false&basic_quorum=false&timeout=4000";
-const PUT_QUERY: &str = "w=quorum&pw=0&dw=quorum&timeout=4000";
+const PUT_QUERY: &str = "w=quorum&pw=0&dw=quorum&timeout=4000&returnbody=true";
 const DELETE_QUERY: &str = "r=one&pr=0&w=quorum&pw=0&dw=quorum&timeout=4000";
 
 async fn bare_round_trip(client: &reqwest::Client, base: &str, headers: &HeaderMap, body: &[u8]) {
+    bare_round_trip_with(client, base, headers, body, true).await
+}
+
+/// [`bare_round_trip`], with or without `returnbody=true` on the PUT.
+async fn bare_round_trip_with(
+    client: &reqwest::Client,
+    base: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    returnbody: bool,
+) {
     let url = format!("{base}/buckets/MADR-bench/keys/{}", next_id());
+    let query = if returnbody {
+        PUT_QUERY
+    } else {
+        PUT_QUERY.trim_end_matches("&returnbody=true")
+    };
     let put = client
-        .put(format!("{url}?{PUT_QUERY}"))
+        .put(format!("{url}?{query}"))
         .headers(headers.clone())
+        .header("accept", "multipart/mixed, */*;q=0.5")
         .body(body.to_vec())
         .send()
         .await
         .unwrap();
-    assert_eq!(put.status(), 204);
+    if returnbody {
+        assert_eq!(put.status(), 200);
+        assert!(put.headers().contains_key("x-riak-vclock"));
+        black_box(put.bytes().await.unwrap());
+    } else {
+        assert_eq!(put.status(), 204);
+    }
     // The same requests RiakStore makes: siblings asked for as multipart in the GET, and the
     // vclock the GET returned sent with the DELETE.
     let got = client
@@ -122,11 +148,16 @@ async fn bare_round_trip(client: &reqwest::Client, base: &str, headers: &HeaderM
 
 async fn store_round_trip(store: &RiakStore, bucket: &Bucket, msg: &StoredMessage) {
     let id = MsgId::new(next_id()).unwrap();
-    store
+    let version = store
         .save(bucket, &id, msg, PutMode::Overwrite)
         .await
         .unwrap();
-    black_box(store.load(bucket, &id).await.unwrap().map(|v| v.message));
+    let loaded = store.load(bucket, &id).await.unwrap().unwrap();
+    assert_eq!(
+        loaded.version, version,
+        "the save returned the stored version"
+    );
+    black_box(loaded.message);
     assert!(store.delete(bucket, &id).await.unwrap());
 }
 
@@ -258,14 +289,14 @@ fn riak(c: &mut Criterion) {
             }
         })
     });
-    group.bench_function("riak_store", |b| {
+    group.bench_function("bare_reqwest_without_returnbody", |b| {
         b.to_async(&rt).iter_custom(|iters| {
-            let (store, bucket, msg) = (store.clone(), bucket.clone(), msg.clone());
+            let (client, base, shared) = (client.clone(), base.clone(), shared.clone());
             async move {
                 tokio::spawn(async move {
                     let started = Instant::now();
                     for _ in 0..iters {
-                        store_round_trip(&store, &bucket, &msg).await;
+                        bare_round_trip_with(&client, &base, &shared.0, &shared.1, false).await;
                     }
                     started.elapsed()
                 })
@@ -274,6 +305,32 @@ fn riak(c: &mut Criterion) {
             }
         })
     });
+    let consistent = RiakStore::new(
+        RiakConfig::new([base.trim_start_matches("http://")])
+            .with_bucket_type(riak_server::CONSISTENT_TYPE),
+    )
+    .unwrap();
+    for (name, store) in [
+        ("riak_store", store.clone()),
+        ("riak_store_consistent", consistent),
+    ] {
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let (store, bucket, msg) = (store.clone(), bucket.clone(), msg.clone());
+                async move {
+                    tokio::spawn(async move {
+                        let started = Instant::now();
+                        for _ in 0..iters {
+                            store_round_trip(&store, &bucket, &msg).await;
+                        }
+                        started.elapsed()
+                    })
+                    .await
+                    .unwrap()
+                }
+            })
+        });
+    }
     group.finish();
 
     // 64 tokio tasks, each making one save+load+delete, so the client side runs on every worker

@@ -2,7 +2,9 @@
 //! live on fallback vnodes, "could not tell" kept apart from "not found", nodes marked down,
 //! probed and brought back, failover within one call, bounded retries, per-server metrics, and
 //! the conformance suite against several nodes (an in-tree cluster, or a real one when
-//! `RIAK_CLUSTER_URLS` names its nodes, comma-separated).
+//! `RIAK_CLUSTER_URLS` names its nodes, comma-separated, with `RIAK_CONSISTENT_TYPE` naming a
+//! strongly consistent bucket type): the whole suite on a consistent type, and on the default
+//! type the cases Riak can honour there.
 
 #[path = "support/riak_server.rs"]
 mod riak_server;
@@ -13,7 +15,7 @@ use std::time::Duration;
 use redeliver::message::{Bucket, MsgId};
 use redeliver::store::riak::{Quorum, RequestParams, ServerMetrics};
 use redeliver::store::{MessageStore, RiakConfig, RiakStore, StoreError, conformance};
-use riak_server::{Fault, KeyFault, RiakServer};
+use riak_server::{CONSISTENT_TYPE, Fault, KeyFault, RiakServer};
 
 /// Three nodes sharing one data set.
 async fn cluster() -> (RiakServer, RiakServer, RiakServer) {
@@ -50,6 +52,20 @@ fn metrics_of(store: &RiakStore, node: &RiakServer) -> ServerMetrics {
         .unwrap()
 }
 
+/// The cases Riak can honour on the default bucket type (`allow_mult = false`): concurrent
+/// creates can all "win" there and concurrent updates overwrite each other silently.
+async fn run_default_type(store: &RiakStore) -> Result<(), conformance::Failure> {
+    conformance::save_load_delete(store).await?;
+    conformance::overwrite(store).await?;
+    conformance::missing_keys(store).await?;
+    conformance::odd_keys(store).await?;
+    conformance::large_and_binary_bodies(store).await?;
+    conformance::concurrent_saves_of_one_key(store).await?;
+    conformance::conditional_saves(store).await?;
+    conformance::listing(store).await?;
+    conformance::sweep(store).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_conformance_suite_passes_against_a_cluster() {
     if let Ok(urls) = std::env::var("RIAK_CLUSTER_URLS") {
@@ -59,15 +75,22 @@ async fn the_conformance_suite_passes_against_a_cluster() {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
-        let store = RiakStore::new(RiakConfig::new(servers)).unwrap();
-        if let Err(failure) = conformance::run_all(&store).await {
+        let store = RiakStore::new(RiakConfig::new(servers.clone())).unwrap();
+        if let Err(failure) = run_default_type(&store).await {
             panic!("real Riak cluster at {urls}: {failure}");
+        }
+        if let Ok(bucket_type) = std::env::var("RIAK_CONSISTENT_TYPE") {
+            let store =
+                RiakStore::new(RiakConfig::new(servers).with_bucket_type(&bucket_type)).unwrap();
+            if let Err(failure) = conformance::run_all(&store).await {
+                panic!("real Riak cluster at {urls}, consistent type {bucket_type}: {failure}");
+            }
         }
         return;
     }
     let (a, b, c) = cluster().await;
     let store = store(&[&a, &b, &c]);
-    if let Err(failure) = conformance::run_all(&store).await {
+    if let Err(failure) = run_default_type(&store).await {
         panic!("in-tree 3-node cluster: {failure}");
     }
     for node in [&a, &b, &c] {
@@ -75,6 +98,11 @@ async fn the_conformance_suite_passes_against_a_cluster() {
             metrics_of(&store, node).requests > 0,
             "every node takes requests"
         );
+    }
+    let consistent =
+        RiakStore::new(config(&[&a, &b, &c]).with_bucket_type(CONSISTENT_TYPE)).unwrap();
+    if let Err(failure) = conformance::run_all(&consistent).await {
+        panic!("in-tree 3-node cluster, consistent bucket type: {failure}");
     }
 }
 

@@ -150,6 +150,11 @@ async fn send_raw(addr: std::net::SocketAddr, raw: &[u8], head_only: bool) -> An
     }
 }
 
+const CLUSTER_SERVER: &str =
+    "MochiWeb/3.0.0 WebMachine/1.11.1+build.695.ref7bdd27d (greased slide to failure)";
+const SINGLE_NODE_SERVER: &str =
+    "MochiWeb/3.0.0 WebMachine/0.0.0+7bdd27d (greased slide to failure)";
+
 const VARYING: &[&str] = &["date", "x-riak-vclock", "etag", "last-modified", "location"];
 
 fn normalize_headers(status: u16, headers: &[(String, String)]) -> Vec<String> {
@@ -157,7 +162,10 @@ fn normalize_headers(status: u16, headers: &[(String, String)]) -> Vec<String> {
         .iter()
         .map(|(n, v)| {
             let lower = n.to_ascii_lowercase();
-            let value = if VARYING.contains(&lower.as_str())
+            let value = if lower == "server" && v == CLUSTER_SERVER {
+                // Cases 13 and 14 come from a cluster built with another webmachine tag.
+                SINGLE_NODE_SERVER.to_owned()
+            } else if VARYING.contains(&lower.as_str())
                 || (lower == "content-length" && (status == 500 || status == 300))
             {
                 "*".to_owned()
@@ -244,6 +252,20 @@ async fn replay(file: &str, skip: &[usize]) -> Vec<String> {
         ..riak_server::Options::default()
     })
     .await;
+    if file.starts_with("13-") {
+        // The node holding two replicas of their ensemble is down: q00 and m00 have no quorum;
+        // q02's ensemble kept one (it was created before, unrecorded).
+        for key in ["q00-1796459058", "m00-1796459058"] {
+            server.set_key_fault("transcript-strong", key, riak_server::KeyFault::Unavailable);
+        }
+        server.insert(
+            "strong",
+            "transcript-strong",
+            "q02-1796459058",
+            "text/plain",
+            b"q02-1796459058",
+        );
+    }
     let doc = transcript(file);
     let mut vclocks: HashMap<String, String> = HashMap::new();
     // Server-assigned keys (POST), recorded → ours.
@@ -254,7 +276,7 @@ async fn replay(file: &str, skip: &[usize]) -> Vec<String> {
             continue;
         }
         let label = exchange["label"].as_str().unwrap_or("");
-        if label.contains("~5 s after") || label.contains("after reap") {
+        if label.contains("5 s after") || label.contains("after reap") {
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         }
         let request = &exchange["request"];
@@ -295,6 +317,19 @@ async fn replay(file: &str, skip: &[usize]) -> Vec<String> {
         ) {
             let last = |l: &str| l.rsplit('/').next().unwrap_or("").to_owned();
             renames.push((last(theirs), last(ours)));
+        }
+        // Sibling vtags listed in a text 300, recorded → ours, for later `?vtag=` targets.
+        if let (Some(theirs), true) = (
+            body_bytes(&recorded["body"]),
+            got.status_line.starts_with("HTTP/1.1 300"),
+        ) {
+            let vtags = |body: &[u8]| -> Vec<String> {
+                String::from_utf8_lossy(body)
+                    .strip_prefix("Siblings:\n")
+                    .map(|list| list.lines().map(str::to_owned).collect())
+                    .unwrap_or_default()
+            };
+            renames.extend(vtags(&theirs).into_iter().zip(vtags(&got.body)));
         }
         let at = format!("{file} #{i} ({label})");
         if got.status_line != want_status {
@@ -362,6 +397,12 @@ async fn the_in_tree_server_answers_like_the_recorded_riak() {
             "11-errors-and-sizes.json",
             &[21, 22, 23, 24, 25, 26, 27, 28, 29],
         ),
+        // Recorded on a 3-node cluster; from #22 on, one node was killed, which the replay
+        // models with key faults (see `replay`). Skipped: a GET that waited out Riak's 60 s
+        // timeout, a default-type GET of a key faulted in every type here, and the read after
+        // the node came back.
+        ("13-consistent-type.json", &[23, 32, 33]),
+        ("14-allow-mult-siblings.json", &[]),
     ];
     let mut problems = Vec::new();
     for (file, skip) in cases {
@@ -753,5 +794,107 @@ fn the_test_servers_dates_round_trip() {
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_324_045)
         ),
         "Sun, 22 Nov 2026 05:07:25 GMT"
+    );
+}
+
+#[tokio::test]
+async fn recorded_consistent_answers_are_claims_versions_and_unavailability() {
+    let (server, seen) = canned(vec![
+        recorded("13-consistent-type.json", 0),
+        recorded("13-consistent-type.json", 3),
+        recorded("13-consistent-type.json", 9),
+        recorded("13-consistent-type.json", 22),
+        recorded("13-consistent-type.json", 13),
+    ])
+    .await;
+    let store = RiakStore::new(
+        RiakConfig::new([server.clone()])
+            .with_bucket_type("strong")
+            .with_retries(0, std::time::Duration::from_millis(1)),
+    )
+    .unwrap();
+    let bucket = Bucket::new("transcript-strong").unwrap();
+    let key = MsgId::new("k-1796459058").unwrap();
+    let msg = conformance::sample_message(1, b"v".to_vec());
+    // The type's properties say consistent; the create is refused.
+    match store.save(&bucket, &key, &msg, PutMode::Create).await {
+        Err(StoreError::AlreadyExists { .. }) => {}
+        other => panic!("create: {other:?}"),
+    }
+    // An update answered with returnbody: the new vclock and ETag are the version.
+    let version = store
+        .save(
+            &bucket,
+            &key,
+            &msg,
+            PutMode::Update(redeliver::store::Version::new(
+                "a85hYGBgzGBKYWBJLU4tzGDKY2WQBApxA2kjt44nfFkA \"5sGfQYoSSoTc8pRWpW7zjb\"",
+            )),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        version.as_str(),
+        "a85hYGBgzGBKYWBJLU4tzGDKY2WQAQpxA2kjt44nfFkA \"3QZVDWnX2Ycm1OcHxCTCC4\""
+    );
+    // No quorum: could not tell, never "not found".
+    match store.load(&bucket, &key).await {
+        Err(e @ StoreError::Unavailable { .. }) => {
+            assert!(e.to_string().contains("request timed out"), "{e}");
+        }
+        other => panic!("load without quorum: {other:?}"),
+    }
+    assert!(store.load(&bucket, &key).await.unwrap().is_none());
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen[0].starts_with("GET /types/strong/props HTTP/1.1"),
+        "{seen:?}"
+    );
+    let create = seen[1].to_ascii_lowercase();
+    assert!(
+        create.starts_with("put /types/strong/buckets/transcript-strong/keys/k-1796459058?")
+            && create.contains("returnbody=true")
+            && create.contains("if-none-match: *"),
+        "{create}"
+    );
+    let update = &seen[2];
+    assert!(
+        update.contains("a85hYGBgzGBKYWBJLU4tzGDKY2WQBApxA2kjt44nfFkA")
+            && !update.to_ascii_lowercase().contains("if-match"),
+        "a consistent type checks the vclock itself: {update}"
+    );
+}
+
+#[tokio::test]
+async fn a_save_answered_without_a_vclock_reads_its_version() {
+    // A 204 without X-Riak-Vclock (as without returnbody), then the object's GET.
+    let (server, seen) = canned(vec![
+        recorded("13-consistent-type.json", 2),
+        recorded("13-consistent-type.json", 4),
+    ])
+    .await;
+    let store = RiakStore::new(
+        RiakConfig::new([server])
+            .with_bucket_type("strong")
+            .with_consistent(true),
+    )
+    .unwrap();
+    let version = store
+        .save(
+            &Bucket::new("transcript-strong").unwrap(),
+            &MsgId::new("k-1796459058").unwrap(),
+            &conformance::sample_message(1, b"v1".to_vec()),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        version.as_str(),
+        "a85hYGBgzGBKYWBJLU4tzGDKY2WQAApxA2kjt44nfFkA \"1nhWzdQQ6e2gnFC4zBlm3z\""
+    );
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen[1].starts_with("GET /types/strong/buckets/transcript-strong/keys/k-1796459058?"),
+        "{seen:?}"
     );
 }

@@ -132,8 +132,8 @@ impl StoreError {
 /// An opaque version of a stored object, as [`MessageStore::load`] returned it.
 ///
 /// Only meaningful to the store that produced it, for the same bucket and msgid: a counter for
-/// [`MemoryStore`], a digest of the stored bytes for the embedded store, the `X-Riak-Vclock` for
-/// Riak. Hand it back in [`PutMode::Update`].
+/// [`MemoryStore`], a digest of the stored bytes for the embedded store, the `X-Riak-Vclock` (and
+/// `ETag`) for Riak. Hand it back in [`PutMode::Update`].
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Version(Arc<str>);
 

@@ -9,6 +9,21 @@
 //! `max_results`/`continuation` (Erlang term_to_binary, base64) and `return_terms`, key and bucket
 //! listings, bucket props and bucket types, `500`s for malformed vclocks, the request-line limit.
 //!
+//! Versions follow Riak's rules. On ordinary bucket types a write that carries the vclock it
+//! read replaces what that vclock covers; a concurrent write (one whose vclock does not cover the
+//! stored value, or no vclock at all) becomes a sibling where `allow_mult` is on (new bucket
+//! types, dvv) and silently replaces the stored value where it is off (the default type: last
+//! write wins). Webmachine's preconditions (`If-None-Match: *`, `If-Match`,
+//! `If-Unmodified-Since`) are checked by a read *before* the write, not atomically with it: the
+//! check and the write are [`Options::precondition_race`] apart, and concurrent conditional
+//! writers that all passed the check all write (measured on Riak KV 3.2.2: 7 of 8 concurrent
+//! `If-None-Match: *` creates "won"). Strongly consistent bucket types
+//! ([`Options::consistent_types`], `consistent: true`) check and write atomically: a create
+//! (`If-None-Match: *`, or any PUT without a vclock) of an existing key and a PUT or DELETE with a
+//! vclock other than the current one answer `412`, there are never siblings, a DELETE without a
+//! vclock always answers `204`, and a deleted key reads as a plain `404` without a vclock
+//! (transcript 13). `GET /types/{type}/props` answers the type's properties.
+//!
 //! Several nodes can share one data set ([`RiakServer::join`]); each node can be given a fault
 //! ([`Fault`]), stopped and restarted on the same port, for failover tests. Chosen keys can be
 //! given a cluster-wide [`KeyFault`]: a `503`, or replicas that live on fallback vnodes, in which
@@ -39,6 +54,22 @@ const MAX_HEAD: usize = 64 * 1024;
 /// The prefix real vclocks start with (zlib-compressed term_to_binary); ours carry a tag after it.
 const VCLOCK_MAGIC: &[u8] = &[0x6b, 0xce, 0x61, 0x60, 0x60, 0x60];
 
+/// The `allow_mult` bucket type every cluster has (a type created with `{"props":{}}`).
+pub const ALLOW_MULT_TYPE: &str = "redeliver";
+/// The strongly consistent bucket type every cluster has (created with
+/// `{"props":{"consistent":true}}`), for stores whose claims must hold across nodes:
+/// `RiakConfig::new([server.url()]).with_bucket_type(CONSISTENT_TYPE)`.
+pub const CONSISTENT_TYPE: &str = "strong";
+
+/// A `RiakConfig` for a store on these nodes over the strongly consistent bucket type
+/// ([`CONSISTENT_TYPE`]), where `Create` and `Update` saves are atomic: for tests whose claims
+/// must hold across nodes (build one store per node to play several gateway nodes).
+pub fn consistent_config(nodes: &[&RiakServer]) -> redeliver::store::RiakConfig {
+    redeliver::store::RiakConfig::new(nodes.iter().map(|n| n.url()))
+        .with_bucket_type(CONSISTENT_TYPE)
+        .with_consistent(true)
+}
+
 /// What a node does instead of answering normally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -55,6 +86,10 @@ pub enum Fault {
     /// Answers normally (`GET`s of existing objects included) but stops halfway through the
     /// body and never sends the rest.
     StallBody,
+    /// Serves the request (a write is done) but answers `503 Service Unavailable` `request
+    /// timed out`, as Riak does when its coordinator gave up waiting for a write that then
+    /// happened anyway.
+    ServeThenUnavailable,
 }
 
 /// What the cluster does for one key, whichever node is asked.
@@ -88,6 +123,13 @@ pub struct Options {
     pub max_object_bytes: usize,
     /// Bucket types besides `default`, with their `allow_mult`.
     pub bucket_types: Vec<(String, bool)>,
+    /// Strongly consistent bucket types (`consistent: true`; their `allow_mult` is `true`, as
+    /// Riak reports it, but they never have siblings).
+    pub consistent_types: Vec<String>,
+    /// How long after a conditional PUT or DELETE on an ordinary bucket passed its precondition
+    /// check its write happens (Riak checks by a read before the write). Concurrent writers
+    /// inside this window all pass.
+    pub precondition_race: Duration,
 }
 
 impl Default for Options {
@@ -96,7 +138,12 @@ impl Default for Options {
             tombstone_ttl: Duration::from_secs(3),
             max_object_bytes: 50 * 1024 * 1024,
             // Riak creates bucket types with allow_mult = true.
-            bucket_types: vec![("redeliver".to_owned(), true)],
+            bucket_types: vec![
+                (ALLOW_MULT_TYPE.to_owned(), true),
+                ("fresh".to_owned(), true),
+            ],
+            consistent_types: vec![CONSISTENT_TYPE.to_owned()],
+            precondition_race: Duration::from_millis(2),
         }
     }
 }
@@ -146,6 +193,8 @@ struct State {
     next_tag: u64,
     key_faults: HashMap<(Vec<u8>, Vec<u8>), KeyFault>,
     types: HashMap<String, bool>,
+    /// The strongly consistent ones among `types`.
+    consistent: std::collections::HashSet<String>,
     buckets: BTreeMap<(String, Vec<u8>), BucketData>,
 }
 
@@ -188,11 +237,16 @@ impl RiakServer {
     pub async fn start_with(options: Options) -> Self {
         let mut types: HashMap<String, bool> = options.bucket_types.iter().cloned().collect();
         types.insert("default".into(), false);
+        for t in &options.consistent_types {
+            types.insert(t.clone(), true);
+        }
+        let consistent = options.consistent_types.iter().cloned().collect();
         let cluster = Arc::new(Cluster {
             state: Mutex::new(State {
                 next_tag: 1,
                 key_faults: HashMap::new(),
                 types,
+                consistent,
                 buckets: BTreeMap::new(),
             }),
             options,
@@ -294,6 +348,40 @@ impl RiakServer {
             .send(true);
     }
 
+    /// Stores an object directly, as a write nobody recorded (a test's set-up): one live value
+    /// replacing whatever was there.
+    pub fn insert(
+        &self,
+        bucket_type: &str,
+        bucket: &str,
+        key: &str,
+        media_type: &str,
+        body: &[u8],
+    ) {
+        let mut state = self.cluster.lock();
+        let tag = state.next_tag;
+        state.next_tag += 1;
+        let object = state
+            .buckets
+            .entry((bucket_type.to_owned(), bucket.as_bytes().to_vec()))
+            .or_default()
+            .objects
+            .entry(key.as_bytes().to_vec())
+            .or_default();
+        object.siblings = vec![Sibling {
+            tag,
+            deleted: false,
+            media_type: media_type.to_owned(),
+            charset: None,
+            meta: Vec::new(),
+            indexes: BTreeMap::new(),
+            links: None,
+            body: body.to_vec(),
+            modified: SystemTime::now(),
+        }];
+        object.reap_at = None;
+    }
+
     /// Number of siblings (tombstones included) of an object, or 0 if it does not exist.
     pub fn sibling_count(&self, bucket_type: &str, bucket: &str, key: &str) -> usize {
         let state = self.cluster.lock();
@@ -338,6 +426,8 @@ struct Request {
     target: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// The preconditions of this conditional write were checked a moment ago; write now.
+    checked: bool,
 }
 
 impl Request {
@@ -500,6 +590,7 @@ async fn serve(mut stream: TcpStream, cluster: &Cluster, node: &Node) {
             target: target.to_owned(),
             headers,
             body: Vec::new(),
+            checked: false,
         };
         if request
             .header("expect")
@@ -566,9 +657,9 @@ async fn serve(mut stream: TcpStream, cluster: &Cluster, node: &Node) {
         node.requests.fetch_add(1, Ordering::Relaxed);
         let fault = *node.fault.lock().unwrap_or_else(|e| e.into_inner());
         let response = match fault {
-            Fault::None => handle(&request, cluster),
+            Fault::None => answer(&mut request, cluster).await,
             Fault::StallBody => {
-                let whole = handle(&request, cluster).bytes(false);
+                let whole = answer(&mut request, cluster).await.bytes(false);
                 let head = whole
                     .windows(4)
                     .position(|w| w == b"\r\n\r\n")
@@ -585,6 +676,10 @@ async fn serve(mut stream: TcpStream, cluster: &Cluster, node: &Node) {
                 "text/plain",
                 "Service Unavailable\n",
             ),
+            Fault::ServeThenUnavailable => {
+                let _ = answer(&mut request, cluster).await;
+                unsatisfied(&request, "request timed out\n".into())
+            }
             Fault::InternalError => crash(true, "{error,{insufficient_vnodes,0,need,1}}"),
             Fault::Garbage => {
                 let _ = stream.write_all(b"\x00\x01garbage, not HTTP\r\n\r\n").await;
@@ -606,6 +701,22 @@ async fn serve(mut stream: TcpStream, cluster: &Cluster, node: &Node) {
             return;
         }
     }
+}
+
+/// Status of the marker [`handle`] gives when a conditional write passed its check and should
+/// be written after [`Options::precondition_race`].
+const CHECKED: u16 = 0;
+
+/// Handles one request; a conditional write on an ordinary bucket is checked, then written a
+/// race window later, as Riak does it.
+async fn answer(request: &mut Request, cluster: &Cluster) -> Response {
+    let first = handle(request, cluster);
+    if first.status != CHECKED {
+        return first;
+    }
+    tokio::time::sleep(cluster.options.precondition_race).await;
+    request.checked = true;
+    handle(request, cluster)
 }
 
 async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
@@ -705,6 +816,10 @@ fn handle(req: &Request, cluster: &Cluster) -> Response {
                 return not_found_html_vary("Accept-Encoding");
             }
             list_buckets(cluster, &t, q("buckets"))
+        }
+        ["types", t, "props"] if req.method == "GET" => {
+            let t = String::from_utf8_lossy(&unquote(t)).into_owned();
+            type_props(cluster, &t)
         }
         ["buckets", b, rest @ ..] => bucket_route(req, cluster, "default", b, rest, q),
         ["types", t, "buckets", b, rest @ ..] => {
@@ -925,8 +1040,10 @@ fn check_request_params<'q>(
     None
 }
 
-fn unsatisfied(body: String) -> Response {
-    text(503, "Service Unavailable", false, "text/plain", &body)
+/// A `503` from Riak's request coordinator; writes carry `Vary`, reads do not (transcript 13).
+fn unsatisfied(req: &Request, body: String) -> Response {
+    let write = matches!(req.method.as_str(), "PUT" | "POST" | "DELETE");
+    text(503, "Service Unavailable", write, "text/plain", &body)
 }
 
 /// What a [`KeyFault`] makes the cluster answer, if it changes the answer.
@@ -944,7 +1061,7 @@ fn key_fault_answer<'q>(
     let fault = *state.key_faults.get(&(id.1.clone(), key.to_vec()))?;
     let holding = match fault {
         KeyFault::None => return None,
-        KeyFault::Unavailable => return Some(unsatisfied("request timed out\n".into())),
+        KeyFault::Unavailable => return Some(unsatisfied(req, "request timed out\n".into())),
         KeyFault::Fallbacks { holding } => u32::from(holding).min(N_VAL),
     };
     let param = |name: &str, default: u32| {
@@ -957,7 +1074,8 @@ fn key_fault_answer<'q>(
         "PUT" | "POST" | "DELETE" => {
             // The put coordinator counts the primaries in the preference list before it writes.
             let pw = param("pw", 0);
-            (pw > holding).then(|| unsatisfied(format!("PW-value unsatisfied: {holding}/{pw}\n")))
+            (pw > holding)
+                .then(|| unsatisfied(req, format!("PW-value unsatisfied: {holding}/{pw}\n")))
         }
         "GET" | "HEAD" => {
             reap(&mut state, id);
@@ -977,7 +1095,7 @@ fn key_fault_answer<'q>(
             match get_core(holding, r, pr, notfound_ok, basic_quorum) {
                 GetOutcome::Found => None,
                 GetOutcome::NotFound => Some(not_found_object()),
-                GetOutcome::Unsatisfied(body) => Some(unsatisfied(body)),
+                GetOutcome::Unsatisfied(body) => Some(unsatisfied(req, body)),
             }
         }
         _ => None,
@@ -1040,6 +1158,47 @@ fn get_core(holding: u32, r: u32, pr: u32, notfound_ok: bool, basic_quorum: bool
     GetOutcome::Unsatisfied(format!("R-value unsatisfied: {ok}/{r}\n"))
 }
 
+/// `GET /types/{type}/props`, in the order Riak 3.2.2 writes them (transcripts 13 and 14).
+fn type_props(cluster: &Cluster, bucket_type: &str) -> Response {
+    let state = cluster.lock();
+    let Some(&mult) = state.types.get(bucket_type) else {
+        return not_found_html_vary("Accept-Encoding");
+    };
+    let consistent = state.consistent.contains(bucket_type);
+    let dvv = bucket_type != "default";
+    let body = format!(
+        r#"{{"props":{{"young_vclock":20,"w":"quorum","sync_on_write":"backend","small_vclock":50,"rw":"quorum","r":"quorum","pw":0,"precommit":[],"pr":0,"postcommit":[],"old_vclock":86400,"notfound_ok":true,"node_confirms":0,"n_val":3,"linkfun":{{"mod":"riak_kv_wm_link_walker","fun":"mapreduce_linkfun"}},"last_write_wins":false,"dw":"quorum","dvv_enabled":{dvv},"chash_keyfun":{{"mod":"riak_core_util","fun":"chash_std_keyfun"}},"big_vclock":50,"basic_quorum":false,"allow_mult":{mult},{}"active":true,"claimant":"dev1@127.0.0.1"}}}}"#,
+        if consistent {
+            r#""consistent":true,"#
+        } else {
+            ""
+        }
+    );
+    text(200, "OK", true, "application/json", &body)
+}
+
+fn is_consistent(state: &State, id: &(String, Vec<u8>)) -> bool {
+    state.consistent.contains(&id.0)
+}
+
+/// The `412` webmachine answers when a precondition fails.
+fn precondition_failed() -> Response {
+    text(
+        412,
+        "Precondition Failed",
+        true,
+        "text/html",
+        "<html><head><title>412 Precondition Failed</title></head><body><h1>Precondition Failed</h1><p><hr><address>mochiweb+webmachine web server</address></body></html>",
+    )
+}
+
+/// Whether a request carries a webmachine precondition.
+fn is_conditional(req: &Request) -> bool {
+    ["if-match", "if-none-match", "if-unmodified-since"]
+        .iter()
+        .any(|h| req.header(h).is_some())
+}
+
 fn allow_mult(state: &State, id: &(String, Vec<u8>)) -> bool {
     state
         .buckets
@@ -1053,8 +1212,14 @@ fn props(req: &Request, cluster: &Cluster, id: &(String, Vec<u8>)) -> Response {
     match req.method.as_str() {
         "GET" => {
             let body = format!(
-                r#"{{"props":{{"allow_mult":{},"basic_quorum":false,"dvv_enabled":false,"last_write_wins":false,"n_val":3,"name":{},"notfound_ok":true,"r":"quorum","w":"quorum"}}}}"#,
+                r#"{{"props":{{"allow_mult":{},"basic_quorum":false,{}"dvv_enabled":{},"last_write_wins":false,"n_val":3,"name":{},"notfound_ok":true,"r":"quorum","w":"quorum"}}}}"#,
                 allow_mult(&state, id),
+                if is_consistent(&state, id) {
+                    r#""consistent":true,"#
+                } else {
+                    ""
+                },
+                id.0 != "default",
                 json_ascii(&id.1)
             );
             text(200, "OK", true, "application/json", &body)
@@ -1217,16 +1382,9 @@ fn recase(name: &str) -> String {
         .join("-")
 }
 
+/// The `Link` to the bucket; Riak 3.2.2 leaves the bucket type out (transcripts 13, 14).
 fn link_up(id: &(String, Vec<u8>)) -> String {
-    if id.0 == "default" {
-        format!("</buckets/{}>; rel=\"up\"", quote_plus(&id.1))
-    } else {
-        format!(
-            "</types/{}/buckets/{}>; rel=\"up\"",
-            quote_plus(id.0.as_bytes()),
-            quote_plus(&id.1)
-        )
-    }
+    format!("</buckets/{}>; rel=\"up\"", quote_plus(&id.1))
 }
 
 fn content_type(s: &Sibling) -> String {
@@ -1456,15 +1614,7 @@ fn etag_listed(list: &str, etag: &str) -> bool {
 /// If-None-Match), against the object as it is; `None` means go ahead. Like Riak's, the check is
 /// not atomic with the write that follows it across connections.
 fn precondition(req: &Request, obj: Option<&Object>) -> Option<Response> {
-    let failed = || {
-        Some(text(
-            412,
-            "Precondition Failed",
-            true,
-            "text/html",
-            "<html><head><title>412 Precondition Failed</title></head><body><h1>Precondition Failed</h1><p><hr><address>mochiweb+webmachine web server</address></body></html>",
-        ))
-    };
+    let failed = || Some(precondition_failed());
     let existing = obj.filter(|o| !o.is_deleted());
     let etag = existing.and_then(object_etag);
     if let Some(list) = req.header("if-match") {
@@ -1604,9 +1754,16 @@ fn put_object(
     }
     let mut state = cluster.lock();
     reap_key(&mut state, id, key);
+    let consistent = is_consistent(&state, id);
     let current = state.buckets.get(id).and_then(|b| b.objects.get(key));
-    if let Some(failed) = precondition(req, current) {
-        return failed;
+    if !req.checked {
+        if let Some(failed) = precondition(req, current) {
+            return failed;
+        }
+        if !consistent && is_conditional(req) && !cluster.options.precondition_race.is_zero() {
+            // Riak's check was a read; the write follows after a moment, unlocked.
+            return Response::new(CHECKED, "Checked");
+        }
     }
     let seen = match req.header("x-riak-vclock") {
         Some(v) => match decode_vclock(v) {
@@ -1615,7 +1772,20 @@ fn put_object(
         },
         None => None,
     };
-    let mult = allow_mult(&state, id);
+    if consistent {
+        // riak_ensemble: a PUT without a vclock is put_once, one with a vclock must name the
+        // current version exactly.
+        let live = current.filter(|o| !o.is_deleted());
+        let holds = match (seen, live) {
+            (None, None) => true,
+            (Some(tag), Some(obj)) => obj.vclock_tag() == tag,
+            _ => false,
+        };
+        if !holds {
+            return precondition_failed();
+        }
+    }
+    let mult = allow_mult(&state, id) && !consistent;
     let tag = state.next_tag;
     state.next_tag += 1;
     let sibling = Sibling {
@@ -1653,18 +1823,43 @@ fn put_object(
 fn delete_object(req: &Request, cluster: &Cluster, id: &(String, Vec<u8>), key: &[u8]) -> Response {
     let mut state = cluster.lock();
     reap_key(&mut state, id, key);
+    let consistent = is_consistent(&state, id);
     let current = state.buckets.get(id).and_then(|b| b.objects.get(key));
-    if let Some(failed) = precondition(req, current) {
-        return failed;
+    if !req.checked {
+        if let Some(failed) = precondition(req, current) {
+            return failed;
+        }
+        if !consistent && is_conditional(req) && !cluster.options.precondition_race.is_zero() {
+            return Response::new(CHECKED, "Checked");
+        }
     }
-    if let Some(v) = req.header("x-riak-vclock")
-        && let Err(crash) = decode_vclock(v)
-    {
-        return crash;
+    let seen = match req.header("x-riak-vclock").map(decode_vclock) {
+        Some(Ok(tag)) => Some(tag),
+        Some(Err(crash)) => return crash,
+        None => None,
+    };
+    if consistent {
+        // A vclock must name the current version; without one the delete is blind and always
+        // answers 204. Nothing of the key is left to read.
+        let live = current.filter(|o| !o.is_deleted());
+        if let Some(tag) = seen
+            && live.is_none_or(|o| o.vclock_tag() != tag)
+        {
+            return precondition_failed();
+        }
+        if let Some(bucket) = state.buckets.get_mut(id) {
+            bucket.objects.remove(key);
+        }
+        return Response::new(204, "No Content")
+            .h("Vary", "Accept-Encoding")
+            .h("Server", SERVER)
+            .h("Date", http_date(SystemTime::now()))
+            .h("Content-Type", "text/html");
     }
     let tag = state.next_tag;
     state.next_tag += 1;
     let ttl = cluster.options.tombstone_ttl;
+    let mult = allow_mult(&state, id);
     let Some(obj) = state
         .buckets
         .get_mut(id)
@@ -1673,7 +1868,15 @@ fn delete_object(req: &Request, cluster: &Cluster, id: &(String, Vec<u8>), key: 
     else {
         return text(404, "Object Not Found", true, "text/plain", "not found\n");
     };
-    obj.siblings = vec![Sibling {
+    // The tombstone replaces what the vclock covers (without one, Riak reads the object and
+    // uses its vclock: everything); siblings written since stay beside it (transcript 14).
+    let covered = seen.unwrap_or(u64::MAX);
+    if mult {
+        obj.siblings.retain(|s| s.tag > covered);
+    } else {
+        obj.siblings.clear();
+    }
+    obj.siblings.push(Sibling {
         tag,
         deleted: true,
         media_type: "application/octet-stream".into(),
@@ -1683,7 +1886,7 @@ fn delete_object(req: &Request, cluster: &Cluster, id: &(String, Vec<u8>), key: 
         links: None,
         body: Vec::new(),
         modified: SystemTime::now(),
-    }];
+    });
     obj.reap_at = Some(Instant::now() + ttl);
     Response::new(204, "No Content")
         .h("Vary", "Accept-Encoding")

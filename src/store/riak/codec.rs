@@ -579,20 +579,18 @@ pub(crate) fn parse_multipart(body: &Bytes, boundary: &str) -> Result<Vec<Part>,
     }
 }
 
-/// A sibling that decoded into a message.
-#[derive(Debug, Clone)]
-pub(crate) struct Candidate {
-    pub msg: StoredMessage,
-    pub saved_at: u64,
-    pub vtag: String,
+/// `{"props":{…}}` of a bucket type; only what the store reads.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct TypeProps {
+    pub props: Props,
 }
 
-/// Picks the winning sibling: the latest save stamp, ties to the greatest vtag. Tombstones
-/// and undecodable siblings never win over a decodable live one.
-pub(crate) fn pick(candidates: Vec<Candidate>) -> Option<Candidate> {
-    candidates
-        .into_iter()
-        .max_by(|a, b| (a.saved_at, &a.vtag).cmp(&(b.saved_at, &b.vtag)))
+/// The bucket-type properties the store reads.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Props {
+    /// `true` on a strongly consistent type; absent on others.
+    #[serde(default)]
+    pub consistent: Option<bool>,
 }
 
 /// `{"keys":[…],"continuation":"…"}` from a 2i query.

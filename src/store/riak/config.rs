@@ -24,8 +24,16 @@ pub struct RiakConfig {
     /// [`down_backoff_min`](Self::down_backoff_min)). From 1 to 256 servers.
     pub servers: Vec<String>,
     /// The bucket type, if buckets live under one (`/types/{type}/buckets/…`). Bucket types are
-    /// created with `allow_mult = true` by default; the store resolves the siblings that gives.
+    /// created with `allow_mult = true` by default; the store merges the siblings that gives.
+    /// A type created with `{"props":{"consistent":true}}` (strong consistency) makes
+    /// conditional saves atomic; see the [module documentation](super) for what holds where.
     pub bucket_type: Option<String>,
+    /// Whether [`bucket_type`](Self::bucket_type) is strongly consistent (`consistent: true`).
+    /// `None` (the default) asks Riak once, by `GET /types/{type}/props`, on the first save or
+    /// delete; without a bucket type the default type is never consistent. The store writes
+    /// differently on a consistent type: an overwrite reads the current vclock when Riak
+    /// refuses a write without it, and a delete reads before it deletes.
+    pub consistent: Option<bool>,
     /// Time limit for one HTTP request to one server, connection and body included. Valid
     /// range 1 ms to 3 600 s.
     pub request_timeout: Duration,
@@ -78,6 +86,7 @@ impl Default for RiakConfig {
         Self {
             servers: vec!["127.0.0.1:8098".to_owned()],
             bucket_type: None,
+            consistent: None,
             request_timeout: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(10),
             retries: 2,
@@ -108,6 +117,13 @@ impl RiakConfig {
     /// Sets [`bucket_type`](Self::bucket_type).
     pub fn with_bucket_type(mut self, bucket_type: impl Into<String>) -> Self {
         self.bucket_type = Some(bucket_type.into());
+        self
+    }
+
+    /// Sets [`consistent`](Self::consistent): whether the bucket type is strongly consistent,
+    /// instead of asking Riak.
+    pub fn with_consistent(mut self, consistent: bool) -> Self {
+        self.consistent = Some(consistent);
         self
     }
 
