@@ -6,6 +6,9 @@
 //! message counts, a submission never replaces a different live message, and receipts parked by
 //! a node that goes away are applied by the node that stores their submission.
 
+#[path = "support/riak_server.rs"]
+mod riak_server;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
@@ -23,7 +26,7 @@ use redeliver::retry::{
     DefaultAction, ReceiptEvent, ReceiptOutcome, RetryEngine, SubmitEvent, SubmitOutcome,
 };
 use redeliver::store::{
-    EmbeddedStore, MemoryStore, MessageStore, PutMode, StoreError, Version, Versioned,
+    EmbeddedStore, MemoryStore, MessageStore, PutMode, RiakStore, StoreError, Version, Versioned,
 };
 
 /// One node's client of the shared store: every operation waits `delay` first.
@@ -113,12 +116,25 @@ struct Cluster {
     shared: Arc<dyn MessageStore>,
 }
 
+/// How one node gets its own client of the shared store.
+type Connect = Arc<dyn Fn() -> Arc<dyn MessageStore> + Send + Sync>;
+
+/// One client per node over `shared`, each with a delay of 1 ms on every operation.
+fn delayed(shared: Arc<dyn MessageStore>) -> Connect {
+    Arc::new(move || {
+        Arc::new(Client {
+            shared: shared.clone(),
+            delay: Duration::from_millis(1),
+        }) as Arc<dyn MessageStore>
+    })
+}
+
 impl Cluster {
-    fn new(shared: Arc<dyn MessageStore>, nodes: usize) -> Self {
+    fn new(shared: Arc<dyn MessageStore>, connect: &Connect, nodes: usize) -> Self {
         let hooks = Arc::new(Counting::default());
         let spool = Arc::new(RecordingInjector::new());
         let nodes = (0..nodes)
-            .map(|_| self::node(&shared, &hooks, &spool))
+            .map(|_| self::node(connect, &hooks, &spool))
             .collect();
         Self {
             nodes,
@@ -137,16 +153,8 @@ impl Cluster {
     }
 }
 
-fn node(
-    shared: &Arc<dyn MessageStore>,
-    hooks: &Arc<Counting>,
-    spool: &Arc<RecordingInjector>,
-) -> RetryEngine {
-    let client = Arc::new(Client {
-        shared: shared.clone(),
-        delay: Duration::from_millis(1),
-    });
-    RetryEngine::builder(client, spool.clone())
+fn node(connect: &Connect, hooks: &Arc<Counting>, spool: &Arc<RecordingInjector>) -> RetryEngine {
+    RetryEngine::builder(connect(), spool.clone())
         .options(MobilityConfig::from_toml_str(OPTIONS).unwrap())
         .hooks(hooks.clone())
         .build()
@@ -365,12 +373,12 @@ async fn colliding_ids_never_replace_a_live_message(cluster: &Cluster) {
 
 /// Node 0 parks 50 early receipts in the store and goes away; node 1 stores the submissions
 /// and applies them, each once.
-async fn receipts_parked_by_a_lost_node_are_applied(shared: Arc<dyn MessageStore>) {
+async fn receipts_parked_by_a_lost_node_are_applied(connect: &Connect) {
     let hooks = Arc::new(Counting::default());
     let spool = Arc::new(RecordingInjector::new());
     const N: usize = 50;
     {
-        let lost = node(&shared, &hooks, &spool);
+        let lost = node(connect, &hooks, &spool);
         for n in 0..N {
             let out = lost
                 .on_receipt(receipt(
@@ -385,7 +393,7 @@ async fn receipts_parked_by_a_lost_node_are_applied(shared: Arc<dyn MessageStore
         }
         // Dropped here: its memory is gone.
     }
-    let survivor = node(&shared, &hooks, &spool);
+    let survivor = node(connect, &hooks, &spool);
     let mut applied = 0;
     for n in 0..N {
         let out = survivor
@@ -417,19 +425,31 @@ async fn receipts_parked_by_a_lost_node_are_applied(shared: Arc<dyn MessageStore
     assert_eq!(hooks.negative.load(Ordering::SeqCst), N);
 }
 
-async fn all_scenarios(make: impl Fn() -> Arc<dyn MessageStore>) {
+/// Every scenario on fresh stores from `make`: the shared store (to look at it directly) and
+/// how a node connects to it.
+async fn all_scenarios<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = (Arc<dyn MessageStore>, Connect)>,
+{
     for nodes in [2, 3] {
-        let cluster = Cluster::new(make(), nodes);
+        let (shared, connect) = make().await;
+        let cluster = Cluster::new(shared, &connect, nodes);
         duplicate_finals_run_the_hook_once(&cluster).await;
         parts_on_different_nodes_all_count(&cluster).await;
         colliding_ids_never_replace_a_live_message(&cluster).await;
     }
-    receipts_parked_by_a_lost_node_are_applied(make()).await;
+    let (_, connect) = make().await;
+    receipts_parked_by_a_lost_node_are_applied(&connect).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_store_shared_by_several_nodes() {
-    all_scenarios(|| Arc::new(MemoryStore::new())).await;
+    all_scenarios(|| async {
+        let shared: Arc<dyn MessageStore> = Arc::new(MemoryStore::new());
+        (shared.clone(), delayed(shared))
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -440,7 +460,32 @@ async fn embedded_store_shared_by_several_nodes() {
         let path = dir
             .path()
             .join(format!("mstore-{}.redb", n.fetch_add(1, Ordering::SeqCst)));
-        Arc::new(EmbeddedStore::open(path).unwrap())
+        async move {
+            let shared: Arc<dyn MessageStore> = Arc::new(EmbeddedStore::open(path).unwrap());
+            (shared.clone(), delayed(shared))
+        }
+    })
+    .await;
+}
+
+/// Each engine has its own `RiakStore` (its own HTTP connections) over a two-node in-tree Riak
+/// cluster, on a strongly consistent bucket type, where conditional writes are atomic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn riak_consistent_type_shared_by_several_nodes() {
+    let servers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    all_scenarios(|| {
+        let servers = servers.clone();
+        async move {
+            let a = riak_server::RiakServer::start().await;
+            let b = a.join().await;
+            let config = riak_server::consistent_config(&[&a, &b]);
+            servers.lock().unwrap().push((a, b));
+            let shared: Arc<dyn MessageStore> = Arc::new(RiakStore::new(config.clone()).unwrap());
+            let connect: Connect = Arc::new(move || {
+                Arc::new(RiakStore::new(config.clone()).unwrap()) as Arc<dyn MessageStore>
+            });
+            (shared, connect)
+        }
     })
     .await;
 }
