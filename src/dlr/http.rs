@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::config::DlrThrowerConfig;
 use super::outcome::{AttemptError, DlrOutcome, OutcomeSink, log_outcome};
 use super::policy::{DestinationRefused, PolicyResolver};
-use super::queue::{DlrQueue, QueueError};
+use super::queue::{DlrQueue, EmbeddedQueue, Leased, QueueError, RetryPlace, Ticket};
 use super::value::{Dlr, DlrMethod};
 use super::{DlrThrower, ThrowError};
 
@@ -32,15 +32,28 @@ const BODY_IN_ERROR: usize = 256;
 #[must_use]
 pub struct HttpDlrThrowerBuilder {
     config: DlrThrowerConfig,
-    queue: Option<PathBuf>,
+    queue: Option<QueueChoice>,
     sink: Option<OutcomeSink>,
+}
+
+enum QueueChoice {
+    Embedded(PathBuf),
+    Custom(Arc<dyn DlrQueue>),
 }
 
 impl HttpDlrThrowerBuilder {
     /// Keeps pending DLRs in a durable queue at `path` (created if missing); DLRs a previous run
     /// left there are resumed by [`build`](Self::build) with their remaining attempts and delay.
     pub fn queue(mut self, path: impl Into<PathBuf>) -> Self {
-        self.queue = Some(path.into());
+        self.queue = Some(QueueChoice::Embedded(path.into()));
+        self
+    }
+
+    /// Keeps pending DLRs in `queue` (for instance a RabbitMQ queue shared by several nodes,
+    /// `AmqpDlrQueue` with the `dlr-amqp` feature); DLRs it hands out are attempted on this
+    /// node as they come. Replaces [`queue`](Self::queue).
+    pub fn queue_with(mut self, queue: Arc<dyn DlrQueue>) -> Self {
+        self.queue = Some(QueueChoice::Custom(queue));
         self
     }
 
@@ -65,13 +78,24 @@ impl HttpDlrThrowerBuilder {
             })
             .build()
             .map_err(|e| BuildError::Client(e.to_string()))?;
-        let (queue, resumed) = match &self.queue {
-            Some(path) => {
-                let (q, resumed) = DlrQueue::open(path).await.map_err(BuildError::Queue)?;
-                (Some(q), resumed)
+        let mut resumed = Vec::new();
+        let (queue, dispatch): (Option<Arc<dyn DlrQueue>>, bool) = match self.queue {
+            Some(QueueChoice::Embedded(path)) => {
+                let q = EmbeddedQueue::open(&path)
+                    .await
+                    .map_err(BuildError::Queue)?;
+                resumed.reserve(q.resumed());
+                // Everything the file held is handed out at once: take it now, so that
+                // `pending` counts it as soon as the thrower is built.
+                while let Some(leased) = q.next().await {
+                    resumed.push(leased);
+                }
+                (Some(Arc::new(q)), false)
             }
-            None => (None, Vec::new()),
+            Some(QueueChoice::Custom(q)) => (Some(q), true),
+            None => (None, false),
         };
+        let (stop, stopped) = tokio::sync::oneshot::channel();
         let inner = Arc::new(Inner {
             client,
             overall: Semaphore::new(self.config.max_concurrency),
@@ -81,19 +105,20 @@ impl HttpDlrThrowerBuilder {
             idle: Notify::new(),
             queue,
             config: self.config,
+            _stop: stop,
         });
         if !resumed.is_empty() {
             tracing::info!(count = resumed.len(), "resuming DLRs from the queue");
         }
-        let now = SystemTime::now();
-        for r in resumed {
-            let wait = r.next_attempt.duration_since(now).unwrap_or(Duration::ZERO);
-            inner.spawn(Job {
-                dlr: r.dlr,
-                key: Some(r.key),
-                attempts: r.attempts,
-                not_before: Some(Instant::now() + wait),
-            });
+        for leased in resumed {
+            inner.spawn(Job::leased(leased));
+        }
+        if dispatch && let Some(q) = &inner.queue {
+            tokio::spawn(dispatch_leases(
+                Arc::clone(q),
+                Arc::downgrade(&inner),
+                stopped,
+            ));
         }
         Ok(HttpDlrThrower { inner })
     }
@@ -142,12 +167,14 @@ impl HttpDlrThrower {
         }
     }
 
-    /// DLRs accepted whose outcome has not been reported yet.
+    /// DLRs this node holds whose outcome has not been reported yet. With a queue shared by
+    /// several nodes, DLRs waiting in the queue (or held by another node) are not counted.
     pub fn pending(&self) -> usize {
         self.inner.pending.load(Ordering::Acquire)
     }
 
-    /// Waits until every accepted DLR has had its outcome reported.
+    /// Waits until every DLR this node holds has had its outcome reported (or, with a shared
+    /// queue, was handed back to the queue for a later attempt).
     pub async fn idle(&self) {
         loop {
             let notified = self.inner.idle.notified();
@@ -180,19 +207,18 @@ impl DlrThrower for HttpDlrThrower {
         if let Err(source) = inner.check_literal(&dlr.url) {
             return Err(ThrowError::Refused { source, id: dlr.id });
         }
-        let key = match &inner.queue {
-            Some(q) => {
-                let key = q.next_key();
-                if let Err(source) = q.put(key, &dlr, 0, SystemTime::now()).await {
-                    return Err(ThrowError::Queue { id: dlr.id, source });
-                }
-                Some(key)
-            }
+        let ticket = match &inner.queue {
+            Some(q) => match q.push(&dlr).await {
+                Ok(Some(ticket)) => Some(ticket),
+                // The queue hands it out through `next`, here or on another node.
+                Ok(None) => return Ok(()),
+                Err(source) => return Err(ThrowError::Queue { id: dlr.id, source }),
+            },
             None => None,
         };
         inner.spawn(Job {
             dlr,
-            key,
+            ticket,
             attempts: 0,
             not_before: None,
         });
@@ -208,7 +234,9 @@ struct Inner {
     sink: OutcomeSink,
     pending: AtomicUsize,
     idle: Notify,
-    queue: Option<DlrQueue>,
+    queue: Option<Arc<dyn DlrQueue>>,
+    /// Dropped with the thrower, which stops the task handing out the queue's DLRs.
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 /// One destination's limits.
@@ -219,11 +247,48 @@ struct HostGate {
 
 struct Job {
     dlr: Dlr,
-    /// The DLR's key in the durable queue.
-    key: Option<u64>,
+    /// The DLR's handle in the durable queue.
+    ticket: Option<Ticket>,
     /// Attempts already started, across restarts.
     attempts: u32,
     not_before: Option<Instant>,
+}
+
+impl Job {
+    fn leased(leased: Leased) -> Self {
+        let now = SystemTime::now();
+        let not_before = leased.not_before.map(|at| {
+            let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
+            Instant::now()
+                .checked_add(wait)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365))
+        });
+        Self {
+            dlr: leased.dlr,
+            ticket: Some(leased.ticket),
+            attempts: leased.attempts,
+            not_before,
+        }
+    }
+}
+
+/// Takes the DLRs a shared queue hands to this node and starts each one, until the thrower is
+/// dropped or the queue hands out no more.
+async fn dispatch_leases(
+    queue: Arc<dyn DlrQueue>,
+    inner: std::sync::Weak<Inner>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        let leased = tokio::select! {
+            leased = queue.next() => leased,
+            _ = &mut stopped => return,
+        };
+        let (Some(leased), Some(inner)) = (leased, inner.upgrade()) else {
+            return;
+        };
+        inner.spawn(Job::leased(leased));
+    }
 }
 
 /// Counts a DLR as pending from spawn until its task ends, however it ends.
@@ -309,21 +374,44 @@ impl Inner {
     /// Records the attempt count and next-attempt time before the attempt is made, so that an
     /// attempt cut short by a crash still counts against the budget.
     async fn persist(&self, job: &Job, delay: Duration) {
-        if let (Some(q), Some(key)) = (&self.queue, job.key)
-            && let Err(e) = q
-                .put(key, &job.dlr, job.attempts, SystemTime::now() + delay)
-                .await
-        {
-            // Delivery goes on from memory; only crash safety for this DLR is lost.
-            tracing::error!(id = %job.dlr.id, error = %e, "DLR queue update failed");
+        if let (Some(q), Some(ticket)) = (&self.queue, job.ticket) {
+            let now = SystemTime::now();
+            let at = now.checked_add(delay).unwrap_or(now);
+            if let Err(e) = q.attempt_starts(ticket, &job.dlr, job.attempts, at).await {
+                // Delivery goes on from memory; only crash safety for this DLR is lost.
+                tracing::error!(id = %job.dlr.id, error = %e, "DLR queue update failed");
+            }
+        }
+    }
+
+    /// Hands a failed DLR to its queue for the retry; `false` when the queue keeps it from now
+    /// on (or still holds it after an error), so this node lets it go.
+    async fn retry_here(&self, job: &Job, delay: Duration) -> bool {
+        let (Some(q), Some(ticket)) = (&self.queue, job.ticket) else {
+            return true;
+        };
+        match q.retry(ticket, &job.dlr, job.attempts, delay).await {
+            Ok(RetryPlace::Here) => true,
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(
+                    id = %job.dlr.id, error = %e,
+                    "DLR queue could not take the retry; the queue hands the DLR out again"
+                );
+                false
+            }
         }
     }
 
     async fn finish(&self, job: Job, result: Result<(), AttemptError>) {
-        if let (Some(q), Some(key)) = (&self.queue, job.key)
-            && let Err(e) = q.remove(key).await
+        if let (Some(q), Some(ticket)) = (&self.queue, job.ticket)
+            && let Err(e) = q.finish(ticket).await
         {
-            tracing::error!(id = %job.dlr.id, error = %e, "DLR queue removal failed; it may be sent again after a restart");
+            tracing::warn!(
+                id = %job.dlr.id, error = %e,
+                "DLR queue could not record the outcome; the queue hands the DLR out again"
+            );
+            return;
         }
         let outcome = match result {
             Ok(()) => DlrOutcome::Acknowledged {
@@ -461,7 +549,9 @@ async fn run(guard: PendingGuard, mut job: Job) {
                     id = %job.dlr.id, attempt = job.attempts, error = %e, ?delay,
                     "DLR attempt failed; will retry"
                 );
-                Box::pin(this.persist(&job, delay)).await;
+                if !Box::pin(this.retry_here(&job, delay)).await {
+                    return;
+                }
                 job.not_before = Some(Instant::now() + delay);
             }
         }
