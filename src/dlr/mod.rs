@@ -23,6 +23,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "dlr-amqp")]
+mod amqp;
 mod config;
 mod http;
 mod outcome;
@@ -30,6 +32,8 @@ mod policy;
 mod queue;
 mod value;
 
+#[cfg(feature = "dlr-amqp")]
+pub use amqp::{AmqpConfigError, AmqpDlrQueue, AmqpQueueConfig};
 pub use config::{AckRule, Backoff, DlrConfigError, DlrThrowerConfig, JasminCfgNotes};
 pub use http::{BuildError, HttpDlrThrower, HttpDlrThrowerBuilder};
 pub use outcome::{AttemptError, DlrOutcome, OutcomeSink, log_outcome};
