@@ -369,7 +369,12 @@ fn persistent(id: &str) -> BasicProperties {
 
 #[async_trait::async_trait]
 impl DlrQueue for AmqpDlrQueue {
-    async fn push(&self, dlr: &Dlr) -> Result<Option<Ticket>, QueueError> {
+    async fn push(
+        &self,
+        dlr: &Dlr,
+        _first_attempt: Option<SystemTime>,
+    ) -> Result<Option<Ticket>, QueueError> {
+        // The DLR goes to whichever node takes it from the queue; none is attempting it yet.
         let body = encode(dlr, 0, SystemTime::now()).map_err(|e| QueueError::Refused {
             queue: self.shared.shown.clone(),
             reason: format!("encode: {e}"),

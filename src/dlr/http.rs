@@ -207,22 +207,55 @@ impl DlrThrower for HttpDlrThrower {
         if let Err(source) = inner.check_literal(&dlr.url) {
             return Err(ThrowError::Refused { source, id: dlr.id });
         }
-        let ticket = match &inner.queue {
-            Some(q) => match q.push(&dlr).await {
-                Ok(Some(ticket)) => Some(ticket),
-                // The queue hands it out through `next`, here or on another node.
-                Ok(None) => return Ok(()),
-                Err(source) => return Err(ThrowError::Queue { id: dlr.id, source }),
-            },
-            None => None,
+        let Some(q) = &inner.queue else {
+            inner.spawn(Job {
+                dlr,
+                ticket: None,
+                attempts: 0,
+                counted: false,
+                scheduled: None,
+                not_before: None,
+            });
+            return Ok(());
         };
-        inner.spawn(Job {
-            dlr,
-            ticket,
-            attempts: 0,
-            not_before: None,
+        // With a permit free at once, the first attempt is counted in the same write that
+        // stores the DLR (one commit instead of two before the first attempt).
+        let dest = destination_key(&dlr.url);
+        let gate = inner.gate(&dest);
+        let scheduled = gate.scheduled.try_acquire().map(|p| p.forget()).is_ok();
+        let first = scheduled.then(|| {
+            let now = SystemTime::now();
+            now.checked_add(inner.config.delay_after(1)).unwrap_or(now)
         });
-        Ok(())
+        let pushed = q.push(&dlr, first).await;
+        let unschedule = |gate: Arc<HostGate>| {
+            if scheduled {
+                gate.scheduled.add_permits(1);
+            }
+            inner.release_gate(&dest, gate);
+        };
+        match pushed {
+            Ok(Some(ticket)) => {
+                inner.spawn(Job {
+                    dlr,
+                    ticket: Some(ticket),
+                    attempts: u32::from(scheduled),
+                    counted: scheduled,
+                    scheduled: scheduled.then_some(gate),
+                    not_before: None,
+                });
+                Ok(())
+            }
+            // The queue hands it out through `next`, here or on another node.
+            Ok(None) => {
+                unschedule(gate);
+                Ok(())
+            }
+            Err(source) => {
+                unschedule(gate);
+                Err(ThrowError::Queue { id: dlr.id, source })
+            }
+        }
     }
 }
 
@@ -242,6 +275,8 @@ struct Inner {
 /// One destination's limits.
 struct HostGate {
     slots: Semaphore,
+    /// DLRs whose next attempt is counted in the durable queue while they wait for a slot.
+    scheduled: Semaphore,
     next_slot: Mutex<Instant>,
 }
 
@@ -249,8 +284,12 @@ struct Job {
     dlr: Dlr,
     /// The DLR's handle in the durable queue.
     ticket: Option<Ticket>,
-    /// Attempts already started, across restarts.
+    /// Attempts already started, across restarts (with `counted`, the next one included).
     attempts: u32,
+    /// The next attempt is already counted in `attempts` and in the queue.
+    counted: bool,
+    /// The destination whose `scheduled` permit this DLR holds.
+    scheduled: Option<Arc<HostGate>>,
     not_before: Option<Instant>,
 }
 
@@ -267,6 +306,8 @@ impl Job {
             dlr: leased.dlr,
             ticket: Some(leased.ticket),
             attempts: leased.attempts,
+            counted: false,
+            scheduled: None,
             not_before,
         }
     }
@@ -342,6 +383,7 @@ impl Inner {
         }
         let gate = Arc::new(HostGate {
             slots: Semaphore::new(self.config.max_per_host),
+            scheduled: Semaphore::new(self.config.max_per_host),
             next_slot: Mutex::new(Instant::now()),
         });
         hosts.insert(dest.to_owned(), Arc::clone(&gate));
@@ -355,6 +397,7 @@ impl Inner {
         // destination is kept until its next slot has passed, or the limit would reset.
         let unused = Arc::strong_count(&gate) == 2
             && gate.slots.available_permits() == self.config.max_per_host
+            && gate.scheduled.available_permits() == self.config.max_per_host
             && *gate.next_slot.lock().unwrap_or_else(|p| p.into_inner()) <= Instant::now();
         if unused {
             hosts.remove(dest);
@@ -502,7 +545,7 @@ async fn run(guard: PendingGuard, mut job: Job) {
     let this: &Inner = &guard.0;
     let dest = destination_key(&job.dlr.url);
     let max_attempts = this.config.max_attempts();
-    if job.attempts >= max_attempts {
+    if job.attempts >= max_attempts && !job.counted {
         // Resumed after a crash during its last permitted attempt.
         return Box::pin(this.finish(job, Err(AttemptError::Interrupted))).await;
     }
@@ -511,6 +554,20 @@ async fn run(guard: PendingGuard, mut job: Job) {
             tokio::time::sleep_until(at).await;
         }
         let gate = this.gate(&dest);
+        if this.queue.is_some() && !job.counted {
+            // The attempt is counted in the queue before it is made, and before the DLR waits
+            // for a slot, so that no slot stays idle while the write commits. A DLR counted this
+            // way holds a permit of its destination's `scheduled` limit until it has its slot:
+            // a crash can cost at most that many waiting DLRs an attempt they did not make.
+            let Ok(permit) = gate.scheduled.acquire().await else {
+                return;
+            };
+            permit.forget();
+            job.scheduled = Some(Arc::clone(&gate));
+            job.attempts += 1;
+            job.counted = true;
+            Box::pin(this.persist(&job, this.config.delay_after(job.attempts))).await;
+        }
         let result = {
             let Ok(_host) = gate.slots.acquire().await else {
                 return;
@@ -527,15 +584,17 @@ async fn run(guard: PendingGuard, mut job: Job) {
             let Ok(_overall) = this.overall.acquire().await else {
                 return;
             };
-            job.attempts += 1;
+            if let Some(scheduled) = job.scheduled.take() {
+                scheduled.scheduled.add_permits(1);
+            }
+            if job.counted {
+                job.counted = false;
+            } else {
+                job.attempts += 1;
+            }
             // Boxed so that a DLR waiting for its turn carries a pointer to the (large)
             // request future rather than room for it.
-            Box::pin(async {
-                this.persist(&job, this.config.delay_after(job.attempts))
-                    .await;
-                this.attempt(&job.dlr).await
-            })
-            .await
+            Box::pin(this.attempt(&job.dlr)).await
         };
         this.release_gate(&dest, gate);
         match result {

@@ -66,10 +66,17 @@ pub enum RetryPlace {
 /// start-up, or pushed by another node) come from [`next`](Self::next).
 #[async_trait::async_trait]
 pub trait DlrQueue: Send + Sync + 'static {
-    /// Durably stores a new DLR (no attempt made yet). `Ok(Some(ticket))`: this node attempts it
-    /// now; `Ok(None)`: the queue will hand it out through [`next`](Self::next), maybe to
-    /// another node. An error means the DLR was not stored.
-    async fn push(&self, dlr: &Dlr) -> Result<Option<Ticket>, QueueError>;
+    /// Durably stores a new DLR (no attempt made yet). With `first_attempt` set, the first
+    /// attempt starts as soon as the DLR is stored, and is counted in the same write as
+    /// [`attempt_starts`](Self::attempt_starts) would count it (a retry would be due at that
+    /// time). `Ok(Some(ticket))`: this node attempts it now; `Ok(None)`: the queue will hand it
+    /// out through [`next`](Self::next), maybe to another node. An error means the DLR was not
+    /// stored.
+    async fn push(
+        &self,
+        dlr: &Dlr,
+        first_attempt: Option<SystemTime>,
+    ) -> Result<Option<Ticket>, QueueError>;
 
     /// The next DLR the queue hands to this node; `None` once it will hand out no more (the
     /// thrower then stops asking).
@@ -425,9 +432,17 @@ impl EmbeddedQueue {
 
 #[async_trait::async_trait]
 impl DlrQueue for EmbeddedQueue {
-    async fn push(&self, dlr: &Dlr) -> Result<Option<Ticket>, QueueError> {
+    async fn push(
+        &self,
+        dlr: &Dlr,
+        first_attempt: Option<SystemTime>,
+    ) -> Result<Option<Ticket>, QueueError> {
         let key = self.file.next_key();
-        self.file.put(key, dlr, 0, SystemTime::now()).await?;
+        let (attempts, at) = match first_attempt {
+            Some(retry_at) => (1, retry_at),
+            None => (0, SystemTime::now()),
+        };
+        self.file.put(key, dlr, attempts, at).await?;
         Ok(Some(Ticket(key)))
     }
 
