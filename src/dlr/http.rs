@@ -25,6 +25,11 @@ use super::{DlrThrower, ThrowError};
 /// The `User-Agent` the thrower sends.
 const USER_AGENT: &str = concat!("redeliver/", env!("CARGO_PKG_VERSION"), " (DLR thrower)");
 
+/// DLRs per destination slot that may have their next attempt counted while they wait for one.
+/// Sustaining a rate R with commits of latency L needs about R × L of them; a crash can cost each
+/// of them one attempt it did not make.
+const SCHEDULED_PER_SLOT: usize = 4;
+
 /// How much of a non-acknowledging body is kept in an [`AttemptError`].
 const BODY_IN_ERROR: usize = 256;
 
@@ -383,11 +388,20 @@ impl Inner {
         }
         let gate = Arc::new(HostGate {
             slots: Semaphore::new(self.config.max_per_host),
-            scheduled: Semaphore::new(self.config.max_per_host),
+            scheduled: Semaphore::new(self.scheduled_limit()),
             next_slot: Mutex::new(Instant::now()),
         });
         hosts.insert(dest.to_owned(), Arc::clone(&gate));
         gate
+    }
+
+    /// DLRs per destination whose next attempt may be counted in the durable queue while they
+    /// wait for a slot: enough to cover a few commits' time at full speed.
+    fn scheduled_limit(&self) -> usize {
+        self.config
+            .max_per_host
+            .saturating_mul(SCHEDULED_PER_SLOT)
+            .min(Semaphore::MAX_PERMITS)
     }
 
     /// Forgets an idle destination so that the map stays as small as the set of busy ones.
@@ -397,7 +411,7 @@ impl Inner {
         // destination is kept until its next slot has passed, or the limit would reset.
         let unused = Arc::strong_count(&gate) == 2
             && gate.slots.available_permits() == self.config.max_per_host
-            && gate.scheduled.available_permits() == self.config.max_per_host
+            && gate.scheduled.available_permits() == self.scheduled_limit()
             && *gate.next_slot.lock().unwrap_or_else(|p| p.into_inner()) <= Instant::now();
         if unused {
             hosts.remove(dest);
