@@ -210,28 +210,22 @@ async fn throw_all(thrower: &HttpDlrThrower, url: &url::Url, count: u64, thrower
         .await;
 }
 
-/// The same requests as the thrower's, `CONCURRENCY` in flight, each response checked.
-async fn bare_batch(client: &reqwest::Client, url: &url::Url, count: u64) {
-    let ok = futures::stream::iter(0..count)
-        .map(|n| {
-            let d = dlr(url, n);
-            let req = client
-                .post(d.url.clone())
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("accept", "text/plain")
-                .body(d.form_body());
-            async move {
-                let resp = req.send().await.ok()?;
-                let status = resp.status().as_u16();
-                let body = resp.bytes().await.ok()?;
-                (status == 200 && body.trim_ascii() == b"ACK/Jasmin").then_some(())
-            }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .filter(|r| futures::future::ready(r.is_some()))
-        .count()
-        .await;
-    assert_eq!(ok as u64, count);
+/// One request as the thrower makes it; whether it was acknowledged.
+async fn bare_one(client: &reqwest::Client, url: &url::Url, n: u64) -> bool {
+    let d = dlr(url, n);
+    let req = client
+        .post(d.url.clone())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/plain")
+        .body(d.form_body());
+    let Ok(resp) = req.send().await else {
+        return false;
+    };
+    let status = resp.status().as_u16();
+    let Ok(body) = resp.bytes().await else {
+        return false;
+    };
+    status == 200 && body.trim_ascii() == b"ACK/Jasmin"
 }
 
 /// The durable queue against the bare loop in one run: the two sides alternate in short
@@ -239,7 +233,7 @@ async fn bare_batch(client: &reqwest::Client, url: &url::Url, count: u64) {
 /// other work slows both sides of a pair alike. Prints the median ratio and its range.
 fn interleaved(filter: Option<&str>) {
     const PAIRS: usize = 11;
-    const SLICE_DLRS: u64 = 2000;
+    const SLICE: Duration = Duration::from_millis(750);
     if filter.is_some_and(|f| !"dlr_thrower/interleaved".contains(f)) {
         return;
     }
@@ -270,22 +264,59 @@ fn interleaved(filter: Option<&str>) {
                 .build(),
         )
         .expect("durable thrower");
+    // Each side runs for one slice: the bare loop with `CONCURRENCY` requests in flight, the
+    // durable thrower with `throwers` tasks throwing until the slice ends, then until every DLR
+    // it took is acknowledged (that wait counts in its time).
     let bare_rate = || {
         client_rt.block_on(async {
             let started = std::time::Instant::now();
-            bare_batch(&bare, &url, SLICE_DLRS).await;
-            SLICE_DLRS as f64 / started.elapsed().as_secs_f64()
+            let deadline = started + SLICE;
+            let tasks: Vec<_> = (0..CONCURRENCY)
+                .map(|_| {
+                    let (client, url) = (bare.clone(), url.clone());
+                    tokio::spawn(async move {
+                        let mut done = 0u64;
+                        while std::time::Instant::now() < deadline {
+                            assert!(bare_one(&client, &url, done).await, "not acknowledged");
+                            done += 1;
+                        }
+                        done
+                    })
+                })
+                .collect();
+            let mut done = 0;
+            for t in futures::future::join_all(tasks).await {
+                done += t.expect("bare task");
+            }
+            done as f64 / started.elapsed().as_secs_f64()
         })
     };
     let durable_rate = |throwers: usize| {
         client_rt.block_on(async {
             let started = std::time::Instant::now();
+            let deadline = started + SLICE;
             let before = acked.load(Ordering::Relaxed);
-            throw_all(&durable, &url, SLICE_DLRS, throwers).await;
+            let tasks: Vec<_> = (0..throwers)
+                .map(|_| {
+                    let (thrower, url) = (durable.clone(), url.clone());
+                    tokio::spawn(async move {
+                        let mut thrown = 0u64;
+                        while std::time::Instant::now() < deadline {
+                            thrower.throw(dlr(&url, thrown)).await.expect("accepted");
+                            thrown += 1;
+                        }
+                        thrown
+                    })
+                })
+                .collect();
+            let mut thrown = 0;
+            for t in futures::future::join_all(tasks).await {
+                thrown += t.expect("throwing task");
+            }
             durable.idle().await;
             // Every DLR of the slice acknowledged, none lost or counted twice.
-            assert_eq!(acked.load(Ordering::Relaxed) - before, SLICE_DLRS);
-            SLICE_DLRS as f64 / started.elapsed().as_secs_f64()
+            assert_eq!(acked.load(Ordering::Relaxed) - before, thrown);
+            thrown as f64 / started.elapsed().as_secs_f64()
         })
     };
     // Warm-up: connections, the queue file's pages.
@@ -312,7 +343,7 @@ fn interleaved(filter: Option<&str>) {
             .map(|(d, b)| d / b)
             .collect();
         println!(
-            "dlr_thrower/interleaved: {PAIRS} pairs of {SLICE_DLRS}-DLR slices, {CONCURRENCY} in \
+            "dlr_thrower/interleaved: {PAIRS} pairs of {SLICE:?} slices, {CONCURRENCY} in \
              flight, {throwers} throwing"
         );
         for (what, values, decimals) in [

@@ -19,8 +19,9 @@
 //!  <queue>.unreadable  durable; messages whose body is not a DLR are parked here
 //! ```
 //!
-//! Delays are rounded to one of ten steps per decade (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10ⁿ
-//! milliseconds), so that a backoff with jitter declares a bounded number of wait queues.
+//! Delays are rounded up to one of ten steps per decade (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10ⁿ
+//! milliseconds, at most 2³² − 1 ms, about 49 days), so that a backoff with jitter declares a
+//! bounded number of wait queues.
 //!
 //! # Guarantees
 //!
@@ -191,24 +192,29 @@ fn redacted(url: &str) -> String {
     }
 }
 
-/// Milliseconds rounded up to one of ten steps per decade.
+/// The longest wait a wait queue holds, in milliseconds (about 49 days): longer delays are cut to
+/// it.
+const MAX_WAIT_MS: u64 = u32::MAX as u64;
+
+/// Milliseconds rounded up to one of ten steps per decade, at most [`MAX_WAIT_MS`].
 fn rounded_ms(delay: Duration) -> u64 {
     const STEPS: [u64; 10] = [10, 12, 15, 20, 25, 30, 40, 50, 60, 80];
-    let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+    let ms = u64::try_from(delay.as_millis())
+        .unwrap_or(u64::MAX)
+        .min(MAX_WAIT_MS);
     if ms <= 10 {
         return ms;
     }
     let mut scale = 1u64;
-    while ms > 80u64.saturating_mul(scale) && scale < 1_000_000_000_000 {
+    while ms > 80 * scale {
         scale *= 10;
     }
-    for step in STEPS {
-        let v = step.saturating_mul(scale);
-        if v >= ms {
-            return v;
-        }
-    }
-    100u64.saturating_mul(scale)
+    STEPS
+        .iter()
+        .map(|step| step * scale)
+        .find(|v| *v >= ms)
+        .unwrap_or(100 * scale)
+        .min(MAX_WAIT_MS)
 }
 
 /// Why an [`AmqpDlrQueue`] could not be set up.
@@ -801,7 +807,11 @@ mod tests {
         assert_eq!(ms(30_000), 30_000);
         assert_eq!(ms(31_000), 40_000);
         assert_eq!(ms(999_999), 1_000_000);
-        assert!(rounded_ms(Duration::MAX) >= u64::MAX / 100);
+        assert_eq!(rounded_ms(Duration::MAX), MAX_WAIT_MS);
+        assert_eq!(rounded_ms(Duration::from_millis(MAX_WAIT_MS - 5)), MAX_WAIT_MS);
+        for m in [11, 99, 101, 4_321, 86_400_000, 1 << 31] {
+            assert!(ms(m) >= m && ms(m) <= m + m / 4, "{m} -> {}", ms(m));
+        }
         let distinct: HashSet<u64> = (1..=600_000).step_by(7).map(ms).collect();
         assert!(distinct.len() < 70, "{}", distinct.len());
     }
