@@ -8,6 +8,9 @@
 //! ([`AckRule`]), otherwise sends it again after `retry_delay`, up to `max_retries` times, and
 //! reports every DLR's end as a [`DlrOutcome`]. With a queue path it keeps each DLR, its attempt
 //! count and next-attempt time on disk, so a crash neither loses DLRs nor resets their budget.
+//! The thrower reaches its queue through the [`DlrQueue`] trait; with the `dlr-amqp` feature,
+//! `AmqpDlrQueue` keeps the queue in RabbitMQ instead, shared by several thrower nodes (its
+//! module documentation shows the topology it declares).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
