@@ -808,7 +808,10 @@ mod tests {
         assert_eq!(ms(31_000), 40_000);
         assert_eq!(ms(999_999), 1_000_000);
         assert_eq!(rounded_ms(Duration::MAX), MAX_WAIT_MS);
-        assert_eq!(rounded_ms(Duration::from_millis(MAX_WAIT_MS - 5)), MAX_WAIT_MS);
+        assert_eq!(
+            rounded_ms(Duration::from_millis(MAX_WAIT_MS - 5)),
+            MAX_WAIT_MS
+        );
         for m in [11, 99, 101, 4_321, 86_400_000, 1 << 31] {
             assert!(ms(m) >= m && ms(m) <= m + m / 4, "{m} -> {}", ms(m));
         }
