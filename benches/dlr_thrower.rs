@@ -1,6 +1,7 @@
 //! DLRs per second to a local receiver that acknowledges, for `HttpDlrThrower` (in memory and
 //! with the durable queue) against a bare reqwest loop making the same requests in the same run;
-//! then the memory each pending DLR costs.
+//! then the memory each pending DLR costs; then `dlr_thrower/interleaved`, the durable queue and
+//! the bare loop alternating in short slices, with the median of the per-pair ratios.
 
 #[path = "../tests/support/dlr_receiver.rs"]
 mod receiver;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use futures::StreamExt;
 use receiver::{Receiver, Recording, Reply};
 use redeliver::dlr::{Dlr, DlrMethod, DlrThrower, DlrThrowerConfig, HttpDlrThrower};
@@ -46,6 +47,8 @@ static GLOBAL: Counting = Counting;
 const BATCH: u64 = 2000;
 /// Requests in flight, for both the thrower and the bare loop.
 const CONCURRENCY: usize = 64;
+/// Tasks throwing into the durable thrower at once.
+const THROWERS: usize = 256;
 
 fn runtime(threads: usize) -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -89,15 +92,7 @@ fn throughput(c: &mut Criterion) {
         .expect("receiver");
     let url: url::Url = rcv.url("/dlr").parse().expect("url");
 
-    let bare = client_rt.block_on(async {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .pool_max_idle_per_host(CONCURRENCY)
-            .tcp_nodelay(true)
-            .build()
-            .expect("client")
-    });
+    let bare = bare_client(&client_rt);
     let acked = Arc::new(AtomicU64::new(0));
     let a = Arc::clone(&acked);
     let thrower = client_rt
@@ -112,17 +107,15 @@ fn throughput(c: &mut Criterion) {
         )
         .expect("thrower");
     let dir = tempfile::tempdir().expect("tempdir");
-    let durable_outcomes = Arc::new(AtomicU64::new(0));
     let durable_acked = Arc::new(AtomicU64::new(0));
-    let (o, a) = (Arc::clone(&durable_outcomes), Arc::clone(&durable_acked));
+    let da = Arc::clone(&durable_acked);
     let durable = client_rt
         .block_on(
             HttpDlrThrower::builder(config())
                 .queue(dir.path().join("bench.redb"))
-                .on_outcome(move |outcome| {
-                    o.fetch_add(1, Ordering::Relaxed);
-                    if outcome.is_acknowledged() {
-                        a.fetch_add(1, Ordering::Relaxed);
+                .on_outcome(move |o| {
+                    if o.is_acknowledged() {
+                        da.fetch_add(1, Ordering::Relaxed);
                     }
                 })
                 .build(),
@@ -198,29 +191,230 @@ fn throughput(c: &mut Criterion) {
 
     group.bench_function("http_dlr_thrower_durable_queue", |b| {
         b.to_async(&client_rt).iter(|| async {
-            let outcomes_before = durable_outcomes.load(Ordering::Relaxed);
-            let acked_before = durable_acked.load(Ordering::Relaxed);
-            futures::stream::iter(0..BATCH)
-                .for_each_concurrent(256, |n| {
-                    let t = &durable;
-                    let d = dlr(&url, n);
-                    async move { t.throw(d).await.expect("accepted") }
-                })
-                .await;
+            let before = durable_acked.load(Ordering::Relaxed);
+            throw_all(&durable, &url, BATCH, THROWERS).await;
             durable.idle().await;
-            assert_eq!(
-                durable_outcomes.load(Ordering::Relaxed) - outcomes_before,
-                BATCH,
-                "every DLR thrown through the durable queue got an outcome"
-            );
-            assert_eq!(
-                durable_acked.load(Ordering::Relaxed) - acked_before,
-                BATCH,
-                "every DLR thrown through the durable queue was acknowledged"
-            );
+            assert_eq!(durable_acked.load(Ordering::Relaxed) - before, BATCH);
         })
     });
     group.finish();
+}
+
+/// Throws `count` DLRs from many tasks at once, as a gateway's connections do.
+async fn throw_all(thrower: &HttpDlrThrower, url: &url::Url, count: u64, throwers: usize) {
+    futures::stream::iter(0..count)
+        .for_each_concurrent(throwers, |n| {
+            let d = dlr(url, n);
+            async move { thrower.throw(d).await.expect("accepted") }
+        })
+        .await;
+}
+
+/// One request as the thrower makes it; whether it was acknowledged.
+async fn bare_one(client: &reqwest::Client, url: &url::Url, n: u64) -> bool {
+    let d = dlr(url, n);
+    let req = client
+        .post(d.url.clone())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/plain")
+        .body(d.form_body());
+    let Ok(resp) = req.send().await else {
+        return false;
+    };
+    let status = resp.status().as_u16();
+    let Ok(body) = resp.bytes().await else {
+        return false;
+    };
+    status == 200 && body.trim_ascii() == b"ACK/Jasmin"
+}
+
+/// The durable queue against the bare loop in one run: the two sides alternate in short
+/// slices (one batch each) and the ratio is taken pair by pair, so that a machine shared with
+/// other work slows both sides of a pair alike. Prints the median ratio and its range.
+fn interleaved(filter: Option<&str>) {
+    const PAIRS: usize = 11;
+    const SLICE: Duration = Duration::from_millis(750);
+    if filter.is_some_and(|f| !"dlr_thrower/interleaved".contains(f)) {
+        return;
+    }
+    let server = runtime(1);
+    let client_rt = runtime(1);
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let rcv = server
+        .block_on(Receiver::start_on(
+            any,
+            receiver::always_ack(),
+            Recording::Nothing,
+        ))
+        .expect("receiver");
+    let url: url::Url = rcv.url("/dlr").parse().expect("url");
+    let bare = bare_client(&client_rt);
+    let acked = Arc::new(AtomicU64::new(0));
+    let a = Arc::clone(&acked);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let durable = client_rt
+        .block_on(
+            HttpDlrThrower::builder(config())
+                .queue(dir.path().join("interleaved.redb"))
+                .on_outcome(move |o| {
+                    if o.is_acknowledged() {
+                        a.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+                .build(),
+        )
+        .expect("durable thrower");
+    // Each side runs for one slice: the bare loop with `CONCURRENCY` requests in flight, the
+    // durable thrower with `throwers` tasks throwing until the slice ends, then until every DLR
+    // it took is acknowledged (that wait counts in its time).
+    let bare_rate = || {
+        client_rt.block_on(async {
+            let started = std::time::Instant::now();
+            let deadline = started + SLICE;
+            let tasks: Vec<_> = (0..CONCURRENCY)
+                .map(|_| {
+                    let (client, url) = (bare.clone(), url.clone());
+                    tokio::spawn(async move {
+                        let mut done = 0u64;
+                        while std::time::Instant::now() < deadline {
+                            assert!(bare_one(&client, &url, done).await, "not acknowledged");
+                            done += 1;
+                        }
+                        done
+                    })
+                })
+                .collect();
+            let mut done = 0;
+            for t in futures::future::join_all(tasks).await {
+                done += t.expect("bare task");
+            }
+            done as f64 / started.elapsed().as_secs_f64()
+        })
+    };
+    let durable_rate = |throwers: usize| {
+        client_rt.block_on(async {
+            let started = std::time::Instant::now();
+            let deadline = started + SLICE;
+            let before = acked.load(Ordering::Relaxed);
+            let tasks: Vec<_> = (0..throwers)
+                .map(|_| {
+                    let (thrower, url) = (durable.clone(), url.clone());
+                    tokio::spawn(async move {
+                        let mut thrown = 0u64;
+                        while std::time::Instant::now() < deadline {
+                            thrower.throw(dlr(&url, thrown)).await.expect("accepted");
+                            thrown += 1;
+                        }
+                        thrown
+                    })
+                })
+                .collect();
+            let mut thrown = 0;
+            for t in futures::future::join_all(tasks).await {
+                thrown += t.expect("throwing task");
+            }
+            durable.idle().await;
+            // Every DLR of the slice acknowledged, none lost or counted twice.
+            assert_eq!(acked.load(Ordering::Relaxed) - before, thrown);
+            thrown as f64 / started.elapsed().as_secs_f64()
+        })
+    };
+    // Warm-up: connections, the queue file's pages.
+    bare_rate();
+    durable_rate(THROWERS);
+    // Each throw returns once its DLR is committed, so the throwers bound the rate at about
+    // throwers / commit latency: measured with the bench's 256 and with 1,024 (a gateway with
+    // many sessions throws that many at once).
+    for throwers in [THROWERS, 1024] {
+        let mut bare_rates = Vec::with_capacity(PAIRS);
+        let mut durable_rates = Vec::with_capacity(PAIRS);
+        for pair in 0..PAIRS {
+            if pair % 2 == 0 {
+                bare_rates.push(bare_rate());
+                durable_rates.push(durable_rate(throwers));
+            } else {
+                durable_rates.push(durable_rate(throwers));
+                bare_rates.push(bare_rate());
+            }
+        }
+        let mut ratios: Vec<f64> = durable_rates
+            .iter()
+            .zip(&bare_rates)
+            .map(|(d, b)| d / b)
+            .collect();
+        println!(
+            "dlr_thrower/interleaved: {PAIRS} pairs of {SLICE:?} slices, {CONCURRENCY} in \
+             flight, {throwers} throwing"
+        );
+        for (what, values, decimals) in [
+            ("bare_reqwest DLRs/s", &mut bare_rates, 0),
+            ("durable_queue DLRs/s", &mut durable_rates, 0),
+            ("durable_queue / bare_reqwest, pair by pair", &mut ratios, 3),
+        ] {
+            let (median, min, max) = summary(values);
+            println!(
+                "    {what}: median {median:.decimals$} (min {min:.decimals$}, max {max:.decimals$})"
+            );
+        }
+    }
+    drop(durable);
+    client_rt.shutdown_timeout(Duration::from_secs(5));
+}
+
+/// Median, minimum and maximum.
+fn summary(values: &mut [f64]) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    (
+        (values[(n - 1) / 2] + values[n / 2]) / 2.0,
+        values[0],
+        values[n - 1],
+    )
+}
+
+fn bare_client(rt: &Runtime) -> reqwest::Client {
+    rt.block_on(async {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .pool_max_idle_per_host(CONCURRENCY)
+            .tcp_nodelay(true)
+            .build()
+            .expect("client")
+    })
+}
+
+/// The bench filter criterion was given, if any (the first argument that is neither an option
+/// nor an option's value).
+fn filter() -> Option<String> {
+    const TAKES_VALUE: &[&str] = &[
+        "--warm-up-time",
+        "--measurement-time",
+        "--sample-size",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--profile-time",
+        "--output-format",
+        "--plotting-backend",
+        "--color",
+        "--format",
+        "--sampling-mode",
+    ];
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if TAKES_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            return Some(arg);
+        }
+    }
+    None
 }
 
 /// Live heap per DLR waiting for its turn: DLRs bound for a receiver that never answers, one at
@@ -269,4 +463,13 @@ fn memory_per_pending(_: &mut Criterion) {
 }
 
 criterion_group!(benches, throughput, memory_per_pending);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // Only where criterion measures too: not when it lists, tests or profiles the benches.
+    let skip = ["--list", "--test", "--profile-time", "--help"];
+    if !std::env::args().any(|a| skip.contains(&a.as_str())) {
+        interleaved(filter().as_deref());
+    }
+}

@@ -4,11 +4,15 @@
 //! ```sh
 //! cargo run --example dlr_throw -- --url http://127.0.0.1:8080/dlr --method POST --level 3 \
 //!     --count 1000 --concurrency 64 --retry-delay 1 --max-retries 3 --queue /tmp/dlr.redb
+//! cargo run --example dlr_throw --features dlr-amqp -- --count 1000 \
+//!     --queue amqp://guest:guest@127.0.0.1:5672/%2f --amqp-queue dlr-example
 //! ```
 //!
 //! Without `--url`, a receiver is started in-process (it can fail with `--fail-first N` and
 //! `--fail-with 500|body|hang|reset`). With `--queue PATH`, DLRs a killed run left in the queue are
-//! resumed first and counted in the summary. `--level 3` throws two DLRs per id, the level-1 one
+//! resumed first and counted in the summary. With `--queue amqp://…`, the queue is in RabbitMQ
+//! (named by `--amqp-queue`, default `redeliver.dlr`) and the run ends once it has seen as many
+//! outcomes as it threw DLRs (DLRs other runs left in that queue are attempted too, and counted). `--level 3` throws two DLRs per id, the level-1 one
 //! and the receipt. `--jasmin-cfg FILE` reads its `[dlr-thrower]` section as the starting config.
 
 #[path = "../tests/support/dlr_receiver.rs"]
@@ -32,6 +36,7 @@ struct Options {
     level: DlrLevel,
     count: u64,
     queue: Option<String>,
+    amqp_queue: Option<String>,
     config: DlrThrowerConfig,
     fail_first: u32,
     fail_with: receiver::Reply,
@@ -51,6 +56,7 @@ fn parse() -> Result<Options, String> {
         level: DlrLevel::Smsc,
         count: 10,
         queue: None,
+        amqp_queue: None,
         config: DlrThrowerConfig::default(),
         fail_first: 0,
         fail_with: receiver::Reply::Status500,
@@ -79,6 +85,7 @@ fn parse() -> Result<Options, String> {
                 o.config.pool_idle_per_host = c;
             }
             "--queue" => o.queue = Some(v),
+            "--amqp-queue" => o.amqp_queue = Some(v),
             "--timeout" => o.config.timeout = seconds(&flag, &v)?,
             "--retry-delay" => o.config.retry_delay = seconds(&flag, &v)?,
             "--max-retries" => o.config.max_retries = v.parse().map_err(|e| bad(&e))?,
@@ -131,6 +138,30 @@ fn dlrs(o: &Options, url: &url::Url, n: u64) -> Vec<Dlr> {
     }
 }
 
+/// The DLR queue in RabbitMQ at `url`.
+#[cfg(feature = "dlr-amqp")]
+async fn amqp_queue(url: &str, o: &Options) -> Result<Arc<dyn redeliver::dlr::DlrQueue>, String> {
+    use redeliver::dlr::{AmqpDlrQueue, AmqpQueueConfig};
+    let mut cfg = AmqpQueueConfig::new(url);
+    if let Some(name) = &o.amqp_queue {
+        cfg.queue = name.clone();
+        cfg.wait_queue_prefix = format!("{name}.wait.");
+    }
+    cfg.prefetch = u16::try_from(o.config.max_concurrency).unwrap_or(u16::MAX);
+    let queue = AmqpDlrQueue::connect(cfg)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !queue.is_connected().await {
+        return Err("the RabbitMQ broker of --queue cannot be reached".into());
+    }
+    Ok(Arc::new(queue))
+}
+
+#[cfg(not(feature = "dlr-amqp"))]
+async fn amqp_queue(_url: &str, _o: &Options) -> Result<Arc<dyn redeliver::dlr::DlrQueue>, String> {
+    Err("--queue amqp://… needs the dlr-amqp feature (cargo run --features dlr-amqp)".into())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let o = match parse() {
@@ -138,7 +169,8 @@ async fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "dlr_throw: {e}\nusage: dlr_throw [--url URL] [--method GET|POST] [--level 1|2|3] \
-                 [--count N] [--concurrency C] [--queue PATH] [--timeout S] [--retry-delay S] \
+                 [--count N] [--concurrency C] [--queue PATH|amqp://…] [--amqp-queue NAME] \
+                 [--timeout S] [--retry-delay S] \
                  [--max-retries K] [--jasmin-cfg FILE] [--fail-first N --fail-with 500|body|hang|reset]"
             );
             return ExitCode::from(2);
@@ -194,8 +226,17 @@ async fn main() -> ExitCode {
             }
         };
     });
-    if let Some(path) = &o.queue {
-        builder = builder.queue(path);
+    let shared_queue = o.queue.as_deref().is_some_and(|q| q.starts_with("amqp://"));
+    match &o.queue {
+        Some(url) if shared_queue => match amqp_queue(url, &o).await {
+            Ok(q) => builder = builder.queue_with(q),
+            Err(e) => {
+                eprintln!("dlr_throw: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Some(path) => builder = builder.queue(path),
+        None => {}
     }
     let thrower = match builder.build().await {
         Ok(t) => t,
@@ -220,6 +261,14 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     thrower.idle().await;
+    if shared_queue {
+        // A DLR waiting for its retry is in the broker, not in the thrower.
+        let thrown = (o.count * dlrs(&o, &url, 0).len() as u64).saturating_add(resumed as u64);
+        while acked.load(Ordering::Relaxed) + exhausted.load(Ordering::Relaxed) < thrown {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        thrower.idle().await;
+    }
     let elapsed = started.elapsed();
     let (a, e) = (
         acked.load(Ordering::Relaxed),

@@ -291,3 +291,80 @@ fn acknowledged_and_exhausted_dlrs_leave_the_queue() {
     });
     assert_eq!(rcv.total(), 15);
 }
+
+#[test]
+fn a_crash_counts_an_attempt_not_made_only_for_the_few_dlrs_counted_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dlr.redb");
+    let server = Runtime::new().unwrap();
+    // The first DLR hangs on its first attempt and holds the destination's only slot; the others
+    // wait behind it.
+    let rcv = server
+        .block_on(Receiver::start(Arc::new(|id: &str, attempt| {
+            if id == "q-0" && attempt == 1 {
+                Reply::Hang
+            } else {
+                Reply::Ack
+            }
+        })))
+        .unwrap();
+    let cfg = DlrThrowerConfig {
+        max_per_host: 1,
+        max_concurrency: 1,
+        ..config()
+    };
+    const THROWN: usize = 20;
+    let first = Runtime::new().unwrap();
+    first.block_on(async {
+        let thrower = HttpDlrThrower::builder(cfg.clone())
+            .queue(&path)
+            .build()
+            .await
+            .unwrap();
+        for n in 0..THROWN {
+            thrower.throw(dlr(&rcv.url("/"), n)).await.unwrap();
+        }
+        while rcv.total() < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Let the DLRs waiting for the slot count what they may.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    });
+    first.shutdown_timeout(Duration::from_secs(10));
+    assert_eq!(rcv.total(), 1);
+
+    let second = Runtime::new().unwrap();
+    let outcomes = second.block_on(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let thrower = HttpDlrThrower::builder(cfg)
+            .queue(&path)
+            .on_outcome(move |o| {
+                let _ = tx.send(o);
+            })
+            .build()
+            .await
+            .unwrap();
+        thrower.idle().await;
+        drop(thrower);
+        let mut outcomes = Vec::new();
+        while let Some(o) = rx.recv().await {
+            outcomes.push(o);
+        }
+        outcomes
+    });
+    assert_eq!(outcomes.len(), THROWN);
+    let mut counted_not_made = 0;
+    for o in &outcomes {
+        assert!(o.is_acknowledged(), "{o:?}");
+        let made = rcv.attempts(&o.dlr().id);
+        assert!(o.attempts() >= made, "{o:?}: {made} made");
+        counted_not_made += o.attempts() - made;
+    }
+    // q-0's hanging attempt was made and counted; of the 19 waiting, at most 4 per slot were
+    // counted ahead of their attempt.
+    assert_eq!(rcv.attempts("q-0"), 2);
+    assert!(
+        (1..=4).contains(&counted_not_made),
+        "{counted_not_made} attempts counted but not made"
+    );
+}

@@ -164,6 +164,8 @@ pub struct Shared {
     pub(crate) jobs: mpsc::UnboundedSender<Job>,
     pub(crate) dlr_url: url::Url,
     pub(crate) thrower: tokio::sync::OnceCell<HttpDlrThrower>,
+    /// DLRs the thrower did not accept (they have no outcome to wait for).
+    pub(crate) dlrs_refused: AtomicU64,
 }
 
 impl Shared {
@@ -187,6 +189,7 @@ impl Shared {
             return self.error(Some(i), "no DLR thrower");
         };
         if let Err(e) = thrower.throw(dlr).await {
+            self.dlrs_refused.fetch_add(1, Ordering::SeqCst);
             self.error(Some(i), format_args!("DLR not accepted: {e}"));
         }
     }
@@ -448,6 +451,24 @@ pub struct Peers {
     pub dlr_url: url::Url,
 }
 
+/// The DLR queue in RabbitMQ at `url`, shared with any other gateway using the same broker.
+#[cfg(feature = "dlr-amqp")]
+async fn amqp_queue(url: &str) -> Result<Arc<dyn redeliver::dlr::DlrQueue>, String> {
+    use redeliver::dlr::{AmqpDlrQueue, AmqpQueueConfig};
+    let queue = AmqpDlrQueue::connect(AmqpQueueConfig::new(url))
+        .await
+        .map_err(|e| e.to_string())?;
+    if !queue.is_connected().await {
+        return Err("DLR queue: the RabbitMQ broker cannot be reached".into());
+    }
+    Ok(Arc::new(queue))
+}
+
+#[cfg(not(feature = "dlr-amqp"))]
+async fn amqp_queue(_url: &str) -> Result<Arc<dyn redeliver::dlr::DlrQueue>, String> {
+    Err("--dlr-queue amqp://… needs the dlr-amqp feature (cargo run --features dlr-amqp)".into())
+}
+
 /// The running gateway.
 pub struct Gateway {
     pub(crate) shared: Arc<Shared>,
@@ -467,6 +488,7 @@ impl Gateway {
         store: Arc<dyn MessageStore>,
         peers: Peers,
         dlr_config: DlrThrowerConfig,
+        dlr_queue: Option<&str>,
         timeline: Arc<Timeline>,
     ) -> Result<Self, String> {
         let options =
@@ -482,6 +504,7 @@ impl Gateway {
             jobs: jobs.clone(),
             dlr_url: peers.dlr_url,
             thrower: tokio::sync::OnceCell::new(),
+            dlrs_refused: AtomicU64::new(0),
         });
         let dsns = Arc::new(AtomicU64::new(0));
         let engine = RetryEngine::builder(
@@ -498,7 +521,11 @@ impl Gateway {
         .build();
 
         let s = Arc::clone(&shared);
-        let thrower = HttpDlrThrower::builder(dlr_config)
+        let mut builder = HttpDlrThrower::builder(dlr_config);
+        if let Some(url) = dlr_queue {
+            builder = builder.queue_with(amqp_queue(url).await?);
+        }
+        let thrower = builder
             .on_outcome(move |outcome| {
                 let i = outcome
                     .dlr()
@@ -639,6 +666,19 @@ impl Gateway {
         }
         if let Some(t) = self.shared.thrower.get() {
             t.idle().await;
+            // With a queue in RabbitMQ, a DLR waiting for its retry is in the broker, not in the
+            // thrower: wait for every outcome.
+            loop {
+                let outcomes = {
+                    let r = lock(&self.shared.report);
+                    r.dlrs_acked_after.values().sum::<u64>() + r.dlrs_exhausted
+                };
+                let refused = self.shared.dlrs_refused.load(Ordering::SeqCst);
+                if outcomes + refused >= lock(&self.shared.report).dlrs_thrown {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 //! cargo run --example gateway -- --messages 500    # more (the timeline shows the first 40)
 //! cargo run --example gateway -- --store /tmp/mstore.redb
 //! cargo run --example gateway -- --riak 127.0.0.1:8098
+//! cargo run --example gateway --features dlr-amqp -- --dlr-queue amqp://guest:guest@127.0.0.1:5672/%2f
 //! cargo run --example gateway -- --messages 20 --json   # the summary as JSON, nothing else
 //! ```
 //!
@@ -46,7 +47,7 @@ use run::{Options, StoreChoice, Summary};
 use timeline::Timeline;
 
 const USAGE: &str = "usage: gateway [--messages N] [--store PATH | --riak HOST:PORT[,HOST:PORT…]] \
-                     [--show K] [--retry-delay SECONDS] [--json]";
+                     [--show K] [--retry-delay SECONDS] [--dlr-queue amqp://…] [--json]";
 
 struct Cli {
     opts: Options,
@@ -85,6 +86,12 @@ fn parse() -> Result<Cli, String> {
             "--riak" => {
                 cli.opts.store =
                     StoreChoice::Riak(value.split(',').map(|s| s.trim().to_owned()).collect())
+            }
+            "--dlr-queue" => {
+                if !value.starts_with("amqp://") {
+                    return Err(bad(&"expected an amqp:// URL (RabbitMQ)"));
+                }
+                cli.opts.dlr_queue = Some(value);
             }
             "--show" => cli.show = value.parse().map_err(|e| bad(&e))?,
             "--retry-delay" => {

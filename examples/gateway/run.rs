@@ -38,6 +38,9 @@ pub struct Options {
     pub store: StoreChoice,
     /// The DLR thrower's `retry_delay`.
     pub retry_delay: Duration,
+    /// The DLR thrower's queue: `None` keeps pending DLRs in memory, `Some(amqp://…)` in
+    /// RabbitMQ (with the `dlr-amqp` feature).
+    pub dlr_queue: Option<String>,
     /// Give up waiting after this long.
     pub deadline: Duration,
 }
@@ -49,6 +52,7 @@ impl Options {
             messages,
             store: StoreChoice::Temporary,
             retry_delay: Duration::from_millis(50),
+            dlr_queue: None,
             deadline: Duration::from_secs(60).saturating_add(
                 Duration::from_millis(20)
                     .saturating_mul(u32::try_from(messages).unwrap_or(u32::MAX)),
@@ -201,6 +205,7 @@ pub async fn run(
         Arc::clone(&store),
         peers,
         dlr_config,
+        opts.dlr_queue.as_deref(),
         Arc::clone(&timeline),
     )
     .await?;

@@ -18,12 +18,17 @@ use tokio::time::Instant;
 use super::config::DlrThrowerConfig;
 use super::outcome::{AttemptError, DlrOutcome, OutcomeSink, log_outcome};
 use super::policy::{DestinationRefused, PolicyResolver};
-use super::queue::{DlrQueue, QueueError};
+use super::queue::{DlrQueue, EmbeddedQueue, Leased, QueueError, RetryPlace, Ticket};
 use super::value::{Dlr, DlrMethod};
 use super::{DlrThrower, ThrowError};
 
 /// The `User-Agent` the thrower sends.
 const USER_AGENT: &str = concat!("redeliver/", env!("CARGO_PKG_VERSION"), " (DLR thrower)");
+
+/// DLRs per destination slot that may have their next attempt counted while they wait for one.
+/// Sustaining a rate R with commits of latency L needs about R × L of them; a crash can cost each
+/// of them one attempt it did not make.
+const SCHEDULED_PER_SLOT: usize = 4;
 
 /// How much of a non-acknowledging body is kept in an [`AttemptError`].
 const BODY_IN_ERROR: usize = 256;
@@ -32,15 +37,28 @@ const BODY_IN_ERROR: usize = 256;
 #[must_use]
 pub struct HttpDlrThrowerBuilder {
     config: DlrThrowerConfig,
-    queue: Option<PathBuf>,
+    queue: Option<QueueChoice>,
     sink: Option<OutcomeSink>,
+}
+
+enum QueueChoice {
+    Embedded(PathBuf),
+    Custom(Arc<dyn DlrQueue>),
 }
 
 impl HttpDlrThrowerBuilder {
     /// Keeps pending DLRs in a durable queue at `path` (created if missing); DLRs a previous run
     /// left there are resumed by [`build`](Self::build) with their remaining attempts and delay.
     pub fn queue(mut self, path: impl Into<PathBuf>) -> Self {
-        self.queue = Some(path.into());
+        self.queue = Some(QueueChoice::Embedded(path.into()));
+        self
+    }
+
+    /// Keeps pending DLRs in `queue` (for instance a RabbitMQ queue shared by several nodes,
+    /// `AmqpDlrQueue` with the `dlr-amqp` feature); DLRs it hands out are attempted on this
+    /// node as they come. Replaces [`queue`](Self::queue).
+    pub fn queue_with(mut self, queue: Arc<dyn DlrQueue>) -> Self {
+        self.queue = Some(QueueChoice::Custom(queue));
         self
     }
 
@@ -65,13 +83,24 @@ impl HttpDlrThrowerBuilder {
             })
             .build()
             .map_err(|e| BuildError::Client(e.to_string()))?;
-        let (queue, resumed) = match &self.queue {
-            Some(path) => {
-                let (q, resumed) = DlrQueue::open(path).await.map_err(BuildError::Queue)?;
-                (Some(q), resumed)
+        let mut resumed = Vec::new();
+        let (queue, dispatch): (Option<Arc<dyn DlrQueue>>, bool) = match self.queue {
+            Some(QueueChoice::Embedded(path)) => {
+                let q = EmbeddedQueue::open(&path)
+                    .await
+                    .map_err(BuildError::Queue)?;
+                resumed.reserve(q.resumed());
+                // Everything the file held is handed out at once: take it now, so that
+                // `pending` counts it as soon as the thrower is built.
+                while let Some(leased) = q.next().await {
+                    resumed.push(leased);
+                }
+                (Some(Arc::new(q)), false)
             }
-            None => (None, Vec::new()),
+            Some(QueueChoice::Custom(q)) => (Some(q), true),
+            None => (None, false),
         };
+        let (stop, stopped) = tokio::sync::oneshot::channel();
         let inner = Arc::new(Inner {
             client,
             overall: Semaphore::new(self.config.max_concurrency),
@@ -81,22 +110,20 @@ impl HttpDlrThrowerBuilder {
             idle: Notify::new(),
             queue,
             config: self.config,
+            _stop: stop,
         });
         if !resumed.is_empty() {
             tracing::info!(count = resumed.len(), "resuming DLRs from the queue");
         }
-        let now = SystemTime::now();
-        // A next-attempt time further off than this configuration could have set (a clock
-        // that moved, a queue written under other settings) is brought back within it.
-        let longest = inner.config.longest_delay();
-        for r in resumed {
-            let wait = r.next_attempt.duration_since(now).unwrap_or(Duration::ZERO);
-            inner.spawn(Job {
-                dlr: r.dlr,
-                key: Some(r.key),
-                attempts: r.attempts,
-                not_before: Some(instant_after(wait.min(longest))),
-            });
+        for leased in resumed {
+            inner.spawn(Job::leased(leased, inner.config.longest_delay()));
+        }
+        if dispatch && let Some(q) = &inner.queue {
+            tokio::spawn(dispatch_leases(
+                Arc::clone(q),
+                Arc::downgrade(&inner),
+                stopped,
+            ));
         }
         Ok(HttpDlrThrower { inner })
     }
@@ -145,12 +172,14 @@ impl HttpDlrThrower {
         }
     }
 
-    /// DLRs accepted whose outcome has not been reported yet.
+    /// DLRs this node holds whose outcome has not been reported yet. With a queue shared by
+    /// several nodes, DLRs waiting in the queue (or held by another node) are not counted.
     pub fn pending(&self) -> usize {
         self.inner.pending.load(Ordering::Acquire)
     }
 
-    /// Waits until every accepted DLR has had its outcome reported.
+    /// Waits until every DLR this node holds has had its outcome reported (or, with a shared
+    /// queue, was handed back to the queue for a later attempt).
     pub async fn idle(&self) {
         loop {
             let notified = self.inner.idle.notified();
@@ -183,23 +212,55 @@ impl DlrThrower for HttpDlrThrower {
         if let Err(source) = inner.check_literal(&dlr.url) {
             return Err(ThrowError::Refused { source, id: dlr.id });
         }
-        let key = match &inner.queue {
-            Some(q) => {
-                let key = q.next_key();
-                if let Err(source) = q.put(key, &dlr, 0, SystemTime::now()).await {
-                    return Err(ThrowError::Queue { id: dlr.id, source });
-                }
-                Some(key)
-            }
-            None => None,
+        let Some(q) = &inner.queue else {
+            inner.spawn(Job {
+                dlr,
+                ticket: None,
+                attempts: 0,
+                counted: false,
+                scheduled: None,
+                not_before: None,
+            });
+            return Ok(());
         };
-        inner.spawn(Job {
-            dlr,
-            key,
-            attempts: 0,
-            not_before: None,
+        // With a permit free at once, the first attempt is counted in the same write that
+        // stores the DLR (one commit instead of two before the first attempt).
+        let dest = destination_key(&dlr.url);
+        let gate = inner.gate(&dest);
+        let scheduled = gate.scheduled.try_acquire().map(|p| p.forget()).is_ok();
+        let first = scheduled.then(|| {
+            let now = SystemTime::now();
+            now.checked_add(inner.config.delay_after(1)).unwrap_or(now)
         });
-        Ok(())
+        let pushed = q.push(&dlr, first).await;
+        let unschedule = |gate: Arc<HostGate>| {
+            if scheduled {
+                gate.scheduled.add_permits(1);
+            }
+            inner.release_gate(&dest, gate);
+        };
+        match pushed {
+            Ok(Some(ticket)) => {
+                inner.spawn(Job {
+                    dlr,
+                    ticket: Some(ticket),
+                    attempts: u32::from(scheduled),
+                    counted: scheduled,
+                    scheduled: scheduled.then_some(gate),
+                    not_before: None,
+                });
+                Ok(())
+            }
+            // The queue hands it out through `next`, here or on another node.
+            Ok(None) => {
+                unschedule(gate);
+                Ok(())
+            }
+            Err(source) => {
+                unschedule(gate);
+                Err(ThrowError::Queue { id: dlr.id, source })
+            }
+        }
     }
 }
 
@@ -211,22 +272,96 @@ struct Inner {
     sink: OutcomeSink,
     pending: AtomicUsize,
     idle: Notify,
-    queue: Option<DlrQueue>,
+    queue: Option<Arc<dyn DlrQueue>>,
+    /// Dropped with the thrower, which stops the task handing out the queue's DLRs.
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 /// One destination's limits.
 struct HostGate {
     slots: Semaphore,
+    /// DLRs whose next attempt is counted in the durable queue while they wait for a slot.
+    scheduled: Semaphore,
     next_slot: Mutex<Instant>,
 }
 
 struct Job {
     dlr: Dlr,
-    /// The DLR's key in the durable queue.
-    key: Option<u64>,
-    /// Attempts already started, across restarts.
+    /// The DLR's handle in the durable queue.
+    ticket: Option<Ticket>,
+    /// Attempts already started, across restarts (with `counted`, the next one included).
     attempts: u32,
+    /// The next attempt is already counted in `attempts` and in the queue.
+    counted: bool,
+    /// The destination whose `scheduled` permit this DLR holds.
+    scheduled: Option<Arc<HostGate>>,
     not_before: Option<Instant>,
+}
+
+impl Job {
+    /// A DLR the queue hands out. A next-attempt time further off than this configuration
+    /// could have set (`longest`: a clock that moved, a queue written under other settings) is
+    /// brought back within it.
+    fn leased(leased: Leased, longest: Duration) -> Self {
+        let now = SystemTime::now();
+        let not_before = leased.not_before.map(|at| {
+            let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
+            instant_after(wait.min(longest))
+        });
+        Self {
+            dlr: leased.dlr,
+            ticket: Some(leased.ticket),
+            attempts: leased.attempts,
+            counted: false,
+            scheduled: None,
+            not_before,
+        }
+    }
+}
+
+/// `Instant::now() + wait`, or the furthest instant the clock can represent past now.
+fn instant_after(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}
+
+/// Stands for "later than any delay a valid configuration gives" when a sum would overflow.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365);
+
+/// `SystemTime::now() + wait`, or now when the sum cannot be represented.
+fn system_after(wait: Duration) -> SystemTime {
+    let now = SystemTime::now();
+    now.checked_add(wait).unwrap_or(now)
+}
+
+/// The text of a caught panic's payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// Takes the DLRs a shared queue hands to this node and starts each one, until the thrower is
+/// dropped or the queue hands out no more.
+async fn dispatch_leases(
+    queue: Arc<dyn DlrQueue>,
+    inner: std::sync::Weak<Inner>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        let leased = tokio::select! {
+            leased = queue.next() => leased,
+            _ = &mut stopped => return,
+        };
+        let (Some(leased), Some(inner)) = (leased, inner.upgrade()) else {
+            return;
+        };
+        inner.spawn(Job::leased(leased, inner.config.longest_delay()));
+    }
 }
 
 /// Counts a DLR as pending from spawn until its task ends, however it ends.
@@ -249,29 +384,10 @@ fn destination_key(url: &url::Url) -> String {
     )
 }
 
-/// `Instant::now() + wait`, or the furthest instant the clock can represent past now.
-fn instant_after(wait: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(wait)
-        .or_else(|| now.checked_add(FAR_FUTURE))
-        .unwrap_or(now)
-}
-
-/// Stands for "later than any delay a valid configuration gives" when a sum would overflow.
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365);
-
-/// The text of a caught panic's payload.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned())
-}
-
 impl Inner {
     fn spawn(self: &Arc<Self>, job: Job) {
         self.pending.fetch_add(1, Ordering::AcqRel);
+        // The task is `run` itself, not a block around it, so the job is stored once in it.
         // The task owns the job once; `run` borrows it, so it is still there to be reported
         // when `run` panics.
         tokio::spawn(supervise(PendingGuard(Arc::clone(self)), job));
@@ -301,10 +417,20 @@ impl Inner {
         }
         let gate = Arc::new(HostGate {
             slots: Semaphore::new(self.config.max_per_host),
+            scheduled: Semaphore::new(self.scheduled_limit()),
             next_slot: Mutex::new(Instant::now()),
         });
         hosts.insert(dest.to_owned(), Arc::clone(&gate));
         gate
+    }
+
+    /// DLRs per destination whose next attempt may be counted in the durable queue while they
+    /// wait for a slot: enough to cover a few commits' time at full speed.
+    fn scheduled_limit(&self) -> usize {
+        self.config
+            .max_per_host
+            .saturating_mul(SCHEDULED_PER_SLOT)
+            .min(Semaphore::MAX_PERMITS)
     }
 
     /// Forgets an idle destination so that the map stays as small as the set of busy ones.
@@ -314,6 +440,7 @@ impl Inner {
         // destination is kept until its next slot has passed, or the limit would reset.
         let unused = Arc::strong_count(&gate) == 2
             && gate.slots.available_permits() == self.config.max_per_host
+            && gate.scheduled.available_permits() == self.scheduled_limit()
             && *gate.next_slot.lock().unwrap_or_else(|p| p.into_inner()) <= Instant::now();
         if unused {
             hosts.remove(dest);
@@ -333,25 +460,46 @@ impl Inner {
     /// Records the attempt count and next-attempt time before the attempt is made, so that an
     /// attempt cut short by a crash still counts against the budget.
     async fn persist(&self, job: &Job, delay: Duration) {
-        if let (Some(q), Some(key)) = (&self.queue, job.key)
-            && let Err(e) = q
-                .put(key, &job.dlr, job.attempts, system_after(delay))
+        if let (Some(q), Some(ticket)) = (&self.queue, job.ticket) {
+            if let Err(e) = q
+                .attempt_starts(ticket, &job.dlr, job.attempts, system_after(delay))
                 .await
-        {
-            // Delivery goes on from memory; only crash safety for this DLR is lost.
-            tracing::error!(id = %job.dlr.id, error = %e, "DLR queue update failed");
+            {
+                // Delivery goes on from memory; only crash safety for this DLR is lost.
+                tracing::error!(id = %job.dlr.id, error = %e, "DLR queue update failed");
+            }
         }
     }
 
-    /// Ends the DLR: takes it off the queue and hands its outcome to the sink. A sink that
-    /// panics is logged; the thrower goes on with the other DLRs.
-    async fn finish(&self, job: Job, result: Result<(), AttemptError>) {
-        if let (Some(q), Some(key)) = (&self.queue, job.key)
-            && let Err(e) = q.remove(key).await
-        {
-            tracing::error!(id = %job.dlr.id, error = %e, "DLR queue removal failed; it may be sent again after a restart");
+    /// Hands a failed DLR to its queue for the retry; `false` when the queue keeps it from now
+    /// on (or still holds it after an error), so this node lets it go.
+    async fn retry_here(&self, job: &Job, delay: Duration) -> bool {
+        let (Some(q), Some(ticket)) = (&self.queue, job.ticket) else {
+            return true;
+        };
+        match q.retry(ticket, &job.dlr, job.attempts, delay).await {
+            Ok(RetryPlace::Here) => true,
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(
+                    id = %job.dlr.id, error = %e,
+                    "DLR queue could not take the retry; the queue hands the DLR out again"
+                );
+                false
+            }
         }
-        let id = job.dlr.id.clone();
+    }
+
+    async fn finish(&self, job: Job, result: Result<(), AttemptError>) {
+        if let (Some(q), Some(ticket)) = (&self.queue, job.ticket)
+            && let Err(e) = q.finish(ticket).await
+        {
+            tracing::warn!(
+                id = %job.dlr.id, error = %e,
+                "DLR queue could not record the outcome; the queue hands the DLR out again"
+            );
+            return;
+        }
         let outcome = match result {
             Ok(()) => DlrOutcome::Acknowledged {
                 dlr: job.dlr,
@@ -363,6 +511,7 @@ impl Inner {
                 last_error,
             },
         };
+        let id = outcome.dlr().id.clone();
         let sink = &self.sink;
         if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(outcome)))
         {
@@ -445,8 +594,8 @@ fn classify(e: reqwest::Error) -> AttemptError {
 
 /// One DLR from acceptance to outcome; `guard` keeps it counted as pending until the end,
 /// however the task ends. A panic in the DLR's own work ends the DLR as
-/// [`AttemptError::Panicked`] (taken off the durable queue, so it cannot recur on every
-/// restart); the thrower's other DLRs are not affected.
+/// [`AttemptError::Panicked`] (taken off the queue, so it cannot recur on every restart); the
+/// thrower's other DLRs are not affected.
 async fn supervise(guard: PendingGuard, mut job: Job) {
     let this: &Inner = &guard.0;
     let result = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run(
@@ -456,35 +605,44 @@ async fn supervise(guard: PendingGuard, mut job: Job) {
     .unwrap_or_else(|panic| {
         let text = panic_text(panic.as_ref());
         tracing::error!(id = %job.dlr.id, attempts = job.attempts, panic = %text, "DLR work panicked");
-        Err(AttemptError::Panicked(text))
+        Some(Err(AttemptError::Panicked(text)))
     });
-    Box::pin(this.finish(job, result)).await;
+    if let Some(result) = result {
+        Box::pin(this.finish(job, result)).await;
+    }
 }
 
-/// `SystemTime::now() + wait`, or now when the sum cannot be represented.
-fn system_after(wait: Duration) -> SystemTime {
-    let now = SystemTime::now();
-    now.checked_add(wait).unwrap_or(now)
-}
-
-/// The attempts of one DLR; returns how its last attempt ended.
-async fn run(this: &Inner, job: &mut Job) -> Result<(), AttemptError> {
+/// The attempts of one DLR; returns how its last attempt ended, or `None` when the DLR was
+/// handed back to its queue (a retry the queue keeps, or a thrower shutting down).
+async fn run(this: &Inner, job: &mut Job) -> Option<Result<(), AttemptError>> {
     let dest = destination_key(&job.dlr.url);
     let max_attempts = this.config.max_attempts();
-    if job.attempts >= max_attempts {
+    if job.attempts >= max_attempts && !job.counted {
         // Resumed after a crash during its last permitted attempt.
-        return Err(AttemptError::Interrupted);
+        return Some(Err(AttemptError::Interrupted));
     }
     loop {
         if let Some(at) = job.not_before.take() {
             tokio::time::sleep_until(at).await;
         }
         let gate = this.gate(&dest);
+        if this.queue.is_some() && !job.counted {
+            // The attempt is counted in the queue before it is made, and before the DLR waits
+            // for a slot, so that no slot stays idle while the write commits. A DLR counted this
+            // way holds a permit of its destination's `scheduled` limit until it has its slot:
+            // a crash can cost at most that many waiting DLRs an attempt they did not make.
+            let Ok(permit) = gate.scheduled.acquire().await else {
+                return None;
+            };
+            permit.forget();
+            job.scheduled = Some(Arc::clone(&gate));
+            job.attempts = job.attempts.saturating_add(1);
+            job.counted = true;
+            Box::pin(this.persist(job, this.config.delay_after(job.attempts))).await;
+        }
         let result = {
             let Ok(_host) = gate.slots.acquire().await else {
-                return Err(AttemptError::Transport(
-                    "the thrower's limits were closed".into(),
-                ));
+                return None;
             };
             if let Some(rate) = this.config.rate_per_host {
                 let slot = {
@@ -501,33 +659,37 @@ async fn run(this: &Inner, job: &mut Job) -> Result<(), AttemptError> {
                 tokio::time::sleep_until(slot).await;
             }
             let Ok(_overall) = this.overall.acquire().await else {
-                return Err(AttemptError::Transport(
-                    "the thrower's limits were closed".into(),
-                ));
+                return None;
             };
-            job.attempts = job.attempts.saturating_add(1);
+            if let Some(scheduled) = job.scheduled.take() {
+                scheduled.scheduled.add_permits(1);
+            }
+            if job.counted {
+                job.counted = false;
+            } else {
+                job.attempts = job.attempts.saturating_add(1);
+            }
             #[cfg(test)]
             tests::maybe_panic(&job.dlr);
             // Boxed so that a DLR waiting for its turn carries a pointer to the (large)
             // request future rather than room for it.
-            Box::pin(async {
-                this.persist(job, this.config.delay_after(job.attempts))
-                    .await;
-                this.attempt(&job.dlr).await
-            })
-            .await
+            Box::pin(this.attempt(&job.dlr)).await
         };
         this.release_gate(&dest, gate);
         match result {
-            Ok(()) => return Ok(()),
-            Err(e) if job.attempts >= max_attempts || this.is_permanent(&e) => return Err(e),
+            Ok(()) => return Some(Ok(())),
+            Err(e) if job.attempts >= max_attempts || this.is_permanent(&e) => {
+                return Some(Err(e));
+            }
             Err(e) => {
                 let delay = this.config.delay_after(job.attempts);
                 tracing::debug!(
                     id = %job.dlr.id, attempt = job.attempts, error = %e, ?delay,
                     "DLR attempt failed; will retry"
                 );
-                Box::pin(this.persist(job, delay)).await;
+                if !Box::pin(this.retry_here(job, delay)).await {
+                    return None;
+                }
                 job.not_before = Some(instant_after(delay));
             }
         }
@@ -612,7 +774,9 @@ mod tests {
         drop(thrower);
         for _ in 0..100 {
             tokio::time::sleep(Duration::from_millis(5)).await;
-            if let Ok((_, resumed)) = DlrQueue::open(&dir.path().join("q.redb")).await {
+            if let Ok((_, resumed)) =
+                super::super::queue::RedbFile::open(&dir.path().join("q.redb")).await
+            {
                 assert!(resumed.is_empty(), "{} left", resumed.len());
                 return;
             }

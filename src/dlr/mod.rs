@@ -8,6 +8,9 @@
 //! ([`AckRule`]), otherwise sends it again after `retry_delay`, up to `max_retries` times, and
 //! reports every DLR's end as a [`DlrOutcome`]. With a queue path it keeps each DLR, its attempt
 //! count and next-attempt time on disk, so a crash neither loses DLRs nor resets their budget.
+//! The thrower reaches its queue through the [`DlrQueue`] trait; with the `dlr-amqp` feature,
+//! `AmqpDlrQueue` keeps the queue in RabbitMQ instead, shared by several thrower nodes (its
+//! module documentation shows the topology it declares).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,6 +26,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "dlr-amqp")]
+mod amqp;
 mod config;
 mod http;
 mod outcome;
@@ -30,11 +35,13 @@ mod policy;
 mod queue;
 mod value;
 
+#[cfg(feature = "dlr-amqp")]
+pub use amqp::{AmqpConfigError, AmqpDlrQueue, AmqpQueueConfig};
 pub use config::{AckRule, Backoff, DlrConfigError, DlrThrowerConfig, JasminCfgNotes};
 pub use http::{BuildError, HttpDlrThrower, HttpDlrThrowerBuilder};
 pub use outcome::{AttemptError, DlrOutcome, OutcomeSink, log_outcome};
 pub use policy::{DestinationPolicy, DestinationRefused, IpRange, IpRangeError};
-pub use queue::QueueError;
+pub use queue::{DlrQueue, Leased, QueueError, RetryPlace, Ticket};
 pub use value::{Dlr, DlrLevel, DlrMethod, ReceiptParams, TEXT_CHARS, encode_form, truncate_text};
 
 /// Something that delivers DLRs to their `dlr-url` (Jasmin's DLRThrower service).

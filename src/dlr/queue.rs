@@ -1,13 +1,15 @@
-//! The durable DLR queue: every pending DLR with its attempt count and next-attempt time, in a
-//! `redb` file (the same embedded database as the crate's embedded store).
+//! Where a durable thrower keeps its pending DLRs: the [`DlrQueue`] trait, and the embedded
+//! queue, a `redb` file (the same embedded database as the crate's embedded store), which
+//! implements it.
 //!
 //! Writes from all DLRs are grouped into one transaction per turn of the queue's worker task, so
 //! the cost of a durable commit is shared by every DLR that arrived while the previous one ran.
 //! The blocking `redb` calls run under `spawn_blocking`, never on the runtime's worker threads.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -17,12 +19,102 @@ use url::Url;
 
 use super::value::{Dlr, DlrLevel, DlrMethod, ReceiptParams};
 
+/// A pending DLR's handle in its queue, given by [`DlrQueue::push`] or with a [`Leased`] DLR and
+/// passed back to the queue's other methods. Its meaning is the queue's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ticket(pub u64);
+
+/// A DLR the queue hands to this node to attempt ([`DlrQueue::next`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leased {
+    /// The DLR.
+    pub dlr: Dlr,
+    /// Attempts already made (or possibly made, when a holder stopped during one), on any node.
+    pub attempts: u32,
+    /// No attempt before this time; `None` for at once.
+    pub not_before: Option<SystemTime>,
+    /// Its handle in the queue.
+    pub ticket: Ticket,
+}
+
+/// Where a DLR waits for its next attempt after [`DlrQueue::retry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RetryPlace {
+    /// On this node: the thrower keeps it and makes the next attempt itself, under the same
+    /// ticket.
+    Here,
+    /// In the queue: the thrower lets it go; the queue hands it out again through
+    /// [`DlrQueue::next`] (to this node or another one) once the delay has passed.
+    Queue,
+}
+
+/// The store behind a durable DLR thrower: it keeps every pending DLR with its attempt count, so
+/// that neither a crash nor a restart loses a DLR or resets its budget of `1 + max_retries`
+/// attempts.
+///
+/// Two implementations come with the crate: the embedded queue, a `redb` file on this node
+/// ([`HttpDlrThrowerBuilder::queue`](super::HttpDlrThrowerBuilder::queue)), and, with the
+/// `dlr-amqp` feature, `AmqpDlrQueue`, a RabbitMQ queue that several thrower nodes share. A host
+/// can plug its own in with
+/// [`HttpDlrThrowerBuilder::queue_with`](super::HttpDlrThrowerBuilder::queue_with).
+///
+/// The thrower calls [`push`](Self::push) from `throw`; then, for each DLR it holds, an
+/// [`attempt_starts`](Self::attempt_starts) before each attempt, and either
+/// [`retry`](Self::retry) after a failed attempt that will be retried or
+/// [`finish`](Self::finish) once the DLR has its outcome. DLRs it did not push itself (found at
+/// start-up, or pushed by another node) come from [`next`](Self::next).
+#[async_trait::async_trait]
+pub trait DlrQueue: Send + Sync + 'static {
+    /// Durably stores a new DLR (no attempt made yet). With `first_attempt` set, the first
+    /// attempt starts as soon as the DLR is stored, and is counted in the same write as
+    /// [`attempt_starts`](Self::attempt_starts) would count it (a retry would be due at that
+    /// time). `Ok(Some(ticket))`: this node attempts it now; `Ok(None)`: the queue will hand it
+    /// out through [`next`](Self::next), maybe to another node. An error means the DLR was not
+    /// stored.
+    async fn push(
+        &self,
+        dlr: &Dlr,
+        first_attempt: Option<SystemTime>,
+    ) -> Result<Option<Ticket>, QueueError>;
+
+    /// The next DLR the queue hands to this node; `None` once it will hand out no more (the
+    /// thrower then stops asking).
+    async fn next(&self) -> Option<Leased>;
+
+    /// Attempt number `attempts` (1-based, counted across restarts) is about to start; a retry,
+    /// if it fails, would be due at `retry_at`. A queue that must count an attempt cut short by
+    /// a crash records it here.
+    async fn attempt_starts(
+        &self,
+        ticket: Ticket,
+        dlr: &Dlr,
+        attempts: u32,
+        retry_at: SystemTime,
+    ) -> Result<(), QueueError>;
+
+    /// Attempt number `attempts` failed and will be retried after `delay`. An error means the
+    /// queue still holds the DLR as it was and will hand it out again; the thrower lets it go
+    /// without an outcome.
+    async fn retry(
+        &self,
+        ticket: Ticket,
+        dlr: &Dlr,
+        attempts: u32,
+        delay: Duration,
+    ) -> Result<RetryPlace, QueueError>;
+
+    /// The DLR has its outcome: it leaves the queue. An error means the queue still holds it and
+    /// will hand it out again; the thrower then reports no outcome on this node.
+    async fn finish(&self, ticket: Ticket) -> Result<(), QueueError>;
+}
+
 const PENDING: TableDefinition<u64, &[u8]> = TableDefinition::new("dlr_pending");
 
 /// Most changes committed in one transaction.
 const BATCH: usize = 1024;
 
-/// The durable queue could not read or write its file.
+/// The durable queue could not store or update a DLR.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueueError {
@@ -40,6 +132,31 @@ pub enum QueueError {
         /// The queue file.
         path: String,
     },
+    /// The queue's broker cannot be reached or did not confirm the DLR in time; nothing was
+    /// stored. Retrying later can succeed.
+    #[error("DLR queue {queue}: broker unavailable, DLR not stored (retry later): {reason}")]
+    Unavailable {
+        /// The queue (broker address without credentials, and queue name).
+        queue: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The broker refused the DLR (it did not route or store it).
+    #[error("DLR queue {queue}: the broker refused the DLR: {reason}")]
+    Refused {
+        /// The queue (broker address without credentials, and queue name).
+        queue: String,
+        /// What the broker said.
+        reason: String,
+    },
+}
+
+impl QueueError {
+    /// Whether the same call can succeed later without a change: the broker was unreachable,
+    /// or the queue's worker was busy shutting down.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
 }
 
 #[derive(Serialize)]
@@ -87,7 +204,7 @@ struct Op {
 }
 
 /// Handle to the queue file; cheap to share, the worker ends when the last handle is dropped.
-pub(crate) struct DlrQueue {
+pub(crate) struct RedbFile {
     tx: mpsc::Sender<Op>,
     next_key: AtomicU64,
     path: Arc<str>,
@@ -105,7 +222,7 @@ fn unix_ms(t: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-impl DlrQueue {
+impl RedbFile {
     /// Opens (or creates) the queue at `path` and returns what it holds, oldest first.
     pub(crate) async fn open(path: &Path) -> Result<(Self, Vec<Resumed>), QueueError> {
         let path_buf: PathBuf = path.to_owned();
@@ -173,18 +290,8 @@ impl DlrQueue {
         attempts: u32,
         next_attempt: SystemTime,
     ) -> Result<(), QueueError> {
-        let record = RecordRef {
-            url: dlr.url.as_str(),
-            method: dlr.method,
-            id: &dlr.id,
-            level: dlr.level,
-            message_status: &dlr.message_status,
-            connector: &dlr.connector,
-            receipt: dlr.receipt.as_ref(),
-            attempts,
-            next_attempt_ms: unix_ms(next_attempt),
-        };
-        let bytes = serde_json::to_vec(&record).map_err(|e| storage(&self.path, "encode", e))?;
+        let bytes =
+            encode(dlr, attempts, next_attempt).map_err(|e| storage(&self.path, "encode", e))?;
         self.submit(Change::Put(key, bytes)).await
     }
 
@@ -206,7 +313,29 @@ impl DlrQueue {
     }
 }
 
-fn decode(bytes: &[u8]) -> Result<(Dlr, u32, SystemTime), String> {
+/// A DLR, its attempt count and next-attempt time as stored: JSON, in the embedded queue's
+/// records and in AMQP messages' bodies alike.
+pub(crate) fn encode(
+    dlr: &Dlr,
+    attempts: u32,
+    next_attempt: SystemTime,
+) -> Result<Vec<u8>, String> {
+    let record = RecordRef {
+        url: dlr.url.as_str(),
+        method: dlr.method,
+        id: &dlr.id,
+        level: dlr.level,
+        message_status: &dlr.message_status,
+        connector: &dlr.connector,
+        receipt: dlr.receipt.as_ref(),
+        attempts,
+        next_attempt_ms: unix_ms(next_attempt),
+    };
+    serde_json::to_vec(&record).map_err(|e| e.to_string())
+}
+
+/// Reads what [`encode`] wrote.
+pub(crate) fn decode(bytes: &[u8]) -> Result<(Dlr, u32, SystemTime), String> {
     let r: Record = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     let url = Url::parse(&r.url).map_err(|e| format!("url {:?}: {e}", r.url))?;
     let dlr = Dlr {
@@ -271,6 +400,102 @@ fn apply(db: &Database, changes: Vec<Change>, path: &str) -> Result<(), QueueErr
     txn.commit().map_err(|e| storage(path, "commit", e))
 }
 
+/// The embedded queue: pending DLRs in a `redb` file on this node. DLRs found in the file at
+/// start-up are handed out by [`DlrQueue::next`]; new ones are attempted by the node that pushed
+/// them, and retried on it after their delay.
+pub(crate) struct EmbeddedQueue {
+    file: RedbFile,
+    resumed: Mutex<VecDeque<Leased>>,
+}
+
+impl EmbeddedQueue {
+    /// Opens (or creates) the queue file at `path`.
+    pub(crate) async fn open(path: &Path) -> Result<Self, QueueError> {
+        let (file, resumed) = RedbFile::open(path).await?;
+        let resumed = resumed
+            .into_iter()
+            .map(|r| Leased {
+                dlr: r.dlr,
+                attempts: r.attempts,
+                not_before: Some(r.next_attempt),
+                ticket: Ticket(r.key),
+            })
+            .collect();
+        Ok(Self {
+            file,
+            resumed: Mutex::new(resumed),
+        })
+    }
+
+    /// How many DLRs from the file have not been handed out yet.
+    pub(crate) fn resumed(&self) -> usize {
+        self.resumed.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+#[async_trait::async_trait]
+impl DlrQueue for EmbeddedQueue {
+    async fn push(
+        &self,
+        dlr: &Dlr,
+        first_attempt: Option<SystemTime>,
+    ) -> Result<Option<Ticket>, QueueError> {
+        let key = self.file.next_key();
+        let (attempts, at) = match first_attempt {
+            Some(retry_at) => (1, retry_at),
+            None => (0, SystemTime::now()),
+        };
+        self.file.put(key, dlr, attempts, at).await?;
+        Ok(Some(Ticket(key)))
+    }
+
+    async fn next(&self) -> Option<Leased> {
+        self.resumed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
+    }
+
+    async fn attempt_starts(
+        &self,
+        ticket: Ticket,
+        dlr: &Dlr,
+        attempts: u32,
+        retry_at: SystemTime,
+    ) -> Result<(), QueueError> {
+        self.file.put(ticket.0, dlr, attempts, retry_at).await
+    }
+
+    async fn retry(
+        &self,
+        ticket: Ticket,
+        dlr: &Dlr,
+        attempts: u32,
+        delay: Duration,
+    ) -> Result<RetryPlace, QueueError> {
+        let at = SystemTime::now()
+            .checked_add(delay)
+            .unwrap_or(SystemTime::now());
+        if let Err(e) = self.file.put(ticket.0, dlr, attempts, at).await {
+            // The record on disk still counts every attempt made (it was written before the
+            // attempt); only its next-attempt time is stale. Delivery goes on from memory.
+            tracing::error!(id = %dlr.id, error = %e, "DLR queue update failed");
+        }
+        Ok(RetryPlace::Here)
+    }
+
+    async fn finish(&self, ticket: Ticket) -> Result<(), QueueError> {
+        if let Err(e) = self.file.remove(ticket.0).await {
+            // The outcome is known here and is reported; the record is left behind.
+            tracing::error!(
+                key = ticket.0, error = %e,
+                "DLR queue removal failed; it may be sent again after a restart"
+            );
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,7 +515,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("q.redb");
         {
-            let (q, resumed) = DlrQueue::open(&path).await.unwrap();
+            let (q, resumed) = RedbFile::open(&path).await.unwrap();
             assert!(resumed.is_empty());
             let mut receipt = dlr("b");
             receipt.level = DlrLevel::All;
@@ -322,7 +547,7 @@ mod tests {
                 .unwrap();
             txn.commit().unwrap();
         }
-        let (q, resumed) = DlrQueue::open(&path).await.unwrap();
+        let (q, resumed) = RedbFile::open(&path).await.unwrap();
         let ids: Vec<_> = resumed.iter().map(|r| r.dlr.id.as_str()).collect();
         assert_eq!(ids, ["a", "b"]);
         assert_eq!(resumed[0].attempts, 2);

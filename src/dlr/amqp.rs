@@ -1,0 +1,853 @@
+//! `AmqpDlrQueue`: the DLR queue in RabbitMQ (AMQP 0-9-1), shared by several thrower nodes, as
+//! Jasmin keeps its own; here durable, confirmed and with the attempt count in the message.
+//!
+//! # Topology
+//!
+//! Everything is declared by the queue itself, on the default exchange, with names from
+//! [`AmqpQueueConfig`]:
+//!
+//! ```text
+//!  throw ──publish (confirmed, persistent)──▶ <queue>            durable work queue
+//!                                                │  consumed by every node (prefetch)
+//!                                                ▼
+//!                      acknowledged / exhausted: ack (outcome reported on that node)
+//!                      failed, retries left:     publish to <wait_prefix><ms> + ack, in one tx
+//!
+//!  <wait_prefix><ms>   durable, x-message-ttl = ms, dead-letters to "" / <queue>
+//!                      (one per delay: messages in it all expire in order, no busy polling,
+//!                      no plugin)
+//!  <queue>.unreadable  durable; messages whose body is not a DLR are parked here
+//! ```
+//!
+//! Delays are rounded up to one of ten steps per decade (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10ⁿ
+//! milliseconds, at most 2³² − 1 ms, about 49 days), so that a backoff with jitter declares a
+//! bounded number of wait queues.
+//!
+//! # Guarantees
+//!
+//! - `throw` returns once the broker confirmed the message into the durable work queue as a
+//!   persistent message, so a broker restart loses nothing. When the broker cannot be reached it
+//!   fails with [`QueueError::Unavailable`] (retryable) and nothing is stored.
+//! - Every message body carries the DLR and the attempts made so far. A failed attempt that
+//!   will be retried is re-published with the new count to the wait queue, and the delivery is
+//!   acknowledged, in one AMQP transaction: a node that dies in between leaves either the old
+//!   message or the new one, never both.
+//! - A message the broker delivers again (`redelivered`: the node holding it died or lost its
+//!   connection) may have had an attempt made on it, so one attempt is counted for it before
+//!   any other node attempts it: the count is re-published with one more attempt and the
+//!   delivery acknowledged, in one transaction. `1 + max_retries` attempts therefore hold
+//!   across nodes and restarts; a DLR whose holder stopped before attempting it may lose one
+//!   attempt of its budget, never gain one.
+//! - The consumer reconnects with exponential backoff; while it is disconnected, `throw` fails.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
+use lapin::Acker;
+use lapin::Confirmation;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::queue::{DlrQueue, Leased, QueueError, RetryPlace, Ticket, decode, encode};
+use super::value::Dlr;
+
+/// Where an [`AmqpDlrQueue`] connects and the names it declares.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AmqpQueueConfig {
+    /// The broker, `amqp://user:password@host:port/vhost` (vhost `/` is `%2f`).
+    pub url: String,
+    /// The durable work queue every node consumes.
+    pub queue: String,
+    /// Prefix of the per-delay wait queues; the delay in milliseconds follows it.
+    pub wait_queue_prefix: String,
+    /// DLRs the broker hands to this node before it has finished earlier ones (AMQP prefetch);
+    /// keep it near the thrower's `max_concurrency`.
+    pub prefetch: u16,
+    /// Longest wait for the broker's confirm of a thrown DLR.
+    #[serde(with = "secs")]
+    pub confirm_timeout: Duration,
+    /// First wait before reconnecting; doubled after each failure.
+    #[serde(with = "secs")]
+    pub reconnect_min: Duration,
+    /// Longest wait between reconnection attempts.
+    #[serde(with = "secs")]
+    pub reconnect_max: Duration,
+    /// Whether this node attempts DLRs from the queue; `false` for a node that only throws
+    /// (its thrower then attempts nothing, other nodes do).
+    pub consume: bool,
+}
+
+impl Default for AmqpQueueConfig {
+    fn default() -> Self {
+        Self {
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
+            queue: "redeliver.dlr".to_owned(),
+            wait_queue_prefix: "redeliver.dlr.wait.".to_owned(),
+            prefetch: 256,
+            confirm_timeout: Duration::from_secs(10),
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(10),
+            consume: true,
+        }
+    }
+}
+
+impl std::fmt::Debug for AmqpQueueConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpQueueConfig")
+            .field("url", &redacted(&self.url))
+            .field("queue", &self.queue)
+            .field("wait_queue_prefix", &self.wait_queue_prefix)
+            .field("prefetch", &self.prefetch)
+            .field("confirm_timeout", &self.confirm_timeout)
+            .field("reconnect_min", &self.reconnect_min)
+            .field("reconnect_max", &self.reconnect_max)
+            .field("consume", &self.consume)
+            .finish()
+    }
+}
+
+impl AmqpQueueConfig {
+    /// The defaults with `url` as the broker.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The wait queue that holds DLRs for `delay` (rounded as the module documentation says);
+    /// `None` when the delay rounds to zero and the DLR goes straight back to the work queue.
+    pub fn wait_queue(&self, delay: Duration) -> Option<String> {
+        let ms = rounded_ms(delay);
+        (ms > 0).then(|| format!("{}{ms}", self.wait_queue_prefix))
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let url = url::Url::parse(&self.url).map_err(|e| format!("url: {e}"))?;
+        if url.scheme() != "amqp" {
+            return Err(format!(
+                "url: scheme {:?} is not supported (amqp only)",
+                url.scheme()
+            ));
+        }
+        for (what, name) in [
+            ("queue", &self.queue),
+            ("wait_queue_prefix", &self.wait_queue_prefix),
+        ] {
+            // Names are AMQP short strings; room is left for the suffixes added to them.
+            if name.is_empty() || name.len() > 200 || name.starts_with("amq.") {
+                return Err(format!(
+                    "{what} {name:?}: must be 1 to 200 bytes and not start with \"amq.\""
+                ));
+            }
+        }
+        if self.prefetch == 0 {
+            return Err("prefetch: must be at least 1".to_owned());
+        }
+        if self.confirm_timeout.is_zero() {
+            return Err("confirm_timeout: must be more than zero".to_owned());
+        }
+        if self.reconnect_min.is_zero() || self.reconnect_max < self.reconnect_min {
+            return Err("reconnect_min, reconnect_max: need 0 < min <= max".to_owned());
+        }
+        Ok(())
+    }
+}
+
+mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The URL without its password, for logs and errors.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
+/// The longest wait a wait queue holds, in milliseconds (about 49 days): longer delays are cut to
+/// it.
+const MAX_WAIT_MS: u64 = u32::MAX as u64;
+
+/// Milliseconds rounded up to one of ten steps per decade, at most [`MAX_WAIT_MS`].
+fn rounded_ms(delay: Duration) -> u64 {
+    const STEPS: [u64; 10] = [10, 12, 15, 20, 25, 30, 40, 50, 60, 80];
+    let ms = u64::try_from(delay.as_millis())
+        .unwrap_or(u64::MAX)
+        .min(MAX_WAIT_MS);
+    if ms <= 10 {
+        return ms;
+    }
+    let mut scale = 1u64;
+    while ms > 80 * scale {
+        scale *= 10;
+    }
+    STEPS
+        .iter()
+        .map(|step| step * scale)
+        .find(|v| *v >= ms)
+        .unwrap_or(100 * scale)
+        .min(MAX_WAIT_MS)
+}
+
+/// Why an [`AmqpDlrQueue`] could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("AMQP DLR queue: {0}")]
+pub struct AmqpConfigError(String);
+
+/// A pending DLR held by this node: how to acknowledge its delivery, on the connection it came
+/// from.
+struct Held {
+    acker: Acker,
+    tx: mpsc::Sender<TxOp>,
+}
+
+/// One step of the transactional channel: acknowledge a delivery, after publishing a message.
+struct TxOp {
+    publish: Option<Publish>,
+    acker: Acker,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+struct Publish {
+    queue: String,
+    /// The wait queue's TTL in milliseconds, when `queue` is one.
+    wait_ms: Option<u64>,
+    body: Vec<u8>,
+    id: String,
+}
+
+struct Shared {
+    config: AmqpQueueConfig,
+    /// Broker and queue for messages, without credentials.
+    shown: String,
+    /// The publishing channel of the current connection (confirm mode); `None` while
+    /// disconnected.
+    publisher: tokio::sync::RwLock<Option<Channel>>,
+    held: Mutex<HashMap<u64, Held>>,
+    next_ticket: AtomicU64,
+}
+
+/// The DLR queue in RabbitMQ, shared by every thrower node that uses the same broker and queue
+/// name (see the module documentation for the topology and the guarantees).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use redeliver::dlr::{AmqpDlrQueue, AmqpQueueConfig, DlrThrowerConfig, HttpDlrThrower};
+///
+/// let queue = AmqpDlrQueue::connect(AmqpQueueConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f")).await?;
+/// let thrower = HttpDlrThrower::builder(DlrThrowerConfig::default())
+///     .queue_with(Arc::new(queue))
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct AmqpDlrQueue {
+    shared: Arc<Shared>,
+    leases: tokio::sync::Mutex<mpsc::Receiver<Leased>>,
+    stop: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for AmqpDlrQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpDlrQueue")
+            .field("queue", &self.shared.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for AmqpDlrQueue {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl AmqpDlrQueue {
+    /// Starts the queue on the current tokio runtime and waits for its first connection (up to
+    /// `confirm_timeout`); if the broker cannot be reached by then, the queue is returned all
+    /// the same and keeps reconnecting in the background, and `throw` fails until it is
+    /// connected. Only a bad configuration is an error.
+    pub async fn connect(config: AmqpQueueConfig) -> Result<Self, AmqpConfigError> {
+        config.check().map_err(AmqpConfigError)?;
+        let shown = format!("{} queue {}", redacted(&config.url), config.queue);
+        let wait_first = config.confirm_timeout;
+        let shared = Arc::new(Shared {
+            shown,
+            publisher: tokio::sync::RwLock::new(None),
+            held: Mutex::new(HashMap::new()),
+            next_ticket: AtomicU64::new(1),
+            config,
+        });
+        let (leases_tx, leases) = mpsc::channel(usize::from(shared.config.prefetch));
+        let (stop, stopped) = watch::channel(false);
+        let (up_tx, up) = oneshot::channel();
+        tokio::spawn(consume(Arc::clone(&shared), leases_tx, stopped, up_tx));
+        if tokio::time::timeout(wait_first, up).await.is_err() {
+            tracing::warn!(
+                queue = %shared.shown,
+                "DLR queue: broker not reachable yet; reconnecting in the background"
+            );
+        }
+        Ok(Self {
+            shared,
+            leases: tokio::sync::Mutex::new(leases),
+            stop,
+        })
+    }
+
+    /// Whether the queue is connected to its broker now.
+    pub async fn is_connected(&self) -> bool {
+        self.shared
+            .publisher
+            .read()
+            .await
+            .as_ref()
+            .is_some_and(|c| c.status().connected())
+    }
+
+    fn unavailable(&self, reason: impl std::fmt::Display) -> QueueError {
+        QueueError::Unavailable {
+            queue: self.shared.shown.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn take_held(&self, ticket: Ticket) -> Result<Held, QueueError> {
+        self.shared
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&ticket.0)
+            .ok_or_else(|| self.unavailable(format!("ticket {} is not held here", ticket.0)))
+    }
+
+    async fn commit(&self, held: Held, publish: Option<Publish>) -> Result<(), QueueError> {
+        let (done, wait) = oneshot::channel();
+        let op = TxOp {
+            publish,
+            acker: held.acker,
+            done,
+        };
+        held.tx
+            .send(op)
+            .await
+            .map_err(|_| self.unavailable("the connection this DLR came on is closed"))?;
+        wait.await
+            .map_err(|_| self.unavailable("the connection this DLR came on is closed"))?
+            .map_err(|e| self.unavailable(e))
+    }
+}
+
+fn persistent(id: &str) -> BasicProperties {
+    BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type(ShortString::from("application/json"))
+        .with_message_id(ShortString::from(id))
+}
+
+#[async_trait::async_trait]
+impl DlrQueue for AmqpDlrQueue {
+    async fn push(
+        &self,
+        dlr: &Dlr,
+        _first_attempt: Option<SystemTime>,
+    ) -> Result<Option<Ticket>, QueueError> {
+        // The DLR goes to whichever node takes it from the queue; none is attempting it yet.
+        let body = encode(dlr, 0, SystemTime::now()).map_err(|e| QueueError::Refused {
+            queue: self.shared.shown.clone(),
+            reason: format!("encode: {e}"),
+        })?;
+        let channel = self
+            .shared
+            .publisher
+            .read()
+            .await
+            .clone()
+            .ok_or_else(|| self.unavailable("not connected to the broker (reconnecting)"))?;
+        let publish = async {
+            let confirm = channel
+                .basic_publish(
+                    ShortString::from(""),
+                    ShortString::from(self.shared.config.queue.as_str()),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
+                    &body,
+                    persistent(&dlr.id),
+                )
+                .await
+                .map_err(|e| self.unavailable(e))?;
+            confirm.await.map_err(|e| self.unavailable(e))
+        };
+        let confirmation = tokio::time::timeout(self.shared.config.confirm_timeout, publish)
+            .await
+            .map_err(|_| {
+                self.unavailable(format!(
+                    "no confirm within {:?}",
+                    self.shared.config.confirm_timeout
+                ))
+            })??;
+        match confirmation {
+            Confirmation::Ack(None) => Ok(None),
+            Confirmation::Ack(Some(returned)) => Err(QueueError::Refused {
+                queue: self.shared.shown.clone(),
+                reason: format!(
+                    "returned unroutable: {} {}",
+                    returned.reply_code, returned.reply_text
+                ),
+            }),
+            Confirmation::Nack(_) => Err(QueueError::Refused {
+                queue: self.shared.shown.clone(),
+                reason: "negatively confirmed (not stored)".to_owned(),
+            }),
+            Confirmation::NotRequested => Err(self.unavailable("channel not in confirm mode")),
+        }
+    }
+
+    async fn next(&self) -> Option<Leased> {
+        self.leases.lock().await.recv().await
+    }
+
+    async fn attempt_starts(
+        &self,
+        _ticket: Ticket,
+        _dlr: &Dlr,
+        _attempts: u32,
+        _retry_at: SystemTime,
+    ) -> Result<(), QueueError> {
+        // An attempt cut short by a crash is counted when the broker delivers the message again
+        // (`redelivered`), so nothing is written before an attempt.
+        Ok(())
+    }
+
+    async fn retry(
+        &self,
+        ticket: Ticket,
+        dlr: &Dlr,
+        attempts: u32,
+        delay: Duration,
+    ) -> Result<RetryPlace, QueueError> {
+        let held = self.take_held(ticket)?;
+        let now = SystemTime::now();
+        let body = encode(dlr, attempts, now.checked_add(delay).unwrap_or(now))
+            .map_err(|e| self.unavailable(format!("encode: {e}")))?;
+        let ms = rounded_ms(delay);
+        let publish = match self.shared.config.wait_queue(delay) {
+            Some(queue) => Publish {
+                queue,
+                wait_ms: Some(ms),
+                body,
+                id: dlr.id.clone(),
+            },
+            None => Publish {
+                queue: self.shared.config.queue.clone(),
+                wait_ms: None,
+                body,
+                id: dlr.id.clone(),
+            },
+        };
+        self.commit(held, Some(publish)).await?;
+        Ok(RetryPlace::Queue)
+    }
+
+    async fn finish(&self, ticket: Ticket) -> Result<(), QueueError> {
+        let held = self.take_held(ticket)?;
+        self.commit(held, None).await
+    }
+}
+
+/// Connects, consumes and reconnects with backoff until the queue is dropped.
+async fn consume(
+    shared: Arc<Shared>,
+    leases: mpsc::Sender<Leased>,
+    mut stopped: watch::Receiver<bool>,
+    up: oneshot::Sender<()>,
+) {
+    let mut up = Some(up);
+    let mut backoff = shared.config.reconnect_min;
+    loop {
+        let result = session(&shared, &leases, &mut stopped, &mut up, &mut backoff).await;
+        *shared.publisher.write().await = None;
+        // Held DLRs of the lost connection can no longer be acknowledged: the broker delivers
+        // them again.
+        shared
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        match result {
+            Ok(()) => return,
+            Err(e) => tracing::warn!(
+                queue = %shared.shown, error = %e, retry_in = ?backoff,
+                "DLR queue: broker connection lost or refused; reconnecting"
+            ),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = stopped.changed() => return,
+        }
+        backoff = backoff.saturating_mul(2).min(shared.config.reconnect_max);
+    }
+}
+
+/// Declares a durable queue with `args`.
+async fn declare(channel: &Channel, name: &str, args: FieldTable) -> lapin::Result<()> {
+    channel
+        .queue_declare(
+            ShortString::from(name),
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            args,
+        )
+        .await
+        .map(|_| ())
+}
+
+fn wait_queue_args(work_queue: &str, ms: u64) -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert(
+        ShortString::from("x-message-ttl"),
+        AMQPValue::LongLongInt(i64::try_from(ms).unwrap_or(i64::MAX)),
+    );
+    args.insert(
+        ShortString::from("x-dead-letter-exchange"),
+        AMQPValue::LongString("".into()),
+    );
+    args.insert(
+        ShortString::from("x-dead-letter-routing-key"),
+        AMQPValue::LongString(work_queue.into()),
+    );
+    args
+}
+
+/// One connection: returns `Ok` when the queue is dropped, an error when the connection fails.
+async fn session(
+    shared: &Arc<Shared>,
+    leases: &mpsc::Sender<Leased>,
+    stopped: &mut watch::Receiver<bool>,
+    up: &mut Option<oneshot::Sender<()>>,
+    backoff: &mut Duration,
+) -> Result<(), String> {
+    let cfg = &shared.config;
+    let props = ConnectionProperties::default()
+        .with_connection_name(format!("redeliver DLR thrower {}", std::process::id()).into());
+    let connection = tokio::select! {
+        c = Connection::connect(&cfg.url, props) => c.map_err(|e| format!("connect: {e}"))?,
+        _ = stopped.changed() => return Ok(()),
+    };
+    let step = |what: &'static str| move |e: lapin::Error| format!("{what}: {e}");
+    let publisher = connection.create_channel().await.map_err(step("channel"))?;
+    declare(&publisher, &cfg.queue, FieldTable::default())
+        .await
+        .map_err(step("declare the work queue"))?;
+    let unreadable = format!("{}.unreadable", cfg.queue);
+    declare(&publisher, &unreadable, FieldTable::default())
+        .await
+        .map_err(step("declare the unreadable queue"))?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(step("confirm.select"))?;
+
+    if !cfg.consume {
+        *shared.publisher.write().await = Some(publisher);
+        *backoff = cfg.reconnect_min;
+        if let Some(up) = up.take() {
+            let _ = up.send(());
+        }
+        tracing::info!(queue = %shared.shown, "DLR queue: connected (publishing only)");
+        let mut events = connection.events_listener();
+        let result = loop {
+            tokio::select! {
+                _ = stopped.changed() => break Ok(()),
+                event = events.next() => match event {
+                    Some(lapin::Event::Error(e)) => break Err(format!("connection: {e}")),
+                    Some(_) => {}
+                    None => break Err("connection closed".to_owned()),
+                },
+            }
+        };
+        if result.is_ok() {
+            let _ = connection.close(200, ShortString::from("bye")).await;
+        }
+        return result;
+    }
+
+    let consumer_channel = connection.create_channel().await.map_err(step("channel"))?;
+    consumer_channel
+        .tx_select()
+        .await
+        .map_err(step("tx.select"))?;
+    consumer_channel
+        .basic_qos(cfg.prefetch, BasicQosOptions::default())
+        .await
+        .map_err(step("basic.qos"))?;
+    let mut consumer = consumer_channel
+        .basic_consume(
+            ShortString::from(cfg.queue.as_str()),
+            ShortString::from(""),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(step("basic.consume"))?;
+    let (tx, ops) = mpsc::channel(1024);
+    tokio::spawn(transactions(
+        consumer_channel.clone(),
+        ops,
+        cfg.queue.clone(),
+        shared.shown.clone(),
+    ));
+    *shared.publisher.write().await = Some(publisher);
+    *backoff = cfg.reconnect_min;
+    if let Some(up) = up.take() {
+        let _ = up.send(());
+    }
+    tracing::info!(queue = %shared.shown, "DLR queue: connected");
+
+    let result = loop {
+        let delivery = tokio::select! {
+            d = consumer.next() => d,
+            _ = stopped.changed() => break Ok(()),
+        };
+        let delivery = match delivery {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => break Err(format!("consume: {e}")),
+            None => break Err("the broker cancelled the consumer".to_owned()),
+        };
+        let acker = delivery.acker;
+        let (dlr, attempts, next_attempt) = match decode(&delivery.data) {
+            Ok(decoded) => decoded,
+            Err(reason) => {
+                tracing::error!(
+                    queue = %shared.shown, %reason, parked_in = %unreadable,
+                    "DLR queue: message is not a DLR; parked"
+                );
+                let publish = Publish {
+                    queue: unreadable.clone(),
+                    wait_ms: None,
+                    body: delivery.data,
+                    id: String::new(),
+                };
+                if submit(&tx, acker, Some(publish)).await.is_err() {
+                    break Err("the transaction channel closed".to_owned());
+                }
+                continue;
+            }
+        };
+        if delivery.redelivered {
+            // Its holder may have made an attempt before it stopped: count one before anyone
+            // attempts it again.
+            let counted = attempts.saturating_add(1);
+            tracing::debug!(id = %dlr.id, attempts = counted, "DLR delivered again; counting the attempt that may have been made");
+            let body = match encode(&dlr, counted, next_attempt) {
+                Ok(b) => b,
+                Err(e) => break Err(format!("encode: {e}")),
+            };
+            let publish = Publish {
+                queue: cfg.queue.clone(),
+                wait_ms: None,
+                body,
+                id: dlr.id.clone(),
+            };
+            if submit(&tx, acker, Some(publish)).await.is_err() {
+                break Err("the transaction channel closed".to_owned());
+            }
+            continue;
+        }
+        let ticket = shared.next_ticket.fetch_add(1, Ordering::Relaxed);
+        shared
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                ticket,
+                Held {
+                    acker,
+                    tx: tx.clone(),
+                },
+            );
+        let leased = Leased {
+            dlr,
+            attempts,
+            not_before: None,
+            ticket: Ticket(ticket),
+        };
+        if leases.send(leased).await.is_err() {
+            break Ok(());
+        }
+    };
+    drop(tx);
+    if result.is_ok() {
+        let _ = connection.close(200, ShortString::from("bye")).await;
+    }
+    result
+}
+
+/// Queues a transactional step without waiting for its commit.
+async fn submit(tx: &mpsc::Sender<TxOp>, acker: Acker, publish: Option<Publish>) -> Result<(), ()> {
+    let (done, _) = oneshot::channel();
+    tx.send(TxOp {
+        publish,
+        acker,
+        done,
+    })
+    .await
+    .map_err(|_| ())
+}
+
+/// Applies steps in groups, one `tx.commit` per group, so that each step's publish and ack take
+/// effect together and the commit's cost is shared.
+async fn transactions(
+    channel: Channel,
+    mut ops: mpsc::Receiver<TxOp>,
+    work_queue: String,
+    shown: String,
+) {
+    let mut declared: HashSet<u64> = HashSet::new();
+    let mut batch = Vec::with_capacity(256);
+    while ops.recv_many(&mut batch, 256).await > 0 {
+        let result = async {
+            for op in &batch {
+                if let Some(p) = &op.publish {
+                    if let Some(ms) = p.wait_ms
+                        && !declared.contains(&ms)
+                    {
+                        declare(&channel, &p.queue, wait_queue_args(&work_queue, ms))
+                            .await
+                            .map_err(|e| format!("declare {}: {e}", p.queue))?;
+                        declared.insert(ms);
+                    }
+                    // Not awaited as a confirm: the channel is transactional, the commit below
+                    // is what makes it durable.
+                    channel
+                        .basic_publish(
+                            ShortString::from(""),
+                            ShortString::from(p.queue.as_str()),
+                            BasicPublishOptions::default(),
+                            &p.body,
+                            persistent(&p.id),
+                        )
+                        .await
+                        .map_err(|e| format!("publish to {}: {e}", p.queue))?;
+                }
+                op.acker
+                    .ack(BasicAckOptions::default())
+                    .await
+                    .map_err(|e| format!("ack: {e}"))?;
+            }
+            channel
+                .tx_commit()
+                .await
+                .map_err(|e| format!("tx.commit: {e}"))
+        }
+        .await;
+        if let Err(e) = &result {
+            tracing::warn!(queue = %shown, error = %e, "DLR queue: transaction failed");
+        }
+        let failed = result.is_err();
+        for op in batch.drain(..) {
+            let _ = op.done.send(result.clone());
+        }
+        if failed {
+            // Nothing of the group took effect; the broker delivers its messages again once
+            // this channel is gone.
+            let _ = channel
+                .close(500, ShortString::from("transaction failed"))
+                .await;
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_round_up_to_ten_steps_per_decade() {
+        let ms = |m: u64| rounded_ms(Duration::from_millis(m));
+        assert_eq!(ms(0), 0);
+        assert_eq!(ms(7), 7);
+        assert_eq!(ms(10), 10);
+        assert_eq!(ms(11), 12);
+        assert_eq!(ms(50), 50);
+        assert_eq!(ms(81), 100);
+        assert_eq!(ms(30_000), 30_000);
+        assert_eq!(ms(31_000), 40_000);
+        assert_eq!(ms(999_999), 1_000_000);
+        assert_eq!(rounded_ms(Duration::MAX), MAX_WAIT_MS);
+        assert_eq!(
+            rounded_ms(Duration::from_millis(MAX_WAIT_MS - 5)),
+            MAX_WAIT_MS
+        );
+        for m in [11, 99, 101, 4_321, 86_400_000, 1 << 31] {
+            assert!(ms(m) >= m && ms(m) <= m + m / 4, "{m} -> {}", ms(m));
+        }
+        let distinct: HashSet<u64> = (1..=600_000).step_by(7).map(ms).collect();
+        assert!(distinct.len() < 70, "{}", distinct.len());
+    }
+
+    #[test]
+    fn config_is_checked_and_the_password_never_shown() {
+        let cfg = AmqpQueueConfig::new("amqp://user:secret@127.0.0.1:5672/%2f");
+        assert!(cfg.check().is_ok());
+        assert!(!format!("{cfg:?}").contains("secret"));
+        for bad in [
+            AmqpQueueConfig::new("http://x/"),
+            AmqpQueueConfig::new("not a url"),
+            AmqpQueueConfig {
+                queue: "amq.x".into(),
+                ..AmqpQueueConfig::default()
+            },
+            AmqpQueueConfig {
+                prefetch: 0,
+                ..AmqpQueueConfig::default()
+            },
+            AmqpQueueConfig {
+                reconnect_max: Duration::ZERO,
+                ..AmqpQueueConfig::default()
+            },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            AmqpQueueConfig::default()
+                .wait_queue(Duration::from_secs(30))
+                .as_deref(),
+            Some("redeliver.dlr.wait.30000")
+        );
+        assert_eq!(AmqpQueueConfig::default().wait_queue(Duration::ZERO), None);
+    }
+}

@@ -1,0 +1,520 @@
+//! The RabbitMQ DLR queue against a real broker (`RABBITMQ_URL`, started by `.ci/rabbitmq`):
+//! confirmed throws, retries through the wait queues, budgets that hold across nodes, a node
+//! killed with SIGKILL mid-stream, and a broker that cannot be reached.
+
+#[path = "support/amqp.rs"]
+mod amqp;
+#[path = "support/dlr_receiver.rs"]
+mod receiver;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use receiver::{Receiver, Reply};
+use redeliver::dlr::{
+    AmqpDlrQueue, AmqpQueueConfig, AttemptError, Dlr, DlrMethod, DlrOutcome, DlrThrower,
+    DlrThrowerConfig, HttpDlrThrower, QueueError, ThrowError,
+};
+use tokio::sync::mpsc;
+
+const CHILD_ENV: &str = "REDELIVER_DLR_AMQP_CHILD";
+
+fn dlr(url: &str, n: usize) -> Dlr {
+    Dlr::level1(
+        url.parse().unwrap(),
+        DlrMethod::Post,
+        format!("a-{n}"),
+        "ESME_ROK",
+        "c",
+    )
+}
+
+fn index(id: &str) -> usize {
+    id.trim_start_matches("a-").parse().unwrap()
+}
+
+fn thrower_config(max_retries: u32) -> DlrThrowerConfig {
+    DlrThrowerConfig {
+        timeout: Duration::from_secs(5),
+        retry_delay: Duration::from_millis(100),
+        max_retries,
+        ..DlrThrowerConfig::default()
+    }
+}
+
+async fn node(
+    queue: AmqpQueueConfig,
+    config: DlrThrowerConfig,
+) -> (HttpDlrThrower, mpsc::UnboundedReceiver<DlrOutcome>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queue = AmqpDlrQueue::connect(queue).await.unwrap();
+    assert!(
+        queue.is_connected().await,
+        "the broker at RABBITMQ_URL is down"
+    );
+    let thrower = HttpDlrThrower::builder(config)
+        .queue_with(Arc::new(queue))
+        .on_outcome(move |o| {
+            let _ = tx.send(o);
+        })
+        .build()
+        .await
+        .unwrap();
+    (thrower, rx)
+}
+
+/// Collects outcomes until there are `count` of them; fails after `within`.
+async fn outcomes(
+    rx: &mut mpsc::UnboundedReceiver<DlrOutcome>,
+    count: usize,
+    within: Duration,
+) -> BTreeMap<usize, DlrOutcome> {
+    let mut seen = BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + within;
+    while seen.len() < count {
+        let o = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{} of {count} outcomes after {within:?}", seen.len()))
+            .expect("outcome channel open");
+        let n = index(&o.dlr().id);
+        assert!(seen.insert(n, o).is_none(), "a-{n}: two outcomes");
+    }
+    seen
+}
+
+#[tokio::test]
+async fn thrown_dlrs_are_confirmed_retried_through_wait_queues_and_acknowledged() {
+    let Some(url) = amqp::broker("retried_through_wait_queues") else {
+        return;
+    };
+    // Ids divisible by 3 fail twice, so they go round the wait queue twice.
+    let rcv = Receiver::start(Arc::new(|id: &str, attempt| {
+        if index(id).is_multiple_of(3) && attempt <= 2 {
+            Reply::Status500
+        } else {
+            Reply::Ack
+        }
+    }))
+    .await
+    .unwrap();
+    let (thrower, mut rx) = node(amqp::config(&url, "retried"), thrower_config(3)).await;
+    for n in 0..60 {
+        thrower.throw(dlr(&rcv.url("/dlr"), n)).await.unwrap();
+    }
+    let seen = outcomes(&mut rx, 60, Duration::from_secs(30)).await;
+    for (n, o) in &seen {
+        let want = if n % 3 == 0 { 3 } else { 1 };
+        assert!(
+            matches!(o, DlrOutcome::Acknowledged { attempts, .. } if *attempts == want),
+            "a-{n}: {o:?}"
+        );
+        assert_eq!(rcv.attempts(&format!("a-{n}")), want, "a-{n}");
+    }
+    // Nothing more arrives: every delivery was acknowledged to the broker.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(rx.try_recv().is_err());
+    assert_eq!(rcv.total(), 40 + 20 * 3);
+}
+
+#[tokio::test]
+async fn the_budget_is_one_plus_max_retries_then_the_dlr_is_exhausted() {
+    let Some(url) = amqp::broker("budget") else {
+        return;
+    };
+    let rcv = Receiver::start(Arc::new(|_: &str, _| Reply::Status500))
+        .await
+        .unwrap();
+    let (thrower, mut rx) = node(amqp::config(&url, "budget"), thrower_config(2)).await;
+    for n in 0..10 {
+        thrower.throw(dlr(&rcv.url("/"), n)).await.unwrap();
+    }
+    let seen = outcomes(&mut rx, 10, Duration::from_secs(30)).await;
+    for (n, o) in &seen {
+        assert!(
+            matches!(
+                o,
+                DlrOutcome::Exhausted {
+                    attempts: 3,
+                    last_error: AttemptError::Status { status: 500, .. },
+                    ..
+                }
+            ),
+            "a-{n}: {o:?}"
+        );
+        assert_eq!(rcv.attempts(&format!("a-{n}")), 3);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rcv.total(), 30);
+}
+
+#[tokio::test]
+async fn an_unreachable_broker_is_a_retryable_throw_error() {
+    // A port on 127.0.0.1 where nothing listens.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cfg = AmqpQueueConfig {
+        confirm_timeout: Duration::from_millis(500),
+        reconnect_min: Duration::from_millis(50),
+        reconnect_max: Duration::from_millis(200),
+        ..AmqpQueueConfig::new(format!("amqp://guest:guest@127.0.0.1:{port}/%2f"))
+    };
+    let queue = AmqpDlrQueue::connect(cfg).await.unwrap();
+    assert!(!queue.is_connected().await);
+    let thrower = HttpDlrThrower::builder(thrower_config(1))
+        .queue_with(Arc::new(queue))
+        .build()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = thrower
+        .throw(dlr("http://127.0.0.1:9/dlr", 1))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    match &err {
+        ThrowError::Queue {
+            source: source @ QueueError::Unavailable { .. },
+            ..
+        } => assert!(source.is_retryable()),
+        other => panic!("{other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("broker unavailable") && text.contains("retry later"),
+        "{text}"
+    );
+    assert!(!text.contains("guest:guest"), "credentials in {text}");
+    assert_eq!(thrower.pending(), 0);
+}
+
+#[tokio::test]
+async fn a_node_that_reconnects_after_losing_its_connection_goes_on() {
+    let Some(url) = amqp::broker("reconnect") else {
+        return;
+    };
+    // The broker closes connections whose name it is told to; here the connection is cut from
+    // the client side instead, by closing every channel through a second client would need
+    // management rights, so the test uses a proxy on 127.0.0.1 that it can cut.
+    let broker_addr = url::Url::parse(&url).unwrap();
+    let upstream = format!(
+        "{}:{}",
+        broker_addr.host_str().unwrap(),
+        broker_addr.port().unwrap_or(5672)
+    );
+    let proxy = Proxy::start(upstream).await;
+    let mut via_proxy = broker_addr.clone();
+    via_proxy.set_port(Some(proxy.port)).unwrap();
+    let cfg = AmqpQueueConfig {
+        reconnect_min: Duration::from_millis(50),
+        reconnect_max: Duration::from_millis(400),
+        ..amqp::config(via_proxy.as_str(), "reconnect")
+    };
+    let rcv = Receiver::start(receiver::always_ack()).await.unwrap();
+    let (thrower, mut rx) = node(cfg, thrower_config(3)).await;
+    for n in 0..10 {
+        thrower.throw(dlr(&rcv.url("/"), n)).await.unwrap();
+    }
+    outcomes(&mut rx, 10, Duration::from_secs(20)).await;
+
+    proxy.cut();
+    // Until it has reconnected, a throw fails with a retryable error, or is stored; either way
+    // nothing is lost: keep throwing until it is accepted.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut refused = 0;
+    for n in 10..20 {
+        loop {
+            match thrower.throw(dlr(&rcv.url("/"), n)).await {
+                Ok(()) => break,
+                Err(ThrowError::Queue { source, .. }) if source.is_retryable() => {
+                    refused += 1;
+                    assert!(Instant::now() < deadline, "never reconnected");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    }
+    assert!(refused > 0, "the cut was not seen");
+    let seen = outcomes(&mut rx, 10, Duration::from_secs(20)).await;
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        (10..20).collect::<Vec<_>>()
+    );
+}
+
+/// A TCP proxy on 127.0.0.1 whose connections can all be cut at once.
+struct Proxy {
+    port: u16,
+    cut: Arc<tokio::sync::Notify>,
+    generation: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(tokio::sync::Notify::new());
+        let generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (c, g) = (Arc::clone(&cut), Arc::clone(&generation));
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let cut = Arc::clone(&c);
+                let mine = g.load(std::sync::atomic::Ordering::SeqCst);
+                let g = Arc::clone(&g);
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    if g.load(std::sync::atomic::Ordering::SeqCst) != mine {
+                        return;
+                    }
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = cut.notified() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            cut,
+            generation,
+        }
+    }
+
+    fn cut(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.cut.notify_waiters();
+    }
+}
+
+/// One thrower node in its own process, for `a_node_killed_mid_stream_…`: consumes the queue and
+/// prints `outcome <id> acked|exhausted <attempts>` per DLR it finishes.
+#[tokio::test]
+#[ignore = "run by a_node_killed_mid_stream_loses_nothing_and_overspends_no_budget"]
+async fn amqp_node_child() {
+    let spec = std::env::var(CHILD_ENV).expect("set by the parent test");
+    let mut parts = spec.split('|');
+    let (url, queue, timeout) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let queue_cfg = AmqpQueueConfig {
+        queue: queue.to_owned(),
+        wait_queue_prefix: format!("{queue}.wait."),
+        prefetch: 20,
+        ..AmqpQueueConfig::new(url)
+    };
+    let cfg = DlrThrowerConfig {
+        timeout: Duration::from_secs_f64(timeout.parse().unwrap()),
+        retry_delay: Duration::from_millis(100),
+        max_retries: MAX_RETRIES,
+        ..DlrThrowerConfig::default()
+    };
+    let out = Arc::new(Mutex::new(std::io::stdout()));
+    let queue = AmqpDlrQueue::connect(queue_cfg).await.unwrap();
+    let _thrower = HttpDlrThrower::builder(cfg)
+        .queue_with(Arc::new(queue))
+        .on_outcome(move |o| {
+            let what = if o.is_acknowledged() {
+                "acked"
+            } else {
+                "exhausted"
+            };
+            let mut out = out.lock().unwrap();
+            let _ = writeln!(out, "outcome {} {what} {}", o.dlr().id, o.attempts());
+            let _ = out.flush();
+        })
+        .build()
+        .await
+        .unwrap();
+    println!("ready");
+    std::future::pending::<()>().await;
+}
+
+const MAX_RETRIES: u32 = 2;
+
+/// Per DLR id: the node that reported it, `acked` or `exhausted`, and the attempts it counted.
+type Outcomes = HashMap<String, Vec<(&'static str, String, u32)>>;
+
+fn record(outcomes: &mut Outcomes, node: &'static str, line: &str) {
+    if let Some(rest) = line.strip_prefix("outcome ") {
+        let mut f = rest.split(' ');
+        let (id, what, attempts) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+        outcomes.entry(id.to_owned()).or_default().push((
+            node,
+            what.to_owned(),
+            attempts.parse().unwrap(),
+        ));
+    }
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_node(
+    name: &'static str,
+    spec: String,
+    lines: std::sync::mpsc::Sender<(&'static str, String)>,
+) -> KillOnDrop {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "amqp_node_child", "--ignored", "--nocapture"])
+        .env(CHILD_ENV, spec)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = lines.send((name, line));
+        }
+    });
+    KillOnDrop(child)
+}
+
+#[test]
+fn a_node_killed_mid_stream_loses_nothing_and_overspends_no_budget() {
+    let Some(url) = amqp::broker("node_killed_mid_stream") else {
+        return;
+    };
+    const COUNT: usize = 300;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // Every fifth DLR hangs on its first attempt; node A waits for ever on it, node B gives up
+    // after a second and retries. Every seventh fails its first two attempts, and every 35th
+    // (both) is exhausted if a node died holding it. The rest are acknowledged at once.
+    let rcv = rt
+        .block_on(Receiver::start(Arc::new(|id: &str, attempt| {
+            let n = index(id);
+            if n.is_multiple_of(5) && attempt == 1 {
+                Reply::Hang
+            } else if n.is_multiple_of(7) && attempt <= 2 {
+                Reply::Status500
+            } else {
+                Reply::Ack
+            }
+        })))
+        .unwrap();
+    let queue = amqp::config(&url, "two_nodes");
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let spec = |timeout: &str| format!("{url}|{}|{timeout}", queue.queue);
+    let mut a = spawn_node("a", spec("600"), lines_tx.clone());
+    let _b = spawn_node("b", spec("1"), lines_tx);
+    let mut ready = 0;
+    while ready < 2 {
+        let (_, line) = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("nodes ready");
+        ready += usize::from(line == "ready");
+    }
+
+    // This process only throws.
+    let publisher = rt.block_on(async {
+        let q = AmqpDlrQueue::connect(AmqpQueueConfig {
+            consume: false,
+            ..queue.clone()
+        })
+        .await
+        .unwrap();
+        let t = HttpDlrThrower::builder(thrower_config(MAX_RETRIES))
+            .queue_with(Arc::new(q))
+            .build()
+            .await
+            .unwrap();
+        for n in 0..COUNT {
+            t.throw(dlr(&rcv.url("/dlr"), n)).await.unwrap();
+        }
+        assert_eq!(t.pending(), 0, "a publishing-only node attempts nothing");
+        t
+    });
+
+    // Kill A once both nodes have made a good part of the attempts, with hanging ones in
+    // flight on it.
+    let mut outcomes: Outcomes = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rcv.total() < (COUNT / 2) as u64 {
+        assert!(Instant::now() < deadline, "only {} attempts", rcv.total());
+        while let Ok((node, line)) = lines.try_recv() {
+            record(&mut outcomes, node, &line);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // A hanging first attempt still open after 3 s is on A: B gives up on its own after 1 s.
+    let settle = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < settle {
+        while let Ok((node, line)) = lines.try_recv() {
+            record(&mut outcomes, node, &line);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let held_by_a: Vec<String> = (0..COUNT)
+        .step_by(5)
+        .map(|n| format!("a-{n}"))
+        .filter(|id| rcv.attempts(id) == 1)
+        .collect();
+    assert!(!held_by_a.is_empty(), "A held no hanging DLR");
+    eprintln!(
+        "killing node A while it holds {} hanging DLRs",
+        held_by_a.len()
+    );
+    a.0.kill().unwrap(); // SIGKILL
+    a.0.wait().unwrap();
+    let killed_at = rcv.total();
+
+    while outcomes.len() < COUNT {
+        match lines.recv_timeout(Duration::from_secs(60)) {
+            Ok((node, line)) => record(&mut outcomes, node, &line),
+            Err(_) => panic!(
+                "{} of {COUNT} outcomes; attempts {} (killed at {killed_at})",
+                outcomes.len(),
+                rcv.total()
+            ),
+        }
+    }
+    // Late duplicates would arrive within a few retry delays.
+    let quiet = Instant::now() + Duration::from_secs(2);
+    while let Some(left) = quiet.checked_duration_since(Instant::now()) {
+        if let Ok((node, line)) = lines.recv_timeout(left) {
+            record(&mut outcomes, node, &line);
+        }
+    }
+    let max_attempts = 1 + MAX_RETRIES;
+    for n in 0..COUNT {
+        let id = format!("a-{n}");
+        let got = outcomes.get(&id).map(Vec::as_slice).unwrap_or_default();
+        assert_eq!(got.len(), 1, "{id}: outcomes {got:?}");
+        let (node, what, attempts) = &got[0];
+        let made = rcv.attempts(&id);
+        assert!(made >= 1, "{id}: never attempted");
+        assert!(made <= max_attempts, "{id}: {made} attempts");
+        assert!(*attempts <= max_attempts, "{id}: {got:?}");
+        // The outcome counts every attempt made, and at most one that was not.
+        assert!(
+            *attempts == made || *attempts == made + 1,
+            "{id}: outcome says {attempts}, receiver saw {made}"
+        );
+        if what == "exhausted" {
+            assert_eq!(*attempts, max_attempts, "{id}: {got:?}");
+        }
+        if held_by_a.contains(&id) {
+            // Delivered again to B after the kill, with A's attempt counted.
+            assert_eq!(*node, "b", "{id}: {got:?}");
+            assert!(made >= 2 && *attempts >= 2, "{id}: {got:?}, {made} made");
+        }
+    }
+    drop(publisher);
+    rt.shutdown_timeout(Duration::from_secs(5));
+}
