@@ -460,14 +460,13 @@ impl Inner {
     /// Records the attempt count and next-attempt time before the attempt is made, so that an
     /// attempt cut short by a crash still counts against the budget.
     async fn persist(&self, job: &Job, delay: Duration) {
-        if let (Some(q), Some(ticket)) = (&self.queue, job.ticket) {
-            if let Err(e) = q
+        if let (Some(q), Some(ticket)) = (&self.queue, job.ticket)
+            && let Err(e) = q
                 .attempt_starts(ticket, &job.dlr, job.attempts, system_after(delay))
                 .await
-            {
-                // Delivery goes on from memory; only crash safety for this DLR is lost.
-                tracing::error!(id = %job.dlr.id, error = %e, "DLR queue update failed");
-            }
+        {
+            // Delivery goes on from memory; only crash safety for this DLR is lost.
+            tracing::error!(id = %job.dlr.id, error = %e, "DLR queue update failed");
         }
     }
 
