@@ -159,7 +159,7 @@ pub(crate) fn parked_entries_checked(
 ) -> (Vec<(String, ParkedReceipt)>, Vec<String>) {
     let mut good = Vec::new();
     let mut bad = Vec::new();
-    for (key, value) in msg.metadata.range(META_PARKED_PREFIX.to_owned()..) {
+    for (key, value) in msg.metadata.range::<str, _>(parked_range()) {
         let Some(id) = key.strip_prefix(META_PARKED_PREFIX) else {
             break;
         };
@@ -171,10 +171,18 @@ pub(crate) fn parked_entries_checked(
     (good, bad)
 }
 
+/// The metadata keys from the first parked receipt's on, without allocating a bound.
+pub(crate) fn parked_range() -> (std::ops::Bound<&'static str>, std::ops::Bound<&'static str>) {
+    (
+        std::ops::Bound::Included(META_PARKED_PREFIX),
+        std::ops::Bound::Unbounded,
+    )
+}
+
 /// Whether the record holds parked receipts.
 pub(crate) fn has_parked(msg: &StoredMessage) -> bool {
     msg.metadata
-        .range(META_PARKED_PREFIX.to_owned()..)
+        .range::<str, _>(parked_range())
         .next()
         .is_some_and(|(k, _)| k.starts_with(META_PARKED_PREFIX))
 }
@@ -182,7 +190,7 @@ pub(crate) fn has_parked(msg: &StoredMessage) -> bool {
 fn parked_bytes(msg: &StoredMessage) -> (usize, usize) {
     let mut count = 0;
     let mut bytes = 0;
-    for (key, value) in msg.metadata.range(META_PARKED_PREFIX.to_owned()..) {
+    for (key, value) in msg.metadata.range::<str, _>(parked_range()) {
         if !key.starts_with(META_PARKED_PREFIX) {
             break;
         }
@@ -267,7 +275,7 @@ fn placeholder(channel: Channel, now: SystemTime) -> StoredMessage {
 /// the same receipt again, so a claim of its own that landed although its write was not
 /// acknowledged gives [`Plan::Claimed`] instead of [`Plan::Duplicate`].
 pub fn decide(
-    stored: Option<&Versioned>,
+    stored: Option<Versioned>,
     key: &MsgId,
     receipt: &ReceiptEvent,
     from_parking: Option<&str>,
@@ -287,8 +295,11 @@ pub fn decide(
             now,
         );
     };
-    let version = PutMode::Update(stored.version.clone());
-    let msg = &stored.message;
+    let Versioned {
+        message: msg,
+        version,
+    } = stored;
+    let version = PutMode::Update(version);
     if let Some(entry) = from_parking
         && !msg
             .metadata
@@ -300,7 +311,7 @@ pub fn decide(
         if from_parking.is_some() {
             return Plan::Waiting;
         }
-        return park(msg.clone(), version, receipt, settings, now);
+        return park(msg, version, receipt, settings, now);
     }
     if let Some(primary) = msg.metadata.get(META_PRIMARY) {
         return match MsgId::new(primary.clone()) {
@@ -309,7 +320,7 @@ pub fn decide(
             Err(e) => Plan::Corrupt(format!("{META_PRIMARY} is not a msgid: {e}")),
         };
     }
-    let mut record = msg.clone();
+    let mut record = msg;
     if let Some(entry) = from_parking {
         record
             .metadata
@@ -541,7 +552,7 @@ mod tests {
         };
         let later = now() + std::time::Duration::from_secs(1);
         let plan = decide(
-            Some(&versioned(record)),
+            Some(versioned(record)),
             &id("m"),
             &receipt(ReceiptClass::Positive),
             None,
@@ -562,7 +573,7 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1].0, entry, "entries sort in arrival order");
         let full = decide(
-            Some(&versioned(record.clone())),
+            Some(versioned(record.clone())),
             &id("m"),
             &receipt(ReceiptClass::Negative),
             None,
@@ -573,7 +584,7 @@ mod tests {
         assert_eq!(full, Plan::ParkFull);
         // A waiting placeholder stays as it is when the timer asks.
         let waiting = decide(
-            Some(&versioned(record)),
+            Some(versioned(record)),
             &id("m"),
             &receipt(ReceiptClass::Positive),
             Some(&entry),
@@ -599,7 +610,7 @@ mod tests {
         copy.metadata
             .insert(META_PRIMARY.to_owned(), "p0".to_owned());
         let plan = decide(
-            Some(&versioned(copy.clone())),
+            Some(versioned(copy.clone())),
             &id("p1"),
             &receipt(ReceiptClass::Positive),
             None,
@@ -609,7 +620,7 @@ mod tests {
         );
         assert_eq!(plan, Plan::FollowPrimary(id("p0")));
         let plan = decide(
-            Some(&versioned(copy)),
+            Some(versioned(copy)),
             &id("p0"),
             &receipt(ReceiptClass::Positive),
             None,
@@ -624,7 +635,7 @@ mod tests {
     fn a_single_message_and_every_class() {
         for class in CLASSES {
             let plan = decide(
-                Some(&versioned(message())),
+                Some(versioned(message())),
                 &id("m"),
                 &receipt(class),
                 None,
@@ -663,7 +674,7 @@ mod tests {
                 .insert(META_FINAL.to_owned(), "negative".to_owned());
             for later in CLASSES {
                 let plan = decide(
-                    Some(&versioned(fin.clone())),
+                    Some(versioned(fin.clone())),
                     &id("m"),
                     &receipt(later),
                     None,
@@ -693,7 +704,7 @@ mod tests {
         let stored = message().merge(record);
         assert!(has_parked(&stored));
         let plan = decide(
-            Some(&versioned(stored.clone())),
+            Some(versioned(stored.clone())),
             &id("m"),
             &receipt(ReceiptClass::Negative),
             Some(&entry),
@@ -706,7 +717,7 @@ mod tests {
         };
         assert!(!has_parked(&record));
         let plan = decide(
-            Some(&versioned(record)),
+            Some(versioned(record)),
             &id("m"),
             &receipt(ReceiptClass::Negative),
             Some(&entry),
@@ -741,7 +752,7 @@ mod tests {
                                 let stored = versioned(multipart(3, &before));
                                 let key = id(&format!("p{part}"));
                                 let plan = decide(
-                                    Some(&stored),
+                                    Some(stored.clone()),
                                     &key,
                                     &receipt(class),
                                     None,
@@ -802,7 +813,7 @@ mod tests {
         }
         // A key that is none of the parts is damage, not a guess.
         let plan = decide(
-            Some(&versioned(multipart(3, &[]))),
+            Some(versioned(multipart(3, &[]))),
             &id("p9"),
             &receipt(ReceiptClass::Positive),
             None,

@@ -154,6 +154,7 @@ use crate::store::{MessageStore, PutMode, StoreError};
 
 use crate::message::META_PARKED_PREFIX;
 pub use crate::message::{META_FINAL, META_PRIMARY};
+use decide::parked_range;
 
 /// Most parts a multipart submission may have (the SMPP `sar_total_segments` limit).
 pub const MAX_PARTS: usize = 255;
@@ -700,6 +701,7 @@ impl RetryEngineBuilder {
                 counters: Arc::new(Counters::default()),
                 parked: Mutex::new(ParkingLot::default()),
                 recent: Mutex::new(RecentFinals::default()),
+                node: RandomState::new().hash_one(0u8),
                 hasher: RandomState::new(),
                 claims: AtomicU64::new(0),
             }),
@@ -718,6 +720,8 @@ struct Inner {
     parked: Mutex<ParkingLot>,
     recent: Mutex<RecentFinals>,
     hasher: RandomState,
+    /// This engine's random id, the first half of its claim ids.
+    node: u64,
     claims: AtomicU64,
 }
 
@@ -869,8 +873,11 @@ impl RetryEngine {
 
     /// A new claim id: this engine's random id and a sequence number.
     fn new_claim(&self) -> String {
+        use std::fmt::Write as _;
         let n = self.inner.claims.fetch_add(1, Ordering::Relaxed);
-        format!("{:016x}.{n}", self.inner.hasher.hash_one(0u8))
+        let mut claim = String::with_capacity(40);
+        let _ = write!(claim, "{:016x}.{n}", self.inner.node);
+        claim
     }
 
     fn fingerprint(&self, bucket: &Bucket, key: &MsgId) -> u64 {
@@ -1062,7 +1069,7 @@ impl RetryEngine {
             for (k, v) in existing
                 .message
                 .metadata
-                .range(META_PARKED_PREFIX.to_owned()..)
+                .range::<str, _>(parked_range())
                 .take_while(|(k, _)| k.starts_with(META_PARKED_PREFIX))
             {
                 merged.metadata.insert(k.clone(), v.clone());
@@ -1099,7 +1106,7 @@ impl RetryEngine {
         }
         let bucket = ev.bucket.clone();
         Ok(self
-            .process(ev, key.clone(), From::Fresh)
+            .process_inner(ev, key.clone(), From::Fresh)
             .await?
             .unwrap_or(ReceiptOutcome::Parked {
                 bucket,
@@ -1500,15 +1507,8 @@ impl RetryEngine {
                 _ => None,
             };
             let now = SystemTime::now();
-            let mut plan = decide::decide(
-                loaded.as_ref(),
-                &key,
-                &ev,
-                entry_here,
-                &claim,
-                &inner.settings,
-                now,
-            );
+            let mut plan =
+                decide::decide(loaded, &key, &ev, entry_here, &claim, &inner.settings, now);
             let mut target = key.clone();
             if let Plan::FollowPrimary(primary) = plan {
                 let loaded = match store.load(&bucket, &primary).await {
@@ -1531,7 +1531,7 @@ impl RetryEngine {
                     Err(e) => return self.store_failed(e, ev, key, from, claim),
                 };
                 plan = match decide::decide(
-                    Some(&loaded),
+                    Some(loaded),
                     &key,
                     &ev,
                     None,
