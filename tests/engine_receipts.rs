@@ -775,3 +775,30 @@ async fn a_receipt_with_an_unusable_id_is_refused() {
     let err = f.engine.on_receipt(undeliv("a\0b")).await.unwrap_err();
     assert!(matches!(err, EngineError::Address { .. }), "{err:?}");
 }
+
+/// Windows too long to add to a clock park receipts instead of panicking.
+#[tokio::test]
+async fn windows_past_the_clocks_range_do_not_panic() {
+    let f = fixture(EngineSettings {
+        park_window: Duration::MAX,
+        unavailable_window: Duration::MAX,
+        ..EngineSettings::default()
+    });
+    let out = f.engine.on_receipt(undeliv("far")).await.unwrap();
+    assert!(matches!(out, ReceiptOutcome::Parked { .. }), "{out:?}");
+    f.store.mode.store(UNAVAILABLE, Ordering::SeqCst);
+    let out = f.engine.on_receipt(undeliv("far2")).await.unwrap();
+    assert!(matches!(out, ReceiptOutcome::Parked { .. }), "{out:?}");
+    let report = f.engine.retry_parked().await;
+    assert_eq!(report.still_parked, 2);
+    f.store.mode.store(HEALTHY, Ordering::SeqCst);
+    let out = f
+        .engine
+        .on_submit(submit_on("smsc-1", &["far"]))
+        .await
+        .unwrap();
+    assert!(
+        matches!(out, SubmitOutcome::Stored { ref applied, .. } if applied.len() == 1),
+        "{out:?}"
+    );
+}

@@ -117,7 +117,8 @@ impl ParkedReceipt {
             parked_at: now,
             deadline: now
                 .checked_add(settings.park_window)
-                .unwrap_or(now + std::time::Duration::from_secs(365 * 24 * 3600)),
+                .or_else(|| now.checked_add(std::time::Duration::from_secs(365 * 24 * 3600)))
+                .unwrap_or(now),
         }
     }
 

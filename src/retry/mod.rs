@@ -767,6 +767,14 @@ fn same_submission(existing: &StoredMessage, new: &StoredMessage) -> bool {
         && existing.metadata.get(META_PRIMARY) == new.metadata.get(META_PRIMARY)
 }
 
+/// `Instant::now() + wait`, or a year from now when a setting makes the sum unrepresentable.
+fn instant_in(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
 /// Runs a hook; a panic inside it becomes a hook error (counted and logged like any other), so
 /// one faulty hook never loses the receipt it was called for.
 async fn guarded<T>(hook: impl Future<Output = Result<T, HookError>>) -> Result<T, HookError> {
@@ -1202,7 +1210,7 @@ impl RetryEngine {
         let retry_soon = |engine: &Self| {
             lock(&engine.inner.parked).watch(
                 (bucket.clone(), key.clone()),
-                Instant::now() + Duration::from_secs(1),
+                instant_in(Duration::from_secs(1)),
             );
         };
         for _ in 0..self.inner.settings.max_conflicts.max(1) {
@@ -1230,8 +1238,7 @@ impl RetryEngine {
             if expired.is_empty() && bad.is_empty() {
                 if let Some(next) = waiting.iter().map(|(_, p)| p.deadline).min() {
                     let wait = next.duration_since(now).unwrap_or_default();
-                    lock(&self.inner.parked)
-                        .watch((bucket.clone(), key.clone()), Instant::now() + wait);
+                    lock(&self.inner.parked).watch((bucket.clone(), key.clone()), instant_in(wait));
                 }
                 return Vec::new();
             }
@@ -1251,7 +1258,7 @@ impl RetryEngine {
                     if let Some(next) = waiting.iter().map(|(_, p)| p.deadline).min() {
                         let wait = next.duration_since(now).unwrap_or_default();
                         lock(&self.inner.parked)
-                            .watch((bucket.clone(), key.clone()), Instant::now() + wait);
+                            .watch((bucket.clone(), key.clone()), instant_in(wait));
                     }
                     let mut out = Vec::new();
                     for _ in &bad {
@@ -1304,7 +1311,7 @@ impl RetryEngine {
                     if e.is_retryable() {
                         lock(&self.inner.parked).watch(
                             (bucket.clone(), key.clone()),
-                            Instant::now() + Duration::from_secs(1),
+                            instant_in(Duration::from_secs(1)),
                         );
                     } else {
                         out.push(Err(e.into()));
@@ -1357,10 +1364,7 @@ impl RetryEngine {
             } => (since, attempts),
             // Still in the store: the timer looks at the key again soon.
             From::Parked { at, .. } => {
-                lock(&inner.parked).watch(
-                    (bucket.clone(), at),
-                    Instant::now() + Duration::from_secs(1),
-                );
+                lock(&inner.parked).watch((bucket.clone(), at), instant_in(Duration::from_secs(1)));
                 return None;
             }
         };
@@ -1400,7 +1404,7 @@ impl RetryEngine {
         let seq = lot.seq();
         lot.held_bytes += bytes;
         lot.held.insert(
-            (Instant::now() + delay, seq),
+            (instant_in(delay), seq),
             Held {
                 event: ev,
                 key: key.clone(),
@@ -1559,7 +1563,7 @@ impl RetryEngine {
                         bump(&inner.counters.parked);
                         let wait = inner.settings.park_window;
                         lock(&inner.parked)
-                            .watch((bucket.clone(), target.clone()), Instant::now() + wait);
+                            .watch((bucket.clone(), target.clone()), instant_in(wait));
                         tracing::info!(%bucket, msgid = %key, state = %ev.state, "mstore: receipt parked until its submission is stored");
                         return Ok(Some(ReceiptOutcome::Parked {
                             bucket,
