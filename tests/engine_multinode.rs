@@ -29,11 +29,33 @@ use redeliver::store::{
     EmbeddedStore, MemoryStore, MessageStore, PutMode, RiakStore, StoreError, Version, Versioned,
 };
 
-/// One node's client of the shared store: every operation waits `delay` first.
+/// One node's client of the shared store, as a test wants it: every operation waits `delay`
+/// first and is counted in `ops`; with `ambiguous` set, the first conditional update is written
+/// and then answered 503, as Riak's can be.
 #[derive(Debug)]
 struct Client {
     shared: Arc<dyn MessageStore>,
     delay: Duration,
+    ops: AtomicUsize,
+    ambiguous: std::sync::atomic::AtomicBool,
+}
+
+impl Client {
+    fn new(shared: Arc<dyn MessageStore>, delay: Duration) -> Self {
+        Self {
+            shared,
+            delay,
+            ops: AtomicUsize::new(0),
+            ambiguous: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    async fn op(&self) {
+        self.ops.fetch_add(1, Ordering::SeqCst);
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+    }
 }
 
 #[async_trait]
@@ -48,15 +70,26 @@ impl MessageStore for Client {
         msg: &StoredMessage,
         mode: PutMode,
     ) -> Result<Version, StoreError> {
-        tokio::time::sleep(self.delay).await;
-        self.shared.save(b, m, msg, mode).await
+        self.op().await;
+        let update = matches!(mode, PutMode::Update(_));
+        let saved = self.shared.save(b, m, msg, mode).await?;
+        if update && self.ambiguous.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::Unavailable {
+                backend: "test",
+                op: "save",
+                bucket: b.to_string(),
+                msgid: m.to_string(),
+                reason: "503 request timed out".into(),
+            });
+        }
+        Ok(saved)
     }
     async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<Versioned>, StoreError> {
-        tokio::time::sleep(self.delay).await;
+        self.op().await;
         self.shared.load(b, m).await
     }
     async fn delete(&self, b: &Bucket, m: &MsgId) -> Result<bool, StoreError> {
-        tokio::time::sleep(self.delay).await;
+        self.op().await;
         self.shared.delete(b, m).await
     }
     fn list<'a>(&'a self, b: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
@@ -122,10 +155,7 @@ type Connect = Arc<dyn Fn() -> Arc<dyn MessageStore> + Send + Sync>;
 /// One client per node over `shared`, each with a delay of 1 ms on every operation.
 fn delayed(shared: Arc<dyn MessageStore>) -> Connect {
     Arc::new(move || {
-        Arc::new(Client {
-            shared: shared.clone(),
-            delay: Duration::from_millis(1),
-        }) as Arc<dyn MessageStore>
+        Arc::new(Client::new(shared.clone(), Duration::from_millis(1))) as Arc<dyn MessageStore>
     })
 }
 
@@ -490,54 +520,13 @@ async fn riak_consistent_type_shared_by_several_nodes() {
     .await;
 }
 
-/// Counts store round trips, to keep the engine's cost per receipt in view.
-#[derive(Debug)]
-struct Counted {
-    inner: MemoryStore,
-    ops: AtomicUsize,
-}
-
-#[async_trait]
-impl MessageStore for Counted {
-    fn backend(&self) -> &'static str {
-        "counted"
-    }
-    async fn save(
-        &self,
-        b: &Bucket,
-        m: &MsgId,
-        msg: &StoredMessage,
-        mode: PutMode,
-    ) -> Result<Version, StoreError> {
-        self.ops.fetch_add(1, Ordering::SeqCst);
-        self.inner.save(b, m, msg, mode).await
-    }
-    async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<Versioned>, StoreError> {
-        self.ops.fetch_add(1, Ordering::SeqCst);
-        self.inner.load(b, m).await
-    }
-    async fn delete(&self, b: &Bucket, m: &MsgId) -> Result<bool, StoreError> {
-        self.ops.fetch_add(1, Ordering::SeqCst);
-        self.inner.delete(b, m).await
-    }
-    fn list<'a>(&'a self, b: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
-        self.inner.list(b)
-    }
-    async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
-        self.inner.sweep_expired(now).await
-    }
-}
-
 /// Store round trips per event without contention: a submission 1 (create), an intermediate
 /// receipt 2 (load, update), a failure 2 (load, claim), a delivery 3 (load, claim, delete), a
 /// receipt before its submission 2 (load, create a placeholder) and its submission then 3
 /// (create, load the placeholder, update) plus the receipt's own work.
 #[tokio::test]
 async fn store_round_trips_per_event() {
-    let store = Arc::new(Counted {
-        inner: MemoryStore::new(),
-        ops: AtomicUsize::new(0),
-    });
+    let store = Arc::new(Client::new(Arc::new(MemoryStore::new()), Duration::ZERO));
     let engine = RetryEngine::builder(store.clone(), Arc::new(RecordingInjector::new()))
         .options(MobilityConfig::from_toml_str(OPTIONS).unwrap())
         .build();
@@ -591,60 +580,12 @@ async fn store_round_trips_per_event() {
     assert_eq!(ops(), 7, "submission with a parked receipt");
 }
 
-/// A store whose first conditional update lands but is answered 503, as Riak's can be.
-#[derive(Debug)]
-struct Ambiguous {
-    inner: MemoryStore,
-    tripped: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait]
-impl MessageStore for Ambiguous {
-    fn backend(&self) -> &'static str {
-        "ambiguous"
-    }
-    async fn save(
-        &self,
-        b: &Bucket,
-        m: &MsgId,
-        msg: &StoredMessage,
-        mode: PutMode,
-    ) -> Result<Version, StoreError> {
-        let update = matches!(mode, PutMode::Update(_));
-        let saved = self.inner.save(b, m, msg, mode).await?;
-        if update && !self.tripped.swap(true, Ordering::SeqCst) {
-            return Err(StoreError::Unavailable {
-                backend: "ambiguous",
-                op: "save",
-                bucket: b.to_string(),
-                msgid: m.to_string(),
-                reason: "503 request timed out".into(),
-            });
-        }
-        Ok(saved)
-    }
-    async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<Versioned>, StoreError> {
-        self.inner.load(b, m).await
-    }
-    async fn delete(&self, b: &Bucket, m: &MsgId) -> Result<bool, StoreError> {
-        self.inner.delete(b, m).await
-    }
-    fn list<'a>(&'a self, b: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
-        self.inner.list(b)
-    }
-    async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
-        self.inner.sweep_expired(now).await
-    }
-}
-
 /// A claim whose write landed but was answered "unavailable" is not a claim lost: when the
 /// receipt is tried again it finds its own claim and runs the hook and the bounce, once.
 #[tokio::test]
 async fn an_ambiguous_claim_is_finished_by_its_own_receipt() {
-    let store = Arc::new(Ambiguous {
-        inner: MemoryStore::new(),
-        tripped: std::sync::atomic::AtomicBool::new(false),
-    });
+    let store = Arc::new(Client::new(Arc::new(MemoryStore::new()), Duration::ZERO));
+    store.ambiguous.store(true, Ordering::SeqCst);
     let hooks = Arc::new(Counting::default());
     let spool = Arc::new(RecordingInjector::new());
     let engine = RetryEngine::builder(store.clone(), spool.clone())
