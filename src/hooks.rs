@@ -36,9 +36,9 @@ use async_trait::async_trait;
 
 use crate::bounce::Dsn;
 use crate::config::ScopeContext;
+use crate::event::{Counters, ReceiptEvent};
 use crate::message::{Bucket, HistoryEvent, MsgId, StoredMessage};
 use crate::mm7::DeliveryReportReq;
-use crate::retry::{Counters, ReceiptEvent};
 use crate::store::{MessageStore, PutMode, StoreError};
 
 /// The answer of `smpp_store_submit` and `mm7_store_submit` (seed: "SMPP Hook Points").

@@ -19,7 +19,8 @@
 //! | [`store`] | `MessageStore` and its backends | always (`riak`, `embedded` for those backends) |
 //! | `smpp` | SMPP 3.4 PDU codec, delivery-receipt text, framing | `smpp` |
 //! | `mm7` | MM7 (3GPP TS 23.140) SOAP/MIME codec | `mm7` |
-//! | `hooks`, `retry`, `bounce`, `config`, `console` | policy hooks, the retry engine, the default bounce, scoped options, the mstore console | `engine` |
+//! | `event`, `hooks`, `retry`, `bounce`, `config`, `console` | the receipt event and counters, policy hooks, the retry engine, the default bounce, scoped options, the mstore console | `engine` |
+//! | [`prelude`] | the types nearly every host touches | always |
 //! | `dlr` | the DLR thrower | `dlr-http` |
 //!
 //! ## Quick start
@@ -56,6 +57,8 @@ pub mod bounce;
 pub mod config;
 #[cfg(feature = "engine")]
 pub mod console;
+#[cfg(feature = "engine")]
+pub mod event;
 #[cfg(feature = "engine")]
 pub mod hooks;
 #[cfg(feature = "engine")]
