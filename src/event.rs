@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::ScopeContext;
 use crate::message::{Bucket, Channel, ReceiptClass};
+#[cfg(feature = "mm7")]
 use crate::mm7::DeliveryReportReq;
 use crate::smpp::receipt::DeliveryReceipt;
 
@@ -39,6 +40,7 @@ pub struct ReceiptEvent {
     /// `trx`. When it is `None` on an MM7 event, the hooks get a report built from the event
     /// (`MessageID`, `MMStatus` from `state`, `StatusText` from `error`, `Sender` from the
     /// bucket's shortcode, `Recipient` from the stored message).
+    #[cfg(feature = "mm7")]
     pub mm7_report: Option<Arc<DeliveryReportReq>>,
 }
 

@@ -38,6 +38,7 @@ use crate::bounce::Dsn;
 use crate::config::ScopeContext;
 use crate::event::{Counters, ReceiptEvent};
 use crate::message::{Bucket, HistoryEvent, MsgId, StoredMessage};
+#[cfg(feature = "mm7")]
 use crate::mm7::DeliveryReportReq;
 use crate::store::{MessageStore, PutMode, StoreError};
 
@@ -537,6 +538,7 @@ pub trait DeliveryHooks: Send + Sync {
     /// `DeliveryConditionNotMet`). Runs before the DeliveryReportRsp is built and before the
     /// bounce. `MM7_CONTINUE` lets the default bounce go to the original sender;
     /// `MM7_DELIVERED` suppresses it.
+    #[cfg(feature = "mm7")]
     async fn mm7_handle_dr_negative(
         &self,
         cx: &HookContext,
@@ -551,6 +553,7 @@ pub trait DeliveryHooks: Send + Sync {
     /// `mm7_handle_DR_positive(mm7_trx, bucket, msgid)`: a DeliveryReportReq says the message
     /// was retrieved. The seed says its return value is not used: every registered hook runs
     /// and the default (deleting the stored message) follows whatever they answer.
+    #[cfg(feature = "mm7")]
     async fn mm7_handle_dr_positive(
         &self,
         cx: &HookContext,

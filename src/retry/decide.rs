@@ -143,6 +143,7 @@ impl ParkedReceipt {
             state: self.state,
             error: self.error,
             raw: self.raw,
+            #[cfg(feature = "mm7")]
             mm7_report: None,
         }
     }
@@ -459,6 +460,7 @@ mod tests {
             error: None,
             raw: None,
             smpp: None,
+            #[cfg(feature = "mm7")]
             mm7_report: None,
         }
     }

@@ -134,6 +134,7 @@ use std::time::{Duration, SystemTime};
 use futures::FutureExt;
 
 pub mod decide;
+#[cfg(feature = "mm7")]
 mod mm7;
 mod smpp;
 pub use crate::event::{CounterSnapshot, ReceiptEvent};
@@ -144,12 +145,15 @@ use tokio::time::Instant;
 
 use crate::bounce::{Bouncer, DsnBouncer, FailureReport};
 use crate::config::{MobilityConfig, ScopeContext, msgid_key};
+#[cfg(feature = "mm7")]
+use crate::hooks::Mm7DrDecision;
 use crate::hooks::{
-    DeliveryHooks, HookContext, HookError, Injector, Mm7DrDecision, SmppDrDecision, StoreDecision,
+    DeliveryHooks, HookContext, HookError, Injector, SmppDrDecision, StoreDecision,
 };
 use crate::message::{
     AddressError, Bucket, Channel, HistoryEvent, MsgId, ReceiptClass, StoredMessage,
 };
+#[cfg(feature = "mm7")]
 use crate::mm7::{Address, DeliveryReportReq, MmStatus, Release};
 use crate::smpp::receipt::{ReceiptError, ReceiptRules};
 use crate::store::{MessageStore, PutMode, StoreError};
@@ -677,6 +681,7 @@ async fn guarded<T>(hook: impl Future<Output = Result<T, HookError>>) -> Result<
 
 /// Roughly what a held receipt costs in memory, for [`EngineSettings::max_parked_bytes`].
 fn event_bytes(ev: &ReceiptEvent) -> usize {
+    #[cfg(feature = "mm7")]
     let report = ev.mm7_report.as_ref().map_or(0, |r| {
         std::mem::size_of::<DeliveryReportReq>()
             + r.message_id.len()
@@ -684,6 +689,8 @@ fn event_bytes(ev: &ReceiptEvent) -> usize {
             + r.date.len()
             + 64
     });
+    #[cfg(not(feature = "mm7"))]
+    let report = 0;
     std::mem::size_of::<Held>()
         + ev.message_id.len()
         + ev.state.len()
@@ -1684,6 +1691,13 @@ impl RetryEngine {
         msgid: &MsgId,
     ) -> bool {
         let positive = class == ReceiptClass::Positive;
+        #[cfg(not(feature = "mm7"))]
+        if ev.channel == Channel::Mm7 {
+            // Without the MM7 codec there are no MM7 hooks: the default follows.
+            let _ = msg;
+            return false;
+        }
+        #[cfg(feature = "mm7")]
         if ev.channel == Channel::Mm7 {
             let trx = match &ev.mm7_report {
                 Some(report) => report.clone(),
@@ -1764,6 +1778,7 @@ impl RetryEngine {
 }
 
 /// The DeliveryReportReq an MM7 hook gets for a neutral MM7 receipt that came without one.
+#[cfg(feature = "mm7")]
 fn synthesized_report(
     ev: &ReceiptEvent,
     msg: &StoredMessage,

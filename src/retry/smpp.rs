@@ -240,6 +240,7 @@ impl RetryEngine {
                 .as_ref()
                 .map(|r| String::from_utf8_lossy(r).into_owned()),
             smpp: Some(Arc::new(receipt)),
+            #[cfg(feature = "mm7")]
             mm7_report: None,
         })
         .await
