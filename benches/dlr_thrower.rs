@@ -6,6 +6,8 @@
 #[path = "../tests/support/dlr_receiver.rs"]
 mod receiver;
 
+#[path = "support/interleave.rs"]
+mod interleave;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
@@ -351,7 +353,7 @@ fn interleaved(filter: Option<&str>) {
             ("durable_queue DLRs/s", &mut durable_rates, 0),
             ("durable_queue / bare_reqwest, pair by pair", &mut ratios, 3),
         ] {
-            let (median, min, max) = summary(values);
+            let (median, min, max) = interleave::summary(values);
             println!(
                 "    {what}: median {median:.decimals$} (min {min:.decimals$}, max {max:.decimals$})"
             );
@@ -359,17 +361,6 @@ fn interleaved(filter: Option<&str>) {
     }
     drop(durable);
     client_rt.shutdown_timeout(Duration::from_secs(5));
-}
-
-/// Median, minimum and maximum.
-fn summary(values: &mut [f64]) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    (
-        (values[(n - 1) / 2] + values[n / 2]) / 2.0,
-        values[0],
-        values[n - 1],
-    )
 }
 
 fn bare_client(rt: &Runtime) -> reqwest::Client {
@@ -382,39 +373,6 @@ fn bare_client(rt: &Runtime) -> reqwest::Client {
             .build()
             .expect("client")
     })
-}
-
-/// The bench filter criterion was given, if any (the first argument that is neither an option
-/// nor an option's value).
-fn filter() -> Option<String> {
-    const TAKES_VALUE: &[&str] = &[
-        "--warm-up-time",
-        "--measurement-time",
-        "--sample-size",
-        "--nresamples",
-        "--noise-threshold",
-        "--confidence-level",
-        "--significance-level",
-        "--save-baseline",
-        "--baseline",
-        "--baseline-lenient",
-        "--load-baseline",
-        "--profile-time",
-        "--output-format",
-        "--plotting-backend",
-        "--color",
-        "--format",
-        "--sampling-mode",
-    ];
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if TAKES_VALUE.contains(&arg.as_str()) {
-            args.next();
-        } else if !arg.starts_with('-') {
-            return Some(arg);
-        }
-    }
-    None
 }
 
 /// Live heap per DLR waiting for its turn: DLRs bound for a receiver that never answers, one at
@@ -470,6 +428,6 @@ fn main() {
     // Only where criterion measures too: not when it lists, tests or profiles the benches.
     let skip = ["--list", "--test", "--profile-time", "--help"];
     if !std::env::args().any(|a| skip.contains(&a.as_str())) {
-        interleaved(filter().as_deref());
+        interleaved(interleave::filter().as_deref());
     }
 }

@@ -17,6 +17,8 @@
 #[path = "../tests/support/riak_server.rs"]
 mod riak_server;
 
+#[path = "support/interleave.rs"]
+mod interleave;
 use redeliver::store::PutMode;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -590,56 +592,12 @@ fn interleaved(filter: Option<&str>) {
             ("riak_store round trips/s", &mut store, 0),
             ("riak_store / bare_reqwest, pair by pair", &mut ratios, 3),
         ] {
-            let (median, min, max) = summary(values);
+            let (median, min, max) = interleave::summary(values);
             println!(
                 "                        {what}: median {median:.decimals$} (min {min:.decimals$}, max {max:.decimals$})"
             );
         }
     }
-}
-
-/// Median, minimum and maximum.
-fn summary(values: &mut [f64]) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    (
-        (values[(n - 1) / 2] + values[n / 2]) / 2.0,
-        values[0],
-        values[n - 1],
-    )
-}
-
-/// The bench filter criterion was given, if any (the first argument that is neither an option
-/// nor an option's value).
-fn filter() -> Option<String> {
-    const TAKES_VALUE: &[&str] = &[
-        "--warm-up-time",
-        "--measurement-time",
-        "--sample-size",
-        "--nresamples",
-        "--noise-threshold",
-        "--confidence-level",
-        "--significance-level",
-        "--save-baseline",
-        "--baseline",
-        "--baseline-lenient",
-        "--load-baseline",
-        "--profile-time",
-        "--output-format",
-        "--plotting-backend",
-        "--color",
-        "--format",
-        "--sampling-mode",
-    ];
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if TAKES_VALUE.contains(&arg.as_str()) {
-            args.next();
-        } else if !arg.starts_with('-') {
-            return Some(arg);
-        }
-    }
-    None
 }
 
 criterion_group!(benches, riak, embedded, riak_cluster);
@@ -650,8 +608,8 @@ fn main() {
     // Only where criterion measures too: not when it lists, tests or profiles the benches.
     let skip = ["--list", "--test", "--profile-time", "--help"];
     if !std::env::args().any(|a| skip.contains(&a.as_str())) {
-        interleaved(filter().as_deref());
-        if filter().is_none_or(|f| "embedded/space".contains(&f)) {
+        interleaved(interleave::filter().as_deref());
+        if interleave::filter().is_none_or(|f| "embedded/space".contains(&f)) {
             embedded_space();
         }
     }
