@@ -9,6 +9,9 @@
 #[path = "support/riak_server.rs"]
 mod riak_server;
 
+#[path = "support/counting_hooks.rs"]
+mod counting_hooks;
+use counting_hooks::Counting;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
@@ -17,10 +20,7 @@ use futures::future::join_all;
 use futures::stream::BoxStream;
 use redeliver::async_trait;
 use redeliver::config::{MobilityConfig, ScopeContext};
-use redeliver::hooks::{
-    DeliveryHooks, HookContext, HookError, Injection, RecordingInjector, SMPP_CONTINUE,
-    SmppDrDecision,
-};
+use redeliver::hooks::{Injection, RecordingInjector};
 use redeliver::message::{Bucket, Channel, Envelope, MsgId, ReceiptClass, StoredMessage};
 use redeliver::retry::{
     DefaultAction, ReceiptEvent, ReceiptOutcome, RetryEngine, SubmitEvent, SubmitOutcome,
@@ -97,37 +97,6 @@ impl MessageStore for Client {
     }
     async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
         self.shared.sweep_expired(now).await
-    }
-}
-
-/// Counts receipt hook runs over every node.
-#[derive(Default)]
-struct Counting {
-    positive: AtomicUsize,
-    negative: AtomicUsize,
-}
-
-#[async_trait]
-impl DeliveryHooks for Counting {
-    async fn smpp_handle_dr_negative(
-        &self,
-        _cx: &HookContext,
-        _b: &Bucket,
-        _m: &MsgId,
-    ) -> Result<SmppDrDecision, HookError> {
-        self.negative.fetch_add(1, Ordering::SeqCst);
-        tokio::task::yield_now().await;
-        Ok(SMPP_CONTINUE)
-    }
-    async fn smpp_handle_dr_positive(
-        &self,
-        _cx: &HookContext,
-        _b: &Bucket,
-        _m: &MsgId,
-    ) -> Result<SmppDrDecision, HookError> {
-        self.positive.fetch_add(1, Ordering::SeqCst);
-        tokio::task::yield_now().await;
-        Ok(SMPP_CONTINUE)
     }
 }
 

@@ -1,17 +1,17 @@
 //! Receipts as they really arrive: before their submit, in another id format, per part of a
 //! multipart message, twice, and while the store is down.
 
+#[path = "support/counting_hooks.rs"]
+mod counting_hooks;
+use counting_hooks::Counting;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use redeliver::config::{MobilityConfig, ScopeContext};
-use redeliver::hooks::{
-    DeliveryHooks, HookContext, HookError, Injection, RecordingInjector, SMPP_CONTINUE,
-    SmppDrDecision,
-};
+use redeliver::hooks::{Injection, RecordingInjector};
 use redeliver::message::{Bucket, Channel, Envelope, MsgId, ReceiptClass, StoredMessage};
 use redeliver::retry::{
     DefaultAction, EngineError, EngineSettings, MultipartRule, ParkReason, ReceiptEvent,
@@ -70,38 +70,6 @@ impl MessageStore for FlakyStore {
     }
     async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
         self.inner.sweep_expired(now).await
-    }
-}
-
-/// Counts receipt hook calls.
-#[derive(Default)]
-struct Counting {
-    positive: AtomicUsize,
-    negative: AtomicUsize,
-}
-
-#[async_trait]
-impl DeliveryHooks for Counting {
-    async fn smpp_handle_dr_negative(
-        &self,
-        _cx: &HookContext,
-        _b: &Bucket,
-        _m: &MsgId,
-    ) -> Result<SmppDrDecision, HookError> {
-        self.negative.fetch_add(1, Ordering::SeqCst);
-        // Let a concurrent duplicate reach the engine while this hook is running.
-        tokio::task::yield_now().await;
-        Ok(SMPP_CONTINUE)
-    }
-    async fn smpp_handle_dr_positive(
-        &self,
-        _cx: &HookContext,
-        _b: &Bucket,
-        _m: &MsgId,
-    ) -> Result<SmppDrDecision, HookError> {
-        self.positive.fetch_add(1, Ordering::SeqCst);
-        tokio::task::yield_now().await;
-        Ok(SMPP_CONTINUE)
     }
 }
 
