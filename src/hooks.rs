@@ -166,7 +166,7 @@ seed_names!(SmppDrDecision, "SMPP_CONTINUE", "SMPP_DELIVERED");
 seed_names!(Mm7DrDecision, "MM7_CONTINUE", "MM7_DELIVERED");
 
 /// Why the host's spool refused an injection.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InjectError {
     /// A reroute address is not `local@domain`.
@@ -175,9 +175,10 @@ pub enum InjectError {
         /// The refused address.
         address: String,
     },
-    /// The host's spool refused or failed.
+    /// The host's spool refused or failed; the host's own error is the
+    /// [`source`](std::error::Error::source) (a `&str` or `String` converts with `.into()`).
     #[error("inject: the spool refused the message: {0}")]
-    Spool(String),
+    Spool(#[source] crate::BoxError),
 }
 
 /// Where messages go back into the host's spool: same route, rerouted, or as a bounce.
@@ -274,9 +275,10 @@ pub enum HookError {
     /// An injection failed.
     #[error(transparent)]
     Inject(#[from] InjectError),
-    /// The hook's own reason.
+    /// The hook's own error, kept as the [`source`](std::error::Error::source) (a `&str` or
+    /// `String` converts with `.into()`).
     #[error("hook: {0}")]
-    Other(String),
+    Other(#[source] crate::BoxError),
 }
 
 /// What a hook can do: the seed's Lua API (`msys.mstore.*`, `msg:inject`) over the engine's

@@ -41,6 +41,10 @@
 /// `async-trait` themselves.
 pub use async_trait::async_trait;
 
+/// The cause carried by this crate's errors (`source` fields): any error that can cross
+/// threads, so a host can follow the chain with [`std::error::Error::source`] and downcast it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 pub mod message;
 pub mod prelude;
 pub mod store;

@@ -732,12 +732,10 @@ async fn hook_context_is_the_lua_api() {
         .inject("bounce@example.com", "12405678910@mm7.example.com")
         .await
         .unwrap();
-    assert_eq!(
+    assert!(matches!(
         loaded.inject("a@b", "not an address").await,
-        Err(InjectError::BadAddress {
-            address: "not an address".into()
-        })
-    );
+        Err(InjectError::BadAddress { address }) if address == "not an address"
+    ));
     assert!(cx.delete(&b(), &id("k")).await.unwrap());
     assert!(!cx.delete(&b(), &id("k")).await.unwrap());
     assert!(cx.load(&b(), &id("k")).await.unwrap().is_none());

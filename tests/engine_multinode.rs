@@ -74,13 +74,13 @@ impl MessageStore for Client {
         let update = matches!(mode, PutMode::Update(_));
         let saved = self.shared.save(b, m, msg, mode).await?;
         if update && self.ambiguous.swap(false, Ordering::SeqCst) {
-            return Err(StoreError::Unavailable {
-                backend: "test",
-                op: "save",
-                bucket: b.to_string(),
-                msgid: m.to_string(),
-                reason: "503 request timed out".into(),
-            });
+            return Err(StoreError::unavailable(
+                "test",
+                "save",
+                b.as_str(),
+                m.as_str(),
+                "503 request timed out",
+            ));
         }
         Ok(saved)
     }

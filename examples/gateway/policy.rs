@@ -178,7 +178,11 @@ impl Spool {
         let kind = match domain {
             plan::SMS_DOMAIN => Kind::Sms,
             plan::MMS_DOMAIN => Kind::Mms,
-            other => return Err(InjectError::Spool(format!("no route to domain {other:?}"))),
+            other => {
+                return Err(InjectError::Spool(
+                    format!("no route to domain {other:?}").into(),
+                ));
+            }
         };
         let Some(index) = plan::index_of(to) else {
             return Err(InjectError::BadAddress {
@@ -198,7 +202,7 @@ impl Spool {
                 mailfrom: from.to_owned(),
                 leg: 0,
             })
-            .map_err(|_| InjectError::Spool("the spool is closed".into()))
+            .map_err(|e| InjectError::Spool(Box::new(e)))
     }
 }
 

@@ -82,7 +82,7 @@ impl HttpDlrThrowerBuilder {
                 policy: Arc::clone(&policy),
             })
             .build()
-            .map_err(|e| BuildError::Client(e.to_string()))?;
+            .map_err(BuildError::Client)?;
         let mut resumed = Vec::new();
         let (queue, dispatch): (Option<Arc<dyn DlrQueue>>, bool) = match self.queue {
             Some(QueueChoice::Embedded(path)) => {
@@ -138,7 +138,7 @@ pub enum BuildError {
     Config(super::config::DlrConfigError),
     /// The HTTP client could not be built (TLS set-up).
     #[error("DLR thrower HTTP client: {0}")]
-    Client(String),
+    Client(#[source] reqwest::Error),
     /// The durable queue could not be opened.
     #[error(transparent)]
     Queue(QueueError),

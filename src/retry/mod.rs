@@ -453,9 +453,10 @@ pub enum EngineError {
     /// The event itself is not usable.
     #[error("{0}")]
     InvalidEvent(String),
-    /// The store failed in a way retrying will not fix, or a save failed.
+    /// The store failed in a way retrying will not fix, or a save failed (boxed: a store error
+    /// is large, and this one is rare).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Box<StoreError>),
     /// An SMPP delivery receipt could not be read.
     #[error(transparent)]
     Receipt(#[from] ReceiptError),
@@ -465,6 +466,12 @@ pub enum EngineError {
     /// Other writers kept changing the record faster than this operation could finish.
     #[error("{0}")]
     Contended(String),
+}
+
+impl std::convert::From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        EngineError::Store(Box::new(e))
+    }
 }
 
 /// How a receipt reached [`RetryEngine::process`].
@@ -674,7 +681,9 @@ async fn guarded<T>(hook: impl Future<Output = Result<T, HookError>>) -> Result<
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a non-string payload".to_owned());
-            Err(HookError::Other(format!("the hook panicked: {what}")))
+            Err(HookError::Other(
+                format!("the hook panicked: {what}").into(),
+            ))
         }
     }
 }
@@ -1491,6 +1500,7 @@ impl RetryEngine {
                         bucket: bucket.to_string(),
                         msgid: target.to_string(),
                         reason,
+                        source: None,
                     }
                     .into());
                 }

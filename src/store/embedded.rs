@@ -137,30 +137,33 @@ impl EmbeddedStore {
     /// left by a crash is recovered to its last committed transaction.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let fail = |what: &str, e: &dyn std::fmt::Display| StoreError::Backend {
-            backend: BACKEND,
-            op: "open",
-            bucket: String::new(),
-            msgid: String::new(),
-            reason: format!("{}: {what}: {e}", path.display()),
+        let fail = |what: &str, e: crate::BoxError| {
+            StoreError::failed(
+                BACKEND,
+                "open",
+                "",
+                "",
+                format!("{}: {what}", path.display()),
+            )
+            .with_source(e)
         };
         // redb panics on some damaged files ("malformed allocator state") instead of returning
         // an error; such a file is refused like any other it cannot open.
         let setup = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut db =
-                Database::create(&path).map_err(|e| fail("cannot open the database", &e))?;
+                Database::create(&path).map_err(|e| fail("cannot open the database", e.into()))?;
             let txn = db
                 .begin_write()
-                .map_err(|e| fail("cannot begin a transaction", &e))?;
+                .map_err(|e| fail("cannot begin a transaction", e.into()))?;
             txn.open_table(MESSAGES)
-                .map_err(|e| fail("cannot open table messages", &e))?;
+                .map_err(|e| fail("cannot open table messages", e.into()))?;
             txn.open_table(EXPIRY)
-                .map_err(|e| fail("cannot open table expiry", &e))?;
+                .map_err(|e| fail("cannot open table expiry", e.into()))?;
             // Left by a compaction cut short by a crash; the messages table is still whole.
             txn.delete_table(REBUILD)
-                .map_err(|e| fail("cannot drop an unfinished compaction's table", &e))?;
+                .map_err(|e| fail("cannot drop an unfinished compaction's table", e.into()))?;
             txn.commit()
-                .map_err(|e| fail("cannot create the tables", &e))?;
+                .map_err(|e| fail("cannot create the tables", e.into()))?;
             if let Err(reason) = compact_if_mostly_free(&mut db, &path) {
                 // The store works as well uncompacted; the space is reclaimed on a later try.
                 tracing::warn!(path = %path.display(), %reason, "embedded store: compaction at open failed");
@@ -175,7 +178,7 @@ impl EmbeddedStore {
                     .map(|s| (*s).to_owned())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                return Err(fail("the database file is damaged", &text));
+                return Err(fail("the database file is damaged", text.into()));
             }
         };
         let db = Arc::new(RwLock::new(db));
@@ -184,7 +187,7 @@ impl EmbeddedStore {
         let thread = thread::Builder::new()
             .name("redeliver-embedded-writer".into())
             .spawn(move || write_loop(&writer_db, &ops))
-            .map_err(|e| fail("cannot start the writer thread", &e))?;
+            .map_err(|e| fail("cannot start the writer thread", e.into()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
@@ -201,13 +204,7 @@ impl EmbeddedStore {
     }
 
     fn error(op: &'static str, bucket: &str, msgid: &str, reason: String) -> StoreError {
-        StoreError::Backend {
-            backend: BACKEND,
-            op,
-            bucket: bucket.to_owned(),
-            msgid: msgid.to_owned(),
-            reason,
-        }
+        StoreError::failed(BACKEND, op, bucket, msgid, reason)
     }
 
     async fn submit<T>(
@@ -240,7 +237,7 @@ impl EmbeddedStore {
         let db = Arc::clone(&self.inner.db);
         tokio::task::spawn_blocking(move || f(&shared(&db)))
             .await
-            .map_err(|e| Self::error(op, bucket, msgid, format!("read task failed: {e}")))?
+            .map_err(|e| Self::error(op, bucket, msgid, "read task failed".into()).with_source(e))?
             .map_err(|reason| Self::error(op, bucket, msgid, reason))
     }
 }
@@ -614,6 +611,7 @@ impl MessageStore for EmbeddedStore {
             bucket: bucket.as_str().to_owned(),
             msgid: msgid.as_str().to_owned(),
             reason,
+            source: None,
         };
         let record = raw.get(8..).ok_or_else(|| {
             corrupt(format!(
@@ -671,6 +669,7 @@ impl MessageStore for EmbeddedStore {
                                     bucket: bucket.as_str().to_owned(),
                                     msgid: id,
                                     reason: format!("stored key is not a valid msgid: {e}"),
+                                    source: None,
                                 })
                             })
                             .collect()

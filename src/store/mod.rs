@@ -57,6 +57,9 @@ pub enum StoreError {
         msgid: String,
         /// What failed.
         reason: String,
+        /// The underlying error, where there was one (an I/O, HTTP or database error).
+        #[source]
+        source: Option<crate::BoxError>,
     },
     /// The stored object exists but cannot be decoded (written by something else, or damaged).
     /// Only that object is affected.
@@ -70,6 +73,9 @@ pub enum StoreError {
         msgid: String,
         /// What was wrong with it.
         reason: String,
+        /// The underlying error, where there was one (an I/O, HTTP or database error).
+        #[source]
+        source: Option<crate::BoxError>,
     },
     /// A [`PutMode::Create`] save found an object already stored under the key. Nothing was
     /// written.
@@ -108,10 +114,93 @@ pub enum StoreError {
         msgid: String,
         /// What failed.
         reason: String,
+        /// The underlying error, where there was one (an I/O, HTTP or database error).
+        #[source]
+        source: Option<crate::BoxError>,
+    },
+    /// The store could not be built from its configuration (a bad server address, a TLS set-up
+    /// the HTTP client refused). Nothing was sent anywhere.
+    #[error("{backend}: configuration: {reason}")]
+    Config {
+        /// Backend name.
+        backend: &'static str,
+        /// What is wrong with it.
+        reason: String,
+        /// The underlying error, where there was one.
+        #[source]
+        source: Option<crate::BoxError>,
     },
 }
 
 impl StoreError {
+    /// A [`StoreError::Unavailable`] without an underlying error; add one with
+    /// [`with_source`](Self::with_source). For hosts writing their own [`MessageStore`].
+    pub fn unavailable(
+        backend: &'static str,
+        op: &'static str,
+        bucket: &str,
+        msgid: &str,
+        reason: impl Into<String>,
+    ) -> Self {
+        StoreError::Unavailable {
+            backend,
+            op,
+            bucket: bucket.to_owned(),
+            msgid: msgid.to_owned(),
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A [`StoreError::Backend`] without an underlying error; add one with
+    /// [`with_source`](Self::with_source).
+    pub fn failed(
+        backend: &'static str,
+        op: &'static str,
+        bucket: &str,
+        msgid: &str,
+        reason: impl Into<String>,
+    ) -> Self {
+        StoreError::Backend {
+            backend,
+            op,
+            bucket: bucket.to_owned(),
+            msgid: msgid.to_owned(),
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A [`StoreError::Corrupt`] without an underlying error; add one with
+    /// [`with_source`](Self::with_source).
+    pub fn corrupt(
+        backend: &'static str,
+        bucket: &str,
+        msgid: &str,
+        reason: impl Into<String>,
+    ) -> Self {
+        StoreError::Corrupt {
+            backend,
+            bucket: bucket.to_owned(),
+            msgid: msgid.to_owned(),
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// The same error with `error` as its [`source`](std::error::Error::source), for the
+    /// variants that carry one (the others are returned unchanged).
+    pub fn with_source(mut self, error: impl Into<crate::BoxError>) -> Self {
+        match &mut self {
+            StoreError::Unavailable { source, .. }
+            | StoreError::Corrupt { source, .. }
+            | StoreError::Backend { source, .. }
+            | StoreError::Config { source, .. } => *source = Some(error.into()),
+            StoreError::AlreadyExists { .. } | StoreError::Precondition { .. } => {}
+        }
+        self
+    }
+
     /// Whether the same operation may succeed if tried again later (see
     /// [`StoreError::Unavailable`]).
     pub fn is_retryable(&self) -> bool {

@@ -202,17 +202,17 @@ impl RiakStore {
     /// A store talking to `config.servers`. Fails if there is no server, a server is not a
     /// `host:port` or `http(s)://host:port`, or the HTTP client cannot be built.
     pub fn new(config: RiakConfig) -> Result<Self, StoreError> {
-        let setup = |reason: String| StoreError::Backend {
+        let setup = |reason: String| StoreError::Config {
             backend: BACKEND,
-            op: "configure",
-            bucket: String::new(),
-            msgid: String::new(),
             reason,
+            source: None,
         };
         if config.servers.is_empty() {
             return Err(setup("no Riak server configured".into()));
         }
-        config.validate().map_err(|e| setup(e.to_string()))?;
+        config
+            .validate()
+            .map_err(|e| setup("invalid RiakConfig".into()).with_source(e))?;
         let queries = [
             config.load.query(Verb::Get),
             put_query(&config.save),
@@ -228,8 +228,8 @@ impl RiakStore {
                 } else {
                     format!("http://{trimmed}")
                 };
-                let url =
-                    url::Url::parse(&base).map_err(|e| setup(format!("server {name:?}: {e}")))?;
+                let url = url::Url::parse(&base)
+                    .map_err(|e| setup(format!("server {name:?}")).with_source(e))?;
                 if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
                     return Err(setup(format!(
                         "server {name:?}: expected host:port or http(s)://host:port"
@@ -259,7 +259,7 @@ impl RiakStore {
             .pool_max_idle_per_host(config.max_idle_per_server)
             .tcp_nodelay(true)
             .build()
-            .map_err(|e| setup(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| setup("cannot build the HTTP client".into()).with_source(e))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,

@@ -90,6 +90,7 @@ impl RiakStore {
                     reason: format!(
                         "{server}: 412 Precondition Failed after an earlier attempt that may have written; whether this save won cannot be told"
                     ),
+                    source: None,
                 })
             }
             StatusCode::PRECONDITION_FAILED => Err(match mode {
@@ -136,6 +137,7 @@ impl RiakStore {
             reason: format!(
                 "{MAX_ROUNDS} writes in a row were refused (412): other writers keep changing it"
             ),
+            source: None,
         })
     }
 
@@ -436,6 +438,7 @@ impl RiakStore {
             reason: format!(
                 "{MAX_ROUNDS} deletes in a row were refused (412): other writers keep changing it"
             ),
+            source: None,
         })
     }
 

@@ -127,6 +127,7 @@ impl Ctx<'_> {
             bucket: self.bucket.to_owned(),
             msgid: self.msgid.to_owned(),
             reason,
+            source: None,
         }
     }
 
@@ -136,6 +137,7 @@ impl Ctx<'_> {
             bucket: self.bucket.to_owned(),
             msgid: self.msgid.to_owned(),
             reason,
+            source: None,
         }
     }
 }
@@ -218,6 +220,8 @@ impl RiakStore {
         let mut attempts = 0u32;
         let mut failed: Option<usize> = None;
         let mut after_failure = false;
+        // The last transport error, kept as the source of the error this call returns.
+        let mut last_error: Option<reqwest::Error> = None;
         'rounds: for round in 0..=config.retries {
             if round > 0 {
                 let pause = jitter(
@@ -264,7 +268,12 @@ impl RiakStore {
                         reply.after_failure = after_failure;
                         return Ok(reply);
                     }
-                    Err(failure) => failure,
+                    Err((kind, reason, error)) => {
+                        if error.is_some() {
+                            last_error = error;
+                        }
+                        (kind, reason)
+                    }
                 };
                 // A refused connection carried nothing; anything else may have been served.
                 after_failure |= kind != FailureKind::Connect;
@@ -317,6 +326,7 @@ impl RiakStore {
                     reasons.join("; ")
                 }
             ),
+            source: last_error.map(|e| Box::new(e) as crate::BoxError),
         })
     }
 
@@ -328,14 +338,18 @@ impl RiakStore {
         server: usize,
         request: RequestBuilder,
         limit: Duration,
-    ) -> Result<Reply, (FailureKind, String)> {
-        let describe = |e: reqwest::Error| describe(&e, limit);
+    ) -> Result<Reply, (FailureKind, String, Option<reqwest::Error>)> {
+        let describe = |e: reqwest::Error| {
+            let (kind, reason) = describe(&e, limit);
+            (kind, reason, Some(e))
+        };
         let mut response = request.send().await.map_err(describe)?;
         let max = self.inner.config.max_response_bytes;
         let too_large = |len: u64| {
             (
                 FailureKind::Transport,
                 format!("response of {len} bytes or more exceeds the {max}-byte limit"),
+                None,
             )
         };
         if let Some(len) = response.content_length()
