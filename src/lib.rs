@@ -48,6 +48,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub mod message;
 pub mod prelude;
 pub mod store;
+mod util;
 
 #[cfg(feature = "smpp")]
 pub mod smpp;

@@ -12,7 +12,10 @@ fn a_bad_riak_server_is_a_config_error_with_the_parse_error_as_source() {
     let err = RiakStore::new(RiakConfig::new(["http://[::1"])).unwrap_err();
     assert!(matches!(err, StoreError::Config { .. }), "{err:?}");
     let source = err.source().expect("a source");
-    assert!(source.downcast_ref::<url::ParseError>().is_some(), "{source:?}");
+    assert!(
+        source.downcast_ref::<url::ParseError>().is_some(),
+        "{source:?}"
+    );
 }
 
 #[tokio::test]
@@ -35,7 +38,10 @@ async fn an_unreachable_riak_is_unavailable_with_the_http_error_as_source() {
         .unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
     let source = err.source().expect("a source");
-    assert!(source.downcast_ref::<reqwest::Error>().is_some(), "{source:?}");
+    assert!(
+        source.downcast_ref::<reqwest::Error>().is_some(),
+        "{source:?}"
+    );
 }
 
 #[test]
@@ -57,7 +63,13 @@ fn hook_and_inject_errors_carry_the_hosts_own_error() {
     assert!(hook.source().unwrap().downcast_ref::<HostError>().is_some());
     assert_eq!(hook.to_string(), "hook: route table missing");
     let inject = InjectError::Spool(Box::new(HostError));
-    assert!(inject.source().unwrap().downcast_ref::<HostError>().is_some());
+    assert!(
+        inject
+            .source()
+            .unwrap()
+            .downcast_ref::<HostError>()
+            .is_some()
+    );
     // Text converts too.
     let text = HookError::Other("scripted".into());
     assert_eq!(text.source().unwrap().to_string(), "scripted");

@@ -204,16 +204,14 @@ impl DlrThrowerConfig {
         let Some(b) = &self.backoff else {
             return self.retry_delay;
         };
-        let exp = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
-        let grown = self.retry_delay.as_secs_f64() * b.factor.powi(exp);
-        let capped = if grown.is_finite() {
-            Duration::try_from_secs_f64(grown).map_or(b.max_delay, |d| d.min(b.max_delay))
-        } else {
-            b.max_delay
-        };
+        let capped = crate::util::exponential(
+            self.retry_delay,
+            b.factor,
+            attempt.saturating_sub(1),
+            b.max_delay,
+        );
         if b.jitter {
-            use rand::Rng;
-            capped.mul_f64(rand::rng().random_range(0.5..=1.0))
+            crate::util::jitter(capped, 0.5, 1.0)
         } else {
             capped
         }

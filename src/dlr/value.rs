@@ -327,20 +327,7 @@ pub fn encode_form(pairs: &[(&str, &str)]) -> String {
 }
 
 fn quote_plus(text: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in text.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
-                out.push(char::from(b))
-            }
-            b' ' => out.push('+'),
-            _ => {
-                out.push('%');
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 0x0f)]));
-            }
-        }
-    }
+    crate::util::push_percent_encoded(out, text.as_bytes(), crate::util::Space::Plus);
 }
 
 #[cfg(test)]

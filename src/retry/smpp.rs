@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use std::fmt::Write as _;
-
 use bytes::Bytes;
 
 use super::{EngineError, ReceiptEvent, ReceiptOutcome, RetryEngine, SubmitEvent, SubmitOutcome};
@@ -26,14 +24,6 @@ fn user_data(esm_class: EsmClass, data: &Bytes) -> Bytes {
     data.clone()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
 /// The short message of a submit_sm, or its `message_payload` TLV when `short_message` is
 /// empty (SMPP 3.4 §5.3.2.32).
 fn payload(submit: &SubmitSm) -> Bytes {
@@ -46,8 +36,10 @@ fn payload(submit: &SubmitSm) -> Bytes {
 
 fn insert_tlvs(msg: &mut StoredMessage, tlvs: &Tlvs) {
     for (tag, value) in tlvs.raw() {
-        msg.metadata
-            .insert(format!("tlv_0x{:04x}", tag.0), hex(&value));
+        msg.metadata.insert(
+            format!("tlv_0x{:04x}", tag.0),
+            crate::util::hex_lower(&value),
+        );
     }
 }
 

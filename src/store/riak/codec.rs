@@ -31,19 +31,7 @@ pub(crate) fn encode_segment(raw: &[u8]) -> String {
 
 /// [`encode_segment`] appended to `out`.
 pub(crate) fn push_segment(out: &mut String, raw: &[u8]) {
-    for &b in raw {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.extend(escape(b).map(char::from));
-        }
-    }
-}
-
-/// `%XX` for one byte, uppercase hex.
-fn escape(b: u8) -> [u8; 3] {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    [b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]
+    crate::util::push_percent_encoded(out, raw, crate::util::Space::Percent);
 }
 
 /// The Riak key for a msgid. `.` and `..` cannot be sent in a URL path by URL-normalising clients
@@ -84,7 +72,7 @@ fn push_value(out: &mut BytesMut, raw: &[u8]) {
         let safe = safe_prefix(rest);
         out.extend_from_slice(&rest[..safe]);
         if let Some(&b) = rest.get(safe) {
-            out.extend_from_slice(&escape(b));
+            out.extend_from_slice(&crate::util::percent_escape(b));
             rest = &rest[safe + 1..];
         } else {
             rest = &[];

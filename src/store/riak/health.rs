@@ -5,8 +5,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rand::Rng;
-
 /// A snapshot of one server's counters, from [`RiakStore::metrics`](super::RiakStore::metrics).
 ///
 /// Counters start at zero when the store is built and only grow.
@@ -89,8 +87,7 @@ pub(crate) struct Health {
 /// `base` scaled by a random factor in [0.5, 1.5), so clients that failed together do not
 /// come back together.
 pub(crate) fn jitter(base: Duration) -> Duration {
-    Duration::try_from_secs_f64(base.as_secs_f64() * rand::rng().random_range(0.5..1.5))
-        .unwrap_or(base)
+    crate::util::jitter(base, 0.5, 1.5)
 }
 
 impl Health {
