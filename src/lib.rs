@@ -45,10 +45,13 @@ pub use async_trait::async_trait;
 /// threads, so a host can follow the chain with [`std::error::Error::source`] and downcast it.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+// First: its macros are used by the modules below.
+#[macro_use]
+mod util;
+
 pub mod message;
 pub mod prelude;
 pub mod store;
-mod util;
 
 #[cfg(feature = "smpp")]
 pub mod smpp;

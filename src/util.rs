@@ -5,6 +5,23 @@
 
 use std::time::Duration;
 
+/// `with_*` setters for a configuration struct's public fields, so every configuration in the
+/// crate reads the same way: `Config::default().with_x(..).with_y(..)`, or a struct literal.
+macro_rules! with_setters {
+    ($ty:ty { $($with:ident => $field:ident: $fty:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+                #[must_use]
+                pub fn $with(mut self, value: $fty) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
 /// Uppercase hexadecimal digits, as percent-encoding writes them.
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 

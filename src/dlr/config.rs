@@ -184,6 +184,21 @@ pub struct JasminCfgNotes {
     pub ignored: Vec<String>,
 }
 
+with_setters!(DlrThrowerConfig {
+    with_timeout => timeout: Duration,
+    with_retry_delay => retry_delay: Duration,
+    with_max_retries => max_retries: u32,
+    with_backoff => backoff: Option<Backoff>,
+    with_ack => ack: AckRule,
+    with_give_up_on => give_up_on: Vec<u16>,
+    with_max_concurrency => max_concurrency: usize,
+    with_max_per_host => max_per_host: usize,
+    with_rate_per_host => rate_per_host: Option<f64>,
+    with_max_body_bytes => max_body_bytes: usize,
+    with_pool_idle_per_host => pool_idle_per_host: usize,
+    with_destinations => destinations: DestinationPolicy,
+});
+
 impl DlrThrowerConfig {
     /// Attempts a DLR gets in all: the first and `max_retries` retries.
     pub fn max_attempts(&self) -> u32 {

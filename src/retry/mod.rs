@@ -247,6 +247,19 @@ impl Default for EngineSettings {
     }
 }
 
+with_setters!(EngineSettings {
+    with_park_window => park_window: Duration,
+    with_unavailable_window => unavailable_window: Duration,
+    with_max_parked => max_parked: usize,
+    with_max_parked_bytes => max_parked_bytes: usize,
+    with_max_parked_per_key => max_parked_per_key: usize,
+    with_max_parked_bytes_per_key => max_parked_bytes_per_key: usize,
+    with_max_conflicts => max_conflicts: usize,
+    with_multipart => multipart: MultipartRule,
+    with_recent_finals => recent_finals: usize,
+    with_receipt_rules => receipt_rules: ReceiptRules,
+});
+
 /// A successful submission, as the host's transport saw it.
 #[derive(Debug, Clone)]
 pub struct SubmitEvent {
