@@ -81,45 +81,78 @@ pub struct CounterSnapshot {
     pub conflicts: u64,
 }
 
+/// One engine counter: the number the snapshot reads, and the same count through the `metrics`
+/// facade (see [`crate::telemetry`]).
+#[derive(Debug)]
+pub(crate) struct Counter {
+    value: AtomicU64,
+    metric: metrics::Counter,
+}
+
+impl Counter {
+    fn new(metric: metrics::Counter) -> Self {
+        Self {
+            value: AtomicU64::new(0),
+            metric,
+        }
+    }
+
+    fn get(&self) -> u64 {
+        self.value.load(Ordering::Relaxed)
+    }
+}
+
 macro_rules! counters {
-    ($($name:ident),* $(,)?) => {
-        /// The engine's live counters (atomics); read them through [`CounterSnapshot`].
-        #[derive(Debug, Default)]
+    ($($name:ident => $metric:ident $(, $key:literal = $value:literal)?;)*) => {
+        /// The engine's live counters; read them through [`CounterSnapshot`].
+        #[derive(Debug)]
         pub(crate) struct Counters {
-            $(pub(crate) $name: AtomicU64,)*
+            $(pub(crate) $name: Counter,)*
+        }
+
+        impl Default for Counters {
+            /// Counters at zero, registered with the `metrics` recorder installed now.
+            fn default() -> Self {
+                Self {
+                    $($name: Counter::new(
+                        metrics::counter!(crate::telemetry::$metric $(, $key => $value)?),
+                    ),)*
+                }
+            }
         }
 
         impl Counters {
             /// A copy of every counter.
             pub fn snapshot(&self) -> CounterSnapshot {
                 CounterSnapshot {
-                    $($name: self.$name.load(Ordering::Relaxed),)*
+                    $($name: self.$name.get(),)*
                 }
             }
         }
     };
 }
 counters!(
-    stored,
-    store_skipped,
-    not_tracked,
-    positive,
-    negative,
-    intermediate,
-    unmatched,
-    parked,
-    rerouted,
-    injected,
-    bounced,
-    duplicates,
-    hook_errors,
-    store_errors,
-    collisions,
-    conflicts,
+    stored => ENGINE_SUBMISSIONS, "outcome" = "stored";
+    store_skipped => ENGINE_SUBMISSIONS, "outcome" = "not_saved";
+    not_tracked => ENGINE_SUBMISSIONS, "outcome" = "not_tracked";
+    collisions => ENGINE_SUBMISSIONS, "outcome" = "collision";
+    positive => ENGINE_RECEIPTS, "class" = "positive";
+    negative => ENGINE_RECEIPTS, "class" = "negative";
+    intermediate => ENGINE_RECEIPTS, "class" = "intermediate";
+    unmatched => ENGINE_RECEIPTS, "class" = "unmatched";
+    duplicates => ENGINE_RECEIPTS, "class" = "duplicate";
+    parked => ENGINE_PARKED;
+    rerouted => ENGINE_INJECTIONS, "kind" = "reroute";
+    injected => ENGINE_INJECTIONS, "kind" = "same_route";
+    bounced => ENGINE_INJECTIONS, "kind" = "bounce";
+    hook_errors => ENGINE_ERRORS, "kind" = "hook";
+    store_errors => ENGINE_ERRORS, "kind" = "store";
+    conflicts => ENGINE_CONFLICTS;
 );
 
-pub(crate) fn bump(c: &AtomicU64) {
-    c.fetch_add(1, Ordering::Relaxed);
+pub(crate) fn bump(c: &Counter) {
+    c.value.fetch_add(1, Ordering::Relaxed);
+    c.metric.increment(1);
 }
 
 impl Counters {

@@ -52,6 +52,7 @@ mod util;
 pub mod message;
 pub mod prelude;
 pub mod store;
+pub mod telemetry;
 
 #[cfg(feature = "smpp")]
 pub mod smpp;

@@ -7,6 +7,7 @@
 //! cargo run --example gateway -- --riak 127.0.0.1:8098
 //! cargo run --example gateway --features dlr-amqp -- --dlr-queue amqp://guest:guest@127.0.0.1:5672/%2f
 //! cargo run --example gateway -- --messages 20 --json   # the summary as JSON, nothing else
+//! cargo run --example gateway -- --metrics 127.0.0.1:9000  # Prometheus page; stays up until Ctrl-C
 //! ```
 //!
 //! Four parties talk over real sockets:
@@ -30,6 +31,7 @@ mod app;
 mod esme;
 mod gateway;
 mod http;
+mod metrics;
 mod mmsc;
 mod plan;
 mod policy;
@@ -47,10 +49,12 @@ use run::{Options, StoreChoice, Summary};
 use timeline::Timeline;
 
 const USAGE: &str = "usage: gateway [--messages N] [--store PATH | --riak HOST:PORT[,HOST:PORT…]] \
-                     [--show K] [--retry-delay SECONDS] [--dlr-queue amqp://…] [--json]";
+                     [--show K] [--retry-delay SECONDS] [--dlr-queue amqp://…] \
+                     [--metrics HOST:PORT] [--json]";
 
 struct Cli {
     opts: Options,
+    metrics: Option<std::net::SocketAddr>,
     json: bool,
     show: usize,
 }
@@ -58,6 +62,7 @@ struct Cli {
 fn parse() -> Result<Cli, String> {
     let mut cli = Cli {
         opts: Options::new(40),
+        metrics: None,
         json: false,
         show: 40,
     };
@@ -93,6 +98,7 @@ fn parse() -> Result<Cli, String> {
                 }
                 cli.opts.dlr_queue = Some(value);
             }
+            "--metrics" => cli.metrics = Some(value.parse().map_err(|e| bad(&e))?),
             "--show" => cli.show = value.parse().map_err(|e| bad(&e))?,
             "--retry-delay" => {
                 cli.opts.retry_delay = value
@@ -225,6 +231,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(addr) = cli.metrics {
+        if let Err(e) = metrics::serve(addr) {
+            eprintln!("gateway: {e}");
+            return ExitCode::FAILURE;
+        }
+        if !cli.json {
+            println!("metrics: http://{addr}/metrics (Prometheus text format)");
+        }
+    }
     let timeline = if cli.json {
         Timeline::silent()
     } else {
@@ -262,6 +277,10 @@ async fn main() -> ExitCode {
                 }
             } else {
                 print_summary(&summary);
+            }
+            if let Some(addr) = cli.metrics {
+                eprintln!("metrics: still serving http://{addr}/metrics; Ctrl-C to stop");
+                let _ = tokio::signal::ctrl_c().await;
             }
             if summary.complete {
                 ExitCode::SUCCESS

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::config::DlrThrowerConfig;
 use super::outcome::{AttemptError, DlrOutcome, OutcomeSink, log_outcome};
@@ -369,10 +370,23 @@ struct PendingGuard(Arc<Inner>);
 
 impl Drop for PendingGuard {
     fn drop(&mut self) {
-        if self.0.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let before = self.0.pending.fetch_sub(1, Ordering::AcqRel);
+        queue_depth(before.saturating_sub(1));
+        if before == 1 {
             self.0.idle.notify_waiters();
         }
     }
+}
+
+/// Reports how many DLRs this thrower holds (`redeliver_dlr_queue_depth`).
+fn queue_depth(pending: usize) {
+    metrics::gauge!(crate::telemetry::DLR_QUEUE_DEPTH).set(pending as f64);
+}
+
+/// Counts one attempt's outcome for its destination host (`redeliver_dlr_outcomes_total`).
+fn count_outcome(host: &str, outcome: &'static str) {
+    metrics::counter!(crate::telemetry::DLR_OUTCOMES, "host" => host.to_owned(), "outcome" => outcome)
+        .increment(1);
 }
 
 fn destination_key(url: &url::Url) -> String {
@@ -386,7 +400,11 @@ fn destination_key(url: &url::Url) -> String {
 
 impl Inner {
     fn spawn(self: &Arc<Self>, job: Job) {
-        self.pending.fetch_add(1, Ordering::AcqRel);
+        queue_depth(
+            self.pending
+                .fetch_add(1, Ordering::AcqRel)
+                .saturating_add(1),
+        );
         // The task is `run` itself, not a block around it, so the job is stored once in it.
         // The task owns the job once; `run` borrows it, so it is still there to be reported
         // when `run` panics.
@@ -670,17 +688,36 @@ async fn run(this: &Inner, job: &mut Job) -> Option<Result<(), AttemptError>> {
             }
             #[cfg(test)]
             tests::maybe_panic(&job.dlr);
+            let host = job.dlr.url.host_str().unwrap_or("");
+            metrics::counter!(crate::telemetry::DLR_ATTEMPTS, "host" => host.to_owned())
+                .increment(1);
+            let span =
+                tracing::info_span!("dlr", msgid = %job.dlr.id, host, attempt = job.attempts);
+            let started = Instant::now();
             // Boxed so that a DLR waiting for its turn carries a pointer to the (large)
             // request future rather than room for it.
-            Box::pin(this.attempt(&job.dlr)).await
+            let result = Box::pin(this.attempt(&job.dlr)).instrument(span).await;
+            metrics::histogram!(crate::telemetry::DLR_ATTEMPT_SECONDS, "host" => host.to_owned())
+                .record(started.elapsed().as_secs_f64());
+            result
         };
+        let host = job.dlr.url.host_str().unwrap_or("");
         this.release_gate(&dest, gate);
         match result {
-            Ok(()) => return Some(Ok(())),
-            Err(e) if job.attempts >= max_attempts || this.is_permanent(&e) => {
+            Ok(()) => {
+                count_outcome(host, "acked");
+                return Some(Ok(()));
+            }
+            Err(e) if this.is_permanent(&e) => {
+                count_outcome(host, "refused");
+                return Some(Err(e));
+            }
+            Err(e) if job.attempts >= max_attempts => {
+                count_outcome(host, "gave_up");
                 return Some(Err(e));
             }
             Err(e) => {
+                count_outcome(host, "retry");
                 let delay = this.config.delay_after(job.attempts);
                 tracing::debug!(
                     id = %job.dlr.id, attempt = job.attempts, error = %e, ?delay,

@@ -132,6 +132,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures::FutureExt;
+use tracing::Instrument;
 
 pub mod decide;
 #[cfg(feature = "mm7")]
@@ -685,8 +686,15 @@ fn instant_in(wait: Duration) -> Instant {
 
 /// Runs a hook; a panic inside it becomes a hook error (counted and logged like any other), so
 /// one faulty hook never loses the receipt it was called for.
-async fn guarded<T>(hook: impl Future<Output = Result<T, HookError>>) -> Result<T, HookError> {
-    match AssertUnwindSafe(hook).catch_unwind().await {
+async fn guarded<T>(
+    name: &'static str,
+    hook: impl Future<Output = Result<T, HookError>>,
+) -> Result<T, HookError> {
+    let started = Instant::now();
+    let answer = AssertUnwindSafe(hook).catch_unwind().await;
+    metrics::histogram!(crate::telemetry::ENGINE_HOOK_SECONDS, "hook" => name)
+        .record(started.elapsed().as_secs_f64());
+    match answer {
         Ok(answer) => answer,
         Err(panic) => {
             let what = panic
@@ -699,6 +707,11 @@ async fn guarded<T>(hook: impl Future<Output = Result<T, HookError>>) -> Result<
             ))
         }
     }
+}
+
+/// Reports how many receipts this process holds (`redeliver_engine_held_receipts`).
+fn held_gauge(held: usize) {
+    metrics::gauge!(crate::telemetry::ENGINE_HELD).set(held as f64);
 }
 
 /// Roughly what a held receipt costs in memory, for [`EngineSettings::max_parked_bytes`].
@@ -880,9 +893,19 @@ impl RetryEngine {
         for hook in &inner.hooks {
             let answer = match ev.channel {
                 Channel::Smpp => {
-                    guarded(hook.smpp_store_submit(&cx, &msg, &bucket, &primary)).await
+                    guarded(
+                        "smpp_store_submit",
+                        hook.smpp_store_submit(&cx, &msg, &bucket, &primary),
+                    )
+                    .await
                 }
-                Channel::Mm7 => guarded(hook.mm7_store_submit(&cx, &msg, &bucket, &primary)).await,
+                Channel::Mm7 => {
+                    guarded(
+                        "mm7_store_submit",
+                        hook.mm7_store_submit(&cx, &msg, &bucket, &primary),
+                    )
+                    .await
+                }
             };
             match answer {
                 Ok(StoreDecision::Done) => {
@@ -1026,8 +1049,11 @@ impl RetryEngine {
             bump(&self.inner.counters.intermediate);
         }
         let bucket = ev.bucket.clone();
+        let span =
+            tracing::info_span!("receipt", bucket = %bucket, msgid = %key, class = ?ev.class);
         Ok(self
             .process_inner(ev, key.clone(), From::Fresh)
+            .instrument(span)
             .await?
             .unwrap_or(ReceiptOutcome::Parked {
                 bucket,
@@ -1064,6 +1090,7 @@ impl RetryEngine {
             for h in due_held.values() {
                 lot.held_bytes = lot.held_bytes.saturating_sub(h.bytes);
             }
+            held_gauge(lot.held.len());
             let later_stored = lot.stored.split_off(&(now, u64::MAX));
             let mut due_stored = std::mem::replace(&mut lot.stored, later_stored);
             // Keys whose receipts were applied meanwhile are no longer watched.
@@ -1327,6 +1354,7 @@ impl RetryEngine {
                 bytes,
             },
         );
+        held_gauge(lot.held.len());
         Some(ReceiptOutcome::Parked {
             bucket,
             msgid: key,
@@ -1733,9 +1761,17 @@ impl RetryEngine {
             };
             for hook in &self.inner.hooks {
                 let answer = if positive {
-                    guarded(hook.mm7_handle_dr_positive(cx, &trx, bucket, msgid)).await
+                    guarded(
+                        "mm7_handle_dr_positive",
+                        hook.mm7_handle_dr_positive(cx, &trx, bucket, msgid),
+                    )
+                    .await
                 } else {
-                    guarded(hook.mm7_handle_dr_negative(cx, &trx, bucket, msgid)).await
+                    guarded(
+                        "mm7_handle_dr_negative",
+                        hook.mm7_handle_dr_negative(cx, &trx, bucket, msgid),
+                    )
+                    .await
                 };
                 match answer {
                     // The seed: the positive hook's return value is not used.
@@ -1753,9 +1789,17 @@ impl RetryEngine {
         };
         for hook in &self.inner.hooks {
             let answer = if positive {
-                guarded(hook.smpp_handle_dr_positive(cx, bucket, msgid)).await
+                guarded(
+                    "smpp_handle_dr_positive",
+                    hook.smpp_handle_dr_positive(cx, bucket, msgid),
+                )
+                .await
             } else {
-                guarded(hook.smpp_handle_dr_negative(cx, bucket, msgid)).await
+                guarded(
+                    "smpp_handle_dr_negative",
+                    hook.smpp_handle_dr_negative(cx, bucket, msgid),
+                )
+                .await
             };
             match answer {
                 Ok(SmppDrDecision::Delivered) => return true,

@@ -538,103 +538,122 @@ impl MessageStore for EmbeddedStore {
         msg: &StoredMessage,
         mode: PutMode,
     ) -> Result<Version, StoreError> {
-        let (b, m) = (bucket.as_str(), msgid.as_str());
-        let expect = match &mode {
-            PutMode::Overwrite => Expect::Anything,
-            PutMode::Create => Expect::Nothing,
-            PutMode::Update(v) => match u64::from_str_radix(v.as_str(), 16) {
-                Ok(d) if v.as_str().len() == 16 => Expect::Digest(d),
-                _ => {
-                    return Err(StoreError::Precondition {
-                        backend: BACKEND,
-                        bucket: b.to_owned(),
-                        msgid: m.to_owned(),
-                        reason: format!("{v} is not a version of this store"),
-                    });
-                }
-            },
-        };
-        let value =
-            record::encode(b, m, msg).map_err(|reason| Self::error("save", b, m, reason))?;
-        let expiry = nanos(msg.expires_at);
-        let (ack, done) = oneshot::channel();
-        let stopped = || Self::error("save", b, m, "the writer thread has stopped".into());
-        self.inner
-            .writer
-            .as_ref()
-            .ok_or_else(stopped)?
-            .send(Op::Save {
-                bucket: b.to_owned(),
-                msgid: m.to_owned(),
-                expiry,
-                value,
-                expect,
-                ack,
-            })
-            .map_err(|_| stopped())?;
-        match done.await.map_err(|_| stopped())? {
-            Ok(d) => Ok(version_token(d)),
-            Err(SaveError::Exists) => Err(StoreError::AlreadyExists {
-                backend: BACKEND,
-                bucket: b.to_owned(),
-                msgid: m.to_owned(),
-            }),
-            Err(SaveError::Changed(reason)) => Err(StoreError::Precondition {
-                backend: BACKEND,
-                bucket: b.to_owned(),
-                msgid: m.to_owned(),
-                reason,
-            }),
-            Err(SaveError::Failed(reason)) => Err(Self::error("save", b, m, reason)),
+        let started = std::time::Instant::now();
+        let result = async {
+            let (b, m) = (bucket.as_str(), msgid.as_str());
+            let expect = match &mode {
+                PutMode::Overwrite => Expect::Anything,
+                PutMode::Create => Expect::Nothing,
+                PutMode::Update(v) => match u64::from_str_radix(v.as_str(), 16) {
+                    Ok(d) if v.as_str().len() == 16 => Expect::Digest(d),
+                    _ => {
+                        return Err(StoreError::Precondition {
+                            backend: BACKEND,
+                            bucket: b.to_owned(),
+                            msgid: m.to_owned(),
+                            reason: format!("{v} is not a version of this store"),
+                        });
+                    }
+                },
+            };
+            let value =
+                record::encode(b, m, msg).map_err(|reason| Self::error("save", b, m, reason))?;
+            let expiry = nanos(msg.expires_at);
+            let (ack, done) = oneshot::channel();
+            let stopped = || Self::error("save", b, m, "the writer thread has stopped".into());
+            self.inner
+                .writer
+                .as_ref()
+                .ok_or_else(stopped)?
+                .send(Op::Save {
+                    bucket: b.to_owned(),
+                    msgid: m.to_owned(),
+                    expiry,
+                    value,
+                    expect,
+                    ack,
+                })
+                .map_err(|_| stopped())?;
+            match done.await.map_err(|_| stopped())? {
+                Ok(d) => Ok(version_token(d)),
+                Err(SaveError::Exists) => Err(StoreError::AlreadyExists {
+                    backend: BACKEND,
+                    bucket: b.to_owned(),
+                    msgid: m.to_owned(),
+                }),
+                Err(SaveError::Changed(reason)) => Err(StoreError::Precondition {
+                    backend: BACKEND,
+                    bucket: b.to_owned(),
+                    msgid: m.to_owned(),
+                    reason,
+                }),
+                Err(SaveError::Failed(reason)) => Err(Self::error("save", b, m, reason)),
+            }
         }
+        .await;
+        crate::telemetry::record_store_op(BACKEND, "save", started, &result);
+        result
     }
 
     async fn load(&self, bucket: &Bucket, msgid: &MsgId) -> Result<Option<Versioned>, StoreError> {
-        let (b, m) = (bucket.as_str().to_owned(), msgid.as_str().to_owned());
-        let raw = self
-            .read("load", bucket.as_str(), msgid.as_str(), move |db| {
-                let txn = db.begin_read().map_err(|e| format!("begin: {e}"))?;
-                let messages = txn
-                    .open_table(MESSAGES)
-                    .map_err(|e| format!("table messages: {e}"))?;
-                let value = messages
-                    .get((b.as_str(), m.as_str()))
-                    .map_err(|e| format!("get: {e}"))?;
-                Ok(value.map(|v| v.value().to_vec()))
-            })
-            .await?;
-        let Some(raw) = raw else {
-            return Ok(None);
-        };
-        let corrupt = |reason: String| StoreError::Corrupt {
-            backend: BACKEND,
-            bucket: bucket.as_str().to_owned(),
-            msgid: msgid.as_str().to_owned(),
-            reason,
-            source: None,
-        };
-        let record = raw.get(8..).ok_or_else(|| {
-            corrupt(format!(
-                "value is {} bytes, shorter than its expiry",
-                raw.len()
-            ))
-        })?;
-        let message = record::decode(bucket.as_str(), msgid.as_str(), record).map_err(corrupt)?;
-        Ok(Some(Versioned {
-            message,
-            version: version_token(digest(&raw)),
-        }))
+        let started = std::time::Instant::now();
+        let result = async {
+            let (b, m) = (bucket.as_str().to_owned(), msgid.as_str().to_owned());
+            let raw = self
+                .read("load", bucket.as_str(), msgid.as_str(), move |db| {
+                    let txn = db.begin_read().map_err(|e| format!("begin: {e}"))?;
+                    let messages = txn
+                        .open_table(MESSAGES)
+                        .map_err(|e| format!("table messages: {e}"))?;
+                    let value = messages
+                        .get((b.as_str(), m.as_str()))
+                        .map_err(|e| format!("get: {e}"))?;
+                    Ok(value.map(|v| v.value().to_vec()))
+                })
+                .await?;
+            let Some(raw) = raw else {
+                return Ok(None);
+            };
+            let corrupt = |reason: String| StoreError::Corrupt {
+                backend: BACKEND,
+                bucket: bucket.as_str().to_owned(),
+                msgid: msgid.as_str().to_owned(),
+                reason,
+                source: None,
+            };
+            let record = raw.get(8..).ok_or_else(|| {
+                corrupt(format!(
+                    "value is {} bytes, shorter than its expiry",
+                    raw.len()
+                ))
+            })?;
+            let message =
+                record::decode(bucket.as_str(), msgid.as_str(), record).map_err(corrupt)?;
+            Ok(Some(Versioned {
+                message,
+                version: version_token(digest(&raw)),
+            }))
+        }
+        .await;
+        crate::telemetry::record_store_op(BACKEND, "load", started, &result);
+        result
     }
 
     async fn delete(&self, bucket: &Bucket, msgid: &MsgId) -> Result<bool, StoreError> {
-        self.submit("delete", bucket.as_str(), msgid.as_str(), |ack| {
-            Op::Delete {
-                bucket: bucket.as_str().to_owned(),
-                msgid: msgid.as_str().to_owned(),
-                ack,
-            }
-        })
-        .await
+        let started = std::time::Instant::now();
+        let result = async {
+            self.submit("delete", bucket.as_str(), msgid.as_str(), |ack| {
+                Op::Delete {
+                    bucket: bucket.as_str().to_owned(),
+                    msgid: msgid.as_str().to_owned(),
+                    ack,
+                }
+            })
+            .await
+        }
+        .await;
+        crate::telemetry::record_store_op(BACKEND, "delete", started, &result);
+        result
     }
 
     fn list<'a>(&'a self, bucket: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {

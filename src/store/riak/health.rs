@@ -71,9 +71,38 @@ struct State {
     reason: Option<String>,
 }
 
+/// The same counts through the `metrics` facade, labelled with the server.
+#[derive(Debug)]
+struct Meters {
+    requests: metrics::Counter,
+    failures: metrics::Counter,
+    failovers: metrics::Counter,
+    marked_down: metrics::Counter,
+    up: metrics::Gauge,
+}
+
+impl Meters {
+    fn new(server: &str) -> Self {
+        use crate::telemetry::{
+            RIAK_FAILOVERS, RIAK_FAILURES, RIAK_MARKED_DOWN, RIAK_REQUESTS, RIAK_SERVER_UP,
+        };
+        let label = || ("server", server.to_owned());
+        let up = metrics::gauge!(RIAK_SERVER_UP, &[label()]);
+        up.set(1.0);
+        Self {
+            requests: metrics::counter!(RIAK_REQUESTS, &[label()]),
+            failures: metrics::counter!(RIAK_FAILURES, &[label()]),
+            failovers: metrics::counter!(RIAK_FAILOVERS, &[label()]),
+            marked_down: metrics::counter!(RIAK_MARKED_DOWN, &[label()]),
+            up,
+        }
+    }
+}
+
 /// Health and counters of one server.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Health {
+    meters: Meters,
     /// Mirrors `state.down_since.is_some()`, so the common case (up) takes no lock.
     down: AtomicBool,
     state: Mutex<State>,
@@ -90,21 +119,44 @@ pub(crate) fn jitter(base: Duration) -> Duration {
     crate::util::jitter(base, 0.5, 1.5)
 }
 
+impl Default for Health {
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
 impl Health {
+    /// A server in rotation, its metrics labelled `server`.
+    pub(crate) fn new(server: &str) -> Self {
+        Self {
+            meters: Meters::new(server),
+            down: AtomicBool::new(false),
+            state: Mutex::default(),
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            failovers: AtomicU64::new(0),
+            marked_down: AtomicU64::new(0),
+            probes: AtomicU64::new(0),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn count_request(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        self.meters.requests.increment(1);
     }
 
     pub(crate) fn count_failure(&self) {
         self.failures.fetch_add(1, Ordering::Relaxed);
+        self.meters.failures.increment(1);
     }
 
     pub(crate) fn count_failover(&self) {
         self.failovers.fetch_add(1, Ordering::Relaxed);
+        self.meters.failovers.increment(1);
     }
 
     pub(crate) fn count_probe(&self) {
@@ -154,6 +206,8 @@ impl Health {
             state.down_since = Some(now);
             self.down.store(true, Ordering::Release);
             self.marked_down.fetch_add(1, Ordering::Relaxed);
+            self.meters.marked_down.increment(1);
+            self.meters.up.set(0.0);
         }
         state.retry_at = Some(now.checked_add(jitter(state.backoff)).unwrap_or(now));
         state.probing = false;
@@ -167,6 +221,7 @@ impl Health {
         }
         let mut state = self.lock();
         self.down.store(false, Ordering::Release);
+        self.meters.up.set(1.0);
         state.retry_at = None;
         state.probing = false;
         state.backoff = Duration::ZERO;

@@ -249,7 +249,7 @@ impl RiakStore {
                     name: trimmed.to_owned(),
                     url,
                     with_query,
-                    health: Health::default(),
+                    health: Health::new(trimmed),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -324,6 +324,20 @@ impl RiakStore {
         mode: PutMode,
         params: &RequestParams,
     ) -> Result<Version, StoreError> {
+        let started = Instant::now();
+        let result = self.save_unmetered(bucket, msgid, msg, mode, params).await;
+        crate::telemetry::record_store_op(BACKEND, "save", started, &result);
+        result
+    }
+
+    async fn save_unmetered(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+        msg: &StoredMessage,
+        mode: PutMode,
+        params: &RequestParams,
+    ) -> Result<Version, StoreError> {
         let ctx = Ctx {
             op: "save",
             bucket: bucket.as_str(),
@@ -378,6 +392,18 @@ impl RiakStore {
         msgid: &MsgId,
         params: &RequestParams,
     ) -> Result<Option<Versioned>, StoreError> {
+        let started = Instant::now();
+        let result = self.load_unmetered(bucket, msgid, params).await;
+        crate::telemetry::record_store_op(BACKEND, "load", started, &result);
+        result
+    }
+
+    async fn load_unmetered(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+        params: &RequestParams,
+    ) -> Result<Option<Versioned>, StoreError> {
         let ctx = Ctx {
             op: "load",
             bucket: bucket.as_str(),
@@ -388,6 +414,18 @@ impl RiakStore {
 
     /// [`MessageStore::delete`] with these Riak parameters instead of [`RiakConfig::delete`].
     pub async fn delete_with(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+        params: &RequestParams,
+    ) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let result = self.delete_unmetered(bucket, msgid, params).await;
+        crate::telemetry::record_store_op(BACKEND, "delete", started, &result);
+        result
+    }
+
+    async fn delete_unmetered(
         &self,
         bucket: &Bucket,
         msgid: &MsgId,
