@@ -68,28 +68,3 @@ pub const DLR_OUTCOMES: &str = "redeliver_dlr_outcomes_total";
 pub const DLR_ATTEMPT_SECONDS: &str = "redeliver_dlr_attempt_seconds";
 /// DLRs waiting in a thrower.
 pub const DLR_QUEUE_DEPTH: &str = "redeliver_dlr_queue_depth";
-
-/// The result label of a store operation.
-#[cfg(any(feature = "riak", feature = "embedded"))]
-pub(crate) fn store_result<T>(result: &Result<T, crate::store::StoreError>) -> &'static str {
-    match result {
-        Ok(_) => "ok",
-        Err(e) if e.is_retryable() => "unavailable",
-        Err(e) if e.is_conflict() => "conflict",
-        Err(_) => "error",
-    }
-}
-
-/// Records one store operation: its count by result and its latency.
-#[cfg(any(feature = "riak", feature = "embedded"))]
-pub(crate) fn record_store_op<T>(
-    backend: &'static str,
-    op: &'static str,
-    started: std::time::Instant,
-    result: &Result<T, crate::store::StoreError>,
-) {
-    metrics::counter!(STORE_OPERATIONS, "backend" => backend, "op" => op, "result" => store_result(result))
-        .increment(1);
-    metrics::histogram!(STORE_OPERATION_SECONDS, "backend" => backend, "op" => op)
-        .record(started.elapsed().as_secs_f64());
-}

@@ -135,9 +135,16 @@ async fn the_metrics_page_follows_the_flow() {
         "{after}"
     );
     let attempts = value(&after, "redeliver_dlr_attempts_total", "host=\"127.0.0.1\"");
-    assert!(attempts > acked as f64, "attempts {attempts}, acked {acked}\n{after}");
+    assert!(
+        attempts > acked as f64,
+        "attempts {attempts}, acked {acked}\n{after}"
+    );
     assert!(value(&after, "redeliver_dlr_outcomes_total", "outcome=\"retry\"") > 0.0);
-    assert_eq!(value(&after, "redeliver_dlr_queue_depth", ""), 0.0, "{after}");
+    assert_eq!(
+        value(&after, "redeliver_dlr_queue_depth", ""),
+        0.0,
+        "{after}"
+    );
     // Hook latency, by hook.
     assert!(after.contains("redeliver_engine_hook_seconds"), "{after}");
     assert!(

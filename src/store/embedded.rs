@@ -591,7 +591,7 @@ impl MessageStore for EmbeddedStore {
             }
         }
         .await;
-        crate::telemetry::record_store_op(BACKEND, "save", started, &result);
+        crate::store::record_store_op(BACKEND, "save", started, &result);
         result
     }
 
@@ -635,7 +635,7 @@ impl MessageStore for EmbeddedStore {
             }))
         }
         .await;
-        crate::telemetry::record_store_op(BACKEND, "load", started, &result);
+        crate::store::record_store_op(BACKEND, "load", started, &result);
         result
     }
 
@@ -652,7 +652,7 @@ impl MessageStore for EmbeddedStore {
             .await
         }
         .await;
-        crate::telemetry::record_store_op(BACKEND, "delete", started, &result);
+        crate::store::record_store_op(BACKEND, "delete", started, &result);
         result
     }
 

@@ -218,6 +218,31 @@ impl StoreError {
     }
 }
 
+/// The result label of a store operation.
+#[cfg(any(feature = "riak", feature = "embedded"))]
+pub(crate) fn store_result<T>(result: &Result<T, StoreError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(e) if e.is_retryable() => "unavailable",
+        Err(e) if e.is_conflict() => "conflict",
+        Err(_) => "error",
+    }
+}
+
+/// Records one store operation: its count by result and its latency.
+#[cfg(any(feature = "riak", feature = "embedded"))]
+pub(crate) fn record_store_op<T>(
+    backend: &'static str,
+    op: &'static str,
+    started: std::time::Instant,
+    result: &Result<T, StoreError>,
+) {
+    metrics::counter!(crate::telemetry::STORE_OPERATIONS, "backend" => backend, "op" => op, "result" => store_result(result))
+        .increment(1);
+    metrics::histogram!(crate::telemetry::STORE_OPERATION_SECONDS, "backend" => backend, "op" => op)
+        .record(started.elapsed().as_secs_f64());
+}
+
 /// An opaque version of a stored object, as [`MessageStore::load`] returned it.
 ///
 /// Only meaningful to the store that produced it, for the same bucket and msgid: a counter for

@@ -326,7 +326,7 @@ impl RiakStore {
     ) -> Result<Version, StoreError> {
         let started = Instant::now();
         let result = self.save_unmetered(bucket, msgid, msg, mode, params).await;
-        crate::telemetry::record_store_op(BACKEND, "save", started, &result);
+        crate::store::record_store_op(BACKEND, "save", started, &result);
         result
     }
 
@@ -394,7 +394,7 @@ impl RiakStore {
     ) -> Result<Option<Versioned>, StoreError> {
         let started = Instant::now();
         let result = self.load_unmetered(bucket, msgid, params).await;
-        crate::telemetry::record_store_op(BACKEND, "load", started, &result);
+        crate::store::record_store_op(BACKEND, "load", started, &result);
         result
     }
 
@@ -421,7 +421,7 @@ impl RiakStore {
     ) -> Result<bool, StoreError> {
         let started = Instant::now();
         let result = self.delete_unmetered(bucket, msgid, params).await;
-        crate::telemetry::record_store_op(BACKEND, "delete", started, &result);
+        crate::store::record_store_op(BACKEND, "delete", started, &result);
         result
     }
 
