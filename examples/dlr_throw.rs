@@ -224,6 +224,8 @@ async fn main() -> ExitCode {
                 }
                 before
             }
+            // Outcomes a later version may add count as exhausted.
+            _ => x.fetch_add(1, Ordering::Relaxed),
         };
     });
     let shared_queue = o.queue.as_deref().is_some_and(|q| q.starts_with("amqp://"));

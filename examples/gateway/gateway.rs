@@ -558,6 +558,8 @@ impl Gateway {
                             ),
                         );
                     }
+                    // Outcomes a later version may add.
+                    _ => s.count(|r| r.errors += 1),
                 }
             })
             .build()

@@ -50,6 +50,7 @@ pub enum AttemptError {
 
 /// The end of one DLR: acknowledged, or given up with the last error.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DlrOutcome {
     /// The receiver acknowledged it on attempt number `attempts`.
     Acknowledged {
