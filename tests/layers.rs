@@ -59,13 +59,22 @@ fn no_module_uses_one_above_it() {
     let mut upward = Vec::new();
     for file in files {
         let rel = file.strip_prefix(&src).unwrap();
-        let first = rel.components().next().unwrap().as_os_str().to_str().unwrap();
+        let first = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_str()
+            .unwrap();
         let module = first.trim_end_matches(".rs");
         if module == "lib" {
             continue;
         }
         let Some(&mine) = layer.get(module) else {
-            panic!("src/{} is not in the layer table of tests/layers.rs", rel.display());
+            panic!(
+                "src/{} is not in the layer table of tests/layers.rs",
+                rel.display()
+            );
         };
         let text = std::fs::read_to_string(&file).unwrap();
         for (n, line) in text.lines().enumerate() {
@@ -86,5 +95,9 @@ fn no_module_uses_one_above_it() {
             }
         }
     }
-    assert!(upward.is_empty(), "uses pointing up or sideways:\n{}", upward.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "uses pointing up or sideways:\n{}",
+        upward.join("\n")
+    );
 }

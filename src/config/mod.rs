@@ -242,9 +242,13 @@ impl Default for MobilityConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The text is not valid TOML (or not the expected shape of tables).
+    /// The text is not valid TOML (or not the expected shape of tables); the TOML error, with
+    /// its line and column, is the source.
     #[error("configuration syntax: {0}")]
-    Syntax(String),
+    Syntax(#[source] toml::de::Error),
+    /// The configuration could not be written as TOML.
+    #[error("configuration could not be written as TOML: {0}")]
+    Write(#[source] toml::ser::Error),
     /// An option name that no scope knows.
     #[error("{scope}: unknown option `{option}`; expected one of {expected}")]
     UnknownOption {
@@ -321,15 +325,13 @@ impl MobilityConfig {
 
     /// Reads a configuration from TOML (see the module documentation for the layout).
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let raw: RawConfig = toml::from_str(text).map_err(ConfigError::Syntax)?;
         Self::try_from(raw)
     }
 
     /// Writes the configuration as TOML that [`MobilityConfig::from_toml_str`] reads back.
     pub fn to_toml_string(&self) -> Result<String, ConfigError> {
-        toml::to_string(&RawConfig::from(self.clone()))
-            .map_err(|e| ConfigError::Syntax(e.to_string()))
+        toml::to_string(&RawConfig::from(self.clone())).map_err(ConfigError::Write)
     }
 }
 
