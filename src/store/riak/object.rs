@@ -82,16 +82,9 @@ impl RiakStore {
                 Ok(Version::new(format!("{vclock} {UNMERGED}")))
             }
             StatusCode::PRECONDITION_FAILED if reply.after_failure => {
-                Err(StoreError::Unavailable {
-                    backend: BACKEND,
-                    op: ctx.op,
-                    bucket: ctx.bucket.to_owned(),
-                    msgid: ctx.msgid.to_owned(),
-                    reason: format!(
+                Err(ctx.unavailable(format!(
                         "{server}: 412 Precondition Failed after an earlier attempt that may have written; whether this save won cannot be told"
-                    ),
-                    source: None,
-                })
+                    )))
             }
             StatusCode::PRECONDITION_FAILED => Err(match mode {
                 PutMode::Create => StoreError::AlreadyExists {
@@ -129,16 +122,9 @@ impl RiakStore {
             }
             vclock = self.current_vclock(ctx).await?.map(|(vclock, _)| vclock);
         }
-        Err(StoreError::Unavailable {
-            backend: BACKEND,
-            op: ctx.op,
-            bucket: ctx.bucket.to_owned(),
-            msgid: ctx.msgid.to_owned(),
-            reason: format!(
-                "{MAX_ROUNDS} writes in a row were refused (412): other writers keep changing it"
-            ),
-            source: None,
-        })
+        Err(ctx.unavailable(format!(
+            "{MAX_ROUNDS} writes in a row were refused (412): other writers keep changing it"
+        )))
     }
 
     /// The vclock and ETag of what is stored now (`None` if nothing is), by a `GET`.
@@ -430,16 +416,9 @@ impl RiakStore {
                 _ => return Err(ctx.backend(self.unexpected(&reply))),
             }
         }
-        Err(StoreError::Unavailable {
-            backend: BACKEND,
-            op: ctx.op,
-            bucket: ctx.bucket.to_owned(),
-            msgid: ctx.msgid.to_owned(),
-            reason: format!(
-                "{MAX_ROUNDS} deletes in a row were refused (412): other writers keep changing it"
-            ),
-            source: None,
-        })
+        Err(ctx.unavailable(format!(
+            "{MAX_ROUNDS} deletes in a row were refused (412): other writers keep changing it"
+        )))
     }
 
     pub(super) async fn send_delete(

@@ -131,6 +131,10 @@ impl Ctx<'_> {
         }
     }
 
+    pub(super) fn unavailable(&self, reason: String) -> StoreError {
+        StoreError::unavailable(BACKEND, self.op, self.bucket, self.msgid, reason)
+    }
+
     pub(super) fn corrupt(&self, reason: String) -> StoreError {
         StoreError::Corrupt {
             backend: BACKEND,
