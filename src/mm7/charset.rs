@@ -22,9 +22,9 @@ const DECL_WINDOW: usize = 256;
 fn xml_decl_encoding(bytes: &[u8]) -> Option<&str> {
     let head = &bytes[..bytes.len().min(DECL_WINDOW)];
     let rest = head.strip_prefix(b"<?xml")?;
-    let end = memchr::memmem::find(rest, b"?>")?;
+    let end = super::xml::find_seq(rest, b"?>")?;
     let decl = std::str::from_utf8(&rest[..end]).ok()?;
-    let at = decl.find("encoding")?;
+    let at = super::xml::find_seq(decl.as_bytes(), b"encoding")?;
     let after = decl[at + "encoding".len()..].trim_start();
     let after = after.strip_prefix('=')?.trim_start();
     let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;

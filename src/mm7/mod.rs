@@ -173,7 +173,12 @@ impl Mm7Codec for DefaultMm7Codec {
                         limit: self.limits.max_header_line,
                     });
                 }
-                let charset = mailparse::parse_content_type(ct).params.remove("charset");
+                // `text/xml` alone (the common case) has no parameters to parse.
+                let charset = if ct.contains(';') {
+                    mailparse::parse_content_type(ct).params.remove("charset")
+                } else {
+                    None
+                };
                 check_content(decode::decode_envelope(
                     body,
                     charset.as_deref(),
