@@ -63,8 +63,8 @@ pub use header::{CommandId, HEADER_LEN, Header};
 pub use message_id::{MessageIdFormat, ParseMessageIdFormatError};
 pub use pdu::{
     AlertNotification, Bind, BindResp, Body, CancelSm, DataSm, DataSmResp, DeliverSm,
-    DeliverSmResp, DestAddress, Outbind, Pdu, QuerySm, QuerySmResp, ReplaceSm, SubmitMulti,
-    SubmitMultiResp, SubmitSm, SubmitSmResp, UnsuccessSme,
+    DeliverSmResp, DestAddress, MessageIdResp, Outbind, Pdu, QuerySm, QuerySmResp, ReplaceSm,
+    SubmitMulti, SubmitMultiResp, SubmitSm, SubmitSmResp, UnsuccessSme,
 };
 pub use registered_delivery::{ParseRegisteredDeliveryError, RegisteredDelivery, SmscDelivery};
 pub use tlv::{NetworkErrorCode, RawTlvIter, Tlv, TlvIter, TlvLengthWarning, TlvTag, Tlvs};
