@@ -43,6 +43,7 @@ pub use async_trait::async_trait;
 
 pub mod message;
 pub mod prelude;
+pub mod receipt_class;
 pub mod store;
 
 #[cfg(feature = "smpp")]
