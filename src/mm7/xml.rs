@@ -1,8 +1,8 @@
-//! A small, bounded XML tree over `quick-xml` events, and the escaping writer the encoder uses.
+//! A small, bounded XML tree built by the crate's own scanner, and the escaping writer the
+//! encoder uses.
 //!
 //! The tree refers to element names and text by offsets into the input, so a node is a few
-//! `u32`s and the first [`INLINE`] nodes live inside the [`Doc`] itself: an MM7 message needs no
-//! heap allocation for its tree. Text that had to be unescaped is kept in a side list. The
+//! `u32`s, and the nodes of an MM7 message fit the one allocation made for [`INLINE`] of them. Text that had to be unescaped is kept in a side list. The
 //! decoder then walks the tree by local name. DOCTYPE is refused, only the five predefined
 //! entities and character references are resolved, and depth and element count are bounded by
 //! [`Limits`].
@@ -22,7 +22,7 @@ pub(crate) type NodeId = usize;
 /// Marks "no node" in the compact links below.
 const NONE: u32 = u32::MAX;
 
-/// How many nodes a [`Doc`] holds without allocating; every MM7 message fits.
+/// How many nodes a [`Doc`] makes room for at first; every MM7 message fits.
 const INLINE: usize = 32;
 
 /// An element's text: a slice of the input, or an entry of [`Doc::owned`] when it had to be
@@ -70,9 +70,8 @@ fn link(id: u32) -> Option<NodeId> {
 #[derive(Debug)]
 pub(crate) struct Doc<'a> {
     input: &'a str,
-    inline: [Node; INLINE],
+    nodes: Vec<Node>,
     len: usize,
-    spill: Vec<Node>,
     owned: Vec<String>,
     /// Whether the input holds a CR at all; without one, text needs no line-end normalizing.
     has_cr: bool,
@@ -162,9 +161,8 @@ impl<'a> Doc<'a> {
         check_chars(input)?;
         let mut doc = Doc {
             input,
-            inline: [EMPTY; INLINE],
+            nodes: Vec::with_capacity(INLINE),
             len: 0,
-            spill: Vec::new(),
             owned: Vec::new(),
             has_cr: memchr::memchr(b'\r', input.as_bytes()).is_some(),
         };
@@ -407,25 +405,11 @@ impl<'a> Doc<'a> {
     }
 
     fn get(&self, id: u32) -> Option<&Node> {
-        let id = id as usize;
-        if id >= self.len {
-            None
-        } else if id < INLINE {
-            self.inline.get(id)
-        } else {
-            self.spill.get(id - INLINE)
-        }
+        self.nodes.get(id as usize)
     }
 
     fn get_mut(&mut self, id: u32) -> Option<&mut Node> {
-        let id = id as usize;
-        if id >= self.len {
-            None
-        } else if id < INLINE {
-            self.inline.get_mut(id)
-        } else {
-            self.spill.get_mut(id - INLINE)
-        }
+        self.nodes.get_mut(id as usize)
     }
 
     fn node(&self, id: NodeId) -> &Node {
@@ -468,11 +452,7 @@ impl<'a> Doc<'a> {
             parent,
             ..EMPTY
         };
-        if self.len < INLINE {
-            self.inline[self.len] = node;
-        } else {
-            self.spill.push(node);
-        }
+        self.nodes.push(node);
         self.len += 1;
         if let Some(last) = self.get(parent).map(|p| p.last_child) {
             if let Some(prev) = self.get_mut(last) {
