@@ -11,7 +11,7 @@ use super::mm_status::{MmStatus, ReadStatus};
 use super::release::{Release, SOAP_ENV_NS};
 use super::status::{Status, StatusCode};
 use super::types::{ChargedParty, MessageClass, Priority};
-use super::warning::Warning;
+use super::warning::{Warning, cap, push_capped};
 use super::xml::{Doc, NodeId};
 use super::{Limits, Mm7Message};
 
@@ -30,6 +30,8 @@ pub(crate) fn decode_envelope(
     }
     let mut warnings = Vec::new();
     let text = soap_text(xml, charset, &mut warnings)?;
+    cap(&mut warnings, limits.max_warnings);
+    let max_warnings = limits.max_warnings;
     let doc = Doc::parse(&text, limits)?;
 
     let root = 0;
@@ -41,9 +43,13 @@ pub(crate) fn decode_envelope(
     }
     let env_ns = doc.namespace(root);
     if env_ns.is_empty() {
-        warnings.push(Warning::EnvelopeNamespace {
-            namespace: String::new(),
-        });
+        push_capped(
+            &mut warnings,
+            Warning::EnvelopeNamespace {
+                namespace: String::new(),
+            },
+            max_warnings,
+        );
     } else if env_ns != SOAP_ENV_NS {
         return Err(Mm7Error::SoapVersionMismatch {
             namespace: cut(&env_ns),
@@ -67,9 +73,13 @@ pub(crate) fn decode_envelope(
     let namespace = doc.namespace(element);
     let release = Release::from_namespace(&namespace);
     if !release.is_known() {
-        warnings.push(Warning::UnknownRelease {
-            namespace: namespace.clone().into_owned(),
-        });
+        push_capped(
+            &mut warnings,
+            Warning::UnknownRelease {
+                namespace: namespace.clone().into_owned(),
+            },
+            max_warnings,
+        );
     }
 
     let header = doc.child(root, "Header");
@@ -90,22 +100,26 @@ pub(crate) fn decode_envelope(
             duplicate = true;
         }
         if duplicate {
-            warnings.push(Warning::DuplicateTransactionId);
+            push_capped(&mut warnings, Warning::DuplicateTransactionId, max_warnings);
         }
     }
     let transaction_id = match transaction {
         Some(t) => {
             let header_ns = doc.namespace(t);
             if !header_ns.is_empty() && header_ns != namespace {
-                warnings.push(Warning::MixedReleases {
-                    header: header_ns.into_owned(),
-                    body: namespace.into_owned(),
-                });
+                push_capped(
+                    &mut warnings,
+                    Warning::MixedReleases {
+                        header: header_ns.into_owned(),
+                        body: namespace.into_owned(),
+                    },
+                    max_warnings,
+                );
             }
             Some(doc.text(t).to_owned())
         }
         None => {
-            warnings.push(Warning::MissingTransactionId);
+            push_capped(&mut warnings, Warning::MissingTransactionId, max_warnings);
             None
         }
     };
@@ -114,6 +128,7 @@ pub(crate) fn decode_envelope(
         doc: &doc,
         msg: "",
         warnings,
+        max_warnings,
         head: Head {
             transaction_id,
             release,
@@ -188,16 +203,23 @@ struct Cx<'d, 'a> {
     doc: &'d Doc<'a>,
     msg: &'static str,
     warnings: Vec<Warning>,
+    /// [`Limits::max_warnings`].
+    max_warnings: usize,
     head: Head,
 }
 
 impl Cx<'_, '_> {
+    /// Records a warning, within the limit.
+    fn warn(&mut self, warning: Warning) {
+        push_capped(&mut self.warnings, warning, self.max_warnings);
+    }
+
     fn text(&self, n: NodeId) -> String {
         self.doc.text(n).to_owned()
     }
 
     fn skip(&mut self, parent: NodeId, n: NodeId) {
-        self.warnings.push(Warning::UnexpectedElement {
+        self.warn(Warning::UnexpectedElement {
             parent: cut(self.doc.name(parent)),
             element: cut(self.doc.name(n)),
         });
@@ -220,7 +242,7 @@ impl Cx<'_, '_> {
         if is_date_time(text) || (duration && is_duration(text)) {
             return Some(text.to_owned());
         }
-        self.warnings.push(Warning::InvalidDate {
+        self.warn(Warning::InvalidDate {
             element,
             value: cut(text),
         });
@@ -255,7 +277,7 @@ impl Cx<'_, '_> {
         let raw = self.doc.text(n);
         let (value, lenient) = parse(raw);
         if lenient {
-            self.warnings.push(Warning::OutsideEnumeration {
+            self.warn(Warning::OutsideEnumeration {
                 element,
                 value: cut(raw),
                 read_as: "received".into(),
@@ -268,7 +290,7 @@ impl Cx<'_, '_> {
         let raw = self.doc.text(n);
         let (status, lenient) = MmStatus::parse(raw);
         if lenient {
-            self.warnings.push(Warning::OutsideEnumeration {
+            self.warn(Warning::OutsideEnumeration {
                 element: "MMStatus",
                 value: cut(raw),
                 read_as: match &status {
@@ -305,7 +327,7 @@ impl Cx<'_, '_> {
                 Some(a) => {
                     let wrapper = self.doc.name(c);
                     if !WRAPPERS.contains(&wrapper) {
-                        self.warnings.push(Warning::WrappedAddress {
+                        self.warn(Warning::WrappedAddress {
                             element: element.to_owned(),
                             wrapper: cut(wrapper),
                         });
@@ -327,7 +349,7 @@ impl Cx<'_, '_> {
         } else {
             (Address::Number(text.to_owned()), "Number")
         };
-        self.warnings.push(Warning::BareAddress {
+        self.warn(Warning::BareAddress {
             element: element.to_owned(),
             read_as,
         });
@@ -383,7 +405,7 @@ impl Cx<'_, '_> {
                         .map_err(|_| self.invalid("StatusCode", c, "not a number"))?;
                     let parsed = StatusCode::from_u16(n);
                     if !parsed.is_known() {
-                        self.warnings.push(Warning::UnknownStatusCode { code: n });
+                        self.warn(Warning::UnknownStatusCode { code: n });
                     }
                     code = Some(parsed);
                 }
@@ -427,7 +449,7 @@ impl Cx<'_, '_> {
         let version = version.ok_or_else(|| self.missing("MM7Version"))?;
         let release = self.head.release.clone();
         if release.spec_release().is_some() && !release.matches_version(&version) {
-            self.warnings.push(Warning::VersionMismatch {
+            self.warn(Warning::VersionMismatch {
                 mm7_version: cut(&version),
                 release: release.name().to_owned(),
             });
