@@ -345,6 +345,29 @@ proptest! {
         let _ = decode(Some("multipart/related; boundary=b"), &bytes);
     }
 
+    /// Markup pieces in any order, inside a valid report: the XML scanner never panics,
+    /// and whatever decodes keeps no CR in its text.
+    #[test]
+    fn shuffled_markup_never_panics(
+        pieces in proptest::collection::vec(0usize..24, 0..40),
+        inside in 0usize..2,
+    ) {
+        const TOKENS: [&str; 24] = [
+            "<a>", "</a>", "<b x='>' y=\"/\">", "</b>", "<c/>", "<!--", "-->", "<![CDATA[",
+            "]]>", "&amp;", "&#", "x41", ";", "<?", "?>", "/>", "\r\n", "\r", "text", "'",
+            "\"", "<", ">", "&",
+        ];
+        let junk: String = pieces.iter().map(|&i| TOKENS[i]).collect();
+        let xml = if inside == 0 {
+            drr_with(&format!("<StatusText>{junk}</StatusText>"))
+        } else {
+            drr_with(&junk)
+        };
+        if let Ok(Mm7Message::DeliveryReportReq(m)) = decode(None, xml.as_bytes()) {
+            prop_assert!(!m.status_text.unwrap_or_default().contains('\r'));
+        }
+    }
+
     #[test]
     fn mutated_samples_never_panic(
         which in 0usize..3,
