@@ -169,26 +169,6 @@ fn fault_payload(doc: &Doc<'_>, fault: NodeId) -> Result<NodeId, Mm7Error> {
     }))
 }
 
-fn is_message(name: &str) -> bool {
-    matches!(
-        name,
-        "SubmitReq"
-            | "SubmitRsp"
-            | "DeliverReq"
-            | "DeliverRsp"
-            | "CancelReq"
-            | "CancelRsp"
-            | "ReplaceReq"
-            | "ReplaceRsp"
-            | "DeliveryReportReq"
-            | "DeliveryReportRsp"
-            | "ReadReplyReq"
-            | "ReadReplyRsp"
-            | "RSErrorRsp"
-            | "VASPErrorRsp"
-    )
-}
-
 /// Wrapper elements around an address that the early REL-5 schemas use (`senderAddressType`
 /// holds its address in `SenderAddress`).
 const WRAPPERS: &[&str] = &["SenderAddress"];
@@ -463,27 +443,6 @@ impl Cx<'_, '_> {
     }
 }
 
-fn decode_message(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<Mm7Message, Mm7Error> {
-    let name = cx.doc.name(el);
-    Ok(match name {
-        "SubmitReq" => Mm7Message::SubmitReq(submit_req(cx, el)?),
-        "SubmitRsp" => Mm7Message::SubmitRsp(submit_rsp(cx, el)?),
-        "DeliverReq" => Mm7Message::DeliverReq(deliver_req(cx, el)?),
-        "DeliverRsp" => Mm7Message::DeliverRsp(deliver_rsp(cx, el)?),
-        "CancelReq" => Mm7Message::CancelReq(cancel_req(cx, el)?),
-        "CancelRsp" => Mm7Message::CancelRsp(cancel_rsp(cx, el)?),
-        "ReplaceReq" => Mm7Message::ReplaceReq(replace_req(cx, el)?),
-        "ReplaceRsp" => Mm7Message::ReplaceRsp(replace_rsp(cx, el)?),
-        "DeliveryReportReq" => Mm7Message::DeliveryReportReq(delivery_report_req(cx, el)?),
-        "DeliveryReportRsp" => Mm7Message::DeliveryReportRsp(delivery_report_rsp(cx, el)?),
-        "ReadReplyReq" => Mm7Message::ReadReplyReq(read_reply_req(cx, el)?),
-        "ReadReplyRsp" => Mm7Message::ReadReplyRsp(read_reply_rsp(cx, el)?),
-        "RSErrorRsp" => Mm7Message::RsErrorRsp(rs_error_rsp(cx, el)?),
-        "VASPErrorRsp" => Mm7Message::VaspErrorRsp(vasp_error_rsp(cx, el)?),
-        other => return Err(Mm7Error::UnknownMessage(cut(other))),
-    })
-}
-
 /// How each kind of element is read: `Ok(Some(value))`, `Ok(None)` for an optional value that
 /// was refused with a warning, or an error. The message tables below name one per element.
 mod kind {
@@ -530,7 +489,9 @@ mod kind {
 /// their type's default, and `fixed` fields are not read from the XML. Each element is read
 /// by the [`kind`] function named after `=>`; `MM7Version` and the envelope fields are common
 /// to all, and any other element is skipped with a warning. The expansion is one `match` on
-/// the child's local name, as a hand-written decoder would be.
+/// the child's local name, as a hand-written decoder would be. The table also gives
+/// `decode_message`, which picks the decoder by the message element's local name, and
+/// `is_message`.
 macro_rules! message_decoders {
     ($(
         $func:ident -> $ty:ident $name:literal {
@@ -539,7 +500,19 @@ macro_rules! message_decoders {
             $(defaulted { $($df:ident: $dn:literal => $dk:ident),* $(,)? })?
             $(fixed { $($ff:ident: $fv:expr),* $(,)? })?
         }
-    )*) => {$(
+    )*) => {
+        /// Whether a local name is one of the MM7 messages.
+        fn is_message(name: &str) -> bool {
+            matches!(name, $($name)|*)
+        }
+
+        fn decode_message(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<Mm7Message, Mm7Error> {
+            Ok(match cx.doc.name(el) {
+                $($name => Mm7Message::$ty($func(cx, el)?),)*
+                other => return Err(Mm7Error::UnknownMessage(cut(other))),
+            })
+        }
+    $(
         fn $func(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<$ty, Mm7Error> {
             cx.msg = $name;
             let mut version = None;
