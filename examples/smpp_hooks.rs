@@ -170,10 +170,7 @@ async fn smsc(listener: TcpListener) -> Res<()> {
                 let value = next_id;
                 let resp = Pdu::new(
                     pdu.sequence_number,
-                    SubmitSmResp {
-                        message_id: format!("{value:08X}").into(),
-                        ..SubmitSmResp::default()
-                    },
+                    Body::SubmitSmResp(SubmitSmResp::new(format!("{value:08X}"))),
                 );
                 let dest = submit.destination_addr.to_string_lossy().into_owned();
                 let mut receipts = Vec::new();
@@ -272,8 +269,11 @@ async fn gateway(engine: &RetryEngine, addr: std::net::SocketAddr) -> Res<()> {
                     receipts_seen += 1;
                     let out = engine.on_deliver_sm(&scope, dsm).await?;
                     println!("gateway: receipt {:?} -> {out:?}", receipt_text(dsm));
-                    conn.send(&Pdu::new(pdu.sequence_number, DeliverSmResp::default()))
-                        .await?;
+                    conn.send(&Pdu::new(
+                        pdu.sequence_number,
+                        Body::DeliverSmResp(DeliverSmResp::default()),
+                    ))
+                    .await?;
                 }
                 _ => {}
             }
@@ -289,8 +289,11 @@ async fn gateway(engine: &RetryEngine, addr: std::net::SocketAddr) -> Res<()> {
             receipts_seen += 1;
             let out = engine.on_deliver_sm(&scope, dsm).await?;
             println!("gateway: receipt {:?} -> {out:?}", receipt_text(dsm));
-            conn.send(&Pdu::new(pdu.sequence_number, DeliverSmResp::default()))
-                .await?;
+            conn.send(&Pdu::new(
+                pdu.sequence_number,
+                Body::DeliverSmResp(DeliverSmResp::default()),
+            ))
+            .await?;
         }
     }
     conn.send(&Pdu::new(99, Body::Unbind)).await?;

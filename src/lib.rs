@@ -51,6 +51,7 @@ mod util;
 
 pub mod message;
 pub mod prelude;
+pub mod receipt_class;
 pub mod store;
 pub mod telemetry;
 

@@ -17,6 +17,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+pub use crate::receipt_class::ReceiptClass;
+
 /// The prefix of every mstore bucket.
 pub const BUCKET_PREFIX: &str = "MADR-";
 
@@ -249,36 +251,6 @@ impl fmt::Display for Channel {
         f.write_str(match self {
             Channel::Smpp => "smpp",
             Channel::Mm7 => "mm7",
-        })
-    }
-}
-
-/// What a delivery receipt or report says about a submission.
-///
-/// SMPP receipts (`stat:` / `message_state`) and MM7 DeliveryReportReq `MMStatus` values both
-/// map onto it; the retry engine runs the `*_handle_DR_positive` hook for [`Positive`],
-/// `*_handle_DR_negative` for [`Negative`], and neither for [`Intermediate`].
-///
-/// [`Positive`]: ReceiptClass::Positive
-/// [`Negative`]: ReceiptClass::Negative
-/// [`Intermediate`]: ReceiptClass::Intermediate
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReceiptClass {
-    /// Delivered (SMPP `DELIVRD`, MM7 `Retrieved`).
-    Positive,
-    /// Final failure (SMPP `UNDELIV`, `EXPIRED`, …; MM7 `Expired`, `Rejected`, …).
-    Negative,
-    /// Not final yet (SMPP `ENROUTE`, `ACCEPTD`; MM7 `Forwarded`, `Deferred`, …).
-    Intermediate,
-}
-
-impl fmt::Display for ReceiptClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ReceiptClass::Positive => "positive",
-            ReceiptClass::Negative => "negative",
-            ReceiptClass::Intermediate => "intermediate",
         })
     }
 }

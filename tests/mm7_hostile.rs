@@ -345,6 +345,29 @@ proptest! {
         let _ = decode(Some("multipart/related; boundary=b"), &bytes);
     }
 
+    /// Markup pieces in any order, inside a valid report: the XML scanner never panics,
+    /// and whatever decodes keeps no CR in its text.
+    #[test]
+    fn shuffled_markup_never_panics(
+        pieces in proptest::collection::vec(0usize..24, 0..40),
+        inside in 0usize..2,
+    ) {
+        const TOKENS: [&str; 24] = [
+            "<a>", "</a>", "<b x='>' y=\"/\">", "</b>", "<c/>", "<!--", "-->", "<![CDATA[",
+            "]]>", "&amp;", "&#", "x41", ";", "<?", "?>", "/>", "\r\n", "\r", "text", "'",
+            "\"", "<", ">", "&",
+        ];
+        let junk: String = pieces.iter().map(|&i| TOKENS[i]).collect();
+        let xml = if inside == 0 {
+            drr_with(&format!("<StatusText>{junk}</StatusText>"))
+        } else {
+            drr_with(&junk)
+        };
+        if let Ok(Mm7Message::DeliveryReportReq(m)) = decode(None, xml.as_bytes()) {
+            prop_assert!(!m.status_text.unwrap_or_default().contains('\r'));
+        }
+    }
+
     #[test]
     fn mutated_samples_never_panic(
         which in 0usize..3,
@@ -728,4 +751,52 @@ fn mime_edge_cases_never_panic_and_say_what_is_wrong() {
             Err(e) => assert!(e.to_string().contains(expect), "{body:?}: {e}"),
         }
     }
+}
+
+#[test]
+fn warnings_are_capped_with_one_final_count() {
+    // Ten thousand unexpected elements would each be a warning: only the limit is kept, and
+    // one last entry counts the rest.
+    let junk: String = (0..9_000).map(|i| format!("<X{i}/>")).collect();
+    let message = decode(None, drr_with(&junk).as_bytes()).unwrap();
+    let warnings = message.warnings();
+    let limit = Limits::default().max_warnings;
+    assert_eq!(warnings.len(), limit + 1);
+    assert!(
+        matches!(warnings[..limit], [Warning::UnexpectedElement { .. }, ..]),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        warnings[limit],
+        Warning::Suppressed {
+            count: 9_000 - limit
+        }
+    );
+
+    // A configured limit, and none at all.
+    for max_warnings in [0, 5] {
+        let codec = DefaultMm7Codec::new(Limits {
+            max_warnings,
+            ..Limits::default()
+        });
+        let message = codec.decode(None, drr_with(&junk).as_bytes()).unwrap();
+        let warnings = message.warnings();
+        assert_eq!(warnings.len(), max_warnings + 1);
+        assert_eq!(
+            warnings.last(),
+            Some(&Warning::Suppressed {
+                count: 9_000 - max_warnings
+            })
+        );
+    }
+
+    // Under the limit nothing changes.
+    let message = decode(None, drr_with("<X/><Y/>").as_bytes()).unwrap();
+    assert_eq!(message.warnings().len(), 2);
+    assert!(
+        !message
+            .warnings()
+            .iter()
+            .any(|w| matches!(w, Warning::Suppressed { .. }))
+    );
 }

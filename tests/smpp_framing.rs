@@ -32,10 +32,10 @@ async fn submit_response_and_receipt_over_a_stream() {
         // This SMSC answers with a hex id and writes the receipt id in decimal.
         let resp = Pdu::new(
             pdu.sequence_number,
-            SubmitSmResp {
+            Body::SubmitSmResp(SubmitSmResp {
                 message_id: "00FF10".into(),
                 tlvs: Tlvs::new(),
-            },
+            }),
         );
         smsc.send(resp).await.map_err(|e| e.to_string())?;
         let receipt = DeliveryReceipt::new("65296", MessageState::Delivered);

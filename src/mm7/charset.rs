@@ -22,19 +22,29 @@ const DECL_WINDOW: usize = 256;
 fn xml_decl_encoding(bytes: &[u8]) -> Option<&str> {
     let head = &bytes[..bytes.len().min(DECL_WINDOW)];
     let rest = head.strip_prefix(b"<?xml")?;
-    let end = memchr::memmem::find(rest, b"?>")?;
+    let end = super::xml::find_seq(rest, b"?>")?;
     let decl = std::str::from_utf8(&rest[..end]).ok()?;
-    let at = decl.find("encoding")?;
+    let at = super::xml::find_seq(decl.as_bytes(), b"encoding")?;
     let after = decl[at + "encoding".len()..].trim_start();
     let after = after.strip_prefix('=')?.trim_start();
     let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let value = &after[1..];
-    value.find(quote).map(|e| &value[..e])
+    let quote = u8::try_from(quote).ok()?;
+    memchr::memchr(quote, value.as_bytes()).and_then(|e| value.get(..e))
 }
 
 fn lookup(label: &str) -> Result<&'static Encoding, Mm7Error> {
-    Encoding::for_label(label.trim().as_bytes())
-        .ok_or_else(|| Mm7Error::Charset { label: cut(label) })
+    for_label(label).ok_or_else(|| Mm7Error::Charset { label: cut(label) })
+}
+
+/// The encoding a label names; `UTF-8`, the label nearly every part carries, without the
+/// general lookup.
+fn for_label(label: &str) -> Option<&'static Encoding> {
+    let label = label.trim();
+    if label.eq_ignore_ascii_case("utf-8") {
+        return Some(UTF_8);
+    }
+    Encoding::for_label(label.as_bytes())
 }
 
 /// Whether a declared encoding is the one a byte order mark shows (`UTF-16` names both byte
@@ -100,7 +110,7 @@ pub(crate) fn soap_text<'a>(
     let mime = mime.transpose()?;
     let decl = match decl {
         // The XML declaration's label is only refused when it is the one used.
-        Some(d) if mime.is_some() => Encoding::for_label(d.trim().as_bytes()).map(|e| (d, e)),
+        Some(d) if mime.is_some() => for_label(d).map(|e| (d, e)),
         Some(d) => Some((d, lookup(d)?)),
         None => None,
     };

@@ -11,7 +11,7 @@ use super::mm_status::{MmStatus, ReadStatus};
 use super::release::{Release, SOAP_ENV_NS};
 use super::status::{Status, StatusCode};
 use super::types::{ChargedParty, MessageClass, Priority};
-use super::warning::Warning;
+use super::warning::{Warning, cap, push_capped};
 use super::xml::{Doc, NodeId};
 use super::{Limits, Mm7Message};
 
@@ -30,6 +30,8 @@ pub(crate) fn decode_envelope(
     }
     let mut warnings = Vec::new();
     let text = soap_text(xml, charset, &mut warnings)?;
+    cap(&mut warnings, limits.max_warnings);
+    let max_warnings = limits.max_warnings;
     let doc = Doc::parse(&text, limits)?;
 
     let root = 0;
@@ -41,9 +43,13 @@ pub(crate) fn decode_envelope(
     }
     let env_ns = doc.namespace(root);
     if env_ns.is_empty() {
-        warnings.push(Warning::EnvelopeNamespace {
-            namespace: String::new(),
-        });
+        push_capped(
+            &mut warnings,
+            Warning::EnvelopeNamespace {
+                namespace: String::new(),
+            },
+            max_warnings,
+        );
     } else if env_ns != SOAP_ENV_NS {
         return Err(Mm7Error::SoapVersionMismatch {
             namespace: cut(&env_ns),
@@ -67,9 +73,13 @@ pub(crate) fn decode_envelope(
     let namespace = doc.namespace(element);
     let release = Release::from_namespace(&namespace);
     if !release.is_known() {
-        warnings.push(Warning::UnknownRelease {
-            namespace: namespace.clone().into_owned(),
-        });
+        push_capped(
+            &mut warnings,
+            Warning::UnknownRelease {
+                namespace: namespace.clone().into_owned(),
+            },
+            max_warnings,
+        );
     }
 
     let header = doc.child(root, "Header");
@@ -90,22 +100,26 @@ pub(crate) fn decode_envelope(
             duplicate = true;
         }
         if duplicate {
-            warnings.push(Warning::DuplicateTransactionId);
+            push_capped(&mut warnings, Warning::DuplicateTransactionId, max_warnings);
         }
     }
     let transaction_id = match transaction {
         Some(t) => {
             let header_ns = doc.namespace(t);
             if !header_ns.is_empty() && header_ns != namespace {
-                warnings.push(Warning::MixedReleases {
-                    header: header_ns.into_owned(),
-                    body: namespace.into_owned(),
-                });
+                push_capped(
+                    &mut warnings,
+                    Warning::MixedReleases {
+                        header: header_ns.into_owned(),
+                        body: namespace.into_owned(),
+                    },
+                    max_warnings,
+                );
             }
             Some(doc.text(t).to_owned())
         }
         None => {
-            warnings.push(Warning::MissingTransactionId);
+            push_capped(&mut warnings, Warning::MissingTransactionId, max_warnings);
             None
         }
     };
@@ -114,6 +128,7 @@ pub(crate) fn decode_envelope(
         doc: &doc,
         msg: "",
         warnings,
+        max_warnings,
         head: Head {
             transaction_id,
             release,
@@ -154,26 +169,6 @@ fn fault_payload(doc: &Doc<'_>, fault: NodeId) -> Result<NodeId, Mm7Error> {
     }))
 }
 
-fn is_message(name: &str) -> bool {
-    matches!(
-        name,
-        "SubmitReq"
-            | "SubmitRsp"
-            | "DeliverReq"
-            | "DeliverRsp"
-            | "CancelReq"
-            | "CancelRsp"
-            | "ReplaceReq"
-            | "ReplaceRsp"
-            | "DeliveryReportReq"
-            | "DeliveryReportRsp"
-            | "ReadReplyReq"
-            | "ReadReplyRsp"
-            | "RSErrorRsp"
-            | "VASPErrorRsp"
-    )
-}
-
 /// Wrapper elements around an address that the early REL-5 schemas use (`senderAddressType`
 /// holds its address in `SenderAddress`).
 const WRAPPERS: &[&str] = &["SenderAddress"];
@@ -188,16 +183,23 @@ struct Cx<'d, 'a> {
     doc: &'d Doc<'a>,
     msg: &'static str,
     warnings: Vec<Warning>,
+    /// [`Limits::max_warnings`].
+    max_warnings: usize,
     head: Head,
 }
 
 impl Cx<'_, '_> {
+    /// Records a warning, within the limit.
+    fn warn(&mut self, warning: Warning) {
+        push_capped(&mut self.warnings, warning, self.max_warnings);
+    }
+
     fn text(&self, n: NodeId) -> String {
         self.doc.text(n).to_owned()
     }
 
     fn skip(&mut self, parent: NodeId, n: NodeId) {
-        self.warnings.push(Warning::UnexpectedElement {
+        self.warn(Warning::UnexpectedElement {
             parent: cut(self.doc.name(parent)),
             element: cut(self.doc.name(n)),
         });
@@ -220,7 +222,7 @@ impl Cx<'_, '_> {
         if is_date_time(text) || (duration && is_duration(text)) {
             return Some(text.to_owned());
         }
-        self.warnings.push(Warning::InvalidDate {
+        self.warn(Warning::InvalidDate {
             element,
             value: cut(text),
         });
@@ -255,7 +257,7 @@ impl Cx<'_, '_> {
         let raw = self.doc.text(n);
         let (value, lenient) = parse(raw);
         if lenient {
-            self.warnings.push(Warning::OutsideEnumeration {
+            self.warn(Warning::OutsideEnumeration {
                 element,
                 value: cut(raw),
                 read_as: "received".into(),
@@ -264,23 +266,11 @@ impl Cx<'_, '_> {
         value
     }
 
-    fn priority(&mut self, n: NodeId) -> Priority {
-        self.lenient(Priority::ELEMENT, n, Priority::parse)
-    }
-
-    fn message_class(&mut self, n: NodeId) -> MessageClass {
-        self.lenient(MessageClass::ELEMENT, n, MessageClass::parse)
-    }
-
-    fn charged_party(&mut self, n: NodeId) -> ChargedParty {
-        self.lenient(ChargedParty::ELEMENT, n, ChargedParty::parse)
-    }
-
     fn mm_status(&mut self, n: NodeId) -> MmStatus {
         let raw = self.doc.text(n);
         let (status, lenient) = MmStatus::parse(raw);
         if lenient {
-            self.warnings.push(Warning::OutsideEnumeration {
+            self.warn(Warning::OutsideEnumeration {
                 element: "MMStatus",
                 value: cut(raw),
                 read_as: match &status {
@@ -317,7 +307,7 @@ impl Cx<'_, '_> {
                 Some(a) => {
                     let wrapper = self.doc.name(c);
                     if !WRAPPERS.contains(&wrapper) {
-                        self.warnings.push(Warning::WrappedAddress {
+                        self.warn(Warning::WrappedAddress {
                             element: element.to_owned(),
                             wrapper: cut(wrapper),
                         });
@@ -339,7 +329,7 @@ impl Cx<'_, '_> {
         } else {
             (Address::Number(text.to_owned()), "Number")
         };
-        self.warnings.push(Warning::BareAddress {
+        self.warn(Warning::BareAddress {
             element: element.to_owned(),
             read_as,
         });
@@ -395,7 +385,7 @@ impl Cx<'_, '_> {
                         .map_err(|_| self.invalid("StatusCode", c, "not a number"))?;
                     let parsed = StatusCode::from_u16(n);
                     if !parsed.is_known() {
-                        self.warnings.push(Warning::UnknownStatusCode { code: n });
+                        self.warn(Warning::UnknownStatusCode { code: n });
                     }
                     code = Some(parsed);
                 }
@@ -439,7 +429,7 @@ impl Cx<'_, '_> {
         let version = version.ok_or_else(|| self.missing("MM7Version"))?;
         let release = self.head.release.clone();
         if release.spec_release().is_some() && !release.matches_version(&version) {
-            self.warnings.push(Warning::VersionMismatch {
+            self.warn(Warning::VersionMismatch {
                 mm7_version: cut(&version),
                 release: release.name().to_owned(),
             });
@@ -453,424 +443,235 @@ impl Cx<'_, '_> {
     }
 }
 
-fn decode_message(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<Mm7Message, Mm7Error> {
-    let name = cx.doc.name(el);
-    Ok(match name {
-        "SubmitReq" => Mm7Message::SubmitReq(submit_req(cx, el)?),
-        "SubmitRsp" => Mm7Message::SubmitRsp(submit_rsp(cx, el)?),
-        "DeliverReq" => Mm7Message::DeliverReq(deliver_req(cx, el)?),
-        "DeliverRsp" => Mm7Message::DeliverRsp(deliver_rsp(cx, el)?),
-        "CancelReq" => Mm7Message::CancelReq(cancel_req(cx, el)?),
-        "ReplaceReq" => Mm7Message::ReplaceReq(replace_req(cx, el)?),
-        "DeliveryReportReq" => Mm7Message::DeliveryReportReq(delivery_report_req(cx, el)?),
-        "ReadReplyReq" => Mm7Message::ReadReplyReq(read_reply_req(cx, el)?),
-        "RSErrorRsp" => Mm7Message::RsErrorRsp(rs_error_rsp(cx, el)?),
-        "VASPErrorRsp" => Mm7Message::VaspErrorRsp(vasp_error_rsp(cx, el)?),
-        "CancelRsp" | "ReplaceRsp" | "DeliveryReportRsp" | "ReadReplyRsp" => {
-            status_only(cx, el, name)?
-        }
-        other => return Err(Mm7Error::UnknownMessage(cut(other))),
-    })
-}
+/// How each kind of element is read: `Ok(Some(value))`, `Ok(None)` for an optional value that
+/// was refused with a warning, or an error. The message tables below name one per element.
+mod kind {
+    use super::*;
 
-fn submit_req(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<SubmitReq, Mm7Error> {
-    cx.msg = "SubmitReq";
-    let mut version = None;
-    let mut sender_identification = None;
-    let mut recipients = None;
-    let mut m = SubmitReq::new(String::new(), Release::default(), Recipients::default());
-    for c in cx.doc.children(el) {
-        match cx.doc.name(c) {
-            "MM7Version" => version = Some(cx.text(c)),
-            "SenderIdentification" => sender_identification = Some(cx.sender_identification(c)?),
-            "Recipients" => recipients = Some(cx.recipients(c)),
-            "ServiceCode" => m.service_code = Some(cx.text(c)),
-            "LinkedID" => m.linked_id = Some(cx.text(c)),
-            "MessageClass" => m.message_class = Some(cx.message_class(c)),
-            "TimeStamp" => m.time_stamp = cx.opt_date(c, "TimeStamp", false),
-            "EarliestDeliveryTime" => {
-                m.earliest_delivery_time = cx.opt_date(c, "EarliestDeliveryTime", true)
+    macro_rules! kinds {
+        ($($name:ident -> $t:ty = |$cx:ident, $n:ident, $el:ident| $body:expr;)*) => {$(
+            pub(super) fn $name(
+                $cx: &mut Cx<'_, '_>,
+                $n: NodeId,
+                $el: &'static str,
+            ) -> Result<Option<$t>, Mm7Error> {
+                $body
             }
-            "ExpiryDate" => m.expiry_date = cx.opt_date(c, "ExpiryDate", true),
-            "DeliveryReport" => m.delivery_report = Some(cx.boolean(c, "DeliveryReport")?),
-            "ReadReply" => m.read_reply = Some(cx.boolean(c, "ReadReply")?),
-            "Priority" => m.priority = Some(cx.priority(c)),
-            "Subject" => m.subject = Some(cx.text(c)),
-            "ChargedParty" => m.charged_party = Some(cx.charged_party(c)),
-            "ChargedPartyID" => m.charged_party_id = Some(cx.text(c)),
-            "DistributionIndicator" => {
-                m.distribution_indicator = Some(cx.boolean(c, "DistributionIndicator")?)
+        )*};
+    }
+
+    kinds! {
+        text -> String = |cx, n, _el| Ok(Some(cx.text(n)));
+        address -> Address = |cx, n, el| cx.address(n, el).map(Some);
+        // A mandatory `xs:dateTime`: anything else is an error.
+        date_time -> String = |cx, n, el| cx.date_time(n, el).map(Some);
+        // An optional `xs:dateTime`: anything else is a warning and `None`.
+        opt_date -> String = |cx, n, el| Ok(cx.opt_date(n, el, false));
+        // An optional `relativeOrAbsoluteDateType` (`xs:dateTime` or `xs:duration`).
+        opt_date_or_duration -> String = |cx, n, el| Ok(cx.opt_date(n, el, true));
+        boolean -> bool = |cx, n, el| cx.boolean(n, el).map(Some);
+        priority -> Priority = |cx, n, _el| Ok(Some(cx.lenient(Priority::ELEMENT, n, Priority::parse)));
+        message_class -> MessageClass =
+            |cx, n, _el| Ok(Some(cx.lenient(MessageClass::ELEMENT, n, MessageClass::parse)));
+        charged_party -> ChargedParty =
+            |cx, n, _el| Ok(Some(cx.lenient(ChargedParty::ELEMENT, n, ChargedParty::parse)));
+        mm_status -> MmStatus = |cx, n, _el| Ok(Some(cx.mm_status(n)));
+        read_status -> ReadStatus = |cx, n, el| Ok(Some(cx.lenient(el, n, ReadStatus::parse)));
+        status -> Status = |cx, n, _el| cx.status(n).map(Some);
+        sender_identification -> SenderIdentification = |cx, n, _el| cx.sender_identification(n).map(Some);
+        recipients -> Recipients = |cx, n, _el| Ok(Some(cx.recipients(n)));
+        content -> ContentRef = |cx, n, _el| cx.content(n).map(Some);
+    }
+}
+
+/// One decoder per message, from its table of elements (3GPP TS 23.140 §8): `required`
+/// elements are an error when missing, `optional` ones are `None`, `defaulted` ones take
+/// their type's default, and `fixed` fields are not read from the XML. Each element is read
+/// by the [`kind`] function named after `=>`; `MM7Version` and the envelope fields are common
+/// to all, and any other element is skipped with a warning. The expansion is one `match` on
+/// the child's local name, as a hand-written decoder would be. The table also gives
+/// `decode_message`, which picks the decoder by the message element's local name, and
+/// `is_message`.
+macro_rules! message_decoders {
+    ($(
+        $func:ident -> $ty:ident $name:literal {
+            $(required { $($rf:ident: $rn:literal => $rk:ident),* $(,)? })?
+            $(optional { $($of:ident: $on:literal => $ok:ident),* $(,)? })?
+            $(defaulted { $($df:ident: $dn:literal => $dk:ident),* $(,)? })?
+            $(fixed { $($ff:ident: $fv:expr),* $(,)? })?
+        }
+    )*) => {
+        /// Whether a local name is one of the MM7 messages.
+        fn is_message(name: &str) -> bool {
+            matches!(name, $($name)|*)
+        }
+
+        fn decode_message(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<Mm7Message, Mm7Error> {
+            Ok(match cx.doc.name(el) {
+                $($name => Mm7Message::$ty($func(cx, el)?),)*
+                other => return Err(Mm7Error::UnknownMessage(cut(other))),
+            })
+        }
+    $(
+        fn $func(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<$ty, Mm7Error> {
+            cx.msg = $name;
+            let mut version = None;
+            $($(let mut $rf = None;)*)?
+            $($(let mut $of = None;)*)?
+            $($(let mut $df = None;)*)?
+            for c in cx.doc.children(el) {
+                match cx.doc.name(c) {
+                    "MM7Version" => version = Some(cx.text(c)),
+                    $($($rn => $rf = kind::$rk(cx, c, $rn)?,)*)?
+                    $($($on => $of = kind::$ok(cx, c, $on)?,)*)?
+                    $($($dn => $df = kind::$dk(cx, c, $dn)?,)*)?
+                    _ => cx.skip(el, c),
+                }
             }
-            "ApplicID" => m.applic_id = Some(cx.text(c)),
-            "ReplyApplicID" => m.reply_applic_id = Some(cx.text(c)),
-            "AuxApplicInfo" => m.aux_applic_info = Some(cx.text(c)),
-            "Content" => m.content = Some(cx.content(c)?),
-            _ => cx.skip(el, c),
+            $($(let $rf = $rf.ok_or_else(|| cx.missing($rn))?;)*)?
+            let (transaction_id, mm7_version, release, warnings) = cx.finish(version)?;
+            Ok($ty {
+                transaction_id,
+                mm7_version,
+                release,
+                warnings,
+                $($($rf,)*)?
+                $($($of,)*)?
+                $($($df: $df.unwrap_or_default(),)*)?
+                $($($ff: $fv,)*)?
+            })
         }
-    }
-    m.sender_identification =
-        sender_identification.ok_or_else(|| cx.missing("SenderIdentification"))?;
-    m.recipients = recipients.ok_or_else(|| cx.missing("Recipients"))?;
-    (m.transaction_id, m.mm7_version, m.release, m.warnings) = cx.finish(version)?;
-    Ok(m)
+    )*};
 }
 
-fn submit_rsp(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<SubmitRsp, Mm7Error> {
-    cx.msg = "SubmitRsp";
-    let (mut version, mut status, mut message_id) = (None, None, None);
-    for c in cx.doc.children(el) {
-        match cx.doc.name(c) {
-            "MM7Version" => version = Some(cx.text(c)),
-            "Status" => status = Some(cx.status(c)?),
-            "MessageID" => message_id = Some(cx.text(c)),
-            _ => cx.skip(el, c),
+message_decoders! {
+    submit_req -> SubmitReq "SubmitReq" {
+        required {
+            sender_identification: "SenderIdentification" => sender_identification,
+            recipients: "Recipients" => recipients,
+        }
+        optional {
+            service_code: "ServiceCode" => text,
+            linked_id: "LinkedID" => text,
+            message_class: "MessageClass" => message_class,
+            time_stamp: "TimeStamp" => opt_date,
+            earliest_delivery_time: "EarliestDeliveryTime" => opt_date_or_duration,
+            expiry_date: "ExpiryDate" => opt_date_or_duration,
+            delivery_report: "DeliveryReport" => boolean,
+            read_reply: "ReadReply" => boolean,
+            priority: "Priority" => priority,
+            subject: "Subject" => text,
+            charged_party: "ChargedParty" => charged_party,
+            charged_party_id: "ChargedPartyID" => text,
+            distribution_indicator: "DistributionIndicator" => boolean,
+            applic_id: "ApplicID" => text,
+            reply_applic_id: "ReplyApplicID" => text,
+            aux_applic_info: "AuxApplicInfo" => text,
+            content: "Content" => content,
+        }
+        fixed { parts: Vec::new() }
+    }
+    submit_rsp -> SubmitRsp "SubmitRsp" {
+        required { status: "Status" => status }
+        optional { message_id: "MessageID" => text }
+    }
+    deliver_req -> DeliverReq "DeliverReq" {
+        required { sender: "Sender" => address }
+        optional {
+            mms_relay_server_id: "MMSRelayServerID" => text,
+            vasp_id: "VASPID" => text,
+            vas_id: "VASID" => text,
+            linked_id: "LinkedID" => text,
+            time_stamp: "TimeStamp" => opt_date,
+            reply_charging_id: "ReplyChargingID" => text,
+            priority: "Priority" => priority,
+            subject: "Subject" => text,
+            applic_id: "ApplicID" => text,
+            reply_applic_id: "ReplyApplicID" => text,
+            aux_applic_info: "AuxApplicInfo" => text,
+            content: "Content" => content,
+        }
+        defaulted { recipients: "Recipients" => recipients }
+        fixed { parts: Vec::new() }
+    }
+    deliver_rsp -> DeliverRsp "DeliverRsp" {
+        required { status: "Status" => status }
+        optional { service_code: "ServiceCode" => text }
+    }
+    cancel_req -> CancelReq "CancelReq" {
+        required {
+            sender_identification: "SenderIdentification" => sender_identification,
+            message_id: "MessageID" => text,
         }
     }
-    let status = status.ok_or_else(|| cx.missing("Status"))?;
-    let (transaction_id, mm7_version, release, warnings) = cx.finish(version)?;
-    Ok(SubmitRsp {
-        transaction_id,
-        mm7_version,
-        release,
-        warnings,
-        status,
-        message_id,
-    })
-}
-
-fn deliver_req(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<DeliverReq, Mm7Error> {
-    cx.msg = "DeliverReq";
-    let mut version = None;
-    let mut sender = None;
-    let mut recipients = Recipients::default();
-    let mut mms_relay_server_id = None;
-    let (mut vasp_id, mut vas_id, mut linked_id, mut time_stamp) = (None, None, None, None);
-    let (mut reply_charging_id, mut priority, mut subject) = (None, None, None);
-    let (mut applic_id, mut reply_applic_id, mut aux_applic_info, mut content) =
-        (None, None, None, None);
-    for c in cx.doc.children(el) {
-        match cx.doc.name(c) {
-            "MM7Version" => version = Some(cx.text(c)),
-            "MMSRelayServerID" => mms_relay_server_id = Some(cx.text(c)),
-            "VASPID" => vasp_id = Some(cx.text(c)),
-            "VASID" => vas_id = Some(cx.text(c)),
-            "LinkedID" => linked_id = Some(cx.text(c)),
-            "Sender" => sender = Some(cx.address(c, "Sender")?),
-            "Recipients" => recipients = cx.recipients(c),
-            "TimeStamp" => time_stamp = cx.opt_date(c, "TimeStamp", false),
-            "ReplyChargingID" => reply_charging_id = Some(cx.text(c)),
-            "Priority" => priority = Some(cx.priority(c)),
-            "Subject" => subject = Some(cx.text(c)),
-            "ApplicID" => applic_id = Some(cx.text(c)),
-            "ReplyApplicID" => reply_applic_id = Some(cx.text(c)),
-            "AuxApplicInfo" => aux_applic_info = Some(cx.text(c)),
-            "Content" => content = Some(cx.content(c)?),
-            _ => cx.skip(el, c),
+    cancel_rsp -> CancelRsp "CancelRsp" {
+        required { status: "Status" => status }
+    }
+    replace_req -> ReplaceReq "ReplaceReq" {
+        required {
+            sender_identification: "SenderIdentification" => sender_identification,
+            message_id: "MessageID" => text,
+        }
+        optional {
+            service_code: "ServiceCode" => text,
+            time_stamp: "TimeStamp" => opt_date,
+            read_reply: "ReadReply" => boolean,
+            earliest_delivery_time: "EarliestDeliveryTime" => opt_date_or_duration,
+            distribution_indicator: "DistributionIndicator" => boolean,
+            content: "Content" => content,
+        }
+        fixed { parts: Vec::new() }
+    }
+    replace_rsp -> ReplaceRsp "ReplaceRsp" {
+        required { status: "Status" => status }
+    }
+    delivery_report_req -> DeliveryReportReq "DeliveryReportReq" {
+        required {
+            message_id: "MessageID" => text,
+            recipient: "Recipient" => address,
+            sender: "Sender" => address,
+            date: "Date" => date_time,
+            mm_status: "MMStatus" => mm_status,
+        }
+        optional {
+            mms_relay_server_id: "MMSRelayServerID" => text,
+            status_text: "StatusText" => text,
+            applic_id: "ApplicID" => text,
+            reply_applic_id: "ReplyApplicID" => text,
+            aux_applic_info: "AuxApplicInfo" => text,
         }
     }
-    let sender = sender.ok_or_else(|| cx.missing("Sender"))?;
-    let (transaction_id, mm7_version, release, warnings) = cx.finish(version)?;
-    Ok(DeliverReq {
-        transaction_id,
-        mm7_version,
-        release,
-        warnings,
-        mms_relay_server_id,
-        vasp_id,
-        vas_id,
-        linked_id,
-        sender,
-        recipients,
-        time_stamp,
-        reply_charging_id,
-        priority,
-        subject,
-        applic_id,
-        reply_applic_id,
-        aux_applic_info,
-        content,
-        parts: Vec::new(),
-    })
-}
-
-fn deliver_rsp(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<DeliverRsp, Mm7Error> {
-    cx.msg = "DeliverRsp";
-    let (mut version, mut status, mut service_code) = (None, None, None);
-    for c in cx.doc.children(el) {
-        match cx.doc.name(c) {
-            "MM7Version" => version = Some(cx.text(c)),
-            "Status" => status = Some(cx.status(c)?),
-            "ServiceCode" => service_code = Some(cx.text(c)),
-            _ => cx.skip(el, c),
+    delivery_report_rsp -> DeliveryReportRsp "DeliveryReportRsp" {
+        required { status: "Status" => status }
+    }
+    read_reply_req -> ReadReplyReq "ReadReplyReq" {
+        required {
+            message_id: "MessageID" => text,
+            recipient: "Recipient" => address,
+            sender: "Sender" => address,
+            time_stamp: "TimeStamp" => date_time,
+            mm_status: "MMStatus" => read_status,
+        }
+        optional {
+            mms_relay_server_id: "MMSRelayServerID" => text,
+            status_text: "StatusText" => text,
+            applic_id: "ApplicID" => text,
+            reply_applic_id: "ReplyApplicID" => text,
+            aux_applic_info: "AuxApplicInfo" => text,
         }
     }
-    let status = status.ok_or_else(|| cx.missing("Status"))?;
-    let (transaction_id, mm7_version, release, warnings) = cx.finish(version)?;
-    Ok(DeliverRsp {
-        transaction_id,
-        mm7_version,
-        release,
-        warnings,
-        status,
-        service_code,
-    })
-}
-
-fn cancel_req(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<CancelReq, Mm7Error> {
-    cx.msg = "CancelReq";
-    let (mut version, mut sender_identification, mut message_id) = (None, None, None);
-    for c in cx.doc.children(el) {
-        match cx.doc.name(c) {
-            "MM7Version" => version = Some(cx.text(c)),
-            "SenderIdentification" => sender_identification = Some(cx.sender_identification(c)?),
-            "MessageID" => message_id = Some(cx.text(c)),
-            _ => cx.skip(el, c),
+    read_reply_rsp -> ReadReplyRsp "ReadReplyRsp" {
+        required { status: "Status" => status }
+    }
+    rs_error_rsp -> RsErrorRsp "RSErrorRsp" {
+        required { status: "Status" => status }
+        optional { mms_relay_server_id: "MMSRelayServerID" => text }
+    }
+    vasp_error_rsp -> VaspErrorRsp "VASPErrorRsp" {
+        required { status: "Status" => status }
+        optional {
+            vasp_id: "VASPID" => text,
+            vas_id: "VASID" => text,
         }
     }
-    let sender_identification =
-        sender_identification.ok_or_else(|| cx.missing("SenderIdentification"))?;
-    let message_id = message_id.ok_or_else(|| cx.missing("MessageID"))?;
-    let (transaction_id, mm7_version, release, warnings) = cx.finish(version)?;
-    Ok(CancelReq {
-        transaction_id,
-        mm7_version,
-        release,
-        warnings,
-        sender_identification,
-        message_id,
-    })
-}
-
-fn replace_req(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<ReplaceReq, Mm7Error> {
-    cx.msg = "ReplaceReq";
-    let (mut version, mut sender_identification, mut message_id) = (None, None, None);
-    let (mut service_code, mut time_stamp, mut read_reply) = (None, None, None);
-    let (mut earliest_delivery_time, mut distribution_indicator, mut content) = (None, None, None);
-    for c in cx.doc.children(el) {
-        match cx.doc.name(c) {
-            "MM7Version" => version = Some(cx.text(c)),
-            "SenderIdentification" => sender_identification = Some(cx.sender_identification(c)?),
-            "MessageID" => message_id = Some(cx.text(c)),
-            "ServiceCode" => service_code = Some(cx.text(c)),
-            "TimeStamp" => time_stamp = cx.opt_date(c, "TimeStamp", false),
-            "ReadReply" => read_reply = Some(cx.boolean(c, "ReadReply")?),
-            "EarliestDeliveryTime" => {
-                earliest_delivery_time = cx.opt_date(c, "EarliestDeliveryTime", true)
-            }
-            "DistributionIndicator" => {
-                distribution_indicator = Some(cx.boolean(c, "DistributionIndicator")?)
-            }
-            "Content" => content = Some(cx.content(c)?),
-            _ => cx.skip(el, c),
-        }
-    }
-    let sender_identification =
-        sender_identification.ok_or_else(|| cx.missing("SenderIdentification"))?;
-    let message_id = message_id.ok_or_else(|| cx.missing("MessageID"))?;
-    let (transaction_id, mm7_version, release, warnings) = cx.finish(version)?;
-    Ok(ReplaceReq {
-        transaction_id,
-        mm7_version,
-        release,
-        warnings,
-        sender_identification,
-        message_id,
-        service_code,
-        time_stamp,
-        read_reply,
-        earliest_delivery_time,
-        distribution_indicator,
-        content,
-        parts: Vec::new(),
-    })
-}
-
-fn delivery_report_req(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<DeliveryReportReq, Mm7Error> {
-    cx.msg = "DeliveryReportReq";
-    let (mut version, mut mms_relay_server_id, mut message_id) = (None, None, None);
-    let (mut recipient, mut sender, mut date, mut mm_status) = (None, None, None, None);
-    let (mut status_text, mut applic_id, mut reply_applic_id, mut aux_applic_info) =
-        (None, None, None, None);
-    for c in cx.doc.children(el) {
-        match cx.doc.name(c) {
-            "MM7Version" => version = Some(cx.text(c)),
-            "MMSRelayServerID" => mms_relay_server_id = Some(cx.text(c)),
-            "MessageID" => message_id = Some(cx.text(c)),
-            "Recipient" => recipient = Some(cx.address(c, "Recipient")?),
-            "Sender" => sender = Some(cx.address(c, "Sender")?),
-            "Date" => date = Some(cx.date_time(c, "Date")?),
-            "MMStatus" => mm_status = Some(cx.mm_status(c)),
-            "StatusText" => status_text = Some(cx.text(c)),
-            "ApplicID" => applic_id = Some(cx.text(c)),
-            "ReplyApplicID" => reply_applic_id = Some(cx.text(c)),
-            "AuxApplicInfo" => aux_applic_info = Some(cx.text(c)),
-            _ => cx.skip(el, c),
-        }
-    }
-    let message_id = message_id.ok_or_else(|| cx.missing("MessageID"))?;
-    let recipient = recipient.ok_or_else(|| cx.missing("Recipient"))?;
-    let sender = sender.ok_or_else(|| cx.missing("Sender"))?;
-    let date = date.ok_or_else(|| cx.missing("Date"))?;
-    let mm_status = mm_status.ok_or_else(|| cx.missing("MMStatus"))?;
-    let (transaction_id, mm7_version, release, warnings) = cx.finish(version)?;
-    Ok(DeliveryReportReq {
-        transaction_id,
-        mm7_version,
-        release,
-        warnings,
-        mms_relay_server_id,
-        message_id,
-        recipient,
-        sender,
-        date,
-        mm_status,
-        status_text,
-        applic_id,
-        reply_applic_id,
-        aux_applic_info,
-    })
-}
-
-fn read_reply_req(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<ReadReplyReq, Mm7Error> {
-    cx.msg = "ReadReplyReq";
-    let (mut version, mut mms_relay_server_id, mut message_id) = (None, None, None);
-    let (mut recipient, mut sender, mut time_stamp, mut mm_status) = (None, None, None, None);
-    let (mut status_text, mut applic_id, mut reply_applic_id, mut aux_applic_info) =
-        (None, None, None, None);
-    for c in cx.doc.children(el) {
-        match cx.doc.name(c) {
-            "MM7Version" => version = Some(cx.text(c)),
-            "MMSRelayServerID" => mms_relay_server_id = Some(cx.text(c)),
-            "MessageID" => message_id = Some(cx.text(c)),
-            "Recipient" => recipient = Some(cx.address(c, "Recipient")?),
-            "Sender" => sender = Some(cx.address(c, "Sender")?),
-            "TimeStamp" => time_stamp = Some(cx.date_time(c, "TimeStamp")?),
-            "MMStatus" => mm_status = Some(cx.lenient("MMStatus", c, ReadStatus::parse)),
-            "StatusText" => status_text = Some(cx.text(c)),
-            "ApplicID" => applic_id = Some(cx.text(c)),
-            "ReplyApplicID" => reply_applic_id = Some(cx.text(c)),
-            "AuxApplicInfo" => aux_applic_info = Some(cx.text(c)),
-            _ => cx.skip(el, c),
-        }
-    }
-    let message_id = message_id.ok_or_else(|| cx.missing("MessageID"))?;
-    let recipient = recipient.ok_or_else(|| cx.missing("Recipient"))?;
-    let sender = sender.ok_or_else(|| cx.missing("Sender"))?;
-    let time_stamp = time_stamp.ok_or_else(|| cx.missing("TimeStamp"))?;
-    let mm_status = mm_status.ok_or_else(|| cx.missing("MMStatus"))?;
-    let (transaction_id, mm7_version, release, warnings) = cx.finish(version)?;
-    Ok(ReadReplyReq {
-        transaction_id,
-        mm7_version,
-        release,
-        warnings,
-        mms_relay_server_id,
-        message_id,
-        recipient,
-        sender,
-        time_stamp,
-        mm_status,
-        status_text,
-        applic_id,
-        reply_applic_id,
-        aux_applic_info,
-    })
-}
-
-fn rs_error_rsp(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<RsErrorRsp, Mm7Error> {
-    cx.msg = "RSErrorRsp";
-    let (mut version, mut status, mut mms_relay_server_id) = (None, None, None);
-    for c in cx.doc.children(el) {
-        match cx.doc.name(c) {
-            "MM7Version" => version = Some(cx.text(c)),
-            "MMSRelayServerID" => mms_relay_server_id = Some(cx.text(c)),
-            "Status" => status = Some(cx.status(c)?),
-            _ => cx.skip(el, c),
-        }
-    }
-    let status = status.ok_or_else(|| cx.missing("Status"))?;
-    let (transaction_id, mm7_version, release, warnings) = cx.finish(version)?;
-    Ok(RsErrorRsp {
-        transaction_id,
-        mm7_version,
-        release,
-        warnings,
-        mms_relay_server_id,
-        status,
-    })
-}
-
-fn vasp_error_rsp(cx: &mut Cx<'_, '_>, el: NodeId) -> Result<VaspErrorRsp, Mm7Error> {
-    cx.msg = "VASPErrorRsp";
-    let (mut version, mut status, mut vasp_id, mut vas_id) = (None, None, None, None);
-    for c in cx.doc.children(el) {
-        match cx.doc.name(c) {
-            "MM7Version" => version = Some(cx.text(c)),
-            "VASPID" => vasp_id = Some(cx.text(c)),
-            "VASID" => vas_id = Some(cx.text(c)),
-            "Status" => status = Some(cx.status(c)?),
-            _ => cx.skip(el, c),
-        }
-    }
-    let status = status.ok_or_else(|| cx.missing("Status"))?;
-    let (transaction_id, mm7_version, release, warnings) = cx.finish(version)?;
-    Ok(VaspErrorRsp {
-        transaction_id,
-        mm7_version,
-        release,
-        warnings,
-        vasp_id,
-        vas_id,
-        status,
-    })
-}
-
-/// The responses that carry only `MM7Version` and `Status`.
-fn status_only(cx: &mut Cx<'_, '_>, el: NodeId, name: &str) -> Result<Mm7Message, Mm7Error> {
-    cx.msg = match name {
-        "CancelRsp" => "CancelRsp",
-        "ReplaceRsp" => "ReplaceRsp",
-        "DeliveryReportRsp" => "DeliveryReportRsp",
-        _ => "ReadReplyRsp",
-    };
-    let (mut version, mut status) = (None, None);
-    for c in cx.doc.children(el) {
-        match cx.doc.name(c) {
-            "MM7Version" => version = Some(cx.text(c)),
-            "Status" => status = Some(cx.status(c)?),
-            _ => cx.skip(el, c),
-        }
-    }
-    let status = status.ok_or_else(|| cx.missing("Status"))?;
-    let (transaction_id, mm7_version, release, warnings) = cx.finish(version)?;
-    Ok(match cx.msg {
-        "CancelRsp" => Mm7Message::CancelRsp(CancelRsp {
-            transaction_id,
-            mm7_version,
-            release,
-            warnings,
-            status,
-        }),
-        "ReplaceRsp" => Mm7Message::ReplaceRsp(ReplaceRsp {
-            transaction_id,
-            mm7_version,
-            release,
-            warnings,
-            status,
-        }),
-        "DeliveryReportRsp" => Mm7Message::DeliveryReportRsp(DeliveryReportRsp {
-            transaction_id,
-            mm7_version,
-            release,
-            warnings,
-            status,
-        }),
-        _ => Mm7Message::ReadReplyRsp(ReadReplyRsp {
-            transaction_id,
-            mm7_version,
-            release,
-            warnings,
-            status,
-        }),
-    })
 }

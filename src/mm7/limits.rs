@@ -26,12 +26,15 @@ pub struct Limits {
     pub max_attribute_bytes: usize,
     /// The longest text content of one XML element accepted, in bytes as written.
     pub max_text_bytes: usize,
+    /// The most warnings a decoded message keeps; past it, one final
+    /// [`Warning::Suppressed`](super::Warning::Suppressed) entry counts the rest.
+    pub max_warnings: usize,
 }
 
 impl Default for Limits {
     /// 16 MiB bodies (well above the 300 kB–1 MB that relays accept for MMS), XML nesting 32,
     /// MIME nesting 4, 256 parts, 10 000 elements, 8 KiB header lines, 64 header lines per
-    /// part, 64 KiB attribute values and 1 MiB of text per element.
+    /// part, 64 KiB attribute values, 1 MiB of text per element and 64 warnings.
     fn default() -> Self {
         Limits {
             max_body_bytes: 16 * 1024 * 1024,
@@ -43,6 +46,7 @@ impl Default for Limits {
             max_header_lines: 64,
             max_attribute_bytes: 64 * 1024,
             max_text_bytes: 1024 * 1024,
+            max_warnings: 64,
         }
     }
 }

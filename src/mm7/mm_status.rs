@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::message::ReceiptClass;
+use crate::receipt_class::ReceiptClass;
 
 /// The `MMStatus` of a `DeliveryReportReq` (3GPP TS 23.140 §8.4.2, schema type
 /// `mmDeliveryStatusType`).

@@ -156,13 +156,21 @@ impl Mm7Codec for DefaultMm7Codec {
                     related.soap_charset.as_deref(),
                     &self.limits,
                 )?;
-                message.warnings_mut().extend(related.warnings);
+                let max_warnings = self.limits.max_warnings;
+                let warnings = message.warnings_mut();
+                for w in related.warnings {
+                    warning::push_capped(warnings, w, max_warnings);
+                }
                 match message.parts_mut() {
                     Some(parts) => *parts = related.parts,
                     None if related.parts.is_empty() => {}
-                    None => message.warnings_mut().push(Warning::IgnoredParts {
-                        count: related.parts.len(),
-                    }),
+                    None => warning::push_capped(
+                        message.warnings_mut(),
+                        Warning::IgnoredParts {
+                            count: related.parts.len(),
+                        },
+                        max_warnings,
+                    ),
                 }
                 check_content(message)
             }
@@ -173,7 +181,12 @@ impl Mm7Codec for DefaultMm7Codec {
                         limit: self.limits.max_header_line,
                     });
                 }
-                let charset = mailparse::parse_content_type(ct).params.remove("charset");
+                // `text/xml` alone (the common case) has no parameters to parse.
+                let charset = if ct.contains(';') {
+                    mailparse::parse_content_type(ct).params.remove("charset")
+                } else {
+                    None
+                };
                 check_content(decode::decode_envelope(
                     body,
                     charset.as_deref(),

@@ -104,6 +104,12 @@ pub enum Warning {
         /// The value as received (cut to 64 characters).
         value: String,
     },
+    /// More warnings than [`Limits::max_warnings`](super::Limits::max_warnings) came up; the
+    /// ones past the limit were not kept. Always the last entry of the list when present.
+    Suppressed {
+        /// How many warnings were not kept.
+        count: usize,
+    },
     /// A part's transfer encoding could not be decoded; its body is kept as received.
     UndecodableContent {
         /// The part's Content-ID (or its position when it has none).
@@ -185,6 +191,9 @@ impl fmt::Display for Warning {
                 f,
                 "{element} {value:?} is not an xs:dateTime or xs:duration; dropped"
             ),
+            Warning::Suppressed { count } => {
+                write!(f, "{count} more warning(s) suppressed")
+            }
             Warning::UndecodableContent {
                 part,
                 encoding,
@@ -194,5 +203,61 @@ impl fmt::Display for Warning {
                 "part {part}: {encoding} body could not be decoded ({reason}); kept as received"
             ),
         }
+    }
+}
+
+/// Adds `warning` to `list` unless the list already holds `limit` warnings; past the limit
+/// only the count in a final [`Warning::Suppressed`] grows, so hostile input that raises a
+/// warning per element costs no memory per element.
+pub(crate) fn push_capped(list: &mut Vec<Warning>, warning: Warning, limit: usize) {
+    let len = list.len();
+    match list.last_mut() {
+        Some(Warning::Suppressed { count }) => *count = count.saturating_add(1),
+        _ if len < limit => list.push(warning),
+        _ => list.push(Warning::Suppressed { count: 1 }),
+    }
+}
+
+/// Cuts `list` to at most `limit` warnings plus the final [`Warning::Suppressed`] count.
+pub(crate) fn cap(list: &mut Vec<Warning>, limit: usize) {
+    if list.len() <= limit {
+        return;
+    }
+    let dropped: usize = list
+        .drain(limit..)
+        .map(|w| match w {
+            Warning::Suppressed { count } => count,
+            _ => 1,
+        })
+        .sum();
+    list.push(Warning::Suppressed { count: dropped });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_past_the_limit_are_counted_not_kept() {
+        let mut list = Vec::new();
+        for _ in 0..10 {
+            push_capped(&mut list, Warning::DuplicateTransactionId, 3);
+        }
+        assert_eq!(list.len(), 4);
+        assert_eq!(list[3], Warning::Suppressed { count: 7 });
+        assert_eq!(list[3].to_string(), "7 more warning(s) suppressed");
+
+        let mut list = vec![Warning::MissingTransactionId; 5];
+        cap(&mut list, 5);
+        assert_eq!(list.len(), 5);
+        list.push(Warning::Suppressed { count: 4 });
+        cap(&mut list, 2);
+        assert_eq!(list.len(), 3);
+        assert_eq!(list[2], Warning::Suppressed { count: 7 });
+
+        let mut none = Vec::new();
+        push_capped(&mut none, Warning::DuplicateTransactionId, 0);
+        push_capped(&mut none, Warning::DuplicateTransactionId, 0);
+        assert_eq!(none, vec![Warning::Suppressed { count: 2 }]);
     }
 }

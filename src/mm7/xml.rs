@@ -1,8 +1,8 @@
-//! A small, bounded XML tree over `quick-xml` events, and the escaping writer the encoder uses.
+//! A small, bounded XML tree built by the crate's own scanner, and the escaping writer the
+//! encoder uses.
 //!
 //! The tree refers to element names and text by offsets into the input, so a node is a few
-//! `u32`s and the first [`INLINE`] nodes live inside the [`Doc`] itself: an MM7 message needs no
-//! heap allocation for its tree. Text that had to be unescaped is kept in a side list. The
+//! `u32`s, and the nodes of an MM7 message fit the one allocation made for [`INLINE`] of them. Text that had to be unescaped is kept in a side list. The
 //! decoder then walks the tree by local name. DOCTYPE is refused, only the five predefined
 //! entities and character references are resolved, and depth and element count are bounded by
 //! [`Limits`].
@@ -12,8 +12,6 @@ use std::borrow::Cow;
 use quick_xml::XmlVersion;
 use quick_xml::escape::escape;
 use quick_xml::events::attributes::Attributes;
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::reader::Reader;
 
 use super::Limits;
 use super::error::{Mm7Error, cut};
@@ -24,7 +22,7 @@ pub(crate) type NodeId = usize;
 /// Marks "no node" in the compact links below.
 const NONE: u32 = u32::MAX;
 
-/// How many nodes a [`Doc`] holds without allocating; every MM7 message fits.
+/// How many nodes a [`Doc`] makes room for at first; every MM7 message fits.
 const INLINE: usize = 32;
 
 /// An element's text: a slice of the input, or an entry of [`Doc::owned`] when it had to be
@@ -72,17 +70,68 @@ fn link(id: u32) -> Option<NodeId> {
 #[derive(Debug)]
 pub(crate) struct Doc<'a> {
     input: &'a str,
-    inline: [Node; INLINE],
+    nodes: Vec<Node>,
     len: usize,
-    spill: Vec<Node>,
     owned: Vec<String>,
+    /// Whether the input holds a CR at all; without one, text needs no line-end normalizing.
+    has_cr: bool,
 }
 
-fn xml_err(reader: &Reader<&[u8]>, e: impl std::fmt::Display) -> Mm7Error {
+fn syntax(position: usize, reason: impl Into<String>) -> Mm7Error {
     Mm7Error::Xml {
-        position: reader.error_position(),
-        reason: e.to_string(),
+        position: position as u64,
+        reason: reason.into(),
     }
+}
+
+/// XML's white space (XML 1.0 §2.3 `S`).
+fn is_space_byte(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// The first `byte` at or after `from`.
+fn find_byte(bytes: &[u8], from: usize, byte: u8) -> Option<usize> {
+    memchr::memchr(byte, bytes.get(from..)?).map(|i| from + i)
+}
+
+/// The `>` that ends the start tag whose content begins at `from`: the first one outside a
+/// quoted attribute value.
+fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let i = at + memchr::memchr3(b'>', b'"', b'\'', bytes.get(at..)?)?;
+        match bytes[i] {
+            b'>' => return Some(i),
+            quote => at = find_byte(bytes, i + 1, quote)? + 1,
+        }
+    }
+}
+
+/// Where `pat` (two or three bytes) first occurs in `hay`: a memchr for its first byte and
+/// a compare, which for these short markers beats building a substring finder.
+pub(crate) fn find_seq(hay: &[u8], pat: &[u8]) -> Option<usize> {
+    let first = *pat.first()?;
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(first, hay.get(at..)?) {
+        let i = at + i;
+        if hay.get(i..i + pat.len()) == Some(pat) {
+            return Some(i);
+        }
+        at = i + 1;
+    }
+    None
+}
+
+/// XML 1.0 §2.11: CR LF and a lone CR are read as LF.
+fn normalize_eols(text: &str) -> Cow<'_, str> {
+    if !text.as_bytes().contains(&b'\r') {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
 /// The offset of `part` in `input` when it is a slice of it.
@@ -97,6 +146,11 @@ fn offset_in(input: &str, part: &str) -> Option<u32> {
 
 impl<'a> Doc<'a> {
     /// Parses `input` into a tree, within `limits`.
+    ///
+    /// The scanner is the crate's own: it reads exactly the XML an MM7 envelope may hold
+    /// (elements, attributes, text, CDATA, character and predefined entity references,
+    /// comments and processing instructions), refuses DOCTYPE, checks that end tags match,
+    /// and builds the tree as it goes, with no event values in between.
     pub fn parse(input: &'a str, limits: &Limits) -> Result<Self, Mm7Error> {
         if u32::try_from(input.len()).is_err() {
             return Err(Mm7Error::LimitExceeded {
@@ -107,114 +161,145 @@ impl<'a> Doc<'a> {
         check_chars(input)?;
         let mut doc = Doc {
             input,
-            inline: [EMPTY; INLINE],
+            nodes: Vec::with_capacity(INLINE),
             len: 0,
-            spill: Vec::new(),
             owned: Vec::new(),
+            has_cr: memchr::memchr(b'\r', input.as_bytes()).is_some(),
         };
-        let mut reader = Reader::from_str(input);
+        let bytes = input.as_bytes();
         // The innermost open element (NONE outside the root) and how deep it is; its
         // ancestors are reached through the parent links, so no separate stack is kept.
         let mut open = NONE;
         let mut depth = 0usize;
-        loop {
-            let event = reader.read_event().map_err(|e| xml_err(&reader, e))?;
-            match event {
-                Event::Start(start) | Event::Empty(start) if open == NONE && doc.len > 0 => {
-                    return Err(Mm7Error::Xml {
-                        position: reader.buffer_position(),
-                        reason: format!("second root element <{}>", cut(start.name().as_ref())),
-                    });
+        let mut pos = 0usize;
+        while pos < bytes.len() {
+            let rest = &bytes[pos..];
+            // Most text runs are short (a value, or the indentation between two tags): look
+            // at a few bytes before paying for a vector search.
+            let short = rest.iter().take(16).position(|&b| b == b'<' || b == b'&');
+            let next = match short {
+                Some(i) => pos + i,
+                None if rest.len() <= 16 => bytes.len(),
+                None => {
+                    memchr::memchr2(b'<', b'&', &rest[16..]).map_or(bytes.len(), |i| pos + 16 + i)
                 }
-                Event::Start(start) => {
-                    depth += 1;
-                    if depth > limits.max_xml_depth {
-                        return Err(too_deep(limits));
-                    }
-                    check_attributes(&start, limits)?;
-                    open = doc.push(open, &start, limits, &reader)?;
-                }
-                Event::Empty(start) => {
-                    if depth >= limits.max_xml_depth {
-                        return Err(too_deep(limits));
-                    }
-                    check_attributes(&start, limits)?;
-                    doc.push(open, &start, limits, &reader)?;
-                }
-                Event::End(_) => {
-                    // quick-xml checks that end tags match, so `open` is set here.
-                    if let Some(node) = doc.get(open) {
-                        open = node.parent;
-                    }
-                    depth = depth.saturating_sub(1);
-                }
-                Event::Text(t) => {
-                    let blank = t.as_bytes().iter().all(u8::is_ascii_whitespace);
-                    match doc.get(open) {
-                        // MM7 elements hold either children or text, never both: whitespace
-                        // between children is layout, and keeping it would mean joining text.
-                        Some(node) if blank && node.first_child != NONE => {}
-                        Some(_) => {
-                            doc.check_text(open, t.len(), limits)?;
-                            doc.append(open, t.xml10_content())
-                        }
-                        None if blank => {}
-                        None => {
-                            return Err(Mm7Error::Xml {
-                                position: reader.buffer_position(),
-                                reason: "text outside the root element".into(),
-                            });
-                        }
-                    }
-                }
-                Event::CData(c) => {
-                    if open != NONE {
-                        doc.check_text(open, c.len(), limits)?;
-                        doc.append(open, c.into_inner());
-                    }
-                }
-                Event::GeneralRef(r) => {
-                    let ch = match r.resolve_char_ref().map_err(|e| xml_err(&reader, e))? {
-                        Some(ch) => ch,
-                        None => match r.as_ref() {
-                            "lt" => '<',
-                            "gt" => '>',
-                            "amp" => '&',
-                            "apos" => '\'',
-                            "quot" => '"',
-                            other => {
-                                return Err(Mm7Error::Xml {
-                                    position: reader.buffer_position(),
-                                    reason: format!("undefined entity &{};", cut(other)),
-                                });
-                            }
-                        },
+            };
+            if next > pos {
+                doc.text_run(open, pos, next, limits)?;
+                pos = next;
+                continue;
+            }
+            if bytes[pos] == b'&' {
+                pos = doc.reference(open, pos, limits)?;
+                continue;
+            }
+            match bytes.get(pos + 1) {
+                Some(b'/') => {
+                    let Some(gt) = find_byte(bytes, pos + 2, b'>') else {
+                        return Err(syntax(pos, "unclosed end tag"));
                     };
-                    if !is_xml_char(ch) {
-                        return Err(Mm7Error::Xml {
-                            position: reader.buffer_position(),
-                            reason: format!(
-                                "character reference to U+{:04X}, which is not an XML 1.0 Char",
-                                u32::from(ch)
+                    let name = input
+                        .get(pos + 2..gt)
+                        .unwrap_or("")
+                        .trim_end_matches(is_space);
+                    let Some(node) = doc.get(open) else {
+                        return Err(syntax(
+                            pos,
+                            format!("end tag </{}> with no open element", cut(name)),
+                        ));
+                    };
+                    let open_name = doc.qname_of(node);
+                    if open_name != name {
+                        return Err(syntax(
+                            pos,
+                            format!(
+                                "end tag </{}> does not close <{}>",
+                                cut(name),
+                                cut(open_name)
                             ),
-                        });
+                        ));
                     }
-                    if open != NONE {
-                        doc.check_text(open, 1, limits)?;
-                        let mut buf = [0u8; 4];
-                        doc.append(open, Cow::Owned(ch.encode_utf8(&mut buf).to_owned()));
+                    open = node.parent;
+                    depth = depth.saturating_sub(1);
+                    pos = gt + 1;
+                }
+                Some(b'?') => {
+                    let Some(end) = find_seq(&bytes[pos + 2..], b"?>") else {
+                        return Err(syntax(pos, "unclosed processing instruction"));
+                    };
+                    pos = pos + 2 + end + 2;
+                }
+                Some(b'!') => {
+                    let tail = &bytes[pos..];
+                    if tail.starts_with(b"<!--") {
+                        let Some(end) = find_seq(&tail[4..], b"-->") else {
+                            return Err(syntax(pos, "unclosed comment"));
+                        };
+                        pos += 4 + end + 3;
+                    } else if tail.starts_with(b"<![CDATA[") {
+                        let Some(end) = find_seq(&tail[9..], b"]]>") else {
+                            return Err(syntax(pos, "unclosed CDATA section"));
+                        };
+                        if open == NONE {
+                            return Err(syntax(pos, "CDATA outside the root element"));
+                        }
+                        let text = input.get(pos + 9..pos + 9 + end).unwrap_or("");
+                        doc.check_text(open, text.len(), limits)?;
+                        let text = if doc.has_cr {
+                            normalize_eols(text)
+                        } else {
+                            Cow::Borrowed(text)
+                        };
+                        doc.append(open, text);
+                        pos += 9 + end + 3;
+                    } else if tail.len() >= 9 && tail[2..9].eq_ignore_ascii_case(b"DOCTYPE") {
+                        return Err(Mm7Error::Doctype);
+                    } else {
+                        return Err(syntax(pos, "unknown markup after <!"));
                     }
                 }
-                Event::DocType(_) => return Err(Mm7Error::Doctype),
-                Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
-                Event::Eof => break,
+                _ => {
+                    let Some(gt) = tag_end(bytes, pos + 1) else {
+                        return Err(syntax(pos, "unclosed start tag"));
+                    };
+                    let empty = gt > pos + 1 && bytes[gt - 1] == b'/';
+                    let content_end = if empty { gt - 1 } else { gt };
+                    let content = input.get(pos + 1..content_end).unwrap_or("");
+                    let name_len = content
+                        .as_bytes()
+                        .iter()
+                        .position(|&b| is_space_byte(b))
+                        .unwrap_or(content.len());
+                    if name_len == 0 {
+                        return Err(syntax(pos, "start tag without a name"));
+                    }
+                    if open == NONE && doc.len > 0 {
+                        return Err(syntax(
+                            pos,
+                            format!("second root element <{}>", cut(&content[..name_len])),
+                        ));
+                    }
+                    if empty {
+                        if depth >= limits.max_xml_depth {
+                            return Err(too_deep(limits));
+                        }
+                    } else {
+                        depth += 1;
+                        if depth > limits.max_xml_depth {
+                            return Err(too_deep(limits));
+                        }
+                    }
+                    check_attributes(content, name_len, limits)?;
+                    let id = doc.push(open, pos as u32 + 1, content.len(), name_len, limits)?;
+                    if !empty {
+                        open = id;
+                    }
+                    pos = gt + 1;
+                }
             }
         }
         if open != NONE {
-            return Err(Mm7Error::Xml {
-                position: reader.buffer_position(),
-                reason: "document ends inside an element".into(),
-            });
+            return Err(syntax(bytes.len(), "document ends inside an element"));
         }
         if doc.len == 0 {
             return Err(Mm7Error::Xml {
@@ -225,26 +310,106 @@ impl<'a> Doc<'a> {
         Ok(doc)
     }
 
-    fn get(&self, id: u32) -> Option<&Node> {
-        let id = id as usize;
-        if id >= self.len {
-            None
-        } else if id < INLINE {
-            self.inline.get(id)
-        } else {
-            self.spill.get(id - INLINE)
+    /// Text between two pieces of markup, `input[start..end]`.
+    fn text_run(
+        &mut self,
+        open: u32,
+        start: usize,
+        end: usize,
+        limits: &Limits,
+    ) -> Result<(), Mm7Error> {
+        let text = self.input.get(start..end).unwrap_or("");
+        let blank = text.bytes().all(|b| b.is_ascii_whitespace());
+        match self.get(open) {
+            // MM7 elements hold either children or text, never both: whitespace between
+            // children is layout, and keeping it would mean joining text.
+            Some(node) if blank && node.first_child != NONE => Ok(()),
+            Some(_) => {
+                self.check_text(open, text.len(), limits)?;
+                let text = if self.has_cr {
+                    normalize_eols(text)
+                } else {
+                    Cow::Borrowed(text)
+                };
+                self.append(open, text);
+                Ok(())
+            }
+            None if blank => Ok(()),
+            None => Err(syntax(start, "text outside the root element")),
         }
     }
 
-    fn get_mut(&mut self, id: u32) -> Option<&mut Node> {
-        let id = id as usize;
-        if id >= self.len {
-            None
-        } else if id < INLINE {
-            self.inline.get_mut(id)
-        } else {
-            self.spill.get_mut(id - INLINE)
+    /// A character or predefined entity reference at `at`; returns where the text goes on.
+    fn reference(&mut self, open: u32, at: usize, limits: &Limits) -> Result<usize, Mm7Error> {
+        let bytes = self.input.as_bytes();
+        // No name this crate resolves is longer than a character reference to U+10FFFF.
+        let window = &bytes[at + 1..bytes.len().min(at + 1 + 12)];
+        let Some(semi) = window.iter().position(|&b| b == b';') else {
+            return Err(syntax(at, "unterminated or unknown entity reference"));
+        };
+        let name = self.input.get(at + 1..at + 1 + semi).unwrap_or("");
+        let ch = match name {
+            "lt" => '<',
+            "gt" => '>',
+            "amp" => '&',
+            "apos" => '\'',
+            "quot" => '"',
+            _ => {
+                let code = match name.strip_prefix('#') {
+                    Some(hex) if hex.starts_with('x') => {
+                        u32::from_str_radix(&hex[1..], 16).ok().filter(|_| {
+                            hex.len() > 1 && hex[1..].bytes().all(|b| b.is_ascii_hexdigit())
+                        })
+                    }
+                    Some(dec) => dec
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|_| dec.bytes().all(|b| b.is_ascii_digit())),
+                    None => {
+                        return Err(syntax(at, format!("undefined entity &{};", cut(name))));
+                    }
+                };
+                let Some(code) = code else {
+                    return Err(syntax(
+                        at,
+                        format!("invalid character reference &{};", cut(name)),
+                    ));
+                };
+                match char::from_u32(code).filter(|&c| is_xml_char(c)) {
+                    Some(c) => c,
+                    None => {
+                        return Err(syntax(
+                            at,
+                            format!(
+                                "character reference to U+{code:04X}, which is not an XML 1.0 Char"
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        if open != NONE {
+            self.check_text(open, ch.len_utf8(), limits)?;
+            let mut buf = [0u8; 4];
+            self.append(open, Cow::Owned(ch.encode_utf8(&mut buf).to_owned()));
         }
+        Ok(at + 1 + semi + 1)
+    }
+
+    /// The qualified name of a node.
+    fn qname_of(&self, node: &Node) -> &'a str {
+        let input: &'a str = self.input;
+        input
+            .get(node.tag_start as usize..(node.tag_start + node.name_len) as usize)
+            .unwrap_or("")
+    }
+
+    fn get(&self, id: u32) -> Option<&Node> {
+        self.nodes.get(id as usize)
+    }
+
+    fn get_mut(&mut self, id: u32) -> Option<&mut Node> {
+        self.nodes.get_mut(id as usize)
     }
 
     fn node(&self, id: NodeId) -> &Node {
@@ -254,13 +419,15 @@ impl<'a> Doc<'a> {
             .unwrap_or(&EMPTY)
     }
 
-    /// Appends an element under `parent` (NONE for the root) and returns its id.
+    /// Appends an element under `parent` (NONE for the root) and returns its id. The start
+    /// tag's content (name and attributes) is `tag_len` bytes at `tag_start`.
     fn push(
         &mut self,
         parent: u32,
-        start: &BytesStart<'_>,
+        tag_start: u32,
+        tag_len: usize,
+        name_len: usize,
         limits: &Limits,
-        reader: &Reader<&[u8]>,
     ) -> Result<u32, Mm7Error> {
         if self.len >= limits.max_elements.min(NONE as usize - 1) {
             return Err(Mm7Error::LimitExceeded {
@@ -268,13 +435,10 @@ impl<'a> Doc<'a> {
                 limit: limits.max_elements,
             });
         }
-        let name_len = start.name().as_ref().len();
-        let content: &str = start;
-        // A reader over a string slice lends its events from the input; an event that is not
-        // such a slice would mean the reader changed its contract.
-        let Some(tag_start) = offset_in(self.input, content) else {
-            return Err(xml_err(reader, "start tag was not borrowed from the input"));
-        };
+        let content = self
+            .input
+            .get(tag_start as usize..tag_start as usize + tag_len)
+            .unwrap_or("");
         let local_start = content.as_bytes()[..name_len.min(content.len())]
             .iter()
             .position(|&b| b == b':')
@@ -282,17 +446,13 @@ impl<'a> Doc<'a> {
         let id = self.len as u32;
         let node = Node {
             tag_start,
-            tag_len: content.len() as u32,
+            tag_len: tag_len as u32,
             name_len: name_len as u32,
             local_start: local_start as u32,
             parent,
             ..EMPTY
         };
-        if self.len < INLINE {
-            self.inline[self.len] = node;
-        } else {
-            self.spill.push(node);
-        }
+        self.nodes.push(node);
         self.len += 1;
         if let Some(last) = self.get(parent).map(|p| p.last_child) {
             if let Some(prev) = self.get_mut(last) {
@@ -474,21 +634,28 @@ pub(crate) fn attribute_pairs(attrs: &str) -> impl Iterator<Item = (&str, &str)>
     let mut rest = attrs;
     std::iter::from_fn(move || {
         let trimmed = rest.trim_start();
-        let eq = trimmed.find('=')?;
-        let key = trimmed[..eq].trim_end();
-        if key.is_empty() || key.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
+        let eq = memchr::memchr(b'=', trimmed.as_bytes())?;
+        let key = trimmed.get(..eq)?.trim_end();
+        if key.is_empty()
+            || key
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b == b'"' || b == b'\'')
+        {
             rest = "";
             return None;
         }
-        let after = trimmed[eq + 1..].trim_start();
-        let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-        let body = &after[1..];
-        let Some(end) = body.find(quote) else {
+        let after = trimmed.get(eq + 1..)?.trim_start();
+        let quote = *after
+            .as_bytes()
+            .first()
+            .filter(|c| **c == b'"' || **c == b'\'')?;
+        let body = after.get(1..)?;
+        let Some(end) = memchr::memchr(quote, body.as_bytes()) else {
             rest = "";
             return None;
         };
-        rest = &body[end + 1..];
-        Some((key, &body[..end]))
+        rest = body.get(end + 1..)?;
+        Some((key, body.get(..end)?))
     })
 }
 
@@ -503,13 +670,12 @@ fn xmlns_value<'t>(attrs: &'t str, prefix: Option<&str>) -> Option<&'t str> {
 }
 
 /// Refuses a start tag with an attribute value over the limit; a tag shorter than the limit
-/// cannot hold one, so only long tags are scanned.
-fn check_attributes(start: &BytesStart<'_>, limits: &Limits) -> Result<(), Mm7Error> {
-    let tag: &str = start;
+/// cannot hold one, so only long tags are scanned. `tag` is the tag's content, its name the
+/// first `name_len` bytes.
+fn check_attributes(tag: &str, name_len: usize, limits: &Limits) -> Result<(), Mm7Error> {
     if tag.len() <= limits.max_attribute_bytes {
         return Ok(());
     }
-    let name_len = start.name().as_ref().len();
     let attrs = tag.get(name_len..).unwrap_or("");
     let too_long = attribute_pairs(attrs).any(|(_, v)| v.len() > limits.max_attribute_bytes)
         // Whatever the scan could not read as attributes is still refused when it is long.
@@ -528,10 +694,35 @@ fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
 }
 
+/// Whether a chunk may hold a byte [`check_chars`] must look at: a C0 control or the lead
+/// byte of U+FFFE / U+FFFF. Written without early exits so that it compiles to vector code.
+fn suspicious(chunk: &[u8]) -> bool {
+    chunk.iter().fold(false, |acc, &b| {
+        acc | ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r')) | (b == 0xEF)
+    })
+}
+
 /// Refuses a document holding a character that is not an XML 1.0 `Char`: the C0 controls
-/// other than tab, LF and CR (NUL among them), U+FFFE and U+FFFF.
+/// other than tab, LF and CR (NUL among them), U+FFFE and U+FFFF. Chunks with no control
+/// byte and no 0xEF are passed over without looking at single bytes.
 fn check_chars(input: &str) -> Result<(), Mm7Error> {
+    const CHUNK: usize = 64;
     let bytes = input.as_bytes();
+    let mut base = 0;
+    for chunk in bytes.chunks(CHUNK) {
+        if suspicious(chunk) {
+            // Two bytes past the chunk, for a U+FFFE / U+FFFF that straddles its end.
+            let end = bytes.len().min(base + CHUNK + 2);
+            if let Some(bad) = first_bad_char(&bytes[base..end], base) {
+                return Err(bad);
+            }
+        }
+        base += chunk.len();
+    }
+    Ok(())
+}
+
+fn first_bad_char(bytes: &[u8], base: usize) -> Option<Mm7Error> {
     let bad = bytes.iter().enumerate().find_map(|(i, &b)| match b {
         b'\t' | b'\n' | b'\r' => None,
         0..0x20 => Some((i, u32::from(b))),
@@ -542,13 +733,10 @@ fn check_chars(input: &str) -> Result<(), Mm7Error> {
         }
         _ => None,
     });
-    match bad {
-        Some((at, code)) => Err(Mm7Error::Xml {
-            position: at as u64,
-            reason: format!("character U+{code:04X} is not an XML 1.0 Char"),
-        }),
-        None => Ok(()),
-    }
+    bad.map(|(at, code)| Mm7Error::Xml {
+        position: (base + at) as u64,
+        reason: format!("character U+{code:04X} is not an XML 1.0 Char"),
+    })
 }
 
 fn too_deep(limits: &Limits) -> Mm7Error {
@@ -752,8 +940,50 @@ mod tests {
     }
 
     #[test]
+    fn the_scanner_reads_markup_an_envelope_may_hold() {
+        let l = Limits::default();
+        let xml = "<?xml version='1.0'?>\r\n<!-- a > comment --><r a='x>y' b=\"<\"><?pi x?>\
+                   <t>a\r\nb\rc</t><e/><f x='1' /><c><![CDATA[a\r\n&amp;]]></c>\
+                   <n>&#65;&#x42;&lt;</n></r >";
+        let doc = Doc::parse(xml, &l).unwrap();
+        assert_eq!(doc.attr(0, "a").as_deref(), Some("x>y"));
+        assert_eq!(doc.text(doc.child(0, "t").unwrap()), "a\nb\nc");
+        assert_eq!(doc.text(doc.child(0, "c").unwrap()), "a\n&amp;");
+        assert_eq!(doc.text(doc.child(0, "n").unwrap()), "AB<");
+        assert_eq!(
+            doc.attr(doc.child(0, "f").unwrap(), "x").as_deref(),
+            Some("1")
+        );
+        assert_eq!(doc.children(0).count(), 5);
+        assert_eq!(find_seq(b"ab-->", b"-->"), Some(2));
+        assert_eq!(find_seq(b"--", b"-->"), None);
+    }
+
+    #[test]
     fn malformed_documents_are_errors() {
         let l = Limits::default();
+        for bad in [
+            "<a><!-- open",
+            "<a><![CDATA[ open</a>",
+            "<![CDATA[x]]><a/>",
+            "<a><?pi",
+            "<a b='>",
+            "<a></a",
+            "</a>",
+            "<a></a></a>",
+            "< a/>",
+            "<>",
+            "<a>&amp</a>",
+            "<a>&nbsp;</a>",
+            "<a>&#xZZ;</a>",
+            "<a>&#;</a>",
+            "<a>&#1114112;</a>",
+            "<a>&averyveryverylongname;</a>",
+            "<a><!ELEMENT a></a>",
+            "<!doctype a><a/>",
+        ] {
+            assert!(Doc::parse(bad, &l).is_err(), "{bad:?}");
+        }
         for bad in ["", "<a>", "<a></b>", "<a/><b/>", "text", "<a/>tail"] {
             assert!(Doc::parse(bad, &l).is_err(), "{bad:?}");
         }

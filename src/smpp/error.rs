@@ -2,7 +2,8 @@
 
 use std::borrow::Cow;
 
-use super::{CommandStatus, TlvTag};
+use super::command_status::CommandStatus;
+use super::tlv_tag::TlvTag;
 
 /// What was wrong with one field of a PDU.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -13,9 +13,14 @@
 //! | `header.rs` | [`CommandId`], [`Header`] (§3.2, §5.1.2) |
 //! | `command_status.rs` | [`CommandStatus`] (§5.1.3) |
 //! | `field.rs`, `esm_class.rs`, `registered_delivery.rs`, `data_coding.rs` | field types (§3.1, §5.2) |
-//! | `tlv.rs` | [`Tlv`], [`TlvTag`], [`Tlvs`] (§5.3) |
-//! | `pdu/` | [`Pdu`], [`Body`] and one type per body (§4) |
+//! | `tlv_tag.rs`, `message_state.rs` | [`TlvTag`], [`MessageState`](receipt::MessageState) (§5.3.2, §5.2.28) |
+//! | `tlv.rs` | [`Tlv`], the named tags, [`Tlvs`] (§5.3) |
+//! | `pdu/` | [`Pdu`], [`Body`] and one type per body (§4); the three message-id responses share [`MessageIdResp`] |
 //! | `receipt/` | [`DeliveryReceipt`](receipt::DeliveryReceipt) (Appendix B) and its classification |
+//!
+//! The modules are layered one way: the field types, `tlv_tag`, `message_state` and `error` at
+//! the bottom, then `wire` (the cursor and writer), `tlv`, `pdu`, and `receipt` on top, which
+//! reads PDUs and classifies into the crate's leaf [`ReceiptClass`](crate::receipt_class::ReceiptClass).
 //! | `message_id.rs` | [`MessageIdFormat`] |
 //! | `codec.rs`, `framing.rs` | [`SmppCodec`], [`SmppFraming`] |
 //!
@@ -46,10 +51,12 @@ mod field;
 mod framing;
 mod header;
 mod message_id;
+mod message_state;
 mod pdu;
 pub mod receipt;
 mod registered_delivery;
 mod tlv;
+mod tlv_tag;
 mod wire;
 
 pub use codec::{DefaultSmppCodec, SmppCodec, StrictSmppCodec};
@@ -63,8 +70,8 @@ pub use header::{CommandId, HEADER_LEN, Header};
 pub use message_id::{MessageIdFormat, ParseMessageIdFormatError, msgid_key};
 pub use pdu::{
     AlertNotification, Bind, BindResp, Body, CancelSm, DataSm, DataSmResp, DeliverSm,
-    DeliverSmResp, DestAddress, Outbind, Pdu, QuerySm, QuerySmResp, ReplaceSm, SubmitMulti,
-    SubmitMultiResp, SubmitSm, SubmitSmResp, UnsuccessSme,
+    DeliverSmResp, DestAddress, MessageIdResp, Outbind, Pdu, QuerySm, QuerySmResp, ReplaceSm,
+    SubmitMulti, SubmitMultiResp, SubmitSm, SubmitSmResp, UnsuccessSme,
 };
 pub use registered_delivery::{ParseRegisteredDeliveryError, RegisteredDelivery, SmscDelivery};
 pub use tlv::{NetworkErrorCode, RawTlvIter, Tlv, TlvIter, TlvLengthWarning, TlvTag, Tlvs};

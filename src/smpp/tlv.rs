@@ -11,13 +11,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::{DecodeError, EncodeError, FieldError};
 use super::field::COctetString;
-use super::receipt::MessageState;
+use super::message_state::MessageState;
+pub use super::tlv_tag::TlvTag;
 use super::wire::Reader;
-
-/// A TLV tag (SMPP 3.4 §5.3.2). The tags of SMPP 3.4 and 5.0 are associated constants and have
-/// names; any other tag is kept as its number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TlvTag(pub u16);
 
 /// The value type a tag carries, as the spec gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,6 +244,16 @@ tlvs! {
         DEST_ADDR_NP_INFORMATION = 0x0612, "dest_addr_np_information";
         /// `dest_addr_np_country` (SMPP 5.0).
         DEST_ADDR_NP_COUNTRY = 0x0613, "dest_addr_np_country";
+    }
+}
+
+/// A decode error about one TLV, naming the PDU being read.
+fn tlv_error(r: &Reader, tag: TlvTag, error: FieldError) -> DecodeError {
+    DecodeError::Tlv {
+        pdu: r.pdu,
+        tag,
+        error,
+        sequence_number: r.sequence_number,
     }
 }
 
@@ -544,7 +550,8 @@ impl Tlvs {
             let tag = TlvTag(u16::from_be_bytes([region[pos], region[pos + 1]]));
             let len = usize::from(u16::from_be_bytes([region[pos + 2], region[pos + 3]]));
             if len > left - 4 {
-                return Err(r.tlv_error(
+                return Err(tlv_error(
+                    r,
                     tag,
                     FieldError::LengthPastEnd {
                         length_field: "length",
@@ -557,7 +564,8 @@ impl Tlvs {
                 && let Some(expected) = tag.fixed_len()
                 && len != expected
             {
-                return Err(r.tlv_error(
+                return Err(tlv_error(
+                    r,
                     tag,
                     FieldError::BadTlvLength {
                         length: len,

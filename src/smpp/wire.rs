@@ -11,7 +11,6 @@ use bytes::{Buf, Bytes};
 
 use super::error::{DecodeError, EncodeError, FieldError};
 use super::field::COctetString;
-use super::tlv::TlvTag;
 
 /// A cursor over one PDU body that reports errors with the PDU's name.
 pub(crate) struct Reader {
@@ -49,15 +48,6 @@ impl Reader {
         DecodeError::Field {
             pdu: self.pdu,
             field,
-            error,
-            sequence_number: self.sequence_number,
-        }
-    }
-
-    pub(crate) fn tlv_error(&self, tag: TlvTag, error: FieldError) -> DecodeError {
-        DecodeError::Tlv {
-            pdu: self.pdu,
-            tag,
             error,
             sequence_number: self.sequence_number,
         }

@@ -1,6 +1,6 @@
-//! `data_sm` and `data_sm_resp` (SMPP 3.4 §4.7).
+//! `data_sm` (SMPP 3.4 §4.7.1); its response is [`MessageIdResp`](super::MessageIdResp).
 
-use super::{ADDR_65_MAX, BodyCodec, MESSAGE_ID_MAX, Reader, SERVICE_TYPE_MAX, Writer};
+use super::{ADDR_65_MAX, BodyCodec, Reader, SERVICE_TYPE_MAX, Writer};
 use crate::smpp::data_coding::DataCoding;
 use crate::smpp::error::{DecodeError, EncodeError};
 use crate::smpp::esm_class::EsmClass;
@@ -73,34 +73,5 @@ impl BodyCodec for DataSm {
             + self.source_addr.len()
             + self.destination_addr.len()
             + self.tlvs.as_bytes().len()
-    }
-}
-
-/// The `data_sm_resp` body (SMPP 3.4 §4.7.2).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DataSmResp {
-    /// The SMSC's message id.
-    pub message_id: COctetString,
-    /// TLVs (`delivery_failure_reason`, `network_error_code`, `additional_status_info_text`,
-    /// `dpf_result`).
-    pub tlvs: Tlvs,
-}
-
-impl BodyCodec for DataSmResp {
-    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
-        Ok(DataSmResp {
-            message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
-            tlvs: Tlvs::read(r)?,
-        })
-    }
-
-    fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.cstr("message_id", &self.message_id, MESSAGE_ID_MAX)?;
-        w.raw(self.tlvs.as_bytes());
-        Ok(())
-    }
-
-    fn encoded_len(&self) -> usize {
-        self.message_id.len() + 1 + self.tlvs.as_bytes().len()
     }
 }

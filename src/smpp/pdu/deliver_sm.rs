@@ -1,8 +1,7 @@
-//! `deliver_sm` and `deliver_sm_resp` (SMPP 3.4 §4.6).
+//! `deliver_sm` (SMPP 3.4 §4.6.1); its response is [`MessageIdResp`](super::MessageIdResp).
 
-use super::{BodyCodec, MESSAGE_ID_MAX, Reader, Writer, short_message_body};
+use super::{BodyCodec, Reader, Writer, short_message_body};
 use crate::smpp::error::{DecodeError, EncodeError};
-use crate::smpp::field::COctetString;
 use crate::smpp::tlv::Tlvs;
 
 short_message_body! {
@@ -13,32 +12,4 @@ short_message_body! {
     /// Same layout as `submit_sm`; the spec says `schedule_delivery_time` and `validity_period`
     /// are empty here, but whatever came is kept.
     DeliverSm, "deliver_sm"
-}
-
-/// The `deliver_sm_resp` body (SMPP 3.4 §4.6.2): `message_id` is unused and set to NULL.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DeliverSmResp {
-    /// Unused by SMPP 3.4 (empty), kept as it came.
-    pub message_id: COctetString,
-    /// TLVs (SMPP 5.0 allows some on this response).
-    pub tlvs: Tlvs,
-}
-
-impl BodyCodec for DeliverSmResp {
-    fn read(r: &mut Reader) -> Result<Self, DecodeError> {
-        Ok(DeliverSmResp {
-            message_id: r.cstr("message_id", MESSAGE_ID_MAX)?,
-            tlvs: Tlvs::read(r)?,
-        })
-    }
-
-    fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.cstr("message_id", &self.message_id, MESSAGE_ID_MAX)?;
-        w.raw(self.tlvs.as_bytes());
-        Ok(())
-    }
-
-    fn encoded_len(&self) -> usize {
-        self.message_id.len() + 1 + self.tlvs.as_bytes().len()
-    }
 }

@@ -5,6 +5,7 @@ mod bind;
 mod cancel_sm;
 mod data_sm;
 mod deliver_sm;
+mod message_id_resp;
 mod query_sm;
 mod replace_sm;
 mod submit_multi;
@@ -13,12 +14,13 @@ mod submit_sm;
 pub use alert_notification::AlertNotification;
 pub use bind::{Bind, BindResp, Outbind};
 pub use cancel_sm::CancelSm;
-pub use data_sm::{DataSm, DataSmResp};
-pub use deliver_sm::{DeliverSm, DeliverSmResp};
+pub use data_sm::DataSm;
+pub use deliver_sm::DeliverSm;
+pub use message_id_resp::{DataSmResp, DeliverSmResp, MessageIdResp, SubmitSmResp};
 pub use query_sm::{QuerySm, QuerySmResp};
 pub use replace_sm::ReplaceSm;
 pub use submit_multi::{DestAddress, SubmitMulti, SubmitMultiResp, UnsuccessSme};
-pub use submit_sm::{SubmitSm, SubmitSmResp};
+pub use submit_sm::SubmitSm;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -372,10 +374,8 @@ impl Pdu {
         match &self.body {
             Body::SubmitSm(b) => Some(&b.tlvs),
             Body::DeliverSm(b) => Some(&b.tlvs),
-            Body::SubmitSmResp(b) => Some(&b.tlvs),
-            Body::DeliverSmResp(b) => Some(&b.tlvs),
+            Body::SubmitSmResp(b) | Body::DeliverSmResp(b) | Body::DataSmResp(b) => Some(&b.tlvs),
             Body::DataSm(b) => Some(&b.tlvs),
-            Body::DataSmResp(b) => Some(&b.tlvs),
             Body::SubmitMulti(b) => Some(&b.tlvs),
             Body::SubmitMultiResp(b) => Some(&b.tlvs),
             Body::AlertNotification(b) => Some(&b.tlvs),
@@ -539,9 +539,7 @@ into_body! {
     QuerySm => QuerySm,
     QuerySmResp => QuerySmResp,
     SubmitSm => SubmitSm,
-    SubmitSmResp => SubmitSmResp,
     DeliverSm => DeliverSm,
-    DeliverSmResp => DeliverSmResp,
     ReplaceSm => ReplaceSm,
     CancelSm => CancelSm,
     Outbind => Outbind,
@@ -549,5 +547,4 @@ into_body! {
     SubmitMultiResp => SubmitMultiResp,
     AlertNotification => AlertNotification,
     DataSm => DataSm,
-    DataSmResp => DataSmResp,
 }

@@ -3,7 +3,7 @@
 use super::{ADDR_21_MAX, BodyCodec, MESSAGE_ID_MAX, Reader, TIME_MAX, Writer};
 use crate::smpp::error::{DecodeError, EncodeError};
 use crate::smpp::field::COctetString;
-use crate::smpp::receipt::MessageState;
+use crate::smpp::message_state::MessageState;
 
 /// The `query_sm` body (SMPP 3.4 §4.8.1): asks the state of a submitted message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

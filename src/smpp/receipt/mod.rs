@@ -17,11 +17,10 @@
 mod date;
 mod parse;
 mod rules;
-mod state;
 
+pub use super::message_state::MessageState;
 pub use date::ReceiptDate;
 pub use rules::ReceiptRules;
-pub use state::MessageState;
 
 use std::fmt;
 
@@ -31,7 +30,7 @@ use super::esm_class::EsmClass;
 use super::pdu::{DataSm, DeliverSm};
 use super::tlv::{NetworkErrorCode, Tlv, Tlvs};
 use super::{COctetString, DataCoding, EncodeError};
-use crate::message::ReceiptClass;
+use crate::receipt_class::ReceiptClass;
 use parse::Key;
 
 /// Why a receipt could not be read.

@@ -1,7 +1,7 @@
 //! Which receipts are positive, negative or intermediate.
 
 use super::{DeliveryReceipt, MessageState};
-use crate::message::ReceiptClass;
+use crate::receipt_class::ReceiptClass;
 
 /// How receipts are classified into [`ReceiptClass`] — what decides whether mstore deletes the
 /// stored message (positive), bounces or reroutes it (negative), or keeps waiting
