@@ -9,10 +9,13 @@ use std::path::Path;
 const LAYERS: &[(&str, u32)] = &[
     ("util", 0),
     ("telemetry", 0),
+    ("receipt_class", 0),
+    // The codecs sit beside the stored-message module, not above it: they use neither it
+    // nor the stores.
+    ("smpp", 1),
+    ("mm7", 1),
     ("message", 1),
     ("store", 2),
-    ("smpp", 2),
-    ("mm7", 2),
     ("config", 3),
     ("bounce", 3),
     ("dlr", 3),
