@@ -589,7 +589,7 @@ impl RetryEngineBuilder {
                 counters: Arc::new(Counters::default()),
                 parked: Mutex::new(ParkingLot::default()),
                 recent: Mutex::new(RecentFinals::default()),
-                node: RandomState::new().hash_one(0u8),
+                node: format!("{:016x}.", RandomState::new().hash_one(0u8)),
                 hasher: RandomState::new(),
                 claims: AtomicU64::new(0),
             }),
@@ -608,8 +608,8 @@ struct Inner {
     parked: Mutex<ParkingLot>,
     recent: Mutex<RecentFinals>,
     hasher: RandomState,
-    /// This engine's random id, the first half of its claim ids.
-    node: u64,
+    /// This engine's random id and a dot, the first half of its claim ids.
+    node: String,
     claims: AtomicU64,
 }
 
@@ -653,6 +653,22 @@ fn same_submission(existing: &StoredMessage, new: &StoredMessage) -> bool {
         && existing.envelope == new.envelope
         && existing.body == new.body
         && existing.metadata.get(META_PRIMARY) == new.metadata.get(META_PRIMARY)
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(s: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    s.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
 /// `Instant::now() + wait`, or a year from now when a setting makes the sum unrepresentable.
@@ -772,10 +788,10 @@ impl RetryEngine {
 
     /// A new claim id: this engine's random id and a sequence number.
     fn new_claim(&self) -> String {
-        use std::fmt::Write as _;
         let n = self.inner.claims.fetch_add(1, Ordering::Relaxed);
-        let mut claim = String::with_capacity(40);
-        let _ = write!(claim, "{:016x}.{n}", self.inner.node);
+        let mut claim = String::with_capacity(self.inner.node.len() + 20);
+        claim.push_str(&self.inner.node);
+        push_decimal(&mut claim, n);
         claim
     }
 
@@ -1317,17 +1333,15 @@ impl RetryEngine {
         lock(&self.inner.recent).set.contains(&fp)
     }
 
-    fn remember_final<'k>(&self, bucket: &Bucket, keys: impl IntoIterator<Item = &'k MsgId>) {
+    fn remember_final(&self, bucket: &Bucket, primary: &MsgId, copies: &[MsgId]) {
         let cap = self.inner.settings.recent_finals;
         if cap == 0 {
             return;
         }
-        let fps: Vec<u64> = keys
-            .into_iter()
-            .map(|k| self.fingerprint(bucket, k))
-            .collect();
+        let first = self.fingerprint(bucket, primary);
+        let rest: Vec<u64> = copies.iter().map(|k| self.fingerprint(bucket, k)).collect();
         let mut recent = lock(&self.inner.recent);
-        for fp in fps {
+        for fp in std::iter::once(first).chain(rest) {
             if recent.set.insert(fp) {
                 recent.order.push_back(fp);
             }
@@ -1609,7 +1623,7 @@ impl RetryEngine {
                 tracing::warn!(%bucket, msgid = %copy, error = %e, "mstore: deleting a part copy failed");
             }
         }
-        self.remember_final(&bucket, std::iter::once(&primary).chain(&copies));
+        self.remember_final(&bucket, &primary, &copies);
         ReceiptOutcome::Handled {
             bucket,
             msgid: primary,
@@ -1800,5 +1814,19 @@ fn synthesized_report(
         applic_id: None,
         reply_applic_id: None,
         aux_applic_info: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_decimal;
+
+    #[test]
+    fn decimals_are_written_as_format_writes_them() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
+            let mut s = String::from("x.");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("x.{n}"));
+        }
     }
 }
