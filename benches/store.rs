@@ -14,7 +14,7 @@
 //!   time and as 64 concurrent tasks; and the first load after a node was lost, when the store
 //!   picks the dead node first and fails over, next to a first load that picks a live node.
 
-#[path = "../tests/support/riak_server.rs"]
+#[path = "../tests/support/riak_server/mod.rs"]
 mod riak_server;
 
 #[path = "support/interleave.rs"]

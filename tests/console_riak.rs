@@ -1,6 +1,6 @@
 //! The console over a Riak store (the in-tree server on loopback).
 
-#[path = "support/riak_server.rs"]
+#[path = "support/riak_server/mod.rs"]
 mod riak_server;
 
 use redeliver::store::PutMode;

@@ -6,7 +6,7 @@
 //! message counts, a submission never replaces a different live message, and receipts parked by
 //! a node that goes away are applied by the node that stores their submission.
 
-#[path = "support/riak_server.rs"]
+#[path = "support/riak_server/mod.rs"]
 mod riak_server;
 
 #[path = "support/counting_hooks.rs"]

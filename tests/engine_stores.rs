@@ -1,7 +1,7 @@
 //! The engine over the real backends: the embedded store, and Riak (the in-tree server on
 //! loopback), including a Riak that answers 503.
 
-#[path = "support/riak_server.rs"]
+#[path = "support/riak_server/mod.rs"]
 mod riak_server;
 
 use std::sync::Arc;

@@ -19,7 +19,7 @@ mod mmsc;
 mod plan;
 #[path = "../examples/gateway/policy.rs"]
 mod policy;
-#[path = "support/riak_server.rs"]
+#[path = "support/riak_server/mod.rs"]
 mod riak_server;
 #[path = "../examples/gateway/run.rs"]
 mod run;

@@ -6,7 +6,7 @@
 //! strongly consistent bucket type): the whole suite on a consistent type, and on the default
 //! type the cases Riak can honour there.
 
-#[path = "support/riak_server.rs"]
+#[path = "support/riak_server/mod.rs"]
 mod riak_server;
 
 use redeliver::store::PutMode;

@@ -7,7 +7,7 @@
 //!   boundaries, Erlang stack traces, the order of unordered listings);
 //! * `RiakStore` is pointed at a server that answers with the recorded responses, byte for byte.
 
-#[path = "support/riak_server.rs"]
+#[path = "support/riak_server/mod.rs"]
 mod riak_server;
 
 use redeliver::store::PutMode;

@@ -4,7 +4,7 @@
 //! `{"props":{"consistent":true}}`), and the store's handling of siblings, tombstones, foreign
 //! objects, consistent types and failing servers.
 
-#[path = "support/riak_server.rs"]
+#[path = "support/riak_server/mod.rs"]
 mod riak_server;
 
 use redeliver::store::PutMode;

@@ -121,6 +121,17 @@ impl FromStr for MessageIdFormat {
     }
 }
 
+/// The key under which an id written in `format` is stored and matched
+/// ([`MessageIdFormat::normalize`]: numeric ids become their decimal value, so `"000004D2"`
+/// in hexadecimal and `"1234"` in decimal meet). An id that is not valid in its format is
+/// compared as a string, so a misconfigured scope still matches identical ids; `None` only for
+/// an id that is empty once trimmed.
+pub fn msgid_key(id: &str, format: MessageIdFormat) -> Option<String> {
+    format
+        .normalize(id)
+        .or_else(|| MessageIdFormat::String.normalize(id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::MessageIdFormat::{Decimal, Hexadecimal, String as Str};
@@ -173,5 +184,18 @@ mod tests {
         assert_eq!(MessageIdFormat::convert(&huge, Decimal, Hexadecimal), None);
         assert_eq!("HEX".parse(), Ok(Hexadecimal));
         assert!("octal".parse::<MessageIdFormat>().is_err());
+    }
+
+    #[test]
+    fn numeric_formats_meet_on_one_key() {
+        use super::MessageIdFormat::{Decimal, Hexadecimal, String as Str};
+        assert_eq!(msgid_key("000004D2", Hexadecimal).as_deref(), Some("1234"));
+        assert_eq!(msgid_key("4d2", Hexadecimal).as_deref(), Some("1234"));
+        assert_eq!(msgid_key("0001234", Decimal).as_deref(), Some("1234"));
+        assert_eq!(msgid_key(" 0001234 ", Str).as_deref(), Some("0001234"));
+        // Not a number in its format: compared as the string it is.
+        assert_eq!(msgid_key("12ab", Decimal).as_deref(), Some("12ab"));
+        assert_eq!(msgid_key("+12", Decimal).as_deref(), Some("+12"));
+        assert_eq!(msgid_key("  ", Decimal), None);
     }
 }

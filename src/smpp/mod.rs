@@ -60,7 +60,7 @@ pub use esm_class::{EsmClass, MessageType, MessagingMode};
 pub use field::COctetString;
 pub use framing::{DEFAULT_MAX_COMMAND_LENGTH, FramingError, SmppFraming};
 pub use header::{CommandId, HEADER_LEN, Header};
-pub use message_id::{MessageIdFormat, ParseMessageIdFormatError};
+pub use message_id::{MessageIdFormat, ParseMessageIdFormatError, msgid_key};
 pub use pdu::{
     AlertNotification, Bind, BindResp, Body, CancelSm, DataSm, DataSmResp, DeliverSm,
     DeliverSmResp, DestAddress, Outbind, Pdu, QuerySm, QuerySmResp, ReplaceSm, SubmitMulti,
