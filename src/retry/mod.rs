@@ -1519,11 +1519,16 @@ impl RetryEngine {
                     tracing::info!(%bucket, msgid = %target, "mstore: this receipt's earlier claim had landed; finishing it");
                     self.forget_entry(&bucket, &from).await;
                     return Ok(Some(
-                        self.finish(ev, bucket, target, key, v.message, class).await,
+                        self.finish(ev, bucket, target, key, Arc::new(v.message), class)
+                            .await,
                     ));
                 }
                 Plan::Record { record, mode, part } => {
-                    match store.save(&bucket, &target, &record, mode).await {
+                    // Shared with the store, which then keeps it without a copy.
+                    match store
+                        .save_shared(&bucket, &target, Arc::new(record), mode)
+                        .await
+                    {
                         Ok(_) => {
                             self.forget_entry_in(&bucket, &from, &target).await;
                             return Ok(Some(match part {
@@ -1553,16 +1558,24 @@ impl RetryEngine {
                     mode,
                     class,
                     part: _,
-                } => match store.save(&bucket, &target, &record, mode).await {
-                    Ok(_) => {
-                        self.forget_entry_in(&bucket, &from, &target).await;
-                        return Ok(Some(
-                            self.finish(ev, bucket, target, key, record, class).await,
-                        ));
+                } => {
+                    // The claim. Shared with the store, which keeps it without a copy while the
+                    // hooks read it.
+                    let record = Arc::new(record);
+                    match store
+                        .save_shared(&bucket, &target, record.clone(), mode)
+                        .await
+                    {
+                        Ok(_) => {
+                            self.forget_entry_in(&bucket, &from, &target).await;
+                            return Ok(Some(
+                                self.finish(ev, bucket, target, key, record, class).await,
+                            ));
+                        }
+                        Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
+                        Err(e) => return self.store_failed(e, ev, key, from, claim),
                     }
-                    Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
-                    Err(e) => return self.store_failed(e, ev, key, from, claim),
-                },
+                }
             }
         }
         tracing::warn!(%bucket, msgid = %key, conflicts = inner.settings.max_conflicts, "mstore: too many conflicting writes for one receipt; held for later");
@@ -1577,7 +1590,7 @@ impl RetryEngine {
         bucket: Bucket,
         primary: MsgId,
         matched: MsgId,
-        msg: StoredMessage,
+        msg: Arc<StoredMessage>,
         class: ReceiptClass,
     ) -> ReceiptOutcome {
         let inner = &self.inner;
@@ -1600,6 +1613,10 @@ impl RetryEngine {
         let default_action = if took_over {
             tracing::info!(%bucket, msgid = %primary, "mstore: hook took over; default skipped");
             DefaultAction::Skipped
+        } else if class == ReceiptClass::Positive && cx.hook_deleted(&bucket, &primary) {
+            // A hook deleted it already (the seed's positive hook does): the default would find
+            // nothing.
+            DefaultAction::Deleted(false)
         } else if class == ReceiptClass::Positive {
             match inner.store.delete(&bucket, &primary).await {
                 Ok(existed) => DefaultAction::Deleted(existed),
