@@ -51,6 +51,10 @@ pub const META_PARKED_PREFIX: &str = "redeliver.parked.";
 /// (`MessageStore::due`), so a timer finds what needs it without scanning: a claim whose lease
 /// ends then, receipts parked in the record, or part states to decide again.
 pub const META_DUE: &str = "redeliver.due";
+/// Metadata key: when a multipart message whose part states were written without deciding the
+/// whole should be decided again (milliseconds since the Unix epoch), for part states written
+/// concurrently on a store that keeps both writes as siblings.
+pub const META_RECHECK: &str = "redeliver.recheck";
 /// Prefix of the engine's multipart keys (`redeliver.part.<n>.key`, `redeliver.part.<n>.state`).
 pub const META_PART_PREFIX: &str = "redeliver.part.";
 

@@ -139,7 +139,7 @@ mod mm7;
 mod smpp;
 pub use crate::event::{CounterSnapshot, ReceiptEvent};
 pub(crate) use crate::event::{Counters, bump};
-pub use decide::{Plan, decide};
+pub use decide::{DuePlan, Plan, decide, decide_due};
 
 use tokio::time::Instant;
 
@@ -158,7 +158,7 @@ use crate::mm7::{Address, DeliveryReportReq, MmStatus, Release};
 use crate::smpp::receipt::{ReceiptError, ReceiptRules};
 use crate::store::{MessageStore, PutMode, StoreError};
 
-use crate::message::META_PARKED_PREFIX;
+use crate::message::{META_CLAIM, META_DUE, META_PARKED_PREFIX};
 pub use crate::message::{META_FINAL, META_PRIMARY};
 use decide::parked_range;
 
@@ -228,6 +228,20 @@ pub struct EngineSettings {
     /// How SMPP receipts are classified (SMPP 3.4 Appendix B by default: `DELIVRD` positive,
     /// `ENROUTE`/`ACCEPTD` intermediate, the rest negative).
     pub receipt_rules: ReceiptRules,
+    /// How long a node's claim of a final state keeps others from taking it over: a claim
+    /// whose hooks and default have not finished this long after it was written (its node
+    /// died, or hangs) is taken over by the next [`RetryEngine::recover`] on any node, which
+    /// runs the hooks and the default. Set it longer than the slowest hook. Default 2 minutes.
+    pub claim_lease: Duration,
+    /// After a part receipt that does not decide a multipart message, when any node's timer
+    /// decides the message again from the stored part states (on Riak buckets with
+    /// `allow_mult`, part states written at once on two nodes become siblings that only a later
+    /// read merges). `None` skips that look: right for stores whose conditional writes are
+    /// atomic (memory, embedded, Riak on a consistent type). Default 30 seconds.
+    pub part_recheck: Option<Duration>,
+    /// Most due records (claims to recover, parked receipts, part states to decide again) one
+    /// timer pass looks at. Default 256.
+    pub due_batch: usize,
 }
 
 impl Default for EngineSettings {
@@ -243,6 +257,9 @@ impl Default for EngineSettings {
             multipart: MultipartRule::AllParts,
             recent_finals: 65_536,
             receipt_rules: ReceiptRules::default(),
+            claim_lease: Duration::from_secs(120),
+            part_recheck: Some(Duration::from_secs(30)),
+            due_batch: 256,
         }
     }
 }
@@ -436,6 +453,10 @@ pub struct ParkReport {
     pub expired: usize,
     /// Receipts that failed with a store error that retrying will not fix.
     pub failed: usize,
+    /// Final states finished on this node that another node had claimed and not finished
+    /// within [`EngineSettings::claim_lease`], or that stored part states decided (see
+    /// [`RetryEngine::recover`]).
+    pub recovered: usize,
 }
 
 /// What went wrong in the engine.
@@ -530,6 +551,12 @@ impl ParkingLot {
 }
 
 type Key = (Bucket, MsgId);
+
+/// A claim this node's write won: its id and the version that write produced.
+struct Claim<'a> {
+    id: &'a str,
+    version: crate::store::Version,
+}
 
 #[derive(Debug, Default)]
 struct RecentFinals {
@@ -989,6 +1016,8 @@ impl RetryEngine {
             {
                 merged.metadata.insert(k.clone(), v.clone());
             }
+            // Due now: if this node stops before it applies them, any node's timer does.
+            decide::refresh_due(&mut merged, SystemTime::now());
             match store
                 .save(bucket, key, &merged, PutMode::Update(existing.version))
                 .await
@@ -1098,6 +1127,13 @@ impl RetryEngine {
                 outcomes.push(outcome);
             }
         }
+        let (recovered, found) = self.recover_split().await;
+        report.recovered += recovered.len();
+        outcomes.extend(recovered);
+        for outcome in found {
+            count(&outcome, &mut report);
+            outcomes.push(outcome);
+        }
         let side = std::mem::take(&mut lock(&self.inner.parked).side);
         for outcome in side {
             count(&outcome, &mut report);
@@ -1105,6 +1141,151 @@ impl RetryEngine {
         }
         report.still_parked = self.parked_len();
         (report, outcomes)
+    }
+
+    /// Looks at the records the store's due index names (at most
+    /// [`EngineSettings::due_batch`]); [`retry_parked`](Self::retry_parked) does this on every
+    /// call, so any node's timer does it. Whatever node wrote them:
+    ///
+    /// * a final state whose claim was not finished within its lease
+    ///   ([`EngineSettings::claim_lease`]: the claiming node died or hangs between its claim
+    ///   and the end of its hooks and default) is taken over with a conditional write of this
+    ///   node's claim, and if that wins, the hooks and the default run here, with the receipt
+    ///   rebuilt from the record's history. Claims stay exactly-once otherwise; but a node that
+    ///   finished the hooks and died before it recorded that (the default's delete, or taking
+    ///   the lease off) leaves a claim that is taken over, so in that window the hooks run
+    ///   again: at least once, not exactly once;
+    /// * receipts parked in a record whose submission is stored (by a node that stopped before
+    ///   it applied them) are applied;
+    /// * receipts parked in a placeholder whose window ended are given up
+    ///   ([`Unmatched::Expired`]);
+    /// * a multipart message whose part states were written without deciding it
+    ///   ([`EngineSettings::part_recheck`]) is decided again from what is stored, which on a
+    ///   Riak bucket with `allow_mult` includes part states written at once on other nodes.
+    ///
+    /// Returns what became of each.
+    pub async fn recover(&self) -> Vec<Result<ReceiptOutcome, EngineError>> {
+        let (mut recovered, other) = self.recover_split().await;
+        recovered.extend(other);
+        recovered
+    }
+
+    /// [`recover`](Self::recover), with the claims finished here apart from the rest.
+    async fn recover_split(
+        &self,
+    ) -> (
+        Vec<Result<ReceiptOutcome, EngineError>>,
+        Vec<Result<ReceiptOutcome, EngineError>>,
+    ) {
+        let inner = &self.inner;
+        let due = match inner
+            .store
+            .due(SystemTime::now(), inner.settings.due_batch)
+            .await
+        {
+            Ok(due) => due,
+            Err(e) => {
+                bump(&inner.counters.store_errors);
+                tracing::warn!(error = %e, "mstore: the store could not list due records");
+                return (Vec::new(), Vec::new());
+            }
+        };
+        let (mut recovered, mut other) = (Vec::new(), Vec::new());
+        for (bucket, key) in due {
+            let (r, o) = self.check_due(&bucket, &key).await;
+            recovered.extend(r);
+            other.extend(o);
+        }
+        (recovered, other)
+    }
+
+    /// The timer's look at one due record (see [`recover`](Self::recover)).
+    async fn check_due(
+        &self,
+        bucket: &Bucket,
+        key: &MsgId,
+    ) -> (
+        Vec<Result<ReceiptOutcome, EngineError>>,
+        Vec<Result<ReceiptOutcome, EngineError>>,
+    ) {
+        let inner = &self.inner;
+        let store = &inner.store;
+        let claim = self.new_claim();
+        for _ in 0..inner.settings.max_conflicts.max(1) {
+            let loaded = match store.load(bucket, key).await {
+                Ok(Some(v)) => v,
+                Ok(None) => return (Vec::new(), Vec::new()),
+                Err(e) => {
+                    bump(&inner.counters.store_errors);
+                    if e.is_retryable() {
+                        // Still in the index: the next tick looks again.
+                        return (Vec::new(), Vec::new());
+                    }
+                    return (Vec::new(), vec![Err(e.into())]);
+                }
+            };
+            let now = SystemTime::now();
+            match decide::decide_due(loaded, &claim, &inner.settings, now) {
+                DuePlan::NotDue => return (Vec::new(), Vec::new()),
+                DuePlan::ApplyParked => return (Vec::new(), self.drain(bucket, key).await),
+                DuePlan::ExpireParked => {
+                    return (Vec::new(), self.check_parked_key(bucket, key).await);
+                }
+                DuePlan::Clear { record, mode } => {
+                    match store.save_shared(bucket, key, Arc::new(record), mode).await {
+                        Ok(_) => return (Vec::new(), Vec::new()),
+                        Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
+                        Err(e) => {
+                            bump(&inner.counters.store_errors);
+                            return (Vec::new(), vec![Err(e.into())]);
+                        }
+                    }
+                }
+                DuePlan::TakeOver {
+                    record,
+                    mode,
+                    class,
+                }
+                | DuePlan::Decided {
+                    record,
+                    mode,
+                    class,
+                } => {
+                    let record = Arc::new(record);
+                    match store.save_shared(bucket, key, record.clone(), mode).await {
+                        Ok(version) => {
+                            tracing::warn!(%bucket, msgid = %key, %class, "mstore: finishing a final state on this node (a claim not finished within its lease, or part states that decide the message)");
+                            let ev = decide::recovered_event(&record, bucket.clone(), key, class);
+                            let claimed = Claim {
+                                id: &claim,
+                                version,
+                            };
+                            let outcome = self
+                                .finish(
+                                    ev,
+                                    bucket.clone(),
+                                    key.clone(),
+                                    key.clone(),
+                                    record,
+                                    class,
+                                    claimed,
+                                )
+                                .await;
+                            return (vec![Ok(outcome)], Vec::new());
+                        }
+                        Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
+                        Err(e) => {
+                            bump(&inner.counters.store_errors);
+                            if e.is_retryable() {
+                                return (Vec::new(), Vec::new());
+                            }
+                            return (Vec::new(), vec![Err(e.into())]);
+                        }
+                    }
+                }
+            }
+        }
+        (Vec::new(), Vec::new())
     }
 
     /// The timer's look at a key under which this process parked receipts in the store.
@@ -1157,6 +1338,7 @@ impl RetryEngine {
                 record.metadata.remove(&format!("{META_PARKED_PREFIX}{id}"));
             }
             record.expires_at = waiting.iter().map(|(_, p)| p.deadline).max().unwrap_or(now);
+            decide::refresh_due(&mut record, now);
             match store
                 .save(bucket, key, &record, PutMode::Update(loaded.version))
                 .await
@@ -1518,8 +1700,12 @@ impl RetryEngine {
                     };
                     tracing::info!(%bucket, msgid = %target, "mstore: this receipt's earlier claim had landed; finishing it");
                     self.forget_entry(&bucket, &from).await;
+                    let claimed = Claim {
+                        id: &claim,
+                        version: v.version,
+                    };
                     return Ok(Some(
-                        self.finish(ev, bucket, target, key, Arc::new(v.message), class)
+                        self.finish(ev, bucket, target, key, Arc::new(v.message), class, claimed)
                             .await,
                     ));
                 }
@@ -1566,10 +1752,15 @@ impl RetryEngine {
                         .save_shared(&bucket, &target, record.clone(), mode)
                         .await
                     {
-                        Ok(_) => {
+                        Ok(version) => {
                             self.forget_entry_in(&bucket, &from, &target).await;
+                            let claimed = Claim {
+                                id: &claim,
+                                version,
+                            };
                             return Ok(Some(
-                                self.finish(ev, bucket, target, key, record, class).await,
+                                self.finish(ev, bucket, target, key, record, class, claimed)
+                                    .await,
                             ));
                         }
                         Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
@@ -1583,7 +1774,9 @@ impl RetryEngine {
     }
 
     /// After this node's claim of the final state won: the hooks, then the default, then the
-    /// multipart copies go.
+    /// multipart copies go, and the claim is marked finished (its lease taken off the record),
+    /// unless the record is gone.
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         ev: ReceiptEvent,
@@ -1592,6 +1785,7 @@ impl RetryEngine {
         matched: MsgId,
         msg: Arc<StoredMessage>,
         class: ReceiptClass,
+        claim: Claim<'_>,
     ) -> ReceiptOutcome {
         let inner = &self.inner;
         bump(match class {
@@ -1610,6 +1804,7 @@ impl RetryEngine {
         let took_over = self
             .run_receipt_hooks(&ev, &msg, &cx, class, &bucket, &primary)
             .await;
+        let mut gone = false;
         let default_action = if took_over {
             tracing::info!(%bucket, msgid = %primary, "mstore: hook took over; default skipped");
             DefaultAction::Skipped
@@ -1619,7 +1814,10 @@ impl RetryEngine {
             DefaultAction::Deleted(false)
         } else if class == ReceiptClass::Positive {
             match inner.store.delete(&bucket, &primary).await {
-                Ok(existed) => DefaultAction::Deleted(existed),
+                Ok(existed) => {
+                    gone = true;
+                    DefaultAction::Deleted(existed)
+                }
                 Err(e) => {
                     bump(&inner.counters.store_errors);
                     tracing::warn!(%bucket, msgid = %primary, error = %e, "mstore: deleting a delivered message failed; it stays until its retention ends");
@@ -1629,6 +1827,9 @@ impl RetryEngine {
         } else {
             self.bounce(&msg, &ev, &bucket, &primary).await
         };
+        if !gone && !cx.hook_deleted(&bucket, &primary) {
+            self.mark_done(&bucket, &primary, &msg, claim).await;
+        }
         let copies: Vec<MsgId> = parts
             .iter()
             .skip(1)
@@ -1649,6 +1850,50 @@ impl RetryEngine {
             class,
             took_over,
             default_action,
+        }
+    }
+
+    /// Takes the lease off a claim whose hooks and default finished, so no node takes it over.
+    /// The record stays final. Not done when another node took the claim over meanwhile.
+    async fn mark_done(
+        &self,
+        bucket: &Bucket,
+        primary: &MsgId,
+        msg: &StoredMessage,
+        claim: Claim<'_>,
+    ) {
+        let store = &self.inner.store;
+        let mut next = Some((msg.clone(), claim.version));
+        for _ in 0..self.inner.settings.max_conflicts.max(1) {
+            let (mut record, version) = match next.take() {
+                Some(known) => known,
+                None => match store.load(bucket, primary).await {
+                    Ok(Some(v)) => (v.message, v.version),
+                    Ok(None) => return,
+                    Err(e) => {
+                        bump(&self.inner.counters.store_errors);
+                        tracing::warn!(%bucket, msgid = %primary, error = %e, "mstore: could not mark a finished claim; another node may run its hooks again when the lease ends");
+                        return;
+                    }
+                },
+            };
+            if record.metadata.get(META_CLAIM).map(String::as_str) != Some(claim.id)
+                || record.metadata.remove(META_DUE).is_none()
+            {
+                return;
+            }
+            match store
+                .save_shared(bucket, primary, Arc::new(record), PutMode::Update(version))
+                .await
+            {
+                Ok(_) => return,
+                Err(e) if e.is_conflict() => bump(&self.inner.counters.conflicts),
+                Err(e) => {
+                    bump(&self.inner.counters.store_errors);
+                    tracing::warn!(%bucket, msgid = %primary, error = %e, "mstore: could not mark a finished claim; another node may run its hooks again when the lease ends");
+                    return;
+                }
+            }
         }
     }
 
@@ -1695,6 +1940,7 @@ impl RetryEngine {
             }
             let mut record = v.message.clone();
             record.metadata.remove(&meta);
+            decide::refresh_due(&mut record, SystemTime::now());
             match store
                 .save(bucket, at, &record, PutMode::Update(v.version))
                 .await
