@@ -465,3 +465,87 @@ async fn riak_consistent_type() {
         .await;
     parked_receipts_are_applied_by_any_node(Arc::new(RiakStore::new(config).unwrap())).await;
 }
+
+/// On an ordinary Riak bucket type with `allow_mult`, part 1's and part 2's DELIVRD reach two
+/// nodes at once: both read the same version and both writes pass Riak's precondition check,
+/// so the two part states become siblings and neither node sees the message complete. The
+/// next timer (on any node) reads the merged record, which completes the message, and claims
+/// it: the hook runs once and the message and its part copy are deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn riak_allow_mult_parts_recorded_at_once_are_decided_on_the_timer() {
+    let server = riak_server::RiakServer::start_with(riak_server::Options {
+        // Riak checks a conditional write by a read before it; writers inside this window all
+        // pass (the real window is a few milliseconds; it is wide here so both nodes hit it).
+        precondition_race: Duration::from_secs(2),
+        ..riak_server::Options::default()
+    })
+    .await;
+    let config = redeliver::store::RiakConfig::new([server.url()])
+        .with_bucket_type(riak_server::ALLOW_MULT_TYPE);
+    let spool = Arc::new(RecordingInjector::new());
+    let hooks = Arc::new(Counting::default());
+    let settings = EngineSettings {
+        part_recheck: Some(Duration::ZERO),
+        ..EngineSettings::default()
+    };
+    let barrier = Arc::new(Barrier::new(2));
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let mut client = Client::new(Arc::new(RiakStore::new(config.clone()).unwrap()));
+        client.load_barrier = Some(barrier.clone());
+        nodes.push(engine(
+            Arc::new(client),
+            hooks.clone(),
+            &spool,
+            settings.clone(),
+        ));
+    }
+    let out = nodes[0].on_submit(submit(&["mp-a", "mp-b"])).await.unwrap();
+    assert!(matches!(out, SubmitOutcome::Stored { .. }), "{out:?}");
+    let (a, b) = (nodes[0].clone(), nodes[1].clone());
+    let (part_a, part_b) = tokio::time::timeout(PATIENCE, async {
+        tokio::join!(
+            a.on_receipt(receipt("mp-a", ReceiptClass::Positive, "DELIVRD")),
+            b.on_receipt(receipt("mp-b", ReceiptClass::Positive, "DELIVRD")),
+        )
+    })
+    .await
+    .expect("both receipts answered");
+    for out in [&part_a, &part_b] {
+        assert!(
+            matches!(out, Ok(ReceiptOutcome::PartRecorded { .. })),
+            "both parts recorded beside each other: {part_a:?} {part_b:?}"
+        );
+    }
+    assert_eq!(hooks.positive.load(Ordering::SeqCst), 0);
+
+    let (report, outcomes) = tokio::time::timeout(PATIENCE, nodes[1].retry_parked_outcomes())
+        .await
+        .expect("timer finished");
+    assert_eq!(report.recovered, 1, "{outcomes:?}");
+    assert!(
+        matches!(
+            outcomes.as_slice(),
+            [Ok(ReceiptOutcome::Handled {
+                class: ReceiptClass::Positive,
+                default_action: DefaultAction::Deleted(true),
+                ..
+            })]
+        ),
+        "{outcomes:?}"
+    );
+    assert_eq!(hooks.positive.load(Ordering::SeqCst), 1);
+    let shared = RiakStore::new(config).unwrap();
+    for key in ["mp-a", "mp-b"] {
+        let key = MsgId::new(key).unwrap();
+        assert!(
+            shared.load(&bucket(), &key).await.unwrap().is_none(),
+            "{key}"
+        );
+    }
+    for node in &nodes {
+        let again = node.recover().await;
+        assert!(again.is_empty(), "{again:?}");
+    }
+    assert_eq!(hooks.positive.load(Ordering::SeqCst), 1);
+}
