@@ -31,9 +31,11 @@
 //!   lost. Parking is bounded per msgid by count and bytes
 //!   ([`EngineSettings::max_parked_per_key`], [`EngineSettings::max_parked_bytes_per_key`]);
 //!   a receipt that cannot be parked is answered [`Unmatched::ParkingFull`], never dropped
-//!   silently. [`RetryEngine::retry_parked`] (call it on a timer) looks at a key this node
-//!   parked under only when its window ends, and reports receipts still waiting then as
-//!   [`Unmatched::Expired`]. A load that fails with a retryable store error
+//!   silently. [`RetryEngine::retry_parked`] (call it on a timer, on every node) finds such
+//!   records through the store's due-time index ([`MessageStore::due`]): a placeholder when its
+//!   first receipt's window ends, whoever parked it (receipts still waiting then are reported as
+//!   [`Unmatched::Expired`] on the node that looked), and a stored submission that still holds
+//!   parked receipts at once (its node stopped before it applied them). A load that fails with a retryable store error
 //!   ([`StoreError::is_retryable`]) is never taken for "not found": the receipt is held in
 //!   memory (bounded by [`EngineSettings::max_parked`] and [`EngineSettings::max_parked_bytes`])
 //!   for [`EngineSettings::unavailable_window`] and retried with a growing delay.
@@ -51,7 +53,15 @@
 //!   [`MemoryStore`](crate::store::MemoryStore), the embedded store, and Riak on a strongly
 //!   consistent bucket type; on ordinary Riak buckets concurrent writes become siblings that
 //!   merge without losing a part or a parked receipt, but two nodes may both claim a final
-//!   state (see `store::riak`).
+//!   state (see `store::riak`); part states written at once there are decided by the next
+//!   timer after [`EngineSettings::part_recheck`].
+//! * **A node that dies after its claim.** A claim carries a lease
+//!   ([`EngineSettings::claim_lease`]); when the hooks and the default have run, the lease is
+//!   taken off (or the message is gone). A claim still leased when its lease ends is taken over
+//!   by [`RetryEngine::recover`] on any node (part of [`RetryEngine::retry_parked`]), with a
+//!   conditional write, and its hooks and default run there. So a hook runs exactly once per
+//!   final state, except that a node that finished the hook and died before it recorded that
+//!   leaves it to run again elsewhere: at least once in that window.
 //! * **Duplicates.** A later final receipt for a message that is final is counted as a
 //!   duplicate and changes nothing. A delivered message is deleted after its hook; the engine
 //!   remembers the last [`EngineSettings::recent_finals`] finished messages, so a duplicate
@@ -67,7 +77,8 @@
 //!
 //! The engine keeps its bookkeeping in the stored message's metadata under keys starting with
 //! `redeliver.` (`redeliver.final`, `redeliver.primary`, `redeliver.part.<n>.key`,
-//! `redeliver.part.<n>.state`, `redeliver.placeholder`, `redeliver.parked.<id>`); see
+//! `redeliver.part.<n>.state`, `redeliver.placeholder`, `redeliver.parked.<id>`,
+//! `redeliver.due`, `redeliver.recheck`); see
 //! [`StoredMessage::merge`](crate::message::StoredMessage::merge) for how two versions of one
 //! record written concurrently are merged.
 //!
@@ -1059,14 +1070,17 @@ impl RetryEngine {
             }))
     }
 
-    /// Looks at what is due in the parking lot; call it on a timer (every few seconds).
+    /// Looks at what is due; call it on a timer (every few seconds), on every node.
     ///
     /// Receipts held in memory because the store was unavailable are tried again (with a
     /// growing delay per receipt); keys under which this process parked receipts in the store
     /// are looked at once their receipts' window ends: receipts still waiting for their
     /// submission then are removed from the store and reported as
     /// [`Unmatched::Expired`]; receipts whose submission arrived (through any node) and were
-    /// not applied yet are applied. Nothing that is not due is touched.
+    /// not applied yet are applied. Then [`recover`](Self::recover) looks at what the store's
+    /// due-time index names, whichever node wrote it: claims left unfinished past their lease,
+    /// receipts parked by other nodes, part states to decide again. Nothing that is not due is
+    /// touched.
     pub async fn retry_parked(&self) -> ParkReport {
         self.retry_parked_outcomes().await.0
     }
