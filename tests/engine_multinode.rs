@@ -536,6 +536,33 @@ async fn store_round_trips_per_event() {
         .await
         .unwrap();
     assert_eq!(ops(), 3, "delivery");
+    // With the seed's positive hook, which deletes the message itself, the default does not
+    // delete it a second time.
+    let with_hook = RetryEngine::builder(store.clone(), Arc::new(RecordingInjector::new()))
+        .options(MobilityConfig::from_toml_str(OPTIONS).unwrap())
+        .hooks(Arc::new(DeleteOnPositive))
+        .build();
+    with_hook
+        .on_submit(submit("smsc-1", "a@example.com", &["r4".into()]))
+        .await
+        .unwrap();
+    ops();
+    let out = with_hook
+        .on_receipt(receipt("smsc-1", "r4", ReceiptClass::Positive, "DELIVRD"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            out,
+            ReceiptOutcome::Handled {
+                took_over: false,
+                default_action: DefaultAction::Deleted(false),
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert_eq!(ops(), 3, "delivery with a hook that deletes");
     engine
         .on_receipt(receipt("smsc-1", "r3", ReceiptClass::Negative, "UNDELIV"))
         .await
@@ -549,6 +576,22 @@ async fn store_round_trips_per_event() {
     // parked receipt's load, claim and mark of the finished claim; and a last load that finds
     // nothing more parked.
     assert_eq!(ops(), 8, "submission with a parked receipt");
+}
+
+/// The seed's positive hook: delete the message and continue.
+struct DeleteOnPositive;
+
+#[async_trait]
+impl redeliver::hooks::DeliveryHooks for DeleteOnPositive {
+    async fn smpp_handle_dr_positive(
+        &self,
+        cx: &redeliver::hooks::HookContext,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<redeliver::hooks::SmppDrDecision, redeliver::hooks::HookError> {
+        cx.delete(bucket, msgid).await?;
+        Ok(redeliver::hooks::SMPP_CONTINUE)
+    }
 }
 
 /// A claim whose write landed but was answered "unavailable" is not a claim lost: when the

@@ -423,9 +423,32 @@ fn claim_final(
         .insert(META_CLAIM.to_owned(), claim.to_owned());
     record.metadata.insert(
         META_DUE.to_owned(),
-        millis_after(now, settings.claim_lease).to_string(),
+        decimal(millis_after(now, settings.claim_lease)),
     );
     record.metadata.remove(META_RECHECK);
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(s: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    s.extend(digits[i..].iter().map(|&d| char::from(d)));
+}
+
+/// `n` in decimal, as `n.to_string()` writes it.
+fn decimal(n: u64) -> String {
+    let mut s = String::with_capacity(20);
+    push_decimal(&mut s, n);
+    s
 }
 
 /// `now + wait` in milliseconds since the epoch, saturating instead of overflowing.
@@ -464,7 +487,7 @@ pub(crate) fn refresh_due(record: &mut StoredMessage, now: SystemTime) {
     }
     match due {
         Some(at) => {
-            record.metadata.insert(META_DUE.to_owned(), at.to_string());
+            record.metadata.insert(META_DUE.to_owned(), decimal(at));
         }
         None => {
             record.metadata.remove(META_DUE);

@@ -693,22 +693,6 @@ fn same_submission(existing: &StoredMessage, new: &StoredMessage) -> bool {
         && existing.metadata.get(META_PRIMARY) == new.metadata.get(META_PRIMARY)
 }
 
-/// Appends `n` in decimal.
-fn push_decimal(s: &mut String, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    s.extend(digits[i..].iter().map(|&d| char::from(d)));
-}
-
 /// `Instant::now() + wait`, or a year from now when a setting makes the sum unrepresentable.
 fn instant_in(wait: Duration) -> Instant {
     let now = Instant::now();
@@ -829,7 +813,7 @@ impl RetryEngine {
         let n = self.inner.claims.fetch_add(1, Ordering::Relaxed);
         let mut claim = String::with_capacity(self.inner.node.len() + 20);
         claim.push_str(&self.inner.node);
-        push_decimal(&mut claim, n);
+        decide::push_decimal(&mut claim, n);
         claim
     }
 
@@ -2096,7 +2080,7 @@ fn synthesized_report(
 
 #[cfg(test)]
 mod tests {
-    use super::push_decimal;
+    use super::decide::push_decimal;
 
     #[test]
     fn decimals_are_written_as_format_writes_them() {
