@@ -44,16 +44,18 @@ use tokio::sync::{Barrier, Notify};
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// One node's store client: counts its operations, and from operation `hang_from` on (if set)
-/// never answers, as a node that died mid-call; with `load_barrier`, its first load waits for
-/// the other nodes' first loads, so their decisions start from one version.
+/// never answers, as a node that died mid-call; with `barrier`, its first load and its first
+/// conditional update each wait for the other nodes' (so their decisions start from one version
+/// and their writes go out together).
 #[derive(Debug)]
 struct Client {
     shared: Arc<dyn MessageStore>,
     ops: AtomicUsize,
     hang_from: Option<usize>,
     hung: Arc<Notify>,
-    load_barrier: Option<Arc<Barrier>>,
+    barrier: Option<Arc<Barrier>>,
     loads: AtomicUsize,
+    updates: AtomicUsize,
 }
 
 impl Client {
@@ -63,8 +65,9 @@ impl Client {
             ops: AtomicUsize::new(0),
             hang_from: None,
             hung: Arc::new(Notify::new()),
-            load_barrier: None,
+            barrier: None,
             loads: AtomicUsize::new(0),
+            updates: AtomicUsize::new(0),
         }
     }
 
@@ -90,12 +93,18 @@ impl MessageStore for Client {
         mode: PutMode,
     ) -> Result<Version, StoreError> {
         self.op().await;
+        if let Some(barrier) = &self.barrier
+            && matches!(mode, PutMode::Update(_))
+            && self.updates.fetch_add(1, Ordering::SeqCst) == 0
+        {
+            barrier.wait().await;
+        }
         self.shared.save(b, m, msg, mode).await
     }
     async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<Versioned>, StoreError> {
         self.op().await;
         let loaded = self.shared.load(b, m).await;
-        if let Some(barrier) = &self.load_barrier
+        if let Some(barrier) = &self.barrier
             && self.loads.fetch_add(1, Ordering::SeqCst) == 0
         {
             barrier.wait().await;
@@ -492,7 +501,7 @@ async fn riak_allow_mult_parts_recorded_at_once_are_decided_on_the_timer() {
     let mut nodes = Vec::new();
     for _ in 0..2 {
         let mut client = Client::new(Arc::new(RiakStore::new(config.clone()).unwrap()));
-        client.load_barrier = Some(barrier.clone());
+        client.barrier = Some(barrier.clone());
         nodes.push(engine(
             Arc::new(client),
             hooks.clone(),
