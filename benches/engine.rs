@@ -2,11 +2,16 @@
 //! round trips per receipt on each side, and bytes of memory per tracked message.
 //!
 //! `cargo bench --all-features --bench engine -- receipt --warm-up-time 2 --measurement-time 5`
+//! (the criterion groups, then `receipt/interleaved`: both sides alternating in rounds, timed in
+//! thread CPU time; `BENCH_PAIRS` sets the number of rounds)
 
 use redeliver::store::PutMode;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+
+#[path = "support/interleave.rs"]
+mod interleave;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -260,6 +265,118 @@ fn receipts(c: &mut Criterion) {
     group.finish();
 }
 
+/// Engine and bare side in alternating rounds of `ROUND` receipts each (which side goes first
+/// alternates), timed in this thread's CPU time, so load from other processes falls on neither
+/// side alone; the setup of each round (storing the messages, encoding the frames) is not
+/// timed. Prints the medians per receipt and the median of the per-round ratios.
+fn interleaved(_c: &mut Criterion) {
+    const ROUND: usize = 2_000;
+    if interleave::criterion_only()
+        || interleave::filter().is_some_and(|f| !"receipt/interleaved".contains(f.as_str()))
+    {
+        return;
+    }
+    let pairs = interleave::Plan::new(15, std::time::Duration::ZERO).pairs;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let bucket = Bucket::new("MADR-12345").expect("bucket");
+    let template = message();
+    let engine_store = Arc::new(MemoryStore::new());
+    let eng = engine(engine_store.clone());
+    let bare = Arc::new(MemoryStore::new());
+    let scope = ScopeContext::binding("smsc-1");
+    let rules = ReceiptRules::default();
+    let mut seq = 0u64;
+    let mut prepare = |store: &MemoryStore| -> Vec<Bytes> {
+        (0..ROUND)
+            .map(|_| {
+                seq += 1;
+                let id = format!("il{seq:014x}");
+                let msgid = MsgId::new(id.clone()).expect("msgid");
+                futures::executor::block_on(store.save(
+                    &bucket,
+                    &msgid,
+                    &template,
+                    PutMode::Overwrite,
+                ))
+                .expect("save");
+                receipt_frame(&id)
+            })
+            .collect()
+    };
+    let run_engine = |frames: Vec<Bytes>| {
+        let start = cpu_time::ThreadTime::now();
+        rt.block_on(async {
+            for frame in &frames {
+                let Body::DeliverSm(dsm) = Pdu::decode(frame).expect("decode").body else {
+                    unreachable!("the bench sends deliver_sm")
+                };
+                let out = eng.on_deliver_sm(&scope, &dsm).await.expect("receipt");
+                assert!(
+                    matches!(
+                        out,
+                        ReceiptOutcome::Handled {
+                            class: ReceiptClass::Positive,
+                            default_action: DefaultAction::Deleted(false),
+                            ..
+                        }
+                    ),
+                    "{out:?}"
+                );
+            }
+        });
+        start.elapsed().as_nanos() as f64 / ROUND as f64
+    };
+    let run_bare = |frames: Vec<Bytes>| {
+        let start = cpu_time::ThreadTime::now();
+        rt.block_on(async {
+            for frame in &frames {
+                let Body::DeliverSm(dsm) = Pdu::decode(frame).expect("decode").body else {
+                    unreachable!("the bench sends deliver_sm")
+                };
+                let receipt = DeliveryReceipt::from_deliver_sm(&dsm).expect("receipt");
+                let class = receipt.class(&rules);
+                let msgid = MsgId::new(receipt.id).expect("msgid");
+                let m = bare.load(&bucket, &msgid).await.expect("load");
+                assert!(m.is_some() && class == ReceiptClass::Positive);
+                assert!(bare.delete(&bucket, &msgid).await.expect("delete"));
+            }
+        });
+        start.elapsed().as_nanos() as f64 / ROUND as f64
+    };
+    // One untimed round each to warm up.
+    let frames = prepare(&engine_store);
+    run_engine(frames);
+    let frames = prepare(&bare);
+    run_bare(frames);
+    let (mut engine_ns, mut bare_ns) = (Vec::new(), Vec::new());
+    for pair in 0..pairs {
+        let for_engine = prepare(&engine_store);
+        let for_bare = prepare(&bare);
+        if pair % 2 == 0 {
+            engine_ns.push(run_engine(for_engine));
+            bare_ns.push(run_bare(for_bare));
+        } else {
+            bare_ns.push(run_bare(for_bare));
+            engine_ns.push(run_engine(for_engine));
+        }
+    }
+    assert!(engine_store.is_empty() && bare.is_empty());
+    let ratios: Vec<f64> = engine_ns.iter().zip(&bare_ns).map(|(e, b)| e / b).collect();
+    let (ratio, lo, hi) = interleave::summary(&ratios);
+    let (e, elo, ehi) = interleave::summary(&engine_ns);
+    let (b, ..) = interleave::summary(&bare_ns);
+    println!(
+        "receipt/interleaved ({pairs} pairs of {ROUND} receipts, thread CPU time): engine {:.2} µs per receipt ({:.0} receipts/s; rounds {:.2}–{:.2} µs), bare {:.2} µs; engine / bare {ratio:.2} (min {lo:.2}, max {hi:.2})",
+        e / 1000.0,
+        1e9 / e,
+        elo / 1000.0,
+        ehi / 1000.0,
+        b / 1000.0,
+    );
+}
+
 /// Store round trips per receipt, engine and bare, counted (not timed) over the same steps the
 /// `receipt` group times.
 fn round_trips(_c: &mut Criterion) {
@@ -346,5 +463,11 @@ fn memory_per_message(_c: &mut Criterion) {
     assert_eq!(store.len(), N);
 }
 
-criterion_group!(benches, receipts, round_trips, memory_per_message);
+criterion_group!(
+    benches,
+    receipts,
+    interleaved,
+    round_trips,
+    memory_per_message
+);
 criterion_main!(benches);

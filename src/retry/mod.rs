@@ -135,7 +135,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -233,8 +233,8 @@ pub struct EngineSettings {
     pub max_conflicts: usize,
     /// When a multipart message counts as delivered or failed.
     pub multipart: MultipartRule,
-    /// How many finished messages are remembered to recognise duplicate receipts after the
-    /// message was deleted. Default 65 536.
+    /// How many finished messages are remembered (at least; up to twice as many) to recognise
+    /// duplicate receipts after the message was deleted. Default 65 536.
     pub recent_finals: usize,
     /// How SMPP receipts are classified (SMPP 3.4 Appendix B by default: `DELIVRD` positive,
     /// `ENROUTE`/`ACCEPTD` intermediate, the rest negative).
@@ -569,13 +569,73 @@ struct Claim<'a> {
     version: crate::store::Version,
 }
 
+/// The finished messages an engine remembers, to recognise a duplicate receipt after its
+/// message was deleted: fingerprints of (bucket, msgid) under the engine's random hash keys (a
+/// collision needs a 64-bit match that nobody outside the process can aim for, and it would
+/// only park-or-drop a receipt whose message is not stored anyway).
+///
+/// Two generations of at most `cap` fingerprints each: a finished message is appended to the
+/// current one (a push at the end of a vector, which costs the hot path next to nothing), and
+/// when it is full it becomes the previous one and the oldest generation is dropped whole. So
+/// the last `cap` finished messages are always remembered (up to `2 × cap`). The fingerprints
+/// are hashed for lookup only when a lookup comes (a receipt whose message is not stored), and
+/// each only once.
 #[derive(Debug, Default)]
 struct RecentFinals {
-    // Fingerprints of (bucket, msgid) under the engine's random hash keys: a collision needs a
-    // 64-bit match that nobody outside the process can aim for, and it would only park-or-drop
-    // a receipt whose message is not stored anyway.
-    set: HashSet<u64>,
-    order: VecDeque<u64>,
+    current: Generation,
+    previous: Generation,
+}
+
+#[derive(Debug, Default)]
+struct Generation {
+    log: Vec<u64>,
+    index: HashSet<u64, std::hash::BuildHasherDefault<FingerprintHasher>>,
+    /// How much of `log` is in `index`.
+    indexed: usize,
+}
+
+impl Generation {
+    fn contains(&mut self, fp: u64) -> bool {
+        if self.indexed < self.log.len() {
+            self.index.extend(&self.log[self.indexed..]);
+            self.indexed = self.log.len();
+        }
+        self.index.contains(&fp)
+    }
+}
+
+impl RecentFinals {
+    fn insert(&mut self, fp: u64, cap: usize) {
+        if self.current.log.len() >= cap {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.log.push(fp);
+    }
+
+    fn contains(&mut self, fp: u64) -> bool {
+        self.current.contains(fp) || self.previous.contains(fp)
+    }
+}
+
+/// Hashes a fingerprint as itself: it is already a keyed hash, so hashing it again only costs.
+#[derive(Debug, Default, Clone, Copy)]
+struct FingerprintHasher(u64);
+
+impl std::hash::Hasher for FingerprintHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used for u64 keys; folds anything else in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// Builds a [`RetryEngine`].
@@ -1509,8 +1569,11 @@ impl RetryEngine {
     }
 
     fn recently_final(&self, bucket: &Bucket, key: &MsgId) -> bool {
+        if self.inner.settings.recent_finals == 0 {
+            return false;
+        }
         let fp = self.fingerprint(bucket, key);
-        lock(&self.inner.recent).set.contains(&fp)
+        lock(&self.inner.recent).contains(fp)
     }
 
     fn remember_final(&self, bucket: &Bucket, primary: &MsgId, copies: &[MsgId]) {
@@ -1522,14 +1585,7 @@ impl RetryEngine {
         let rest: Vec<u64> = copies.iter().map(|k| self.fingerprint(bucket, k)).collect();
         let mut recent = lock(&self.inner.recent);
         for fp in std::iter::once(first).chain(rest) {
-            if recent.set.insert(fp) {
-                recent.order.push_back(fp);
-            }
-            while recent.order.len() > cap {
-                if let Some(old) = recent.order.pop_front() {
-                    recent.set.remove(&old);
-                }
-            }
+            recent.insert(fp, cap);
         }
     }
 
@@ -2080,7 +2136,27 @@ fn synthesized_report(
 
 #[cfg(test)]
 mod tests {
+    use super::RecentFinals;
     use super::decide::push_decimal;
+
+    #[test]
+    fn the_last_finished_messages_are_always_remembered() {
+        let cap = 3;
+        let mut recent = RecentFinals::default();
+        for fp in 0..100u64 {
+            recent.insert(fp, cap);
+            // Looked up at every step, or only now and then: the same answers.
+            for back in 0..cap as u64 {
+                if let Some(earlier) = fp.checked_sub(back) {
+                    assert!(recent.contains(earlier), "{earlier} after {fp}");
+                }
+            }
+            if fp >= 2 * cap as u64 {
+                assert!(!recent.contains(fp - 2 * cap as u64), "{fp}");
+            }
+        }
+        assert!(!recent.contains(1_000));
+    }
 
     #[test]
     fn decimals_are_written_as_format_writes_them() {
