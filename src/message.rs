@@ -133,7 +133,10 @@ impl Bucket {
     ) -> Result<Self, AddressError> {
         match shortcode.map(str::trim) {
             Some(code) if use_shortcode && !code.is_empty() => {
-                Self::new(format!("{BUCKET_PREFIX}{code}"))
+                let mut name = String::with_capacity(BUCKET_PREFIX.len() + code.len());
+                name.push_str(BUCKET_PREFIX);
+                name.push_str(code);
+                Self::new(name)
             }
             _ => Ok(Self::mm7()),
         }

@@ -441,7 +441,8 @@ pub(crate) fn push_decimal(s: &mut String, n: u64) {
             break;
         }
     }
-    s.extend(digits[i..].iter().map(|&d| char::from(d)));
+    // Only ASCII digits were written, so this is always text.
+    s.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 /// `n` in decimal, as `n.to_string()` writes it.
