@@ -1,25 +1,32 @@
-//! Receipts per second through the engine, against the bare store operations it wraps, and
-//! bytes of memory per tracked message.
+//! Receipts per second through the engine, against the bare store operations it wraps, store
+//! round trips per receipt on each side, and bytes of memory per tracked message.
 //!
-//! `cargo bench --bench engine -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench --all-features --bench engine -- receipt --warm-up-time 2 --measurement-time 5`
+//! (the criterion groups, then `receipt/interleaved`: both sides alternating in rounds, timed in
+//! thread CPU time; `BENCH_PAIRS` sets the number of rounds)
 
 use redeliver::store::PutMode;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 
+#[path = "support/interleave.rs"]
+mod interleave;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use futures::stream::BoxStream;
 use redeliver::config::{MobilityConfig, ScopeContext};
 use redeliver::hooks::{
     DeliveryHooks, HookContext, HookError, RecordingInjector, SMPP_CONTINUE, SmppDrDecision,
 };
+use redeliver::message::ReceiptClass;
 use redeliver::message::{Bucket, Channel, Envelope, MsgId, StoredMessage};
-use redeliver::retry::{ReceiptOutcome, RetryEngine, SubmitEvent};
+use redeliver::retry::{DefaultAction, ReceiptOutcome, RetryEngine, SubmitEvent};
 use redeliver::smpp::receipt::{DeliveryReceipt, MessageState, ReceiptDate, ReceiptRules};
 use redeliver::smpp::{Body, Pdu};
-use redeliver::store::{MemoryStore, MessageStore};
+use redeliver::store::{MemoryStore, MessageStore, StoreError, Version, Versioned};
 
 /// Counts live heap bytes, to measure memory per tracked message.
 struct CountingAlloc;
@@ -67,6 +74,64 @@ impl DeliveryHooks for DeleteOnPositive {
     }
 }
 
+/// A store that counts the operations handed to the store under it: the round trips a network
+/// store would make.
+#[derive(Debug)]
+struct CountingStore {
+    inner: Arc<MemoryStore>,
+    ops: AtomicU64,
+}
+
+impl CountingStore {
+    fn new(inner: Arc<MemoryStore>) -> Self {
+        Self {
+            inner,
+            ops: AtomicU64::new(0),
+        }
+    }
+
+    fn take(&self) -> u64 {
+        self.ops.swap(0, Ordering::Relaxed)
+    }
+
+    fn op(&self) {
+        self.ops.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[async_trait]
+impl MessageStore for CountingStore {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    async fn save(
+        &self,
+        b: &Bucket,
+        m: &MsgId,
+        msg: &StoredMessage,
+        mode: PutMode,
+    ) -> Result<Version, StoreError> {
+        self.op();
+        self.inner.save(b, m, msg, mode).await
+    }
+    async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<Versioned>, StoreError> {
+        self.op();
+        self.inner.load(b, m).await
+    }
+    async fn delete(&self, b: &Bucket, m: &MsgId) -> Result<bool, StoreError> {
+        self.op();
+        self.inner.delete(b, m).await
+    }
+    fn list<'a>(&'a self, b: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
+        self.op();
+        self.inner.list(b)
+    }
+    async fn sweep_expired(&self, now: std::time::SystemTime) -> Result<u64, StoreError> {
+        self.op();
+        self.inner.sweep_expired(now).await
+    }
+}
+
 const OPTIONS: &str = "[global]\nsmpp_registered_delivery = \"SMSC_Delivery\"\n";
 
 fn message() -> StoredMessage {
@@ -94,7 +159,7 @@ fn message() -> StoredMessage {
     msg
 }
 
-fn engine(store: Arc<MemoryStore>) -> RetryEngine {
+fn engine(store: Arc<dyn MessageStore>) -> RetryEngine {
     RetryEngine::builder(store, Arc::new(RecordingInjector::new()))
         .options(MobilityConfig::from_toml_str(OPTIONS).expect("bench options"))
         .hooks(Arc::new(DeleteOnPositive))
@@ -147,7 +212,19 @@ fn receipts(c: &mut Criterion) {
                             unreachable!("the bench sends deliver_sm")
                         };
                         let out = eng.on_deliver_sm(scope, &dsm).await.expect("receipt");
-                        assert!(matches!(out, ReceiptOutcome::Handled { .. }));
+                        // The hook deleted the message, so the default found nothing to delete.
+                        assert!(
+                            matches!(
+                                out,
+                                ReceiptOutcome::Handled {
+                                    class: ReceiptClass::Positive,
+                                    took_over: false,
+                                    default_action: DefaultAction::Deleted(false),
+                                    ..
+                                }
+                            ),
+                            "{out:?}"
+                        );
                         out
                     }
                 },
@@ -177,7 +254,8 @@ fn receipts(c: &mut Criterion) {
                         .await
                         .expect("load")
                         .map(|v| v.message);
-                    bare.delete(bucket, &msgid).await.expect("delete");
+                    assert!(m.is_some() && class == ReceiptClass::Positive);
+                    assert!(bare.delete(bucket, &msgid).await.expect("delete"));
                     (class, m)
                 }
             },
@@ -185,6 +263,171 @@ fn receipts(c: &mut Criterion) {
         )
     });
     group.finish();
+}
+
+/// Engine and bare side in alternating rounds of `ROUND` receipts each (which side goes first
+/// alternates), timed in this thread's CPU time, so load from other processes falls on neither
+/// side alone; the setup of each round (storing the messages, encoding the frames) is not
+/// timed. Prints the medians per receipt and the median of the per-round ratios.
+fn interleaved(_c: &mut Criterion) {
+    const ROUND: usize = 2_000;
+    if interleave::criterion_only()
+        || interleave::filter().is_some_and(|f| !"receipt/interleaved".contains(f.as_str()))
+    {
+        return;
+    }
+    let pairs = interleave::Plan::new(15, std::time::Duration::ZERO).pairs;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let bucket = Bucket::new("MADR-12345").expect("bucket");
+    let template = message();
+    let engine_store = Arc::new(MemoryStore::new());
+    let eng = engine(engine_store.clone());
+    let bare = Arc::new(MemoryStore::new());
+    let scope = ScopeContext::binding("smsc-1");
+    let rules = ReceiptRules::default();
+    let mut seq = 0u64;
+    let mut prepare = |store: &MemoryStore| -> Vec<Bytes> {
+        (0..ROUND)
+            .map(|_| {
+                seq += 1;
+                let id = format!("il{seq:014x}");
+                let msgid = MsgId::new(id.clone()).expect("msgid");
+                futures::executor::block_on(store.save(
+                    &bucket,
+                    &msgid,
+                    &template,
+                    PutMode::Overwrite,
+                ))
+                .expect("save");
+                receipt_frame(&id)
+            })
+            .collect()
+    };
+    let run_engine = |frames: Vec<Bytes>| {
+        let start = cpu_time::ThreadTime::now();
+        rt.block_on(async {
+            for frame in &frames {
+                let Body::DeliverSm(dsm) = Pdu::decode(frame).expect("decode").body else {
+                    unreachable!("the bench sends deliver_sm")
+                };
+                let out = eng.on_deliver_sm(&scope, &dsm).await.expect("receipt");
+                assert!(
+                    matches!(
+                        out,
+                        ReceiptOutcome::Handled {
+                            class: ReceiptClass::Positive,
+                            default_action: DefaultAction::Deleted(false),
+                            ..
+                        }
+                    ),
+                    "{out:?}"
+                );
+            }
+        });
+        start.elapsed().as_nanos() as f64 / ROUND as f64
+    };
+    let run_bare = |frames: Vec<Bytes>| {
+        let start = cpu_time::ThreadTime::now();
+        rt.block_on(async {
+            for frame in &frames {
+                let Body::DeliverSm(dsm) = Pdu::decode(frame).expect("decode").body else {
+                    unreachable!("the bench sends deliver_sm")
+                };
+                let receipt = DeliveryReceipt::from_deliver_sm(&dsm).expect("receipt");
+                let class = receipt.class(&rules);
+                let msgid = MsgId::new(receipt.id).expect("msgid");
+                let m = bare.load(&bucket, &msgid).await.expect("load");
+                assert!(m.is_some() && class == ReceiptClass::Positive);
+                assert!(bare.delete(&bucket, &msgid).await.expect("delete"));
+            }
+        });
+        start.elapsed().as_nanos() as f64 / ROUND as f64
+    };
+    // One untimed round each to warm up.
+    let frames = prepare(&engine_store);
+    run_engine(frames);
+    let frames = prepare(&bare);
+    run_bare(frames);
+    let (mut engine_ns, mut bare_ns) = (Vec::new(), Vec::new());
+    for pair in 0..pairs {
+        let for_engine = prepare(&engine_store);
+        let for_bare = prepare(&bare);
+        if pair % 2 == 0 {
+            engine_ns.push(run_engine(for_engine));
+            bare_ns.push(run_bare(for_bare));
+        } else {
+            bare_ns.push(run_bare(for_bare));
+            engine_ns.push(run_engine(for_engine));
+        }
+    }
+    assert!(engine_store.is_empty() && bare.is_empty());
+    let ratios: Vec<f64> = engine_ns.iter().zip(&bare_ns).map(|(e, b)| e / b).collect();
+    let (ratio, lo, hi) = interleave::summary(&ratios);
+    let (e, elo, ehi) = interleave::summary(&engine_ns);
+    let (b, ..) = interleave::summary(&bare_ns);
+    println!(
+        "receipt/interleaved ({pairs} pairs of {ROUND} receipts, thread CPU time): engine {:.2} µs per receipt ({:.0} receipts/s; rounds {:.2}–{:.2} µs), bare {:.2} µs; engine / bare {ratio:.2} (min {lo:.2}, max {hi:.2})",
+        e / 1000.0,
+        1e9 / e,
+        elo / 1000.0,
+        ehi / 1000.0,
+        b / 1000.0,
+    );
+}
+
+/// Store round trips per receipt, engine and bare, counted (not timed) over the same steps the
+/// `receipt` group times.
+fn round_trips(_c: &mut Criterion) {
+    const N: u64 = 1_000;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let bucket = Bucket::new("MADR-12345").expect("bucket");
+    let template = message();
+    let engine_store = Arc::new(CountingStore::new(Arc::new(MemoryStore::new())));
+    let bare = Arc::new(CountingStore::new(Arc::new(MemoryStore::new())));
+    let eng = engine(engine_store.clone());
+    let scope = ScopeContext::binding("smsc-1");
+    let rules = ReceiptRules::default();
+    let (mut engine_ops, mut bare_ops) = (0, 0);
+    rt.block_on(async {
+        for i in 0..N {
+            let id = format!("rt{i:014x}");
+            let msgid = MsgId::new(id.clone()).expect("msgid");
+            for store in [&engine_store, &bare] {
+                store
+                    .inner
+                    .save(&bucket, &msgid, &template, PutMode::Overwrite)
+                    .await
+                    .expect("save");
+            }
+            let frame = receipt_frame(&id);
+            let Body::DeliverSm(dsm) = Pdu::decode(&frame).expect("decode").body else {
+                unreachable!("the bench sends deliver_sm")
+            };
+            engine_store.take();
+            let out = eng.on_deliver_sm(&scope, &dsm).await.expect("receipt");
+            assert!(
+                matches!(out, ReceiptOutcome::Handled { ref msgid, .. } if msgid.as_str() == id),
+                "{out:?}"
+            );
+            engine_ops += engine_store.take();
+            let receipt = DeliveryReceipt::from_deliver_sm(&dsm).expect("receipt");
+            assert!(receipt.class(&rules) == ReceiptClass::Positive);
+            bare.take();
+            assert!(bare.load(&bucket, &msgid).await.expect("load").is_some());
+            assert!(bare.delete(&bucket, &msgid).await.expect("delete"));
+            bare_ops += bare.take();
+        }
+    });
+    assert!(engine_store.inner.is_empty() && bare.inner.is_empty());
+    println!(
+        "store round trips per delivered receipt (MemoryStore, a positive hook that deletes): engine {:.2}, bare {:.2}",
+        engine_ops as f64 / N as f64,
+        bare_ops as f64 / N as f64
+    );
 }
 
 /// Bytes of heap per tracked message: the engine's submit path into a MemoryStore.
@@ -220,5 +463,11 @@ fn memory_per_message(_c: &mut Criterion) {
     assert_eq!(store.len(), N);
 }
 
-criterion_group!(benches, receipts, memory_per_message);
+criterion_group!(
+    benches,
+    receipts,
+    interleaved,
+    round_trips,
+    memory_per_message
+);
 criterion_main!(benches);

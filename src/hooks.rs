@@ -283,12 +283,29 @@ pub enum HookError {
 
 /// What a hook can do: the seed's Lua API (`msys.mstore.*`, `msg:inject`) over the engine's
 /// store and the host's injector.
-#[derive(Clone)]
+///
+/// The context remembers the messages a hook deleted through [`delete`](Self::delete) (and did
+/// not save again), so the engine's default delete after `*_CONTINUE` does not ask the store a
+/// second time. A clone starts with nothing remembered: deletes through a clone (or through
+/// [`store`](Self::store)) are not seen, and the default then deletes again, finding nothing.
 pub struct HookContext {
     store: Arc<dyn MessageStore>,
     injector: Arc<dyn Injector>,
     counters: Arc<Counters>,
     scope: ScopeSource,
+    deleted: std::sync::Mutex<Vec<(Bucket, MsgId)>>,
+}
+
+impl Clone for HookContext {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            injector: self.injector.clone(),
+            counters: self.counters.clone(),
+            scope: self.scope.clone(),
+            deleted: std::sync::Mutex::new(Vec::new()),
+        }
+    }
 }
 
 /// Where a context's scope comes from: its own copy (store hooks), or the receipt being handled
@@ -320,6 +337,7 @@ impl HookContext {
             injector,
             counters,
             scope: ScopeSource::Own(scope),
+            deleted: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -334,6 +352,7 @@ impl HookContext {
             injector,
             counters,
             scope: ScopeSource::Receipt(receipt),
+            deleted: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -380,6 +399,8 @@ impl HookContext {
         bucket: &Bucket,
         msgid: &MsgId,
     ) -> Result<(), StoreError> {
+        self.deleted_list()
+            .retain(|(b, m)| !(b == bucket && m == msgid));
         self.store
             .save(bucket, msgid, msg, PutMode::Overwrite)
             .await
@@ -388,7 +409,24 @@ impl HookContext {
 
     /// `msys.mstore.delete(bucket, msgid)`; returns whether a message was there.
     pub async fn delete(&self, bucket: &Bucket, msgid: &MsgId) -> Result<bool, StoreError> {
-        self.store.delete(bucket, msgid).await
+        let existed = self.store.delete(bucket, msgid).await?;
+        let mut deleted = self.deleted_list();
+        if !deleted.iter().any(|(b, m)| b == bucket && m == msgid) {
+            deleted.push((bucket.clone(), msgid.clone()));
+        }
+        Ok(existed)
+    }
+
+    /// Whether a hook deleted `bucket`/`msgid` through this context and did not save it again.
+    pub(crate) fn hook_deleted(&self, bucket: &Bucket, msgid: &MsgId) -> bool {
+        self.deleted_list()
+            .iter()
+            .any(|(b, m)| b == bucket && m == msgid)
+    }
+
+    fn deleted_list(&self) -> std::sync::MutexGuard<'_, Vec<(Bucket, MsgId)>> {
+        // Each critical section is one vector operation: a poisoned lock is still consistent.
+        self.deleted.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `msys.mstore.inject(msg)`: back into the spool on the same route.

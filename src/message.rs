@@ -48,6 +48,15 @@ pub const META_PRIMARY: &str = "redeliver.primary";
 pub const META_PLACEHOLDER: &str = "redeliver.placeholder";
 /// Prefix of the metadata keys that hold parked receipts (`redeliver.parked.<id>`).
 pub const META_PARKED_PREFIX: &str = "redeliver.parked.";
+/// Metadata key: when some node's timer should next look at the record, in whole milliseconds
+/// since the Unix epoch, in decimal. Stores index records by it
+/// (`MessageStore::due`), so a timer finds what needs it without scanning: a claim whose lease
+/// ends then, receipts parked in the record, or part states to decide again.
+pub const META_DUE: &str = "redeliver.due";
+/// Metadata key: when a multipart message whose part states were written without deciding the
+/// whole should be decided again (milliseconds since the Unix epoch), for part states written
+/// concurrently on a store that keeps both writes as siblings.
+pub const META_RECHECK: &str = "redeliver.recheck";
 /// Prefix of the engine's multipart keys (`redeliver.part.<n>.key`, `redeliver.part.<n>.state`).
 pub const META_PART_PREFIX: &str = "redeliver.part.";
 
@@ -126,7 +135,10 @@ impl Bucket {
     ) -> Result<Self, AddressError> {
         match shortcode.map(str::trim) {
             Some(code) if use_shortcode && !code.is_empty() => {
-                Self::new(format!("{BUCKET_PREFIX}{code}"))
+                let mut name = String::with_capacity(BUCKET_PREFIX.len() + code.len());
+                name.push_str(BUCKET_PREFIX);
+                name.push_str(code);
+                Self::new(name)
             }
             _ => Ok(Self::mm7()),
         }
@@ -445,6 +457,12 @@ impl StoredMessage {
         });
     }
 
+    /// When the record is due for a look ([`META_DUE`]), in milliseconds since the Unix epoch;
+    /// `None` when it is not due or the value is not a number.
+    pub fn due_millis(&self) -> Option<u64> {
+        self.metadata.get(META_DUE)?.parse().ok()
+    }
+
     /// Whether the message's retention has passed at `now`.
     pub fn is_expired(&self, now: SystemTime) -> bool {
         self.expires_at <= now
@@ -467,8 +485,9 @@ impl StoredMessage {
     /// * Metadata is the union of both. Where both have a key: a final state
     ///   ([`META_FINAL`], `redeliver.part.<n>.state`) keeps `negative` over `positive` (a
     ///   failure is never forgotten; it is also the outcome that bounces, which the failed side
-    ///   already did); any other key keeps the winner's value. [`META_PLACEHOLDER`] survives
-    ///   only if both are placeholders.
+    ///   already did); [`META_DUE`] keeps the earlier time (a look either side asked for is not
+    ///   put off); any other key keeps the winner's value. [`META_PLACEHOLDER`] survives only
+    ///   if both are placeholders.
     /// * History is the union of both, oldest first, each entry once; `expires_at` is the later
     ///   of the two.
     pub fn merge(self, other: StoredMessage) -> StoredMessage {
@@ -488,6 +507,11 @@ impl StoredMessage {
                 }
                 Some(mine) if is_state_key(&key) => {
                     if value == "negative" {
+                        *mine = value;
+                    }
+                }
+                Some(mine) if key == META_DUE => {
+                    if earlier_due(&value, mine) {
                         *mine = value;
                     }
                 }
@@ -531,6 +555,25 @@ impl StoredMessage {
             })
             != Ordering::Less
     }
+}
+
+/// Whether due time `a` comes before `b` (a value that is not a number comes last; two such
+/// values compare as text, so the merge stays symmetric).
+fn earlier_due(a: &str, b: &str) -> bool {
+    match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(x), Ok(y)) => x < y,
+        (Ok(_), Err(_)) => true,
+        (Err(_), Ok(_)) => false,
+        (Err(_), Err(_)) => a < b,
+    }
+}
+
+/// Whole milliseconds since the Unix epoch (0 before it, saturating far after), the unit of
+/// [`META_DUE`].
+pub fn epoch_millis(t: SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 fn is_state_key(key: &str) -> bool {
@@ -739,6 +782,19 @@ mod tests {
         let both = placeholder.merge(other);
         assert!(both.is_placeholder(), "two placeholders stay one");
         assert_eq!(both.metadata.len(), 4);
+    }
+
+    #[test]
+    fn merge_keeps_the_earlier_due_time() {
+        let a = sibling(b"x", &[(META_DUE, "2000")]);
+        let b = sibling(b"y", &[(META_DUE, "1000")]);
+        let odd = sibling(b"z", &[(META_DUE, "soon")]);
+        for merged in [a.clone().merge(b.clone()), b.clone().merge(a.clone())] {
+            assert_eq!(merged.due_millis(), Some(1000));
+        }
+        for merged in [a.clone().merge(odd.clone()), odd.merge(a)] {
+            assert_eq!(merged.due_millis(), Some(2000));
+        }
     }
 
     #[test]

@@ -490,9 +490,10 @@ async fn riak_consistent_type_shared_by_several_nodes() {
 }
 
 /// Store round trips per event without contention: a submission 1 (create), an intermediate
-/// receipt 2 (load, update), a failure 2 (load, claim), a delivery 3 (load, claim, delete), a
-/// receipt before its submission 2 (load, create a placeholder) and its submission then 3
-/// (create, load the placeholder, update) plus the receipt's own work.
+/// receipt 2 (load, update), a failure 3 (load, claim, the claim marked finished after the
+/// bounce), a delivery 3 (load, claim, delete; with a positive hook that deletes, the default's
+/// delete is not repeated), a receipt before its submission 2 (load, create a placeholder) and
+/// its submission then 3 (create, load the placeholder, update) plus the receipt's own work.
 #[tokio::test]
 async fn store_round_trips_per_event() {
     let store = Arc::new(Client::new(Arc::new(MemoryStore::new()), Duration::ZERO));
@@ -519,7 +520,7 @@ async fn store_round_trips_per_event() {
         .on_receipt(receipt("smsc-1", "r1", ReceiptClass::Negative, "UNDELIV"))
         .await
         .unwrap();
-    assert_eq!(ops(), 2, "failure");
+    assert_eq!(ops(), 3, "failure");
     engine
         .on_receipt(receipt("smsc-1", "r1", ReceiptClass::Negative, "UNDELIV"))
         .await
@@ -535,6 +536,33 @@ async fn store_round_trips_per_event() {
         .await
         .unwrap();
     assert_eq!(ops(), 3, "delivery");
+    // With the seed's positive hook, which deletes the message itself, the default does not
+    // delete it a second time.
+    let with_hook = RetryEngine::builder(store.clone(), Arc::new(RecordingInjector::new()))
+        .options(MobilityConfig::from_toml_str(OPTIONS).unwrap())
+        .hooks(Arc::new(DeleteOnPositive))
+        .build();
+    with_hook
+        .on_submit(submit("smsc-1", "a@example.com", &["r4".into()]))
+        .await
+        .unwrap();
+    ops();
+    let out = with_hook
+        .on_receipt(receipt("smsc-1", "r4", ReceiptClass::Positive, "DELIVRD"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            out,
+            ReceiptOutcome::Handled {
+                took_over: false,
+                default_action: DefaultAction::Deleted(false),
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert_eq!(ops(), 3, "delivery with a hook that deletes");
     engine
         .on_receipt(receipt("smsc-1", "r3", ReceiptClass::Negative, "UNDELIV"))
         .await
@@ -545,8 +573,25 @@ async fn store_round_trips_per_event() {
         .await
         .unwrap();
     // create (refused), load, update over the placeholder; then the drain: load, and the
-    // parked receipt's load and claim; and a last load that finds nothing more parked.
-    assert_eq!(ops(), 7, "submission with a parked receipt");
+    // parked receipt's load, claim and mark of the finished claim; and a last load that finds
+    // nothing more parked.
+    assert_eq!(ops(), 8, "submission with a parked receipt");
+}
+
+/// The seed's positive hook: delete the message and continue.
+struct DeleteOnPositive;
+
+#[async_trait]
+impl redeliver::hooks::DeliveryHooks for DeleteOnPositive {
+    async fn smpp_handle_dr_positive(
+        &self,
+        cx: &redeliver::hooks::HookContext,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<redeliver::hooks::SmppDrDecision, redeliver::hooks::HookError> {
+        cx.delete(bucket, msgid).await?;
+        Ok(redeliver::hooks::SMPP_CONTINUE)
+    }
 }
 
 /// A claim whose write landed but was answered "unavailable" is not a claim lost: when the

@@ -63,7 +63,8 @@ async fn run_default_type(store: &RiakStore) -> Result<(), conformance::Failure>
     conformance::concurrent_saves_of_one_key(store).await?;
     conformance::conditional_saves(store).await?;
     conformance::listing(store).await?;
-    conformance::sweep(store).await
+    conformance::sweep(store).await?;
+    conformance::due_index(store).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

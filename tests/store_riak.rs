@@ -44,7 +44,8 @@ async fn run_ordinary(store: &RiakStore, allow_mult: bool) -> Result<(), conform
         conformance::concurrent_saves_of_one_key(store).await?;
     }
     conformance::listing(store).await?;
-    conformance::sweep(store).await
+    conformance::sweep(store).await?;
+    conformance::due_index(store).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::{EngineSettings, MAX_PARTS, ReceiptEvent};
 use crate::config::ScopeContext;
 use crate::message::{
-    Channel, Envelope, HistoryEvent, META_CLAIM, META_FINAL, META_PARKED_PREFIX, META_PART_PREFIX,
-    META_PLACEHOLDER, META_PRIMARY, MsgId, ReceiptClass, StoredMessage,
+    Channel, Envelope, HistoryEvent, META_CLAIM, META_DUE, META_FINAL, META_PARKED_PREFIX,
+    META_PART_PREFIX, META_PLACEHOLDER, META_PRIMARY, META_RECHECK, MsgId, ReceiptClass,
+    StoredMessage, epoch_millis,
 };
 use crate::store::{PutMode, Versioned};
 
@@ -373,22 +374,28 @@ pub fn decide(
         },
     });
     match decided {
-        None => Plan::Record {
-            record,
-            mode: version,
-            part: if receipt.class == ReceiptClass::Intermediate {
-                None
-            } else {
-                part
-            },
-        },
+        None => {
+            if part.is_some()
+                && receipt.class != ReceiptClass::Intermediate
+                && let Some(wait) = settings.part_recheck
+            {
+                record
+                    .metadata
+                    .insert(META_RECHECK.to_owned(), millis_after(now, wait).to_string());
+            }
+            refresh_due(&mut record, now);
+            Plan::Record {
+                record,
+                mode: version,
+                part: if receipt.class == ReceiptClass::Intermediate {
+                    None
+                } else {
+                    part
+                },
+            }
+        }
         Some(class) => {
-            record
-                .metadata
-                .insert(META_FINAL.to_owned(), class_name(class).to_owned());
-            record
-                .metadata
-                .insert(META_CLAIM.to_owned(), claim.to_owned());
+            claim_final(&mut record, class, claim, settings, now);
             Plan::Final {
                 record,
                 mode: version,
@@ -396,6 +403,252 @@ pub fn decide(
                 part,
             }
         }
+    }
+}
+
+/// Writes the claim of final state `class` into `record`: the state, who claims it, and the end
+/// of the claim's lease ([`META_DUE`]), until which no other node takes it over.
+fn claim_final(
+    record: &mut StoredMessage,
+    class: ReceiptClass,
+    claim: &str,
+    settings: &EngineSettings,
+    now: SystemTime,
+) {
+    record
+        .metadata
+        .insert(META_FINAL.to_owned(), class_name(class).to_owned());
+    record
+        .metadata
+        .insert(META_CLAIM.to_owned(), claim.to_owned());
+    record.metadata.insert(
+        META_DUE.to_owned(),
+        decimal(millis_after(now, settings.claim_lease)),
+    );
+    record.metadata.remove(META_RECHECK);
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(s: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written, so this is always text.
+    s.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+}
+
+/// `n` in decimal, as `n.to_string()` writes it.
+fn decimal(n: u64) -> String {
+    let mut s = String::with_capacity(20);
+    push_decimal(&mut s, n);
+    s
+}
+
+/// `now + wait` in milliseconds since the epoch, saturating instead of overflowing.
+fn millis_after(now: SystemTime, wait: std::time::Duration) -> u64 {
+    epoch_millis(now).saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Sets the due time ([`META_DUE`]) of a record that is not final from what it holds: a
+/// placeholder is due when its first parked receipt's window ends, a submission that holds
+/// parked receipts is due now (they are to be applied), and a multipart message whose part
+/// states wait to be decided again is due then ([`META_RECHECK`]). A final record's due time
+/// is its claim's lease, which only the claim and its end change.
+pub(crate) fn refresh_due(record: &mut StoredMessage, now: SystemTime) {
+    if record.metadata.contains_key(META_FINAL) {
+        return;
+    }
+    let mut due: Option<u64> = record
+        .metadata
+        .get(META_RECHECK)
+        .map(|v| v.parse().unwrap_or(0));
+    if has_parked(record) {
+        let parked = if record.is_placeholder() {
+            parked_entries(record)
+                .iter()
+                .map(|(_, p)| epoch_millis(p.deadline))
+                .min()
+                // Entries that do not decode are dropped by the next look.
+                .or(Some(epoch_millis(now)))
+        } else {
+            Some(epoch_millis(now))
+        };
+        due = match (due, parked) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    match due {
+        Some(at) => {
+            record.metadata.insert(META_DUE.to_owned(), decimal(at));
+        }
+        None => {
+            record.metadata.remove(META_DUE);
+        }
+    }
+}
+
+/// What a timer's look at a record found by its due time does (see [`decide_due`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DuePlan {
+    /// Not due (any more): another node got there first, or the index lagged a later write.
+    NotDue,
+    /// A final state claimed by a node that did not finish its hooks and default within the
+    /// lease: write `record` (this node's claim, a new lease) over the version read, and only
+    /// if that write wins, run the hooks for `class` and then the default.
+    TakeOver {
+        /// The record with this node's claim.
+        record: StoredMessage,
+        /// [`PutMode::Update`] of the version read.
+        mode: PutMode,
+        /// Positive or negative.
+        class: ReceiptClass,
+    },
+    /// A multipart message whose stored part states (merged from concurrent writes) now decide
+    /// it: write `record` (the claim) and, if it wins, run the hooks for `class`.
+    Decided {
+        /// The record with the final state and this node's claim.
+        record: StoredMessage,
+        /// [`PutMode::Update`] of the version read.
+        mode: PutMode,
+        /// Positive or negative.
+        class: ReceiptClass,
+    },
+    /// A placeholder whose first parked receipt's window ended: give up on what expired.
+    ExpireParked,
+    /// A submission holding parked receipts: apply them.
+    ApplyParked,
+    /// Nothing to do any more: write `record` (without the reason it was due).
+    Clear {
+        /// The record with its due time brought up to date.
+        record: StoredMessage,
+        /// [`PutMode::Update`] of the version read.
+        mode: PutMode,
+    },
+}
+
+/// Decides what a timer does with a record the store's due index named
+/// ([`MessageStore::due`](crate::store::MessageStore::due)), at `now`; `claim` is the claim id
+/// a new claim of this node carries.
+pub fn decide_due(
+    stored: Versioned,
+    claim: &str,
+    settings: &EngineSettings,
+    now: SystemTime,
+) -> DuePlan {
+    let Versioned {
+        message: mut record,
+        version,
+    } = stored;
+    match record.due_millis() {
+        Some(at) if at <= epoch_millis(now) => {}
+        // A due time that does not read is cleared like one with nothing behind it.
+        None if record.metadata.contains_key(META_DUE) => {}
+        _ => return DuePlan::NotDue,
+    }
+    let mode = PutMode::Update(version);
+    if let Some(fin) = record.metadata.get(META_FINAL) {
+        return match parse_class(fin) {
+            Some(class) => {
+                claim_final(&mut record, class, claim, settings, now);
+                DuePlan::TakeOver {
+                    record,
+                    mode,
+                    class,
+                }
+            }
+            None => {
+                // Damaged: no hook can be run for it; it is left for an operator, not looked at
+                // again on every tick.
+                record.metadata.remove(META_DUE);
+                DuePlan::Clear { record, mode }
+            }
+        };
+    }
+    if record.is_placeholder() {
+        return DuePlan::ExpireParked;
+    }
+    if has_parked(&record) {
+        return DuePlan::ApplyParked;
+    }
+    if record.metadata.remove(META_RECHECK).is_some() {
+        let parts = part_keys(&record);
+        if parts.len() > 1 {
+            let states: Vec<Option<ReceiptClass>> = (0..parts.len())
+                .map(|i| {
+                    record
+                        .metadata
+                        .get(&part_state(i))
+                        .and_then(|s| parse_class(s))
+                })
+                .collect();
+            if let Some(class) = settings.multipart.decide(&states) {
+                claim_final(&mut record, class, claim, settings, now);
+                return DuePlan::Decided {
+                    record,
+                    mode,
+                    class,
+                };
+            }
+        }
+    }
+    refresh_due(&mut record, now);
+    DuePlan::Clear { record, mode }
+}
+
+/// The receipt a node that takes over or decides a claim runs the hooks with, rebuilt from the
+/// record: the last receipt in its history (the one that decided it), the scopes it was sent
+/// through, and `class`. It carries no raw text or typed receipt.
+pub(crate) fn recovered_event(
+    record: &StoredMessage,
+    bucket: crate::message::Bucket,
+    key: &MsgId,
+    class: ReceiptClass,
+) -> ReceiptEvent {
+    let last = record.history.iter().rev().find_map(|h| match &h.event {
+        HistoryEvent::Receipt {
+            message_id,
+            state,
+            error,
+        } => Some((message_id.clone(), state.clone(), error.clone())),
+        _ => None,
+    });
+    let (message_id, state, error) = last.unwrap_or_else(|| {
+        (
+            record
+                .resource
+                .message_id
+                .clone()
+                .unwrap_or_else(|| key.to_string()),
+            class_name(class).to_owned(),
+            None,
+        )
+    });
+    ReceiptEvent {
+        channel: record.channel,
+        scope: ScopeContext {
+            binding: record.resource.binding.clone(),
+            binding_group: record.resource.binding_group.clone(),
+            domain: record.resource.domain.clone(),
+        },
+        bucket,
+        message_id,
+        class,
+        state,
+        error,
+        raw: None,
+        smpp: None,
+        #[cfg(feature = "mm7")]
+        mm7_report: None,
     }
 }
 
@@ -420,6 +673,7 @@ fn park(
     }
     record.expires_at = record.expires_at.max(parked.deadline);
     record.metadata.insert(key, json);
+    refresh_due(&mut record, now);
     Plan::Park {
         record,
         mode,
@@ -825,5 +1079,194 @@ mod tests {
             now(),
         );
         assert!(matches!(plan, Plan::Corrupt(_)), "{plan:?}");
+    }
+
+    fn due_now(mut msg: StoredMessage, at: u64) -> Versioned {
+        msg.metadata.insert(META_DUE.to_owned(), at.to_string());
+        versioned(msg)
+    }
+
+    #[test]
+    fn a_claim_carries_its_lease_and_a_finished_part_its_recheck() {
+        let plan = decide(
+            Some(versioned(message())),
+            &id("m"),
+            &receipt(ReceiptClass::Negative),
+            None,
+            "c1",
+            &settings(),
+            now(),
+        );
+        let Plan::Final { record, .. } = plan else {
+            panic!("{plan:?}");
+        };
+        let lease = epoch_millis(now() + settings().claim_lease);
+        assert_eq!(record.due_millis(), Some(lease));
+        assert_eq!(record.metadata[META_CLAIM], "c1");
+
+        let plan = decide(
+            Some(versioned(multipart(2, &[]))),
+            &id("p0"),
+            &receipt(ReceiptClass::Positive),
+            None,
+            "c1",
+            &settings(),
+            now(),
+        );
+        let Plan::Record { record, .. } = plan else {
+            panic!("{plan:?}");
+        };
+        let recheck = epoch_millis(now() + settings().part_recheck.unwrap());
+        assert_eq!(record.metadata[META_RECHECK], recheck.to_string());
+        assert_eq!(record.due_millis(), Some(recheck));
+
+        let without = EngineSettings {
+            part_recheck: None,
+            ..settings()
+        };
+        let plan = decide(
+            Some(versioned(multipart(2, &[]))),
+            &id("p0"),
+            &receipt(ReceiptClass::Positive),
+            None,
+            "c1",
+            &without,
+            now(),
+        );
+        let Plan::Record { record, .. } = plan else {
+            panic!("{plan:?}");
+        };
+        assert!(!record.metadata.contains_key(META_RECHECK));
+        assert_eq!(record.due_millis(), None);
+    }
+
+    #[test]
+    fn a_placeholder_is_due_when_its_first_window_ends() {
+        let plan = decide(
+            None,
+            &id("m"),
+            &receipt(ReceiptClass::Negative),
+            None,
+            "c1",
+            &settings(),
+            now(),
+        );
+        let Plan::Park { record, .. } = plan else {
+            panic!("{plan:?}");
+        };
+        let window = epoch_millis(now() + settings().park_window);
+        assert_eq!(record.due_millis(), Some(window));
+    }
+
+    #[test]
+    fn due_records_are_taken_over_applied_expired_decided_or_cleared() {
+        let t = epoch_millis(now());
+        // Not due yet, or no due time: nothing.
+        let mut fin = message();
+        fin.metadata
+            .insert(META_FINAL.to_owned(), "negative".into());
+        fin.metadata.insert(META_CLAIM.to_owned(), "old".into());
+        let plan = decide_due(due_now(fin.clone(), t + 1), "c2", &settings(), now());
+        assert_eq!(plan, DuePlan::NotDue);
+        let plan = decide_due(versioned(fin.clone()), "c2", &settings(), now());
+        assert_eq!(plan, DuePlan::NotDue);
+        // A claim whose lease ended: this node's claim, a new lease.
+        let plan = decide_due(due_now(fin.clone(), t), "c2", &settings(), now());
+        let DuePlan::TakeOver {
+            record,
+            mode,
+            class,
+        } = plan
+        else {
+            panic!("{plan:?}");
+        };
+        assert_eq!(class, ReceiptClass::Negative);
+        assert_eq!(mode, PutMode::Update(Version::new("v1")));
+        assert_eq!(record.metadata[META_CLAIM], "c2");
+        assert_eq!(
+            record.due_millis(),
+            Some(epoch_millis(now() + settings().claim_lease))
+        );
+        // A damaged final state: cleared, no hook.
+        fin.metadata.insert(META_FINAL.to_owned(), "maybe".into());
+        let plan = decide_due(due_now(fin, t), "c2", &settings(), now());
+        let DuePlan::Clear { record, .. } = plan else {
+            panic!("{plan:?}");
+        };
+        assert_eq!(record.due_millis(), None);
+        // Parked receipts: in a placeholder they expire, in a submission they are applied.
+        let mut held = placeholder(Channel::Smpp, now());
+        held.metadata
+            .insert(format!("{META_PARKED_PREFIX}1"), "{}".into());
+        let plan = decide_due(due_now(held.clone(), t), "c2", &settings(), now());
+        assert_eq!(plan, DuePlan::ExpireParked);
+        held.metadata.remove(META_PLACEHOLDER);
+        let plan = decide_due(due_now(held, t), "c2", &settings(), now());
+        assert_eq!(plan, DuePlan::ApplyParked);
+        // Part states to decide again: decided when they decide the whole, cleared otherwise.
+        for (states, want) in [
+            (
+                vec![Some(ReceiptClass::Positive), Some(ReceiptClass::Positive)],
+                Some(ReceiptClass::Positive),
+            ),
+            (vec![Some(ReceiptClass::Positive), None], None),
+        ] {
+            let mut msg = multipart(2, &states);
+            msg.metadata.insert(META_RECHECK.to_owned(), t.to_string());
+            let plan = decide_due(due_now(msg, t), "c2", &settings(), now());
+            match (want, plan) {
+                (
+                    Some(want),
+                    DuePlan::Decided {
+                        record,
+                        class,
+                        mode: _,
+                    },
+                ) => {
+                    assert_eq!(class, want);
+                    assert_eq!(record.metadata[META_FINAL], class_name(want));
+                    assert_eq!(record.metadata[META_CLAIM], "c2");
+                    assert!(!record.metadata.contains_key(META_RECHECK));
+                }
+                (None, DuePlan::Clear { record, .. }) => {
+                    assert!(!record.metadata.contains_key(META_RECHECK));
+                    assert_eq!(record.due_millis(), None);
+                }
+                (want, plan) => panic!("expected {want:?}, got {plan:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_recovered_receipt_is_the_last_one_recorded() {
+        let mut msg = message();
+        msg.resource.binding = Some("smsc-1".into());
+        msg.record(HistoryEvent::Receipt {
+            message_id: "m".into(),
+            state: "ENROUTE".into(),
+            error: None,
+        });
+        msg.record(HistoryEvent::Receipt {
+            message_id: "m".into(),
+            state: "UNDELIV".into(),
+            error: Some("034".into()),
+        });
+        let ev = recovered_event(
+            &msg,
+            Bucket::new("MADR-1").unwrap(),
+            &id("m"),
+            ReceiptClass::Negative,
+        );
+        assert_eq!(ev.state, "UNDELIV");
+        assert_eq!(ev.error.as_deref(), Some("034"));
+        assert_eq!(ev.scope.binding.as_deref(), Some("smsc-1"));
+        assert_eq!(ev.class, ReceiptClass::Negative);
+        let bare = recovered_event(
+            &message(),
+            Bucket::new("MADR-1").unwrap(),
+            &id("m"),
+            ReceiptClass::Positive,
+        );
+        assert_eq!(bare.message_id, "m");
     }
 }

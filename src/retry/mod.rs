@@ -31,9 +31,11 @@
 //!   lost. Parking is bounded per msgid by count and bytes
 //!   ([`EngineSettings::max_parked_per_key`], [`EngineSettings::max_parked_bytes_per_key`]);
 //!   a receipt that cannot be parked is answered [`Unmatched::ParkingFull`], never dropped
-//!   silently. [`RetryEngine::retry_parked`] (call it on a timer) looks at a key this node
-//!   parked under only when its window ends, and reports receipts still waiting then as
-//!   [`Unmatched::Expired`]. A load that fails with a retryable store error
+//!   silently. [`RetryEngine::retry_parked`] (call it on a timer, on every node) finds such
+//!   records through the store's due-time index ([`MessageStore::due`]): a placeholder when its
+//!   first receipt's window ends, whoever parked it (receipts still waiting then are reported as
+//!   [`Unmatched::Expired`] on the node that looked), and a stored submission that still holds
+//!   parked receipts at once (its node stopped before it applied them). A load that fails with a retryable store error
 //!   ([`StoreError::is_retryable`]) is never taken for "not found": the receipt is held in
 //!   memory (bounded by [`EngineSettings::max_parked`] and [`EngineSettings::max_parked_bytes`])
 //!   for [`EngineSettings::unavailable_window`] and retried with a growing delay.
@@ -51,7 +53,15 @@
 //!   [`MemoryStore`](crate::store::MemoryStore), the embedded store, and Riak on a strongly
 //!   consistent bucket type; on ordinary Riak buckets concurrent writes become siblings that
 //!   merge without losing a part or a parked receipt, but two nodes may both claim a final
-//!   state (see `store::riak`).
+//!   state (see `store::riak`); part states written at once there are decided by the next
+//!   timer after [`EngineSettings::part_recheck`].
+//! * **A node that dies after its claim.** A claim carries a lease
+//!   ([`EngineSettings::claim_lease`]); when the hooks and the default have run, the lease is
+//!   taken off (or the message is gone). A claim still leased when its lease ends is taken over
+//!   by [`RetryEngine::recover`] on any node (part of [`RetryEngine::retry_parked`]), with a
+//!   conditional write, and its hooks and default run there. So a hook runs exactly once per
+//!   final state, except that a node that finished the hook and died before it recorded that
+//!   leaves it to run again elsewhere: at least once in that window.
 //! * **Duplicates.** A later final receipt for a message that is final is counted as a
 //!   duplicate and changes nothing. A delivered message is deleted after its hook; the engine
 //!   remembers the last [`EngineSettings::recent_finals`] finished messages, so a duplicate
@@ -67,7 +77,8 @@
 //!
 //! The engine keeps its bookkeeping in the stored message's metadata under keys starting with
 //! `redeliver.` (`redeliver.final`, `redeliver.primary`, `redeliver.part.<n>.key`,
-//! `redeliver.part.<n>.state`, `redeliver.placeholder`, `redeliver.parked.<id>`); see
+//! `redeliver.part.<n>.state`, `redeliver.placeholder`, `redeliver.parked.<id>`,
+//! `redeliver.due`, `redeliver.recheck`); see
 //! [`StoredMessage::merge`](crate::message::StoredMessage::merge) for how two versions of one
 //! record written concurrently are merged.
 //!
@@ -124,7 +135,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -140,7 +151,7 @@ mod mm7;
 mod smpp;
 pub use crate::event::{CounterSnapshot, ReceiptEvent};
 pub(crate) use crate::event::{Counters, bump};
-pub use decide::{Plan, decide};
+pub use decide::{DuePlan, Plan, decide, decide_due};
 
 use tokio::time::Instant;
 
@@ -159,7 +170,7 @@ use crate::mm7::{Address, DeliveryReportReq, MmStatus, Release};
 use crate::smpp::receipt::{ReceiptError, ReceiptRules};
 use crate::store::{MessageStore, PutMode, StoreError};
 
-use crate::message::META_PARKED_PREFIX;
+use crate::message::{META_CLAIM, META_DUE, META_PARKED_PREFIX};
 pub use crate::message::{META_FINAL, META_PRIMARY};
 use decide::parked_range;
 
@@ -223,12 +234,26 @@ pub struct EngineSettings {
     pub max_conflicts: usize,
     /// When a multipart message counts as delivered or failed.
     pub multipart: MultipartRule,
-    /// How many finished messages are remembered to recognise duplicate receipts after the
-    /// message was deleted. Default 65 536.
+    /// How many finished messages are remembered (at least; up to twice as many) to recognise
+    /// duplicate receipts after the message was deleted. Default 65 536.
     pub recent_finals: usize,
     /// How SMPP receipts are classified (SMPP 3.4 Appendix B by default: `DELIVRD` positive,
     /// `ENROUTE`/`ACCEPTD` intermediate, the rest negative).
     pub receipt_rules: ReceiptRules,
+    /// How long a node's claim of a final state keeps others from taking it over: a claim
+    /// whose hooks and default have not finished this long after it was written (its node
+    /// died, or hangs) is taken over by the next [`RetryEngine::recover`] on any node, which
+    /// runs the hooks and the default. Set it longer than the slowest hook. Default 2 minutes.
+    pub claim_lease: Duration,
+    /// After a part receipt that does not decide a multipart message, when any node's timer
+    /// decides the message again from the stored part states (on Riak buckets with
+    /// `allow_mult`, part states written at once on two nodes become siblings that only a later
+    /// read merges). `None` skips that look: right for stores whose conditional writes are
+    /// atomic (memory, embedded, Riak on a consistent type). Default 30 seconds.
+    pub part_recheck: Option<Duration>,
+    /// Most due records (claims to recover, parked receipts, part states to decide again) one
+    /// timer pass looks at. Default 256.
+    pub due_batch: usize,
 }
 
 impl Default for EngineSettings {
@@ -244,6 +269,9 @@ impl Default for EngineSettings {
             multipart: MultipartRule::AllParts,
             recent_finals: 65_536,
             receipt_rules: ReceiptRules::default(),
+            claim_lease: Duration::from_secs(120),
+            part_recheck: Some(Duration::from_secs(30)),
+            due_batch: 256,
         }
     }
 }
@@ -259,6 +287,9 @@ with_setters!(EngineSettings {
     with_multipart => multipart: MultipartRule,
     with_recent_finals => recent_finals: usize,
     with_receipt_rules => receipt_rules: ReceiptRules,
+    with_claim_lease => claim_lease: Duration,
+    with_part_recheck => part_recheck: Option<Duration>,
+    with_due_batch => due_batch: usize,
 });
 
 /// A successful submission, as the host's transport saw it.
@@ -450,6 +481,10 @@ pub struct ParkReport {
     pub expired: usize,
     /// Receipts that failed with a store error that retrying will not fix.
     pub failed: usize,
+    /// Final states finished on this node that another node had claimed and not finished
+    /// within [`EngineSettings::claim_lease`], or that stored part states decided (see
+    /// [`RetryEngine::recover`]).
+    pub recovered: usize,
 }
 
 /// What went wrong in the engine.
@@ -552,13 +587,79 @@ impl ParkingLot {
 
 type Key = (Bucket, MsgId);
 
+/// A claim this node's write won: its id and the version that write produced.
+struct Claim<'a> {
+    id: &'a str,
+    version: crate::store::Version,
+}
+
+/// The finished messages an engine remembers, to recognise a duplicate receipt after its
+/// message was deleted: fingerprints of (bucket, msgid) under the engine's random hash keys (a
+/// collision needs a 64-bit match that nobody outside the process can aim for, and it would
+/// only park-or-drop a receipt whose message is not stored anyway).
+///
+/// Two generations of at most `cap` fingerprints each: a finished message is appended to the
+/// current one (a push at the end of a vector, which costs the hot path next to nothing), and
+/// when it is full it becomes the previous one and the oldest generation is dropped whole. So
+/// the last `cap` finished messages are always remembered (up to `2 × cap`). The fingerprints
+/// are hashed for lookup only when a lookup comes (a receipt whose message is not stored), and
+/// each only once.
 #[derive(Debug, Default)]
 struct RecentFinals {
-    // Fingerprints of (bucket, msgid) under the engine's random hash keys: a collision needs a
-    // 64-bit match that nobody outside the process can aim for, and it would only park-or-drop
-    // a receipt whose message is not stored anyway.
-    set: HashSet<u64>,
-    order: VecDeque<u64>,
+    current: Generation,
+    previous: Generation,
+}
+
+#[derive(Debug, Default)]
+struct Generation {
+    log: Vec<u64>,
+    index: HashSet<u64, std::hash::BuildHasherDefault<FingerprintHasher>>,
+    /// How much of `log` is in `index`.
+    indexed: usize,
+}
+
+impl Generation {
+    fn contains(&mut self, fp: u64) -> bool {
+        if self.indexed < self.log.len() {
+            self.index.extend(&self.log[self.indexed..]);
+            self.indexed = self.log.len();
+        }
+        self.index.contains(&fp)
+    }
+}
+
+impl RecentFinals {
+    fn insert(&mut self, fp: u64, cap: usize) {
+        if self.current.log.len() >= cap {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.log.push(fp);
+    }
+
+    fn contains(&mut self, fp: u64) -> bool {
+        self.current.contains(fp) || self.previous.contains(fp)
+    }
+}
+
+/// Hashes a fingerprint as itself: it is already a keyed hash, so hashing it again only costs.
+#[derive(Debug, Default, Clone, Copy)]
+struct FingerprintHasher(u64);
+
+impl std::hash::Hasher for FingerprintHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used for u64 keys; folds anything else in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// Builds a [`RetryEngine`].
@@ -610,7 +711,7 @@ impl RetryEngineBuilder {
                 counters: Arc::new(Counters::default()),
                 parked: Mutex::new(ParkingLot::default()),
                 recent: Mutex::new(RecentFinals::default()),
-                node: RandomState::new().hash_one(0u8),
+                node: format!("{:016x}.", RandomState::new().hash_one(0u8)),
                 hasher: RandomState::new(),
                 claims: AtomicU64::new(0),
             }),
@@ -629,8 +730,8 @@ struct Inner {
     parked: Mutex<ParkingLot>,
     recent: Mutex<RecentFinals>,
     hasher: RandomState,
-    /// This engine's random id, the first half of its claim ids.
-    node: u64,
+    /// This engine's random id and a dot, the first half of its claim ids.
+    node: String,
     claims: AtomicU64,
 }
 
@@ -807,10 +908,10 @@ impl RetryEngine {
 
     /// A new claim id: this engine's random id and a sequence number.
     fn new_claim(&self) -> String {
-        use std::fmt::Write as _;
         let n = self.inner.claims.fetch_add(1, Ordering::Relaxed);
-        let mut claim = String::with_capacity(40);
-        let _ = write!(claim, "{:016x}.{n}", self.inner.node);
+        let mut claim = String::with_capacity(self.inner.node.len() + 20);
+        claim.push_str(&self.inner.node);
+        decide::push_decimal(&mut claim, n);
         claim
     }
 
@@ -1018,6 +1119,8 @@ impl RetryEngine {
             {
                 merged.metadata.insert(k.clone(), v.clone());
             }
+            // Due now: if this node stops before it applies them, any node's timer does.
+            decide::refresh_due(&mut merged, SystemTime::now());
             match store
                 .save(bucket, key, &merged, PutMode::Update(existing.version))
                 .await
@@ -1062,14 +1165,17 @@ impl RetryEngine {
             }))
     }
 
-    /// Looks at what is due in the parking lot; call it on a timer (every few seconds).
+    /// Looks at what is due; call it on a timer (every few seconds), on every node.
     ///
     /// Receipts held in memory because the store was unavailable are tried again (with a
     /// growing delay per receipt); keys under which this process parked receipts in the store
     /// are looked at once their receipts' window ends: receipts still waiting for their
     /// submission then are removed from the store and reported as
     /// [`Unmatched::Expired`]; receipts whose submission arrived (through any node) and were
-    /// not applied yet are applied. Nothing that is not due is touched.
+    /// not applied yet are applied. Then [`recover`](Self::recover) looks at what the store's
+    /// due-time index names, whichever node wrote it: claims left unfinished past their lease,
+    /// receipts parked by other nodes, part states to decide again. Nothing that is not due is
+    /// touched.
     pub async fn retry_parked(&self) -> ParkReport {
         self.retry_parked_outcomes().await.0
     }
@@ -1131,6 +1237,13 @@ impl RetryEngine {
                 outcomes.push(outcome);
             }
         }
+        let (recovered, found) = self.recover_split().await;
+        report.recovered += recovered.len();
+        outcomes.extend(recovered);
+        for outcome in found {
+            count(&outcome, &mut report);
+            outcomes.push(outcome);
+        }
         let side = std::mem::take(&mut lock(&self.inner.parked).side);
         for outcome in side {
             count(&outcome, &mut report);
@@ -1138,6 +1251,151 @@ impl RetryEngine {
         }
         report.still_parked = self.parked_len();
         (report, outcomes)
+    }
+
+    /// Looks at the records the store's due index names (at most
+    /// [`EngineSettings::due_batch`]); [`retry_parked`](Self::retry_parked) does this on every
+    /// call, so any node's timer does it. Whatever node wrote them:
+    ///
+    /// * a final state whose claim was not finished within its lease
+    ///   ([`EngineSettings::claim_lease`]: the claiming node died or hangs between its claim
+    ///   and the end of its hooks and default) is taken over with a conditional write of this
+    ///   node's claim, and if that wins, the hooks and the default run here, with the receipt
+    ///   rebuilt from the record's history. Claims stay exactly-once otherwise; but a node that
+    ///   finished the hooks and died before it recorded that (the default's delete, or taking
+    ///   the lease off) leaves a claim that is taken over, so in that window the hooks run
+    ///   again: at least once, not exactly once;
+    /// * receipts parked in a record whose submission is stored (by a node that stopped before
+    ///   it applied them) are applied;
+    /// * receipts parked in a placeholder whose window ended are given up
+    ///   ([`Unmatched::Expired`]);
+    /// * a multipart message whose part states were written without deciding it
+    ///   ([`EngineSettings::part_recheck`]) is decided again from what is stored, which on a
+    ///   Riak bucket with `allow_mult` includes part states written at once on other nodes.
+    ///
+    /// Returns what became of each.
+    pub async fn recover(&self) -> Vec<Result<ReceiptOutcome, EngineError>> {
+        let (mut recovered, other) = self.recover_split().await;
+        recovered.extend(other);
+        recovered
+    }
+
+    /// [`recover`](Self::recover), with the claims finished here apart from the rest.
+    async fn recover_split(
+        &self,
+    ) -> (
+        Vec<Result<ReceiptOutcome, EngineError>>,
+        Vec<Result<ReceiptOutcome, EngineError>>,
+    ) {
+        let inner = &self.inner;
+        let due = match inner
+            .store
+            .due(SystemTime::now(), inner.settings.due_batch)
+            .await
+        {
+            Ok(due) => due,
+            Err(e) => {
+                bump(&inner.counters.store_errors);
+                tracing::warn!(error = %e, "mstore: the store could not list due records");
+                return (Vec::new(), Vec::new());
+            }
+        };
+        let (mut recovered, mut other) = (Vec::new(), Vec::new());
+        for (bucket, key) in due {
+            let (r, o) = self.check_due(&bucket, &key).await;
+            recovered.extend(r);
+            other.extend(o);
+        }
+        (recovered, other)
+    }
+
+    /// The timer's look at one due record (see [`recover`](Self::recover)).
+    async fn check_due(
+        &self,
+        bucket: &Bucket,
+        key: &MsgId,
+    ) -> (
+        Vec<Result<ReceiptOutcome, EngineError>>,
+        Vec<Result<ReceiptOutcome, EngineError>>,
+    ) {
+        let inner = &self.inner;
+        let store = &inner.store;
+        let claim = self.new_claim();
+        for _ in 0..inner.settings.max_conflicts.max(1) {
+            let loaded = match store.load(bucket, key).await {
+                Ok(Some(v)) => v,
+                Ok(None) => return (Vec::new(), Vec::new()),
+                Err(e) => {
+                    bump(&inner.counters.store_errors);
+                    if e.is_retryable() {
+                        // Still in the index: the next tick looks again.
+                        return (Vec::new(), Vec::new());
+                    }
+                    return (Vec::new(), vec![Err(e.into())]);
+                }
+            };
+            let now = SystemTime::now();
+            match decide::decide_due(loaded, &claim, &inner.settings, now) {
+                DuePlan::NotDue => return (Vec::new(), Vec::new()),
+                DuePlan::ApplyParked => return (Vec::new(), self.drain(bucket, key).await),
+                DuePlan::ExpireParked => {
+                    return (Vec::new(), self.check_parked_key(bucket, key).await);
+                }
+                DuePlan::Clear { record, mode } => {
+                    match store.save_shared(bucket, key, Arc::new(record), mode).await {
+                        Ok(_) => return (Vec::new(), Vec::new()),
+                        Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
+                        Err(e) => {
+                            bump(&inner.counters.store_errors);
+                            return (Vec::new(), vec![Err(e.into())]);
+                        }
+                    }
+                }
+                DuePlan::TakeOver {
+                    record,
+                    mode,
+                    class,
+                }
+                | DuePlan::Decided {
+                    record,
+                    mode,
+                    class,
+                } => {
+                    let record = Arc::new(record);
+                    match store.save_shared(bucket, key, record.clone(), mode).await {
+                        Ok(version) => {
+                            tracing::warn!(%bucket, msgid = %key, %class, "mstore: finishing a final state on this node (a claim not finished within its lease, or part states that decide the message)");
+                            let ev = decide::recovered_event(&record, bucket.clone(), key, class);
+                            let claimed = Claim {
+                                id: &claim,
+                                version,
+                            };
+                            let outcome = self
+                                .finish(
+                                    ev,
+                                    bucket.clone(),
+                                    key.clone(),
+                                    key.clone(),
+                                    record,
+                                    class,
+                                    claimed,
+                                )
+                                .await;
+                            return (vec![Ok(outcome)], Vec::new());
+                        }
+                        Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
+                        Err(e) => {
+                            bump(&inner.counters.store_errors);
+                            if e.is_retryable() {
+                                return (Vec::new(), Vec::new());
+                            }
+                            return (Vec::new(), vec![Err(e.into())]);
+                        }
+                    }
+                }
+            }
+        }
+        (Vec::new(), Vec::new())
     }
 
     /// The timer's look at a key under which this process parked receipts in the store.
@@ -1190,6 +1448,7 @@ impl RetryEngine {
                 record.metadata.remove(&format!("{META_PARKED_PREFIX}{id}"));
             }
             record.expires_at = waiting.iter().map(|(_, p)| p.deadline).max().unwrap_or(now);
+            decide::refresh_due(&mut record, now);
             match store
                 .save(bucket, key, &record, PutMode::Update(loaded.version))
                 .await
@@ -1363,29 +1622,23 @@ impl RetryEngine {
     }
 
     fn recently_final(&self, bucket: &Bucket, key: &MsgId) -> bool {
+        if self.inner.settings.recent_finals == 0 {
+            return false;
+        }
         let fp = self.fingerprint(bucket, key);
-        lock(&self.inner.recent).set.contains(&fp)
+        lock(&self.inner.recent).contains(fp)
     }
 
-    fn remember_final<'k>(&self, bucket: &Bucket, keys: impl IntoIterator<Item = &'k MsgId>) {
+    fn remember_final(&self, bucket: &Bucket, primary: &MsgId, copies: &[MsgId]) {
         let cap = self.inner.settings.recent_finals;
         if cap == 0 {
             return;
         }
-        let fps: Vec<u64> = keys
-            .into_iter()
-            .map(|k| self.fingerprint(bucket, k))
-            .collect();
+        let first = self.fingerprint(bucket, primary);
+        let rest: Vec<u64> = copies.iter().map(|k| self.fingerprint(bucket, k)).collect();
         let mut recent = lock(&self.inner.recent);
-        for fp in fps {
-            if recent.set.insert(fp) {
-                recent.order.push_back(fp);
-            }
-            while recent.order.len() > cap {
-                if let Some(old) = recent.order.pop_front() {
-                    recent.set.remove(&old);
-                }
-            }
+        for fp in std::iter::once(first).chain(rest) {
+            recent.insert(fp, cap);
         }
     }
 
@@ -1555,12 +1808,21 @@ impl RetryEngine {
                     };
                     tracing::info!(%bucket, msgid = %target, "mstore: this receipt's earlier claim had landed; finishing it");
                     self.forget_entry(&bucket, &from).await;
+                    let claimed = Claim {
+                        id: &claim,
+                        version: v.version,
+                    };
                     return Ok(Some(
-                        self.finish(ev, bucket, target, key, v.message, class).await,
+                        self.finish(ev, bucket, target, key, Arc::new(v.message), class, claimed)
+                            .await,
                     ));
                 }
                 Plan::Record { record, mode, part } => {
-                    match store.save(&bucket, &target, &record, mode).await {
+                    // Shared with the store, which then keeps it without a copy.
+                    match store
+                        .save_shared(&bucket, &target, Arc::new(record), mode)
+                        .await
+                    {
                         Ok(_) => {
                             self.forget_entry_in(&bucket, &from, &target).await;
                             return Ok(Some(match part {
@@ -1590,16 +1852,29 @@ impl RetryEngine {
                     mode,
                     class,
                     part: _,
-                } => match store.save(&bucket, &target, &record, mode).await {
-                    Ok(_) => {
-                        self.forget_entry_in(&bucket, &from, &target).await;
-                        return Ok(Some(
-                            self.finish(ev, bucket, target, key, record, class).await,
-                        ));
+                } => {
+                    // The claim. Shared with the store, which keeps it without a copy while the
+                    // hooks read it.
+                    let record = Arc::new(record);
+                    match store
+                        .save_shared(&bucket, &target, record.clone(), mode)
+                        .await
+                    {
+                        Ok(version) => {
+                            self.forget_entry_in(&bucket, &from, &target).await;
+                            let claimed = Claim {
+                                id: &claim,
+                                version,
+                            };
+                            return Ok(Some(
+                                self.finish(ev, bucket, target, key, record, class, claimed)
+                                    .await,
+                            ));
+                        }
+                        Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
+                        Err(e) => return self.store_failed(e, ev, key, from, claim),
                     }
-                    Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
-                    Err(e) => return self.store_failed(e, ev, key, from, claim),
-                },
+                }
             }
         }
         tracing::warn!(%bucket, msgid = %key, conflicts = inner.settings.max_conflicts, "mstore: too many conflicting writes for one receipt; held for later");
@@ -1607,15 +1882,18 @@ impl RetryEngine {
     }
 
     /// After this node's claim of the final state won: the hooks, then the default, then the
-    /// multipart copies go.
+    /// multipart copies go, and the claim is marked finished (its lease taken off the record),
+    /// unless the record is gone.
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         ev: ReceiptEvent,
         bucket: Bucket,
         primary: MsgId,
         matched: MsgId,
-        msg: StoredMessage,
+        msg: Arc<StoredMessage>,
         class: ReceiptClass,
+        claim: Claim<'_>,
     ) -> ReceiptOutcome {
         let inner = &self.inner;
         bump(match class {
@@ -1634,12 +1912,20 @@ impl RetryEngine {
         let took_over = self
             .run_receipt_hooks(&ev, &msg, &cx, class, &bucket, &primary)
             .await;
+        let mut gone = false;
         let default_action = if took_over {
             tracing::info!(%bucket, msgid = %primary, "mstore: hook took over; default skipped");
             DefaultAction::Skipped
+        } else if class == ReceiptClass::Positive && cx.hook_deleted(&bucket, &primary) {
+            // A hook deleted it already (the seed's positive hook does): the default would find
+            // nothing.
+            DefaultAction::Deleted(false)
         } else if class == ReceiptClass::Positive {
             match inner.store.delete(&bucket, &primary).await {
-                Ok(existed) => DefaultAction::Deleted(existed),
+                Ok(existed) => {
+                    gone = true;
+                    DefaultAction::Deleted(existed)
+                }
                 Err(e) => {
                     bump(&inner.counters.store_errors);
                     tracing::warn!(%bucket, msgid = %primary, error = %e, "mstore: deleting a delivered message failed; it stays until its retention ends");
@@ -1649,6 +1935,9 @@ impl RetryEngine {
         } else {
             self.bounce(&msg, &ev, &bucket, &primary).await
         };
+        if !gone && !cx.hook_deleted(&bucket, &primary) {
+            self.mark_done(&bucket, &primary, &msg, claim).await;
+        }
         let copies: Vec<MsgId> = parts
             .iter()
             .skip(1)
@@ -1660,7 +1949,7 @@ impl RetryEngine {
                 tracing::warn!(%bucket, msgid = %copy, error = %e, "mstore: deleting a part copy failed");
             }
         }
-        self.remember_final(&bucket, std::iter::once(&primary).chain(&copies));
+        self.remember_final(&bucket, &primary, &copies);
         ReceiptOutcome::Handled {
             bucket,
             msgid: primary,
@@ -1669,6 +1958,50 @@ impl RetryEngine {
             class,
             took_over,
             default_action,
+        }
+    }
+
+    /// Takes the lease off a claim whose hooks and default finished, so no node takes it over.
+    /// The record stays final. Not done when another node took the claim over meanwhile.
+    async fn mark_done(
+        &self,
+        bucket: &Bucket,
+        primary: &MsgId,
+        msg: &StoredMessage,
+        claim: Claim<'_>,
+    ) {
+        let store = &self.inner.store;
+        let mut next = Some((msg.clone(), claim.version));
+        for _ in 0..self.inner.settings.max_conflicts.max(1) {
+            let (mut record, version) = match next.take() {
+                Some(known) => known,
+                None => match store.load(bucket, primary).await {
+                    Ok(Some(v)) => (v.message, v.version),
+                    Ok(None) => return,
+                    Err(e) => {
+                        bump(&self.inner.counters.store_errors);
+                        tracing::warn!(%bucket, msgid = %primary, error = %e, "mstore: could not mark a finished claim; another node may run its hooks again when the lease ends");
+                        return;
+                    }
+                },
+            };
+            if record.metadata.get(META_CLAIM).map(String::as_str) != Some(claim.id)
+                || record.metadata.remove(META_DUE).is_none()
+            {
+                return;
+            }
+            match store
+                .save_shared(bucket, primary, Arc::new(record), PutMode::Update(version))
+                .await
+            {
+                Ok(_) => return,
+                Err(e) if e.is_conflict() => bump(&self.inner.counters.conflicts),
+                Err(e) => {
+                    bump(&self.inner.counters.store_errors);
+                    tracing::warn!(%bucket, msgid = %primary, error = %e, "mstore: could not mark a finished claim; another node may run its hooks again when the lease ends");
+                    return;
+                }
+            }
         }
     }
 
@@ -1715,6 +2048,7 @@ impl RetryEngine {
             }
             let mut record = v.message.clone();
             record.metadata.remove(&meta);
+            decide::refresh_due(&mut record, SystemTime::now());
             match store
                 .save(bucket, at, &record, PutMode::Update(v.version))
                 .await
@@ -1867,5 +2201,39 @@ fn synthesized_report(
         applic_id: None,
         reply_applic_id: None,
         aux_applic_info: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecentFinals;
+    use super::decide::push_decimal;
+
+    #[test]
+    fn the_last_finished_messages_are_always_remembered() {
+        let cap = 3;
+        let mut recent = RecentFinals::default();
+        for fp in 0..100u64 {
+            recent.insert(fp, cap);
+            // Looked up at every step, or only now and then: the same answers.
+            for back in 0..cap as u64 {
+                if let Some(earlier) = fp.checked_sub(back) {
+                    assert!(recent.contains(earlier), "{earlier} after {fp}");
+                }
+            }
+            if fp >= 2 * cap as u64 {
+                assert!(!recent.contains(fp - 2 * cap as u64), "{fp}");
+            }
+        }
+        assert!(!recent.contains(1_000));
+    }
+
+    #[test]
+    fn decimals_are_written_as_format_writes_them() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
+            let mut s = String::from("x.");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("x.{n}"));
+        }
     }
 }

@@ -227,10 +227,12 @@ impl RetryEngine {
             class,
             state: receipt.stat.clone(),
             error: receipt.err.clone(),
-            raw: receipt
-                .raw
-                .as_ref()
-                .map(|r| String::from_utf8_lossy(r).into_owned()),
+            // Valid UTF-8 (nearly every receipt: it is ASCII) is copied as it is; the lossy
+            // conversion's character-by-character scan is only for the rest.
+            raw: receipt.raw.as_ref().map(|r| match std::str::from_utf8(r) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(r).into_owned(),
+            }),
             smpp: Some(Arc::new(receipt)),
             #[cfg(feature = "mm7")]
             mm7_report: None,

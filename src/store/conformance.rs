@@ -691,6 +691,68 @@ pub async fn concurrent_updates_lose_nothing(store: &dyn MessageStore) -> CaseRe
     delete(store, CASE, &bucket, &msgid).await.map(drop)
 }
 
+/// The msgids of `bucket` that [`MessageStore::due`] finds at `now`, sorted, each once.
+async fn due_in(
+    store: &dyn MessageStore,
+    case: &'static str,
+    bucket: &Bucket,
+    now: SystemTime,
+) -> Result<Vec<String>, Failure> {
+    let found = store
+        .due(now, 100_000)
+        .await
+        .map_err(|e| fail(case, format!("due: {e}")))?;
+    let mut mine: Vec<String> = found
+        .into_iter()
+        .filter(|(b, _)| b == bucket)
+        .map(|(_, m)| m.as_str().to_owned())
+        .collect();
+    mine.sort();
+    mine.dedup();
+    Ok(mine)
+}
+
+/// The due-time index: a record saved with [`META_DUE`](crate::message::META_DUE) at or before
+/// `now` is found by [`MessageStore::due`], a later one or one without is not, and saving it
+/// again without a due time or deleting it takes it out.
+pub async fn due_index(store: &dyn MessageStore) -> CaseResult {
+    const CASE: &str = "due_index";
+    let bucket = fresh_bucket(CASE, "")?;
+    let with_due = |seed: u32, due: Option<u64>| {
+        let mut msg = sample_message(seed, vec![1; 4]);
+        if let Some(at) = due {
+            msg.metadata
+                .insert(crate::message::META_DUE.to_owned(), at.to_string());
+        }
+        msg
+    };
+    let now = SystemTime::now();
+    let past = crate::message::epoch_millis(now - Duration::from_secs(60));
+    let future = crate::message::epoch_millis(now + Duration::from_secs(3600));
+    let (early, late, never) = (id(CASE, "early")?, id(CASE, "late")?, id(CASE, "never")?);
+    save(store, CASE, &bucket, &early, &with_due(800, Some(past))).await?;
+    save(store, CASE, &bucket, &late, &with_due(801, Some(future))).await?;
+    save(store, CASE, &bucket, &never, &with_due(802, None)).await?;
+    // Other users of a shared store may have due records too: only ours are judged.
+    let got = due_in(store, CASE, &bucket, now).await?;
+    ensure(CASE, got == ["early"], || {
+        format!("due found {got:?}, expected [\"early\"]")
+    })?;
+    save(store, CASE, &bucket, &early, &with_due(800, None)).await?;
+    save(store, CASE, &bucket, &late, &with_due(801, Some(past))).await?;
+    let got = due_in(store, CASE, &bucket, now).await?;
+    ensure(CASE, got == ["late"], || {
+        format!("after saving again, due found {got:?}, expected [\"late\"]")
+    })?;
+    for msgid in [&early, &late, &never] {
+        delete(store, CASE, &bucket, msgid).await?;
+    }
+    let got = due_in(store, CASE, &bucket, now).await?;
+    ensure(CASE, got.is_empty(), || {
+        format!("after deleting, due found {got:?}, expected nothing")
+    })
+}
+
 /// Runs every case, in order, and reports all that failed.
 pub async fn run_all(store: &dyn MessageStore) -> Result<(), Failure> {
     let results = [
@@ -705,6 +767,7 @@ pub async fn run_all(store: &dyn MessageStore) -> Result<(), Failure> {
         concurrent_updates_lose_nothing(store).await,
         listing(store).await,
         sweep(store).await,
+        due_index(store).await,
     ];
     let failures: Vec<Failure> = results.into_iter().filter_map(Result::err).collect();
     match failures.as_slice() {

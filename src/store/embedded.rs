@@ -52,6 +52,11 @@ use crate::message::{Bucket, MsgId, StoredMessage};
 const BACKEND: &str = "embedded";
 const MESSAGES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("messages");
 const EXPIRY: TableDefinition<(u64, &str, &str), ()> = TableDefinition::new("expiry");
+/// Records with a due time ([`META_DUE`](crate::message::META_DUE)), by that time in
+/// milliseconds, for [`MessageStore::due`].
+const DUE: TableDefinition<(u64, &str, &str), ()> = TableDefinition::new("due");
+/// The due time each record in [`DUE`] is filed under, so a save or delete finds its entry.
+const DUE_OF: TableDefinition<(&str, &str), u64> = TableDefinition::new("due_of");
 /// Most writes applied in one transaction; bounds the memory a burst of savers can pin.
 const MAX_BATCH: usize = 1024;
 /// Most expired messages removed per sweep transaction, so saves are not held up for long.
@@ -117,6 +122,7 @@ enum Op {
         bucket: String,
         msgid: String,
         expiry: u64,
+        due: Option<u64>,
         value: Vec<u8>,
         expect: Expect,
         ack: oneshot::Sender<Result<u64, SaveError>>,
@@ -159,6 +165,12 @@ impl EmbeddedStore {
                 .map_err(|e| fail("cannot open table messages", e.into()))?;
             txn.open_table(EXPIRY)
                 .map_err(|e| fail("cannot open table expiry", e.into()))?;
+            // Files written before the due index have no record with a due time: empty tables
+            // are their index.
+            txn.open_table(DUE)
+                .map_err(|e| fail("cannot open table due", e.into()))?;
+            txn.open_table(DUE_OF)
+                .map_err(|e| fail("cannot open table due_of", e.into()))?;
             // Left by a compaction cut short by a crash; the messages table is still whole.
             txn.delete_table(REBUILD)
                 .map_err(|e| fail("cannot drop an unfinished compaction's table", e.into()))?;
@@ -302,6 +314,7 @@ enum Write {
         bucket: String,
         msgid: String,
         expiry: u64,
+        due: Option<u64>,
         value: Vec<u8>,
         expect: Expect,
     },
@@ -322,6 +335,7 @@ fn apply_writes(db: &Database, ops: Vec<Op>) {
                 bucket,
                 msgid,
                 expiry,
+                due,
                 value,
                 expect,
                 ack,
@@ -331,6 +345,7 @@ fn apply_writes(db: &Database, ops: Vec<Op>) {
                     bucket,
                     msgid,
                     expiry,
+                    due,
                     value,
                     expect,
                 });
@@ -359,12 +374,14 @@ fn apply_writes(db: &Database, ops: Vec<Op>) {
             let mut expiry = txn
                 .open_table(EXPIRY)
                 .map_err(|e| format!("table expiry: {e}"))?;
+            let mut due_index = DueIndex::open(&txn)?;
             for write in &writes {
                 match write {
                     Write::Save {
                         bucket,
                         msgid,
                         expiry: at,
+                        due,
                         value,
                         expect,
                     } => {
@@ -407,6 +424,7 @@ fn apply_writes(db: &Database, ops: Vec<Op>) {
                         expiry
                             .insert((*at, bucket.as_str(), msgid.as_str()), ())
                             .map_err(|e| format!("expiry index: {e}"))?;
+                        due_index.set(bucket, msgid, *due)?;
                         existed.push(false);
                     }
                     Write::Delete { bucket, msgid } => {
@@ -418,6 +436,9 @@ fn apply_writes(db: &Database, ops: Vec<Op>) {
                             expiry
                                 .remove((old, bucket.as_str(), msgid.as_str()))
                                 .map_err(|e| format!("expiry index: {e}"))?;
+                        }
+                        if old.is_some() {
+                            due_index.set(bucket, msgid, None)?;
                         }
                         existed.push(old.is_some());
                         saved.push(Ok(0));
@@ -451,6 +472,77 @@ fn apply_writes(db: &Database, ops: Vec<Op>) {
     }
 }
 
+/// The due-time tables of one write transaction.
+struct DueIndex<'t> {
+    due: redb::Table<'t, (u64, &'static str, &'static str), ()>,
+    due_of: redb::Table<'t, (&'static str, &'static str), u64>,
+}
+
+impl<'t> DueIndex<'t> {
+    fn open(txn: &'t redb::WriteTransaction) -> Result<Self, String> {
+        Ok(Self {
+            due: txn.open_table(DUE).map_err(|e| format!("table due: {e}"))?,
+            due_of: txn
+                .open_table(DUE_OF)
+                .map_err(|e| format!("table due_of: {e}"))?,
+        })
+    }
+
+    /// Files `bucket`/`msgid` under `due`, or under nothing, in place of what it was under.
+    fn set(&mut self, bucket: &str, msgid: &str, due: Option<u64>) -> Result<(), String> {
+        let old = self
+            .due_of
+            .get((bucket, msgid))
+            .map_err(|e| format!("due index: {e}"))?
+            .map(|v| v.value());
+        if old == due {
+            return Ok(());
+        }
+        if let Some(old) = old {
+            self.due
+                .remove((old, bucket, msgid))
+                .map_err(|e| format!("due index: {e}"))?;
+        }
+        match due {
+            Some(at) => {
+                self.due
+                    .insert((at, bucket, msgid), ())
+                    .map_err(|e| format!("due index: {e}"))?;
+                self.due_of
+                    .insert((bucket, msgid), at)
+                    .map_err(|e| format!("due index: {e}"))?;
+            }
+            None => {
+                self.due_of
+                    .remove((bucket, msgid))
+                    .map_err(|e| format!("due index: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Up to `limit` entries of the due index at or before `now` (milliseconds).
+fn due_page(db: &Database, now: u64, limit: usize) -> Result<Vec<(String, String)>, String> {
+    let txn = db.begin_read().map_err(|e| format!("begin: {e}"))?;
+    let due = txn.open_table(DUE).map_err(|e| format!("table due: {e}"))?;
+    let upper = match now.checked_add(1) {
+        Some(next) => Bound::Excluded((next, "", "")),
+        None => Bound::Unbounded,
+    };
+    let mut page = Vec::new();
+    for entry in due
+        .range::<(u64, &str, &str)>((Bound::Unbounded, upper))
+        .map_err(|e| format!("due index: {e}"))?
+        .take(limit)
+    {
+        let (key, _) = entry.map_err(|e| format!("due index: {e}"))?;
+        let (_, bucket, msgid) = key.value();
+        page.push((bucket.to_owned(), msgid.to_owned()));
+    }
+    Ok(page)
+}
+
 fn old_expiry(stored: &[u8]) -> Option<u64> {
     stored.first_chunk::<8>().map(|b| u64::from_be_bytes(*b))
 }
@@ -466,6 +558,7 @@ fn sweep(db: &Database, now: u64) -> Result<u64, String> {
             let mut expiry = txn
                 .open_table(EXPIRY)
                 .map_err(|e| format!("table expiry: {e}"))?;
+            let mut due_index = DueIndex::open(&txn)?;
             let mut due = Vec::new();
             let upper = match now.checked_add(1) {
                 Some(next) => Bound::Excluded((next, "", "")),
@@ -487,6 +580,7 @@ fn sweep(db: &Database, now: u64) -> Result<u64, String> {
                 messages
                     .remove((bucket.as_str(), msgid.as_str()))
                     .map_err(|e| format!("remove {bucket}/{msgid}: {e}"))?;
+                due_index.set(bucket, msgid, None)?;
             }
             due.len()
         };
@@ -559,6 +653,7 @@ impl MessageStore for EmbeddedStore {
             let value =
                 record::encode(b, m, msg).map_err(|reason| Self::error("save", b, m, reason))?;
             let expiry = nanos(msg.expires_at);
+            let due = msg.due_millis();
             let (ack, done) = oneshot::channel();
             let stopped = || Self::error("save", b, m, "the writer thread has stopped".into());
             self.inner
@@ -569,6 +664,7 @@ impl MessageStore for EmbeddedStore {
                     bucket: b.to_owned(),
                     msgid: m.to_owned(),
                     expiry,
+                    due,
                     value,
                     expect,
                     ack,
@@ -702,6 +798,23 @@ impl MessageStore for EmbeddedStore {
             },
         );
         pages.flatten().boxed()
+    }
+
+    async fn due(&self, now: SystemTime, limit: usize) -> Result<Vec<(Bucket, MsgId)>, StoreError> {
+        let now = crate::message::epoch_millis(now);
+        let page = self
+            .read("due", "", "", move |db| due_page(db, now, limit))
+            .await?;
+        page.into_iter()
+            .map(|(b, m)| {
+                let corrupt = |reason: String| StoreError::corrupt(BACKEND, &b, &m, reason);
+                let bucket = Bucket::new(b.clone())
+                    .map_err(|e| corrupt(format!("due index names a bad bucket: {e}")))?;
+                let msgid = MsgId::new(m.clone())
+                    .map_err(|e| corrupt(format!("due index names a bad msgid: {e}")))?;
+                Ok((bucket, msgid))
+            })
+            .collect()
     }
 
     async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {

@@ -340,6 +340,10 @@ impl Deref for Versioned {
 ///   order; messages saved or deleted while the stream runs may or may not appear.
 /// * [`sweep_expired`](MessageStore::sweep_expired) deletes every message whose `expires_at` is
 ///   at or before `now`, in every bucket, and returns how many it deleted.
+/// * [`due`](MessageStore::due) finds records whose due time
+///   ([`META_DUE`](crate::message::META_DUE)) is at or before `now` from an index the backend
+///   keeps on every save and delete, without reading every record. The index may lag a save
+///   (Riak's 2i on siblings); the caller loads each record and judges it by what it holds.
 #[async_trait]
 pub trait MessageStore: Send + Sync + fmt::Debug {
     /// The backend's name, as it appears in errors.
@@ -369,4 +373,29 @@ pub trait MessageStore: Send + Sync + fmt::Debug {
 
     /// Deletes every message whose retention ended at or before `now`; returns how many.
     async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError>;
+
+    /// As [`save`](MessageStore::save), with the message shared rather than borrowed: a backend
+    /// that keeps messages in memory ([`MemoryStore`]) keeps this one as it is instead of
+    /// copying it. The default saves a borrow of it.
+    async fn save_shared(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+        msg: Arc<StoredMessage>,
+        mode: PutMode,
+    ) -> Result<Version, StoreError> {
+        self.save(bucket, msgid, &msg, mode).await
+    }
+
+    /// Up to `limit` records whose due time ([`META_DUE`](crate::message::META_DUE)) is at or
+    /// before `now`, as bucket and msgid, earliest due first where the backend can tell (the
+    /// retry engine's timer asks this on every node: claims whose lease ended, parked receipts).
+    ///
+    /// The in-tree backends answer from an index they keep on every save and delete. The
+    /// default finds nothing: a backend that does not override it gives the engine no recovery
+    /// of abandoned claims and no timer application of receipts parked by other nodes.
+    async fn due(&self, now: SystemTime, limit: usize) -> Result<Vec<(Bucket, MsgId)>, StoreError> {
+        let _ = (now, limit);
+        Ok(Vec::new())
+    }
 }

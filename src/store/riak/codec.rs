@@ -20,6 +20,8 @@ pub(crate) const MAX_SIBLINGS: usize = 1000;
 
 pub(crate) const META: &str = "x-riak-meta-";
 pub(crate) const EXPIRES_INDEX: &str = "expires_int";
+/// The secondary index of records with a due time (`redeliver.due`, milliseconds).
+pub(crate) const DUE_INDEX: &str = "due_int";
 
 /// Percent-encodes a path segment: everything but RFC 3986 unreserved characters. A literal `+`
 /// must be `%2B` (Riak decodes `+` as a space) and `/` must be `%2F` (a raw `/` is a link walk).
@@ -302,6 +304,7 @@ const H_METADATA: Name = Name::new("x-riak-meta-metadata");
 const H_RESOURCE: Name = Name::new("x-riak-meta-resource");
 const H_HISTORY: Name = Name::new("x-riak-meta-history");
 const H_EXPIRES_INDEX: Name = Name::new("x-riak-index-expires_int");
+const H_DUE_INDEX: Name = Name::new("x-riak-index-due_int");
 
 /// Encodes a message as a Riak object, stamped with `saved_at`.
 pub(crate) fn encode(msg: &StoredMessage, saved_at: u64) -> Result<Encoded, String> {
@@ -334,6 +337,9 @@ pub(crate) fn encode(msg: &StoredMessage, saved_at: u64) -> Result<Encoded, Stri
         H_EXPIRES_INDEX.name,
         values.number(index_secs(msg.expires_at))?,
     );
+    if let Some(due) = msg.due_millis() {
+        headers.insert(H_DUE_INDEX.name, values.number(due)?);
+    }
     values.json(&mut headers, H_METADATA, &msg.metadata)?;
     values.json(&mut headers, H_RESOURCE, &msg.resource)?;
     values.json(&mut headers, H_HISTORY, &msg.history)?;

@@ -1,6 +1,17 @@
-//! The `expires_int` secondary index: listing a bucket page by page, and the expiry sweep.
+//! The secondary indexes: `expires_int` (listing a bucket page by page, and the expiry sweep)
+//! and `due_int` (records with a due time).
 
 use super::*;
+
+/// How long a listing of the buckets serves [`MessageStore::due`] before Riak is asked again.
+const DUE_BUCKETS_REFRESH: Duration = Duration::from_secs(60);
+
+/// The buckets [`MessageStore::due`] asks.
+#[derive(Debug, Default)]
+pub(super) struct DueBuckets {
+    names: std::collections::BTreeSet<String>,
+    listed_at: Option<Instant>,
+}
 
 impl RiakStore {
     /// One page of a 2i range query on `expires_int`.
@@ -10,10 +21,23 @@ impl RiakStore {
         upper: &str,
         continuation: Option<&str>,
     ) -> Result<codec::IndexPage, StoreError> {
+        let max = usize::try_from(self.inner.config.page_size.max(1)).unwrap_or(usize::MAX);
+        self.range_page(ctx, EXPIRES_INDEX, upper, max, continuation)
+            .await
+    }
+
+    /// One page (at most `max` keys) of a 2i range query `0..upper` on `index`.
+    async fn range_page(
+        &self,
+        ctx: Ctx<'_>,
+        index: &str,
+        upper: &str,
+        max: usize,
+        continuation: Option<&str>,
+    ) -> Result<codec::IndexPage, StoreError> {
         let mut path = format!(
-            "{}/index/{EXPIRES_INDEX}/0/{upper}?max_results={}",
+            "{}/index/{index}/0/{upper}?max_results={max}",
             self.bucket_path(ctx, ctx.bucket)?,
-            self.inner.config.page_size.max(1)
         );
         if let Some(c) = continuation {
             path.push_str("&continuation=");
@@ -121,5 +145,99 @@ impl RiakStore {
                 _ => return Ok(removed),
             }
         }
+    }
+
+    /// Remembers a bucket this client saved a due record into, for [`MessageStore::due`].
+    pub(super) fn saw_due_bucket(&self, bucket: &Bucket) {
+        let mut known = self
+            .inner
+            .due_buckets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !known.names.contains(bucket.as_str()) {
+            known.names.insert(bucket.as_str().to_owned());
+        }
+    }
+
+    /// [`MessageStore::due`]: a `due_int` range query in every bucket of the mstore prefix.
+    pub(super) async fn due_keys(
+        &self,
+        now: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<(Bucket, MsgId)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let ctx = Ctx {
+            op: "due",
+            bucket: "",
+            msgid: "",
+        };
+        let stale = {
+            let known = self
+                .inner
+                .due_buckets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            known
+                .listed_at
+                .is_none_or(|at| at.elapsed() >= DUE_BUCKETS_REFRESH)
+        };
+        if stale {
+            let listed = self.buckets(ctx).await?;
+            let mut known = self
+                .inner
+                .due_buckets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            known.names.extend(listed);
+            known.listed_at = Some(Instant::now());
+        }
+        let prefix = &self.inner.config.sweep_bucket_prefix;
+        let names: Vec<String> = {
+            let known = self
+                .inner
+                .due_buckets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            known
+                .names
+                .iter()
+                .filter(|b| b.starts_with(prefix.as_str()))
+                .cloned()
+                .collect()
+        };
+        let upper = crate::message::epoch_millis(now).to_string();
+        let mut found = Vec::new();
+        let mut seen = HashSet::new();
+        for name in names {
+            if found.len() >= limit {
+                break;
+            }
+            let Ok(bucket) = Bucket::new(name.clone()) else {
+                continue;
+            };
+            let ctx = Ctx {
+                op: "due",
+                bucket: &name,
+                msgid: "",
+            };
+            let page = self
+                .range_page(ctx, codec::DUE_INDEX, &upper, limit - found.len(), None)
+                .await?;
+            for key in page.keys {
+                // A key with siblings comes once per sibling's term.
+                if !seen.insert((name.clone(), key.clone())) {
+                    continue;
+                }
+                match MsgId::new(codec::msgid_of_key(&key)) {
+                    Ok(msgid) => found.push((bucket.clone(), msgid)),
+                    Err(e) => {
+                        tracing::warn!(bucket = %name, %key, error = %e, "riak: due index lists a key that is not a msgid")
+                    }
+                }
+            }
+        }
+        Ok(found)
     }
 }

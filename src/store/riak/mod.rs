@@ -22,6 +22,7 @@
 //!   | `X-Riak-Meta-Saved-At` | nanoseconds since the epoch when it was saved (for people reading the object; siblings are merged, not picked by it) |
 //!   | `X-Riak-Meta-Metadata`, `X-Riak-Meta-Resource`, `X-Riak-Meta-History` | JSON; values over 4000 bytes continue in `…-2`, `…-3` headers (at most 64) |
 //!   | `x-riak-index-expires_int` | `expires_at` in whole seconds, for listing and `sweep_expired` |
+//!   | `x-riak-index-due_int` | only on records with a due time (`redeliver.due`, milliseconds), for [`due`](MessageStore::due) |
 //!
 //!   Header values are percent-encoded where a header could not carry them as they are
 //!   (controls, spaces, `%`, non-ASCII).
@@ -89,6 +90,10 @@
 //!   `expiry_secs` on the backend to let Riak forget old objects itself, at
 //!   [`DEFAULT_RETENTION`](crate::message::DEFAULT_RETENTION) (14 days, what Momentum configures
 //!   for mstore) or more.
+//! * **Due records**: [`due`](MessageStore::due) runs a 2i range query `0..now` on `due_int` in
+//!   each bucket whose name starts with [`RiakConfig::sweep_bucket_prefix`]. The bucket list is
+//!   asked for at most once a minute (Riak builds it by walking keys); buckets this client
+//!   saved a due record into meanwhile are asked too.
 //! * **Servers**: with several in [`RiakConfig::servers`], each request goes to one picked at
 //!   random (the seed's rule) and, on a connect error, a timeout, a transport error or a `503`,
 //!   to the others in turn within the same call; when every server failed, up to
@@ -196,6 +201,8 @@ struct Inner {
     last_stamp: AtomicU64,
     /// Whether the bucket type is strongly consistent, once asked.
     consistent: std::sync::OnceLock<bool>,
+    /// The buckets [`MessageStore::due`] asks, and when Riak last listed them.
+    due_buckets: Mutex<index::DueBuckets>,
 }
 
 impl RiakStore {
@@ -269,6 +276,7 @@ impl RiakStore {
                     .collect(),
                 last_stamp: AtomicU64::new(0),
                 consistent: std::sync::OnceLock::new(),
+                due_buckets: Mutex::new(index::DueBuckets::default()),
                 config,
             }),
         })
@@ -480,8 +488,15 @@ impl MessageStore for RiakStore {
         msg: &StoredMessage,
         mode: PutMode,
     ) -> Result<Version, StoreError> {
+        if msg.metadata.contains_key(crate::message::META_DUE) {
+            self.saw_due_bucket(bucket);
+        }
         self.save_with(bucket, msgid, msg, mode, &self.inner.config.save)
             .await
+    }
+
+    async fn due(&self, now: SystemTime, limit: usize) -> Result<Vec<(Bucket, MsgId)>, StoreError> {
+        self.due_keys(now, limit).await
     }
 
     async fn load(&self, bucket: &Bucket, msgid: &MsgId) -> Result<Option<Versioned>, StoreError> {
