@@ -26,9 +26,13 @@ use super::{DlrThrower, ThrowError};
 const USER_AGENT: &str = concat!("redeliver/", env!("CARGO_PKG_VERSION"), " (DLR thrower)");
 
 /// DLRs per destination slot that may have their next attempt counted while they wait for one.
-/// Sustaining a rate R with commits of latency L needs about R × L of them; a crash can cost each
-/// of them one attempt it did not make.
-const SCHEDULED_PER_SLOT: usize = 4;
+/// Sustaining a rate R with commits of latency L needs about R × L of them: DLRs thrown while
+/// this limit has room get their first attempt counted in the write that stores them, the others
+/// need a second write (and a second commit to wait for) before their attempt. With an fsync of
+/// 4–6 ms, 4 per slot held the embedded queue near 20 k DLRs/s at 64 slots; 16 per slot lets
+/// nearly every thrown DLR through with one write. A crash can cost each of them one attempt it
+/// did not make.
+const SCHEDULED_PER_SLOT: usize = 16;
 
 /// How much of a non-acknowledging body is kept in an [`AttemptError`].
 const BODY_IN_ERROR: usize = 256;
