@@ -151,6 +151,66 @@ async fn the_budget_is_one_plus_max_retries_then_the_dlr_is_exhausted() {
 }
 
 #[tokio::test]
+async fn a_clean_shutdown_charges_only_the_attempts_that_started() {
+    let Some(url) = amqp::broker("clean_shutdown") else {
+        return;
+    };
+    // a-0's first attempt hangs until the thrower's timeout and holds the only slot; the others
+    // are delivered to the node (prefetch) and wait, some as tasks, some in the lease channel.
+    let rcv = Receiver::start(Arc::new(|id: &str, attempt| {
+        if id == "a-0" && attempt == 1 {
+            Reply::Hang
+        } else {
+            Reply::Ack
+        }
+    }))
+    .await
+    .unwrap();
+    let queue = amqp::config(&url, "clean_shutdown");
+    let cfg = DlrThrowerConfig {
+        timeout: Duration::from_secs(1),
+        max_per_host: 1,
+        max_concurrency: 1,
+        ..thrower_config(3)
+    };
+    const THROWN: usize = 40;
+    let (first, mut first_rx) = node(
+        AmqpQueueConfig {
+            prefetch: 20,
+            ..queue.clone()
+        },
+        cfg.clone(),
+    )
+    .await;
+    for n in 0..THROWN {
+        first.throw(dlr(&rcv.url("/"), n)).await.unwrap();
+    }
+    while rcv.total() < 1 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.shutdown().await;
+    assert!(matches!(
+        first.throw(dlr(&rcv.url("/"), THROWN)).await,
+        Err(ThrowError::ShutDown { .. })
+    ));
+    assert!(first_rx.try_recv().is_err(), "no outcome on the first node");
+    assert_eq!(rcv.total(), 1);
+
+    // Another node takes everything over: each DLR is charged the attempts it had, no more.
+    let (_second, mut rx) = node(queue, cfg).await;
+    let seen = outcomes(&mut rx, THROWN, Duration::from_secs(60)).await;
+    for (n, o) in &seen {
+        assert!(o.is_acknowledged(), "a-{n}: {o:?}");
+        assert_eq!(
+            o.attempts(),
+            rcv.attempts(&format!("a-{n}")),
+            "a-{n}: {o:?}"
+        );
+    }
+    assert_eq!(rcv.attempts("a-0"), 2);
+}
+
+#[tokio::test]
 async fn an_unreachable_broker_is_a_retryable_throw_error() {
     // A port on 127.0.0.1 where nothing listens.
     let port = {

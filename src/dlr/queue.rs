@@ -107,6 +107,29 @@ pub trait DlrQueue: Send + Sync + 'static {
     /// The DLR has its outcome: it leaves the queue. An error means the queue still holds it and
     /// will hand it out again; the thrower then reports no outcome on this node.
     async fn finish(&self, ticket: Ticket) -> Result<(), QueueError>;
+
+    /// The thrower is shutting down ([`HttpDlrThrower::shutdown`](super::HttpDlrThrower::shutdown))
+    /// and gives the DLR back without making another attempt: `attempts` attempts were started
+    /// on it (an attempt counted ahead by [`attempt_starts`](Self::attempt_starts) or
+    /// [`push`](Self::push) but never started is not among them), and the next one is due at
+    /// `not_before`. The queue keeps it for a later run or another node with that count. The
+    /// default does nothing: the queue keeps the DLR as last written.
+    async fn release(
+        &self,
+        ticket: Ticket,
+        dlr: &Dlr,
+        attempts: u32,
+        not_before: SystemTime,
+    ) -> Result<(), QueueError> {
+        let _ = (ticket, dlr, attempts, not_before);
+        Ok(())
+    }
+
+    /// The thrower has shut down and will not call [`next`](Self::next) again: DLRs the queue
+    /// holds for this node that the thrower has not taken are given back as they are (no
+    /// attempt charged), and every write made so far is durable when this returns. The default
+    /// does nothing.
+    async fn close(&self) {}
 }
 
 const PENDING: TableDefinition<u64, &[u8]> = TableDefinition::new("dlr_pending");
@@ -196,6 +219,8 @@ pub(crate) struct Resumed {
 enum Change {
     Put(u64, Vec<u8>),
     Remove(u64),
+    /// Commit what came before, then close the file; later changes fail with `Closed`.
+    Close,
 }
 
 struct Op {
@@ -300,6 +325,13 @@ impl RedbFile {
         self.submit(Change::Remove(key)).await
     }
 
+    /// Commits every change submitted before this call and closes the file (it can be opened
+    /// again once this returns); changes submitted afterwards fail with [`QueueError::Closed`].
+    pub(crate) async fn close(&self) {
+        // An error means the worker is gone already, and the file with it.
+        let _ = self.submit(Change::Close).await;
+    }
+
     async fn submit(&self, change: Change) -> Result<(), QueueError> {
         let closed = || QueueError::Closed {
             path: self.path.to_string(),
@@ -356,12 +388,22 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Dlr, u32, SystemTime), String> {
 
 async fn worker(db: Arc<Database>, mut rx: mpsc::Receiver<Op>, path: Arc<str>) {
     let mut ops = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut ops, BATCH).await > 0 {
+    let mut close = None;
+    while close.is_none() && rx.recv_many(&mut ops, BATCH).await > 0 {
         let mut changes = Vec::with_capacity(ops.len());
         let mut waiters = Vec::with_capacity(ops.len());
         for op in ops.drain(..) {
+            if let Change::Close = op.change {
+                // Ops after the close (in this batch) are dropped: their callers see `Closed`.
+                close = Some(op.done);
+                break;
+            }
             changes.push(op.change);
             waiters.push(op.done);
+        }
+        ops.clear();
+        if changes.is_empty() {
+            continue;
         }
         let db = Arc::clone(&db);
         let p = Arc::clone(&path);
@@ -375,6 +417,12 @@ async fn worker(db: Arc<Database>, mut rx: mpsc::Receiver<Op>, path: Arc<str>) {
             // A waiter that went away (its task was cancelled) needs no answer.
             let _ = w.send(result.clone());
         }
+    }
+    // The blocking tasks that shared the database have ended; dropping it closes the file.
+    rx.close();
+    drop(db);
+    if let Some(done) = close {
+        let _ = done.send(Ok(()));
     }
 }
 
@@ -394,6 +442,7 @@ fn apply(db: &Database, changes: Vec<Change>, path: &str) -> Result<(), QueueErr
                 Change::Remove(k) => {
                     table.remove(k).map_err(|e| storage(path, "remove", e))?;
                 }
+                Change::Close => {}
             }
         }
     }
@@ -482,6 +531,20 @@ impl DlrQueue for EmbeddedQueue {
             tracing::error!(id = %dlr.id, error = %e, "DLR queue update failed");
         }
         Ok(RetryPlace::Here)
+    }
+
+    async fn release(
+        &self,
+        ticket: Ticket,
+        dlr: &Dlr,
+        attempts: u32,
+        not_before: SystemTime,
+    ) -> Result<(), QueueError> {
+        self.file.put(ticket.0, dlr, attempts, not_before).await
+    }
+
+    async fn close(&self) {
+        self.file.close().await;
     }
 
     async fn finish(&self, ticket: Ticket) -> Result<(), QueueError> {
