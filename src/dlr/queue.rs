@@ -2,9 +2,14 @@
 //! queue, a `redb` file (the same embedded database as the crate's embedded store), which
 //! implements it.
 //!
-//! Writes from all DLRs are grouped into one transaction per turn of the queue's worker task, so
-//! the cost of a durable commit is shared by every DLR that arrived while the previous one ran.
-//! The blocking `redb` calls run under `spawn_blocking`, never on the runtime's worker threads.
+//! Writes from all DLRs are grouped into one transaction per turn of the queue's writer thread:
+//! whoever is waiting when a commit ends goes into the next one, so the cost of a durable commit
+//! (an fsync) is shared by every DLR that arrived while the previous one ran. The writer is a
+//! thread of its own that takes the changes straight from the channel and answers each caller
+//! itself: a commit follows the previous one at once, without waiting for a turn on the
+//! runtime's (busy) worker threads, which took about a third of each commit cycle when the
+//! writer was a task handing each batch to `spawn_blocking`. Opening the file still runs under
+//! `spawn_blocking`; no `redb` call runs on the runtime's worker threads.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -291,7 +296,11 @@ impl RedbFile {
             }
         }
         let (tx, rx) = mpsc::channel(BATCH * 4);
-        tokio::spawn(worker(Arc::new(db), rx, Arc::clone(&shown)));
+        let p = Arc::clone(&shown);
+        std::thread::Builder::new()
+            .name("redeliver-dlr-queue".to_owned())
+            .spawn(move || writer(db, rx, p))
+            .map_err(|e| storage(&shown, "start the writer thread", e))?;
         Ok((
             Self {
                 tx,
@@ -386,12 +395,14 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Dlr, u32, SystemTime), String> {
     Ok((dlr, r.attempts, next))
 }
 
-async fn worker(db: Arc<Database>, mut rx: mpsc::Receiver<Op>, path: Arc<str>) {
+/// The writer thread: takes every change waiting (up to [`BATCH`]), commits them in one
+/// transaction and answers their callers; ends when every handle is gone or on a close.
+fn writer(db: Database, mut rx: mpsc::Receiver<Op>, path: Arc<str>) {
     let mut ops = Vec::with_capacity(BATCH);
+    let mut changes = Vec::with_capacity(BATCH);
+    let mut waiters = Vec::with_capacity(BATCH);
     let mut close = None;
-    while close.is_none() && rx.recv_many(&mut ops, BATCH).await > 0 {
-        let mut changes = Vec::with_capacity(ops.len());
-        let mut waiters = Vec::with_capacity(ops.len());
+    while close.is_none() && rx.blocking_recv_many(&mut ops, BATCH) > 0 {
         for op in ops.drain(..) {
             if let Change::Close = op.change {
                 // Ops after the close (in this batch) are dropped: their callers see `Closed`.
@@ -405,28 +416,28 @@ async fn worker(db: Arc<Database>, mut rx: mpsc::Receiver<Op>, path: Arc<str>) {
         if changes.is_empty() {
             continue;
         }
-        let db = Arc::clone(&db);
-        let p = Arc::clone(&path);
-        let result = tokio::task::spawn_blocking(move || apply(&db, changes, &p))
-            .await
-            .unwrap_or_else(|e| Err(storage(&path, "write task", e)));
+        let result = apply(&db, changes.drain(..), &path);
         if let Err(e) = &result {
             tracing::error!(error = %e, "DLR queue write failed");
         }
-        for w in waiters {
+        for w in waiters.drain(..) {
             // A waiter that went away (its task was cancelled) needs no answer.
             let _ = w.send(result.clone());
         }
     }
-    // The blocking tasks that shared the database have ended; dropping it closes the file.
     rx.close();
+    // Closes the file before the close is answered, so that it can be opened again at once.
     drop(db);
     if let Some(done) = close {
         let _ = done.send(Ok(()));
     }
 }
 
-fn apply(db: &Database, changes: Vec<Change>, path: &str) -> Result<(), QueueError> {
+fn apply(
+    db: &Database,
+    changes: impl Iterator<Item = Change>,
+    path: &str,
+) -> Result<(), QueueError> {
     let txn = db.begin_write().map_err(|e| storage(path, "begin", e))?;
     {
         let mut table = txn
