@@ -1,7 +1,10 @@
 //! DLRs per second to a local receiver that acknowledges, for `HttpDlrThrower` (in memory and
 //! with the durable queue) against a bare reqwest loop making the same requests in the same run;
 //! then the memory each pending DLR costs; then `dlr_thrower/interleaved`, the durable queue and
-//! the bare loop alternating in short slices, with the median of the per-pair ratios.
+//! the bare loop alternating in short slices, with the median of the per-pair ratios. Built with
+//! the `dlr-amqp` feature and a RabbitMQ broker reachable (`RABBITMQ_URL`, or the private broker
+//! `.ci/rabbitmq start` runs on 127.0.0.1:5679), the RabbitMQ queue (`AmqpDlrQueue`) takes a
+//! third slice in each round; otherwise a note says why it is left out.
 
 #[path = "../tests/support/dlr_receiver.rs"]
 mod receiver;
@@ -266,6 +269,7 @@ fn interleaved(filter: Option<&str>) {
                 .build(),
         )
         .expect("durable thrower");
+    let amqp = client_rt.block_on(amqp_side::start());
     // Each side runs for one slice: the bare loop with `CONCURRENCY` requests in flight, the
     // durable thrower with `throwers` tasks throwing until the slice ends, then until every DLR
     // it took is acknowledged (that wait counts in its time).
@@ -330,6 +334,7 @@ fn interleaved(filter: Option<&str>) {
     for throwers in [THROWERS, 1024] {
         let mut bare_rates = Vec::with_capacity(PAIRS);
         let mut durable_rates = Vec::with_capacity(PAIRS);
+        let mut amqp_rates = Vec::with_capacity(PAIRS);
         for pair in 0..PAIRS {
             if pair % 2 == 0 {
                 bare_rates.push(bare_rate());
@@ -337,6 +342,11 @@ fn interleaved(filter: Option<&str>) {
             } else {
                 durable_rates.push(durable_rate(throwers));
                 bare_rates.push(bare_rate());
+            }
+            // The RabbitMQ side, between this pair and the next, is compared with the bare
+            // slice just before it.
+            if let Some(side) = &amqp {
+                amqp_rates.push(client_rt.block_on(side.rate(&url, throwers, SLICE)));
             }
         }
         let mut ratios: Vec<f64> = durable_rates
@@ -358,9 +368,191 @@ fn interleaved(filter: Option<&str>) {
                 "    {what}: median {median:.decimals$} (min {min:.decimals$}, max {max:.decimals$})"
             );
         }
+        if !amqp_rates.is_empty() {
+            let mut amqp_ratios: Vec<f64> = amqp_rates
+                .iter()
+                .zip(&bare_rates)
+                .map(|(a, b)| a / b)
+                .collect();
+            for (what, values, decimals) in [
+                ("amqp_queue DLRs/s", &mut amqp_rates, 0),
+                (
+                    "amqp_queue / bare_reqwest, round by round",
+                    &mut amqp_ratios,
+                    3,
+                ),
+            ] {
+                let (median, min, max) = interleave::summary(values);
+                println!(
+                    "    {what}: median {median:.decimals$} (min {min:.decimals$}, max {max:.decimals$})"
+                );
+            }
+        }
+    }
+    if let Some(side) = amqp {
+        client_rt.block_on(side.thrower.shutdown());
     }
     drop(durable);
     client_rt.shutdown_timeout(Duration::from_secs(5));
+}
+
+/// The RabbitMQ queue's side of `dlr_thrower/interleaved`.
+#[cfg(feature = "dlr-amqp")]
+mod amqp_side {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    use redeliver::dlr::{AmqpDlrQueue, AmqpQueueConfig, DlrThrower, HttpDlrThrower};
+
+    /// Where `.ci/rabbitmq start` runs its private broker.
+    const CI_BROKER: &str = "amqp://guest:guest@127.0.0.1:5679/%2f";
+
+    pub struct Side {
+        pub thrower: HttpDlrThrower,
+        acked: Arc<AtomicU64>,
+        exhausted: Arc<AtomicU64>,
+    }
+
+    /// A thrower on a fresh RabbitMQ queue, or `None` after printing why there is none.
+    pub async fn start() -> Option<Side> {
+        let url = std::env::var("RABBITMQ_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| CI_BROKER.to_owned());
+        let addr = url::Url::parse(&url).ok().and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            std::net::ToSocketAddrs::to_socket_addrs(&(host, u.port().unwrap_or(5672)))
+                .ok()?
+                .next()
+        });
+        let reachable = addr.is_some_and(|a| {
+            std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok()
+        });
+        if !reachable {
+            println!(
+                "dlr_thrower/interleaved: RabbitMQ queue left out, no broker at {} (set \
+                 RABBITMQ_URL, or run `bash .ci/rabbitmq start`)",
+                redact(&url)
+            );
+            return None;
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let queue = format!("redeliver.bench.{}.{nanos}", std::process::id());
+        let config = AmqpQueueConfig {
+            wait_queue_prefix: format!("{queue}.wait."),
+            queue,
+            prefetch: 256,
+            ..AmqpQueueConfig::new(url.clone())
+        };
+        let queue = AmqpDlrQueue::connect(config).await.expect("AMQP config");
+        if !queue.is_connected().await {
+            println!(
+                "dlr_thrower/interleaved: RabbitMQ queue left out, {} did not accept a connection",
+                redact(&url)
+            );
+            return None;
+        }
+        let (acked, exhausted) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (a, e) = (Arc::clone(&acked), Arc::clone(&exhausted));
+        let thrower = HttpDlrThrower::builder(super::config())
+            .queue_with(Arc::new(queue))
+            .on_outcome(move |o| {
+                if o.is_acknowledged() {
+                    a.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    e.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .build()
+            .await
+            .expect("AMQP thrower");
+        println!(
+            "dlr_thrower/interleaved: RabbitMQ queue at {}",
+            redact(&url)
+        );
+        Some(Side {
+            thrower,
+            acked,
+            exhausted,
+        })
+    }
+
+    fn redact(url: &str) -> String {
+        match url::Url::parse(url) {
+            Ok(mut u) => {
+                let _ = u.set_password(None);
+                u.to_string()
+            }
+            Err(_) => "(RABBITMQ_URL is not a URL)".to_owned(),
+        }
+    }
+
+    impl Side {
+        /// DLRs/s for one slice: `throwers` tasks throw until it ends, then every DLR they
+        /// threw is waited for (it may be in the broker, not in the thrower) and checked
+        /// acknowledged.
+        pub async fn rate(&self, url: &url::Url, throwers: usize, slice: Duration) -> f64 {
+            let started = Instant::now();
+            let deadline = started + slice;
+            let before = self.acked.load(Ordering::Relaxed);
+            let tasks: Vec<_> = (0..throwers)
+                .map(|_| {
+                    let (thrower, url) = (self.thrower.clone(), url.clone());
+                    tokio::spawn(async move {
+                        let mut thrown = 0u64;
+                        while Instant::now() < deadline {
+                            thrower
+                                .throw(super::dlr(&url, thrown))
+                                .await
+                                .expect("confirmed by the broker");
+                            thrown += 1;
+                        }
+                        thrown
+                    })
+                })
+                .collect();
+            let mut thrown = 0;
+            for t in futures::future::join_all(tasks).await {
+                thrown += t.expect("throwing task");
+            }
+            while self.acked.load(Ordering::Relaxed) - before < thrown {
+                assert_eq!(
+                    self.exhausted.load(Ordering::Relaxed),
+                    0,
+                    "a DLR was exhausted"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            // Every DLR of the slice acknowledged, none lost or counted twice.
+            assert_eq!(self.acked.load(Ordering::Relaxed) - before, thrown);
+            thrown as f64 / started.elapsed().as_secs_f64()
+        }
+    }
+}
+
+/// Without the `dlr-amqp` feature there is no RabbitMQ side.
+#[cfg(not(feature = "dlr-amqp"))]
+mod amqp_side {
+    pub struct Side {
+        pub thrower: redeliver::dlr::HttpDlrThrower,
+    }
+
+    impl Side {
+        pub async fn rate(&self, _: &url::Url, _: usize, _: std::time::Duration) -> f64 {
+            unreachable!("no RabbitMQ side without the dlr-amqp feature")
+        }
+    }
+
+    pub async fn start() -> Option<Side> {
+        println!(
+            "dlr_thrower/interleaved: RabbitMQ queue left out, the bench was built without the \
+             dlr-amqp feature (`cargo bench --features dlr-amqp --bench dlr_thrower`)"
+        );
+        None
+    }
 }
 
 fn bare_client(rt: &Runtime) -> reqwest::Client {

@@ -272,6 +272,8 @@ async fn main() -> ExitCode {
         thrower.idle().await;
     }
     let elapsed = started.elapsed();
+    // Commits and closes the queue file, or hands a RabbitMQ queue's prefetched DLRs back.
+    thrower.shutdown().await;
     let (a, e) = (
         acked.load(Ordering::Relaxed),
         exhausted.load(Ordering::Relaxed),

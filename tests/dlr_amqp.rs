@@ -151,6 +151,133 @@ async fn the_budget_is_one_plus_max_retries_then_the_dlr_is_exhausted() {
 }
 
 #[tokio::test]
+async fn a_clean_shutdown_charges_only_the_attempts_that_started() {
+    let Some(url) = amqp::broker("clean_shutdown") else {
+        return;
+    };
+    // a-0's first attempt hangs until the thrower's timeout and holds the only slot; the others
+    // are delivered to the node (prefetch) and wait, some as tasks, some in the lease channel.
+    let rcv = Receiver::start(Arc::new(|id: &str, attempt| {
+        if id == "a-0" && attempt == 1 {
+            Reply::Hang
+        } else {
+            Reply::Ack
+        }
+    }))
+    .await
+    .unwrap();
+    let queue = amqp::config(&url, "clean_shutdown");
+    let cfg = DlrThrowerConfig {
+        timeout: Duration::from_secs(1),
+        max_per_host: 1,
+        max_concurrency: 1,
+        ..thrower_config(3)
+    };
+    const THROWN: usize = 40;
+    let (first, mut first_rx) = node(
+        AmqpQueueConfig {
+            prefetch: 20,
+            ..queue.clone()
+        },
+        cfg.clone(),
+    )
+    .await;
+    for n in 0..THROWN {
+        first.throw(dlr(&rcv.url("/"), n)).await.unwrap();
+    }
+    while rcv.total() < 1 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.shutdown().await;
+    assert!(matches!(
+        first.throw(dlr(&rcv.url("/"), THROWN)).await,
+        Err(ThrowError::ShutDown { .. })
+    ));
+    assert!(first_rx.try_recv().is_err(), "no outcome on the first node");
+    assert_eq!(rcv.total(), 1);
+
+    // Another node takes everything over: each DLR is charged the attempts it had, no more.
+    let (_second, mut rx) = node(queue, cfg).await;
+    let seen = outcomes(&mut rx, THROWN, Duration::from_secs(60)).await;
+    for (n, o) in &seen {
+        assert!(o.is_acknowledged(), "a-{n}: {o:?}");
+        assert_eq!(
+            o.attempts(),
+            rcv.attempts(&format!("a-{n}")),
+            "a-{n}: {o:?}"
+        );
+    }
+    assert_eq!(rcv.attempts("a-0"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_host_limits_hold_on_each_node_and_outcomes_come_from_the_node_that_finished() {
+    let Some(url) = amqp::broker("per_node_limits") else {
+        return;
+    };
+    // Every first attempt hangs until the thrower's timeout: what reaches the receiver while
+    // the DLRs wait is what the nodes' limits let through.
+    let rcv = Receiver::start(Arc::new(|_: &str, attempt| {
+        if attempt == 1 {
+            Reply::Hang
+        } else {
+            Reply::Ack
+        }
+    }))
+    .await
+    .unwrap();
+    let queue = AmqpQueueConfig {
+        // Each node holds at most half of the DLRs, so both get some.
+        prefetch: 10,
+        ..amqp::config(&url, "per_node_limits")
+    };
+    let cfg = DlrThrowerConfig {
+        timeout: Duration::from_secs(2),
+        max_per_host: 2,
+        max_concurrency: 64,
+        ..thrower_config(3)
+    };
+    const THROWN: usize = 20;
+    let (a, mut a_rx) = node(queue.clone(), cfg.clone()).await;
+    let (b, mut b_rx) = node(queue, cfg).await;
+    for n in 0..THROWN {
+        a.throw(dlr(&rcv.url("/"), n)).await.unwrap();
+    }
+    // Every DLR is on one of the two nodes, ten each; two requests each reached the receiver.
+    while a.pending() + b.pending() < THROWN || rcv.total() < 4 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!((a.pending(), b.pending()), (10, 10));
+    assert_eq!(
+        rcv.total(),
+        4,
+        "more than max_per_host requests from one node"
+    );
+
+    // The hanging attempts time out and everything is retried and acknowledged; each outcome is
+    // reported once, on one node.
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    let mut per_node = [0usize; 2];
+    while seen.len() < THROWN {
+        let (o, on) = tokio::select! {
+            Some(o) = a_rx.recv() => (o, "a"),
+            Some(o) = b_rx.recv() => (o, "b"),
+        };
+        assert!(o.is_acknowledged(), "{o:?}");
+        assert_eq!(o.attempts(), rcv.attempts(&o.dlr().id), "{o:?}");
+        per_node[usize::from(on == "b")] += 1;
+        assert!(
+            seen.insert(o.dlr().id.clone(), on).is_none(),
+            "{o:?}: twice"
+        );
+    }
+    assert!(per_node[0] > 0 && per_node[1] > 0, "{per_node:?}");
+    a.shutdown().await;
+    b.shutdown().await;
+    assert!(a_rx.try_recv().is_err() && b_rx.try_recv().is_err());
+}
+
+#[tokio::test]
 async fn an_unreachable_broker_is_a_retryable_throw_error() {
     // A port on 127.0.0.1 where nothing listens.
     let port = {

@@ -36,8 +36,12 @@
 //!   connection) may have had an attempt made on it, so one attempt is counted for it before
 //!   any other node attempts it: the count is re-published with one more attempt and the
 //!   delivery acknowledged, in one transaction. `1 + max_retries` attempts therefore hold
-//!   across nodes and restarts; a DLR whose holder stopped before attempting it may lose one
+//!   across nodes and restarts; a DLR whose holder died before attempting it may lose one
 //!   attempt of its budget, never gain one.
+//! - A clean shutdown ([`HttpDlrThrower::shutdown`](super::HttpDlrThrower::shutdown)) charges
+//!   nothing for DLRs whose attempt never started: each one this node holds, prefetched ones
+//!   included, is published again with the attempts actually made and its delivery acknowledged,
+//!   in one transaction, so no other node sees it `redelivered`.
 //! - The consumer reconnects with exponential backoff; while it is disconnected, `throw` fails.
 
 use std::collections::{HashMap, HashSet};
@@ -49,7 +53,7 @@ use futures::StreamExt;
 use lapin::Acker;
 use lapin::Confirmation;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
@@ -230,9 +234,10 @@ struct Held {
 }
 
 /// One step of the transactional channel: acknowledge a delivery, after publishing a message.
+/// A step with neither is a barrier: `done` once every earlier step is committed.
 struct TxOp {
     publish: Option<Publish>,
-    acker: Acker,
+    acker: Option<Acker>,
     done: oneshot::Sender<Result<(), String>>,
 }
 
@@ -273,7 +278,20 @@ struct Shared {
 pub struct AmqpDlrQueue {
     shared: Arc<Shared>,
     leases: tokio::sync::Mutex<mpsc::Receiver<Leased>>,
-    stop: watch::Sender<bool>,
+    stop: watch::Sender<Stop>,
+    /// The task that connects and consumes; awaited by [`DlrQueue::close`].
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// What the connection task is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Run,
+    /// A clean shutdown: hand back what was delivered and not taken, uncharged, then close.
+    Close,
+    /// The queue was dropped: close the connection (the broker delivers what this node held
+    /// again, and counts an attempt for each).
+    Drop,
 }
 
 impl std::fmt::Debug for AmqpDlrQueue {
@@ -286,7 +304,13 @@ impl std::fmt::Debug for AmqpDlrQueue {
 
 impl Drop for AmqpDlrQueue {
     fn drop(&mut self) {
-        let _ = self.stop.send(true);
+        self.stop.send_if_modified(|s| {
+            let run = *s == Stop::Run;
+            if run {
+                *s = Stop::Drop;
+            }
+            run
+        });
     }
 }
 
@@ -307,9 +331,9 @@ impl AmqpDlrQueue {
             config,
         });
         let (leases_tx, leases) = mpsc::channel(usize::from(shared.config.prefetch));
-        let (stop, stopped) = watch::channel(false);
+        let (stop, stopped) = watch::channel(Stop::Run);
         let (up_tx, up) = oneshot::channel();
-        tokio::spawn(consume(Arc::clone(&shared), leases_tx, stopped, up_tx));
+        let task = tokio::spawn(consume(Arc::clone(&shared), leases_tx, stopped, up_tx));
         if tokio::time::timeout(wait_first, up).await.is_err() {
             tracing::warn!(
                 queue = %shared.shown,
@@ -320,6 +344,7 @@ impl AmqpDlrQueue {
             shared,
             leases: tokio::sync::Mutex::new(leases),
             stop,
+            task: Mutex::new(Some(task)),
         })
     }
 
@@ -353,7 +378,7 @@ impl AmqpDlrQueue {
         let (done, wait) = oneshot::channel();
         let op = TxOp {
             publish,
-            acker: held.acker,
+            acker: Some(held.acker),
             done,
         };
         held.tx
@@ -483,13 +508,57 @@ impl DlrQueue for AmqpDlrQueue {
         let held = self.take_held(ticket)?;
         self.commit(held, None).await
     }
+
+    async fn release(
+        &self,
+        ticket: Ticket,
+        dlr: &Dlr,
+        attempts: u32,
+        not_before: SystemTime,
+    ) -> Result<(), QueueError> {
+        // Published again as a new message (not `redelivered`), with the attempts made, and the
+        // delivery acknowledged in the same transaction: the next node charges nothing for it.
+        let held = self.take_held(ticket)?;
+        let body = encode(dlr, attempts, not_before)
+            .map_err(|e| self.unavailable(format!("encode: {e}")))?;
+        let publish = Publish {
+            queue: self.shared.config.queue.clone(),
+            wait_ms: None,
+            body,
+            id: dlr.id.clone(),
+        };
+        self.commit(held, Some(publish)).await
+    }
+
+    async fn close(&self) {
+        {
+            // DLRs delivered to this node that the thrower did not take go back uncharged.
+            let mut leases = self.leases.lock().await;
+            leases.close();
+            while let Some(l) = leases.recv().await {
+                let not_before = l.not_before.unwrap_or_else(SystemTime::now);
+                if let Err(e) = self.release(l.ticket, &l.dlr, l.attempts, not_before).await {
+                    tracing::warn!(
+                        id = %l.dlr.id, error = %e,
+                        "DLR queue: could not hand a DLR back at shutdown; the broker delivers it again"
+                    );
+                }
+            }
+        }
+        // Only now: the connection task keeps every held DLR's channel open until then.
+        self.stop.send_replace(Stop::Close);
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
 }
 
 /// Connects, consumes and reconnects with backoff until the queue is dropped.
 async fn consume(
     shared: Arc<Shared>,
     leases: mpsc::Sender<Leased>,
-    mut stopped: watch::Receiver<bool>,
+    mut stopped: watch::Receiver<Stop>,
     up: oneshot::Sender<()>,
 ) {
     let mut up = Some(up);
@@ -513,7 +582,7 @@ async fn consume(
         }
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
-            _ = stopped.changed() => return,
+            _ = stopped.wait_for(|s| *s != Stop::Run) => return,
         }
         backoff = backoff.saturating_mul(2).min(shared.config.reconnect_max);
     }
@@ -555,16 +624,19 @@ fn wait_queue_args(work_queue: &str, ms: u64) -> FieldTable {
 async fn session(
     shared: &Arc<Shared>,
     leases: &mpsc::Sender<Leased>,
-    stopped: &mut watch::Receiver<bool>,
+    stopped: &mut watch::Receiver<Stop>,
     up: &mut Option<oneshot::Sender<()>>,
     backoff: &mut Duration,
 ) -> Result<(), String> {
     let cfg = &shared.config;
     let props = ConnectionProperties::default()
         .with_connection_name(format!("redeliver DLR thrower {}", std::process::id()).into());
+    if *stopped.borrow_and_update() != Stop::Run {
+        return Ok(());
+    }
     let connection = tokio::select! {
         c = Connection::connect(&cfg.url, props) => c.map_err(|e| format!("connect: {e}"))?,
-        _ = stopped.changed() => return Ok(()),
+        _ = stopped.wait_for(|s| *s != Stop::Run) => return Ok(()),
     };
     let step = |what: &'static str| move |e: lapin::Error| format!("{what}: {e}");
     let publisher = connection.create_channel().await.map_err(step("channel"))?;
@@ -590,7 +662,7 @@ async fn session(
         let mut events = connection.events_listener();
         let result = loop {
             tokio::select! {
-                _ = stopped.changed() => break Ok(()),
+                _ = stopped.wait_for(|s| *s != Stop::Run) => break Ok(()),
                 event = events.next() => match event {
                     Some(lapin::Event::Error(e)) => break Err(format!("connection: {e}")),
                     Some(_) => {}
@@ -623,7 +695,7 @@ async fn session(
         .await
         .map_err(step("basic.consume"))?;
     let (tx, ops) = mpsc::channel(1024);
-    tokio::spawn(transactions(
+    let committing = tokio::spawn(transactions(
         consumer_channel.clone(),
         ops,
         cfg.queue.clone(),
@@ -636,10 +708,14 @@ async fn session(
     }
     tracing::info!(queue = %shared.shown, "DLR queue: connected");
 
+    let mut closing = false;
     let result = loop {
         let delivery = tokio::select! {
             d = consumer.next() => d,
-            _ = stopped.changed() => break Ok(()),
+            s = stopped.wait_for(|s| *s != Stop::Run) => {
+                closing = s.is_ok_and(|s| *s == Stop::Close);
+                break Ok(());
+            }
         };
         let delivery = match delivery {
             Some(Ok(d)) => d,
@@ -647,18 +723,15 @@ async fn session(
             None => break Err("the broker cancelled the consumer".to_owned()),
         };
         let acker = delivery.acker;
-        let (dlr, attempts, next_attempt) = match decode(&delivery.data) {
-            Ok(decoded) => decoded,
-            Err(reason) => {
-                tracing::error!(
-                    queue = %shared.shown, %reason, parked_in = %unreadable,
-                    "DLR queue: message is not a DLR; parked"
-                );
-                let publish = Publish {
-                    queue: unreadable.clone(),
-                    wait_ms: None,
-                    body: delivery.data,
-                    id: String::new(),
+        let decoded = match decode(&delivery.data) {
+            Ok(decoded) if !delivery.redelivered => decoded,
+            _ => {
+                // Unreadable (parked), or delivered again: its holder may have made an attempt
+                // before it stopped, so one is counted before anyone attempts it again.
+                let Some(publish) =
+                    requeue(shared, &unreadable, delivery.data, delivery.redelivered)
+                else {
+                    break Err("encode failed".to_owned());
                 };
                 if submit(&tx, acker, Some(publish)).await.is_err() {
                     break Err("the transaction channel closed".to_owned());
@@ -666,26 +739,7 @@ async fn session(
                 continue;
             }
         };
-        if delivery.redelivered {
-            // Its holder may have made an attempt before it stopped: count one before anyone
-            // attempts it again.
-            let counted = attempts.saturating_add(1);
-            tracing::debug!(id = %dlr.id, attempts = counted, "DLR delivered again; counting the attempt that may have been made");
-            let body = match encode(&dlr, counted, next_attempt) {
-                Ok(b) => b,
-                Err(e) => break Err(format!("encode: {e}")),
-            };
-            let publish = Publish {
-                queue: cfg.queue.clone(),
-                wait_ms: None,
-                body,
-                id: dlr.id.clone(),
-            };
-            if submit(&tx, acker, Some(publish)).await.is_err() {
-                break Err("the transaction channel closed".to_owned());
-            }
-            continue;
-        }
+        let (dlr, attempts, _) = decoded;
         let ticket = shared.next_ticket.fetch_add(1, Ordering::Relaxed);
         shared
             .held
@@ -704,15 +758,129 @@ async fn session(
             not_before: None,
             ticket: Ticket(ticket),
         };
-        if leases.send(leased).await.is_err() {
+        if let Err(mpsc::error::SendError(leased)) = leases.send(leased).await {
+            // The queue is closing (or gone): this one goes back with the others.
+            let held = shared
+                .held
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&leased.ticket.0);
+            if let Some(held) = held
+                && let Ok(body) = encode(&leased.dlr, leased.attempts, SystemTime::now())
+            {
+                let publish = Publish {
+                    queue: cfg.queue.clone(),
+                    wait_ms: None,
+                    body,
+                    id: leased.dlr.id.clone(),
+                };
+                let _ = submit(&tx, held.acker, Some(publish)).await;
+            }
+            closing = true;
             break Ok(());
         }
     };
-    drop(tx);
+    if result.is_ok() && closing {
+        // `close` hands back the DLRs that were waiting in the lease channel before it says
+        // `Close`; what the thrower still holds after that (nothing, after a clean shutdown)
+        // is delivered again once the channel closes.
+        let _ = stopped.wait_for(|s| *s != Stop::Run).await;
+        hand_back(shared, &consumer_channel, consumer, &tx, &unreadable).await;
+        shared
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        drop(tx);
+        // Every hand-back is committed before the connection closes.
+        let _ = committing.await;
+    } else {
+        drop(tx);
+    }
     if result.is_ok() {
         let _ = connection.close(200, ShortString::from("bye")).await;
     }
     result
+}
+
+/// A clean shutdown: no more deliveries, and those already delivered to this node that the
+/// thrower never took are published again as they came (redelivered ones with the attempt
+/// their holder may have made), each with its ack, in the transactional channel.
+async fn hand_back(
+    shared: &Arc<Shared>,
+    channel: &Channel,
+    mut consumer: lapin::Consumer,
+    tx: &mpsc::Sender<TxOp>,
+    unreadable: &str,
+) {
+    // The broker refuses a basic.cancel while a tx.commit is under way on the channel: wait for
+    // the commits of every earlier step first.
+    let (done, committed) = oneshot::channel();
+    let barrier = TxOp {
+        publish: None,
+        acker: None,
+        done,
+    };
+    if tx.send(barrier).await.is_err() || !matches!(committed.await, Ok(Ok(()))) {
+        return;
+    }
+    if let Err(e) = channel
+        .basic_cancel(consumer.tag(), BasicCancelOptions::default())
+        .await
+    {
+        tracing::warn!(queue = %shared.shown, error = %e, "DLR queue: basic.cancel failed");
+        return;
+    }
+    // After the cancel the stream yields what was already delivered, then ends.
+    let limit = shared.config.confirm_timeout;
+    while let Ok(Some(Ok(delivery))) = tokio::time::timeout(limit, consumer.next()).await {
+        let Some(publish) = requeue(shared, unreadable, delivery.data, delivery.redelivered) else {
+            continue;
+        };
+        if submit(tx, delivery.acker, Some(publish)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// What replaces a delivery that no node attempts now: its body, published again to the work
+/// queue with one more attempt counted when it was `redelivered`, or, when it is not a DLR,
+/// parked in the unreadable queue. `None` if the DLR cannot be encoded again.
+fn requeue(shared: &Shared, unreadable: &str, data: Vec<u8>, redelivered: bool) -> Option<Publish> {
+    match decode(&data) {
+        Ok((dlr, attempts, next_attempt)) => {
+            let counted = attempts.saturating_add(u32::from(redelivered));
+            if redelivered {
+                tracing::debug!(
+                    id = %dlr.id, attempts = counted,
+                    "DLR delivered again; counting the attempt that may have been made"
+                );
+            }
+            let body = if redelivered {
+                encode(&dlr, counted, next_attempt).ok()?
+            } else {
+                data
+            };
+            Some(Publish {
+                queue: shared.config.queue.clone(),
+                wait_ms: None,
+                body,
+                id: dlr.id,
+            })
+        }
+        Err(reason) => {
+            tracing::error!(
+                queue = %shared.shown, %reason, parked_in = %unreadable,
+                "DLR queue: message is not a DLR; parked"
+            );
+            Some(Publish {
+                queue: unreadable.to_owned(),
+                wait_ms: None,
+                body: data,
+                id: String::new(),
+            })
+        }
+    }
 }
 
 /// Queues a transactional step without waiting for its commit.
@@ -720,7 +888,7 @@ async fn submit(tx: &mpsc::Sender<TxOp>, acker: Acker, publish: Option<Publish>)
     let (done, _) = oneshot::channel();
     tx.send(TxOp {
         publish,
-        acker,
+        acker: Some(acker),
         done,
     })
     .await
@@ -762,10 +930,12 @@ async fn transactions(
                         .await
                         .map_err(|e| format!("publish to {}: {e}", p.queue))?;
                 }
-                op.acker
-                    .ack(BasicAckOptions::default())
-                    .await
-                    .map_err(|e| format!("ack: {e}"))?;
+                if let Some(acker) = &op.acker {
+                    acker
+                        .ack(BasicAckOptions::default())
+                        .await
+                        .map_err(|e| format!("ack: {e}"))?;
+                }
             }
             channel
                 .tx_commit()

@@ -76,6 +76,12 @@ pub enum ThrowError {
         /// The refusal.
         source: DestinationRefused,
     },
+    /// The thrower is shutting down ([`HttpDlrThrower::shutdown`]); the DLR was not taken.
+    #[error("DLR {id}: the DLR thrower is shutting down")]
+    ShutDown {
+        /// The DLR's `id`.
+        id: String,
+    },
     /// The durable queue could not persist the DLR.
     #[error("DLR {id}: {source}")]
     Queue {
