@@ -68,7 +68,9 @@ pub enum RetryPlace {
 /// [`attempt_starts`](Self::attempt_starts) before each attempt, and either
 /// [`retry`](Self::retry) after a failed attempt that will be retried or
 /// [`finish`](Self::finish) once the DLR has its outcome. DLRs it did not push itself (found at
-/// start-up, or pushed by another node) come from [`next`](Self::next).
+/// start-up, or pushed by another node) come from [`next`](Self::next). A clean shutdown gives
+/// back every DLR not being attempted with [`release`](Self::release), then calls
+/// [`close`](Self::close).
 #[async_trait::async_trait]
 pub trait DlrQueue: Send + Sync + 'static {
     /// Durably stores a new DLR (no attempt made yet). With `first_attempt` set, the first
