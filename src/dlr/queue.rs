@@ -68,7 +68,9 @@ pub enum RetryPlace {
 /// [`attempt_starts`](Self::attempt_starts) before each attempt, and either
 /// [`retry`](Self::retry) after a failed attempt that will be retried or
 /// [`finish`](Self::finish) once the DLR has its outcome. DLRs it did not push itself (found at
-/// start-up, or pushed by another node) come from [`next`](Self::next).
+/// start-up, or pushed by another node) come from [`next`](Self::next). A clean shutdown gives
+/// back every DLR not being attempted with [`release`](Self::release), then calls
+/// [`close`](Self::close).
 #[async_trait::async_trait]
 pub trait DlrQueue: Send + Sync + 'static {
     /// Durably stores a new DLR (no attempt made yet). With `first_attempt` set, the first
@@ -140,7 +142,7 @@ pub trait DlrQueue: Send + Sync + 'static {
 const PENDING: TableDefinition<u64, &[u8]> = TableDefinition::new("dlr_pending");
 
 /// Most changes committed in one transaction.
-const BATCH: usize = 1024;
+const BATCH: usize = 4096;
 
 /// The durable queue could not store or update a DLR.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -233,11 +235,24 @@ struct Op {
     done: oneshot::Sender<Result<(), QueueError>>,
 }
 
-/// Handle to the queue file; cheap to share, the worker ends when the last handle is dropped.
+/// Handle to the queue file. Dropping it ends the writer thread once the changes already sent
+/// are committed, and waits for it (at most one commit), so that the file is closed when the
+/// handle is gone and can be opened again at once.
 pub(crate) struct RedbFile {
     tx: mpsc::Sender<Op>,
+    writer: Option<std::thread::JoinHandle<()>>,
     next_key: AtomicU64,
     path: Arc<str>,
+}
+
+impl Drop for RedbFile {
+    fn drop(&mut self) {
+        // Closing the only sender ends the writer's loop.
+        drop(std::mem::replace(&mut self.tx, mpsc::channel(1).0));
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
 }
 
 fn storage(path: &str, what: &str, e: impl std::fmt::Display) -> QueueError {
@@ -297,13 +312,14 @@ impl RedbFile {
         }
         let (tx, rx) = mpsc::channel(BATCH * 4);
         let p = Arc::clone(&shown);
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("redeliver-dlr-queue".to_owned())
             .spawn(move || writer(db, rx, p))
             .map_err(|e| storage(&shown, "start the writer thread", e))?;
         Ok((
             Self {
                 tx,
+                writer: Some(writer),
                 next_key: AtomicU64::new(next_key),
                 path: shown,
             },
