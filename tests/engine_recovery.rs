@@ -155,6 +155,25 @@ impl DeliveryHooks for Stuck {
     }
 }
 
+/// A negative hook that takes over (`SMPP_DELIVERED`) and leaves the message stored.
+#[derive(Default)]
+struct TakesOver {
+    runs: AtomicUsize,
+}
+
+#[async_trait]
+impl DeliveryHooks for TakesOver {
+    async fn smpp_handle_dr_negative(
+        &self,
+        _cx: &HookContext,
+        _b: &Bucket,
+        _m: &MsgId,
+    ) -> Result<SmppDrDecision, HookError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        Ok(redeliver::hooks::SMPP_DELIVERED)
+    }
+}
+
 const OPTIONS: &str = "[global]\nsmpp_registered_delivery = \"SMSC_Delivery\"\n";
 
 fn engine(
@@ -337,6 +356,43 @@ async fn a_claim_left_by_a_dead_node_is_finished_once(shared: Arc<dyn MessageSto
         assert!(again.is_empty(), "{again:?}");
     }
     assert_eq!(hooks.negative.load(Ordering::SeqCst), 2);
+    assert_eq!(bounces(&spool), 2);
+
+    // Nor is one whose hook took over and left the message stored.
+    let taker = Arc::new(TakesOver::default());
+    let e = engine(
+        Arc::new(Client::new(shared.clone())),
+        taker.clone(),
+        &spool,
+        no_lease(),
+    );
+    e.on_submit(submit(&["kept"])).await.unwrap();
+    let out = e
+        .on_receipt(receipt("kept", ReceiptClass::Negative, "UNDELIV"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            out,
+            ReceiptOutcome::Handled {
+                took_over: true,
+                default_action: DefaultAction::Skipped,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    let kept = shared
+        .load(&bucket(), &MsgId::new("kept").unwrap())
+        .await
+        .unwrap()
+        .expect("the hook left it stored");
+    assert_eq!(kept.due_millis(), None, "the finished claim has no lease");
+    for node in [&b, &c, &e] {
+        let again = node.recover().await;
+        assert!(again.is_empty(), "{again:?}");
+    }
+    assert_eq!(taker.runs.load(Ordering::SeqCst), 1);
     assert_eq!(bounces(&spool), 2);
 }
 
