@@ -649,3 +649,47 @@ async fn an_ambiguous_claim_is_finished_by_its_own_receipt() {
         1
     );
 }
+
+/// One node on an ordinary Riak bucket type (conditions checked by a read before the write, so
+/// two writers can both win): the same final receipt handled twice at once by one node still
+/// runs the hook once, because the node never races itself on a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_on_an_ordinary_riak_bucket_runs_the_hook_once() {
+    const N: usize = 100;
+    let riak = riak_server::RiakServer::start().await;
+    let config = redeliver::store::RiakConfig::new([riak.url()]);
+    let shared: Arc<dyn MessageStore> = Arc::new(RiakStore::new(config.clone()).unwrap());
+    let connect: Connect = Arc::new(move || {
+        Arc::new(RiakStore::new(config.clone()).unwrap()) as Arc<dyn MessageStore>
+    });
+    let cluster = Cluster::new(shared, &connect, 1);
+    let node = &cluster.nodes[0];
+    for n in 0..N {
+        let out = node
+            .on_submit(submit("smsc-1", "alice@example.com", &[format!("one-{n}")]))
+            .await
+            .unwrap();
+        assert!(stored(&out), "{out:?}");
+    }
+    let all = join_all((0..N).map(|n| async move {
+        join_all((0..2).map(|_| {
+            node.on_receipt(receipt(
+                "smsc-1",
+                &format!("one-{n}"),
+                ReceiptClass::Negative,
+                "UNDELIV",
+            ))
+        }))
+        .await
+    }))
+    .await;
+    for per_message in all {
+        let handled = per_message
+            .into_iter()
+            .filter(|out| matches!(out, Ok(ReceiptOutcome::Handled { .. })))
+            .count();
+        assert_eq!(handled, 1, "one of the two copies is handled");
+    }
+    assert_eq!(cluster.hooks.negative.load(Ordering::SeqCst), N);
+    assert_eq!(cluster.bounces(), N);
+}

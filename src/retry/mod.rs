@@ -146,6 +146,7 @@ use futures::FutureExt;
 use tracing::Instrument;
 
 pub mod decide;
+mod keylock;
 #[cfg(feature = "mm7")]
 mod mm7;
 mod smpp;
@@ -714,6 +715,7 @@ impl RetryEngineBuilder {
                 node: format!("{:016x}.", RandomState::new().hash_one(0u8)),
                 hasher: RandomState::new(),
                 claims: AtomicU64::new(0),
+                key_locks: keylock::KeyLocks::new(1024),
             }),
         }
     }
@@ -733,6 +735,8 @@ struct Inner {
     /// This engine's random id and a dot, the first half of its claim ids.
     node: String,
     claims: AtomicU64,
+    /// Serialises this node's load → decide → write steps per key (see `keylock`).
+    key_locks: keylock::KeyLocks,
 }
 
 /// Store on submit, decide on receipt. Cheap to clone; clones share state.
@@ -1085,6 +1089,11 @@ impl RetryEngine {
         record: &StoredMessage,
     ) -> Result<Created, EngineError> {
         let store = &self.inner.store;
+        let _key = self
+            .inner
+            .key_locks
+            .lock(bucket.as_str(), key.as_str())
+            .await;
         for _ in 0..self.inner.settings.max_conflicts.max(1) {
             match store.save(bucket, key, record, PutMode::Create).await {
                 Ok(_) => return Ok(Created::Written),
@@ -1321,7 +1330,11 @@ impl RetryEngine {
         let inner = &self.inner;
         let store = &inner.store;
         let claim = self.new_claim();
+        let mut guard = Some(inner.key_locks.lock(bucket.as_str(), key.as_str()).await);
         for _ in 0..inner.settings.max_conflicts.max(1) {
+            if guard.is_none() {
+                guard = Some(inner.key_locks.lock(bucket.as_str(), key.as_str()).await);
+            }
             let loaded = match store.load(bucket, key).await {
                 Ok(Some(v)) => v,
                 Ok(None) => return (Vec::new(), Vec::new()),
@@ -1337,8 +1350,12 @@ impl RetryEngine {
             let now = SystemTime::now();
             match decide::decide_due(loaded, &claim, &inner.settings, now) {
                 DuePlan::NotDue => return (Vec::new(), Vec::new()),
-                DuePlan::ApplyParked => return (Vec::new(), self.drain(bucket, key).await),
+                DuePlan::ApplyParked => {
+                    drop(guard.take());
+                    return (Vec::new(), self.drain(bucket, key).await);
+                }
                 DuePlan::ExpireParked => {
+                    drop(guard.take());
                     return (Vec::new(), self.check_parked_key(bucket, key).await);
                 }
                 DuePlan::Clear { record, mode } => {
@@ -1364,6 +1381,7 @@ impl RetryEngine {
                     let record = Arc::new(record);
                     match store.save_shared(bucket, key, record.clone(), mode).await {
                         Ok(version) => {
+                            drop(guard.take());
                             tracing::warn!(%bucket, msgid = %key, %class, "mstore: finishing a final state on this node (a claim not finished within its lease, or part states that decide the message)");
                             let ev = decide::recovered_event(&record, bucket.clone(), key, class);
                             let claimed = Claim {
@@ -1679,6 +1697,9 @@ impl RetryEngine {
         };
         let mut drained = false;
         for _ in 0..inner.settings.max_conflicts.max(1) {
+            // Held over this step's load, decision and write; released before hooks run and
+            // before parked receipts of this key are applied (which take it themselves).
+            let mut guard = Some(inner.key_locks.lock(bucket.as_str(), key.as_str()).await);
             let loaded = match store.load(&bucket, &key).await {
                 Ok(v) => v,
                 Err(e) => return self.store_failed(e, ev, key, from, claim),
@@ -1696,6 +1717,7 @@ impl RetryEngine {
                 && decide::has_parked(v)
             {
                 drained = true;
+                drop(guard.take());
                 let outcomes = self.drain(&bucket, &key).await;
                 lock(&inner.parked).side.extend(outcomes);
                 continue;
@@ -1709,6 +1731,14 @@ impl RetryEngine {
                 decide::decide(loaded, &key, &ev, entry_here, &claim, &inner.settings, now);
             let mut target = key.clone();
             if let Plan::FollowPrimary(primary) = plan {
+                // The write goes to the primary: its stripe, not the part's.
+                drop(guard.take());
+                guard = Some(
+                    inner
+                        .key_locks
+                        .lock(bucket.as_str(), primary.as_str())
+                        .await,
+                );
                 let loaded = match store.load(&bucket, &primary).await {
                     Ok(Some(v)) => v,
                     Ok(None) => {
@@ -1806,6 +1836,7 @@ impl RetryEngine {
                     }) else {
                         continue;
                     };
+                    drop(guard.take());
                     tracing::info!(%bucket, msgid = %target, "mstore: this receipt's earlier claim had landed; finishing it");
                     self.forget_entry(&bucket, &from).await;
                     let claimed = Claim {
@@ -1861,6 +1892,7 @@ impl RetryEngine {
                         .await
                     {
                         Ok(version) => {
+                            drop(guard.take());
                             self.forget_entry_in(&bucket, &from, &target).await;
                             let claimed = Claim {
                                 id: &claim,
