@@ -716,6 +716,7 @@ impl RetryEngineBuilder {
                 hasher: RandomState::new(),
                 claims: AtomicU64::new(0),
                 key_locks: keylock::KeyLocks::new(1024),
+                hook_seconds: HookSeconds::new(),
             }),
         }
     }
@@ -737,6 +738,7 @@ struct Inner {
     claims: AtomicU64,
     /// Serialises this node's load → decide → write steps per key (see `keylock`).
     key_locks: keylock::KeyLocks,
+    hook_seconds: HookSeconds,
 }
 
 /// Store on submit, decide on receipt. Cheap to clone; clones share state.
@@ -789,16 +791,39 @@ fn instant_in(wait: Duration) -> Instant {
         .unwrap_or(now)
 }
 
+/// `redeliver_engine_hook_seconds` of each hook, registered once when the engine is built.
+struct HookSeconds {
+    smpp_store_submit: metrics::Histogram,
+    mm7_store_submit: metrics::Histogram,
+    smpp_handle_dr_positive: metrics::Histogram,
+    smpp_handle_dr_negative: metrics::Histogram,
+    mm7_handle_dr_positive: metrics::Histogram,
+    mm7_handle_dr_negative: metrics::Histogram,
+}
+
+impl HookSeconds {
+    fn new() -> Self {
+        let h = |hook: &'static str| metrics::histogram!(crate::telemetry::ENGINE_HOOK_SECONDS, "hook" => hook);
+        Self {
+            smpp_store_submit: h("smpp_store_submit"),
+            mm7_store_submit: h("mm7_store_submit"),
+            smpp_handle_dr_positive: h("smpp_handle_dr_positive"),
+            smpp_handle_dr_negative: h("smpp_handle_dr_negative"),
+            mm7_handle_dr_positive: h("mm7_handle_dr_positive"),
+            mm7_handle_dr_negative: h("mm7_handle_dr_negative"),
+        }
+    }
+}
+
 /// Runs a hook; a panic inside it becomes a hook error (counted and logged like any other), so
 /// one faulty hook never loses the receipt it was called for.
 async fn guarded<T>(
-    name: &'static str,
+    seconds: &metrics::Histogram,
     hook: impl Future<Output = Result<T, HookError>>,
 ) -> Result<T, HookError> {
     let started = Instant::now();
     let answer = AssertUnwindSafe(hook).catch_unwind().await;
-    metrics::histogram!(crate::telemetry::ENGINE_HOOK_SECONDS, "hook" => name)
-        .record(started.elapsed().as_secs_f64());
+    seconds.record(started.elapsed().as_secs_f64());
     match answer {
         Ok(answer) => answer,
         Err(panic) => {
@@ -999,14 +1024,14 @@ impl RetryEngine {
             let answer = match ev.channel {
                 Channel::Smpp => {
                     guarded(
-                        "smpp_store_submit",
+                        &self.inner.hook_seconds.smpp_store_submit,
                         hook.smpp_store_submit(&cx, &msg, &bucket, &primary),
                     )
                     .await
                 }
                 Channel::Mm7 => {
                     guarded(
-                        "mm7_store_submit",
+                        &self.inner.hook_seconds.mm7_store_submit,
                         hook.mm7_store_submit(&cx, &msg, &bucket, &primary),
                     )
                     .await
@@ -2128,13 +2153,13 @@ impl RetryEngine {
             for hook in &self.inner.hooks {
                 let answer = if positive {
                     guarded(
-                        "mm7_handle_dr_positive",
+                        &self.inner.hook_seconds.mm7_handle_dr_positive,
                         hook.mm7_handle_dr_positive(cx, &trx, bucket, msgid),
                     )
                     .await
                 } else {
                     guarded(
-                        "mm7_handle_dr_negative",
+                        &self.inner.hook_seconds.mm7_handle_dr_negative,
                         hook.mm7_handle_dr_negative(cx, &trx, bucket, msgid),
                     )
                     .await
@@ -2156,13 +2181,13 @@ impl RetryEngine {
         for hook in &self.inner.hooks {
             let answer = if positive {
                 guarded(
-                    "smpp_handle_dr_positive",
+                    &self.inner.hook_seconds.smpp_handle_dr_positive,
                     hook.smpp_handle_dr_positive(cx, bucket, msgid),
                 )
                 .await
             } else {
                 guarded(
-                    "smpp_handle_dr_negative",
+                    &self.inner.hook_seconds.smpp_handle_dr_negative,
                     hook.smpp_handle_dr_negative(cx, bucket, msgid),
                 )
                 .await
