@@ -1,5 +1,10 @@
 //! Errors keep their causes: a host can follow `source()` and downcast it.
-#![cfg(all(feature = "riak", feature = "embedded", feature = "engine"))]
+#![cfg(all(
+    feature = "riak",
+    feature = "embedded",
+    feature = "engine",
+    feature = "dlr-http"
+))]
 
 use std::error::Error as _;
 
@@ -73,4 +78,21 @@ fn hook_and_inject_errors_carry_the_hosts_own_error() {
     // Text converts too.
     let text = HookError::Other("scripted".into());
     assert_eq!(text.source().unwrap().to_string(), "scripted");
+}
+
+#[tokio::test]
+async fn a_dlr_queue_file_that_cannot_be_opened_keeps_the_database_error() {
+    use redeliver::dlr::{BuildError, DlrThrowerConfig, HttpDlrThrower, QueueError};
+    let dir = tempfile::tempdir().unwrap();
+    // A directory is not a queue file.
+    let err = HttpDlrThrower::builder(DlrThrowerConfig::default())
+        .queue(dir.path())
+        .build()
+        .await
+        .unwrap_err();
+    let BuildError::Queue(queue) = &err else {
+        panic!("expected a queue error, got {err:?}");
+    };
+    assert!(matches!(queue, QueueError::Storage { .. }), "{queue:?}");
+    assert!(queue.source().is_some(), "{queue:?}");
 }

@@ -362,6 +362,16 @@ impl AmqpDlrQueue {
         QueueError::Unavailable {
             queue: self.shared.shown.clone(),
             reason: reason.to_string(),
+            source: None,
+        }
+    }
+
+    /// [`unavailable`](Self::unavailable) with the client's error kept as the source.
+    fn unavailable_from(&self, e: lapin::Error) -> QueueError {
+        QueueError::Unavailable {
+            queue: self.shared.shown.clone(),
+            reason: e.to_string(),
+            source: Some(Arc::new(e)),
         }
     }
 
@@ -430,8 +440,8 @@ impl DlrQueue for AmqpDlrQueue {
                     persistent(&dlr.id),
                 )
                 .await
-                .map_err(|e| self.unavailable(e))?;
-            confirm.await.map_err(|e| self.unavailable(e))
+                .map_err(|e| self.unavailable_from(e))?;
+            confirm.await.map_err(|e| self.unavailable_from(e))
         };
         let confirmation = tokio::time::timeout(self.shared.config.confirm_timeout, publish)
             .await

@@ -145,7 +145,7 @@ const PENDING: TableDefinition<u64, &[u8]> = TableDefinition::new("dlr_pending")
 const BATCH: usize = 4096;
 
 /// The durable queue could not store or update a DLR.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueueError {
     /// `redb` failed (open, transaction, commit, read).
@@ -155,6 +155,9 @@ pub enum QueueError {
         path: String,
         /// What failed.
         reason: String,
+        /// The `redb` (or I/O) error, shared by every caller of a failed group commit.
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
     /// The queue's worker task is gone (the runtime is shutting down).
     #[error("DLR queue {path}: the queue worker has stopped")]
@@ -170,6 +173,9 @@ pub enum QueueError {
         queue: String,
         /// What failed.
         reason: String,
+        /// The client's error, where there was one.
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
     /// The broker refused the DLR (it did not route or store it).
     #[error("DLR queue {queue}: the broker refused the DLR: {reason}")]
@@ -255,10 +261,12 @@ impl Drop for RedbFile {
     }
 }
 
-fn storage(path: &str, what: &str, e: impl std::fmt::Display) -> QueueError {
+fn storage(path: &str, what: &str, e: impl Into<crate::BoxError>) -> QueueError {
+    let e: Arc<dyn std::error::Error + Send + Sync> = Arc::from(e.into());
     QueueError::Storage {
         path: path.to_owned(),
         reason: format!("{what}: {e}"),
+        source: Some(e),
     }
 }
 
