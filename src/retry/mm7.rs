@@ -31,7 +31,10 @@ fn shortcode(address: Option<&Address>) -> Option<String> {
 pub fn stored_message(envelope: Envelope, req: &SubmitReq) -> Result<StoredMessage, EngineError> {
     let encoded = DefaultMm7Codec::default()
         .encode(&Mm7Message::SubmitReq(req.clone()), &req.release)
-        .map_err(|e| EngineError::InvalidEvent(format!("SubmitReq: cannot be kept: {e}")))?;
+        .map_err(|e| EngineError::NotStorable {
+            what: "SubmitReq",
+            source: Box::new(e),
+        })?;
     let mut msg = StoredMessage::new(Channel::Mm7, envelope, encoded.body);
     msg.content_type = encoded.content_type;
     let si = &req.sender_identification;

@@ -503,6 +503,15 @@ pub enum EngineError {
     /// The event itself is not usable.
     #[error("{0}")]
     InvalidEvent(String),
+    /// The submission could not be written in the form it is stored in (an MM7 SubmitReq that
+    /// its own release cannot encode); the codec's error is the source.
+    #[error("{what}: cannot be kept: {source}")]
+    NotStorable {
+        /// What was refused (`"SubmitReq"`).
+        what: &'static str,
+        /// Why.
+        source: crate::BoxError,
+    },
     /// The store failed in a way retrying will not fix, or a save failed (boxed: a store error
     /// is large, and this one is rare).
     #[error(transparent)]
