@@ -7,6 +7,7 @@ use std::time::Duration;
 
 /// `with_*` setters for a configuration struct's public fields, so every configuration in the
 /// crate reads the same way: `Config::default().with_x(..).with_y(..)`, or a struct literal.
+#[allow(unused_macros)] // Used by the engine and DLR configurations, which are features.
 macro_rules! with_setters {
     ($ty:ty { $($with:ident => $field:ident: $fty:ty),* $(,)? }) => {
         impl $ty {

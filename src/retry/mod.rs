@@ -806,7 +806,9 @@ struct HookSeconds {
     mm7_store_submit: metrics::Histogram,
     smpp_handle_dr_positive: metrics::Histogram,
     smpp_handle_dr_negative: metrics::Histogram,
+    #[cfg(feature = "mm7")]
     mm7_handle_dr_positive: metrics::Histogram,
+    #[cfg(feature = "mm7")]
     mm7_handle_dr_negative: metrics::Histogram,
 }
 
@@ -818,7 +820,9 @@ impl HookSeconds {
             mm7_store_submit: h("mm7_store_submit"),
             smpp_handle_dr_positive: h("smpp_handle_dr_positive"),
             smpp_handle_dr_negative: h("smpp_handle_dr_negative"),
+            #[cfg(feature = "mm7")]
             mm7_handle_dr_positive: h("mm7_handle_dr_positive"),
+            #[cfg(feature = "mm7")]
             mm7_handle_dr_negative: h("mm7_handle_dr_negative"),
         }
     }

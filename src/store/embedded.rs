@@ -632,8 +632,7 @@ impl MessageStore for EmbeddedStore {
         msg: &StoredMessage,
         mode: PutMode,
     ) -> Result<Version, StoreError> {
-        let started = std::time::Instant::now();
-        let result = async {
+        crate::store::metered(BACKEND, "save", async {
             let (b, m) = (bucket.as_str(), msgid.as_str());
             let expect = match &mode {
                 PutMode::Overwrite => Expect::Anything,
@@ -685,15 +684,12 @@ impl MessageStore for EmbeddedStore {
                 }),
                 Err(SaveError::Failed(reason)) => Err(Self::error("save", b, m, reason)),
             }
-        }
-        .await;
-        crate::store::record_store_op(BACKEND, "save", started, &result);
-        result
+        })
+        .await
     }
 
     async fn load(&self, bucket: &Bucket, msgid: &MsgId) -> Result<Option<Versioned>, StoreError> {
-        let started = std::time::Instant::now();
-        let result = async {
+        crate::store::metered(BACKEND, "load", async {
             let (b, m) = (bucket.as_str().to_owned(), msgid.as_str().to_owned());
             let raw = self
                 .read("load", bucket.as_str(), msgid.as_str(), move |db| {
@@ -710,12 +706,8 @@ impl MessageStore for EmbeddedStore {
             let Some(raw) = raw else {
                 return Ok(None);
             };
-            let corrupt = |reason: String| StoreError::Corrupt {
-                backend: BACKEND,
-                bucket: bucket.as_str().to_owned(),
-                msgid: msgid.as_str().to_owned(),
-                reason,
-                source: None,
+            let corrupt = |reason: String| {
+                StoreError::corrupt(BACKEND, bucket.as_str(), msgid.as_str(), reason)
             };
             let record = raw.get(8..).ok_or_else(|| {
                 corrupt(format!(
@@ -729,15 +721,12 @@ impl MessageStore for EmbeddedStore {
                 message,
                 version: version_token(digest(&raw)),
             }))
-        }
-        .await;
-        crate::store::record_store_op(BACKEND, "load", started, &result);
-        result
+        })
+        .await
     }
 
     async fn delete(&self, bucket: &Bucket, msgid: &MsgId) -> Result<bool, StoreError> {
-        let started = std::time::Instant::now();
-        let result = async {
+        crate::store::metered(BACKEND, "delete", async {
             self.submit("delete", bucket.as_str(), msgid.as_str(), |ack| {
                 Op::Delete {
                     bucket: bucket.as_str().to_owned(),
@@ -746,10 +735,8 @@ impl MessageStore for EmbeddedStore {
                 }
             })
             .await
-        }
-        .await;
-        crate::store::record_store_op(BACKEND, "delete", started, &result);
-        result
+        })
+        .await
     }
 
     fn list<'a>(&'a self, bucket: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
@@ -779,12 +766,13 @@ impl MessageStore for EmbeddedStore {
                         cursor.after = ids.last().cloned();
                         ids.into_iter()
                             .map(|id| {
-                                MsgId::new(id.clone()).map_err(|e| StoreError::Corrupt {
-                                    backend: BACKEND,
-                                    bucket: bucket.as_str().to_owned(),
-                                    msgid: id,
-                                    reason: format!("stored key is not a valid msgid: {e}"),
-                                    source: None,
+                                MsgId::new(id.clone()).map_err(|e| {
+                                    StoreError::corrupt(
+                                        BACKEND,
+                                        bucket.as_str(),
+                                        &id,
+                                        format!("stored key is not a valid msgid: {e}"),
+                                    )
                                 })
                             })
                             .collect()

@@ -229,18 +229,20 @@ pub(crate) fn store_result<T>(result: &Result<T, StoreError>) -> &'static str {
     }
 }
 
-/// Records one store operation: its count by result and its latency.
+/// Runs one store operation and records it: its count by result and its latency.
 #[cfg(any(feature = "riak", feature = "embedded"))]
-pub(crate) fn record_store_op<T>(
+pub(crate) async fn metered<T>(
     backend: &'static str,
     op: &'static str,
-    started: std::time::Instant,
-    result: &Result<T, StoreError>,
-) {
-    metrics::counter!(crate::telemetry::STORE_OPERATIONS, "backend" => backend, "op" => op, "result" => store_result(result))
+    operation: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    let started = std::time::Instant::now();
+    let result = operation.await;
+    metrics::counter!(crate::telemetry::STORE_OPERATIONS, "backend" => backend, "op" => op, "result" => store_result(&result))
         .increment(1);
     metrics::histogram!(crate::telemetry::STORE_OPERATION_SECONDS, "backend" => backend, "op" => op)
         .record(started.elapsed().as_secs_f64());
+    result
 }
 
 /// An opaque version of a stored object, as [`MessageStore::load`] returned it.

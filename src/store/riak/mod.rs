@@ -332,10 +332,12 @@ impl RiakStore {
         mode: PutMode,
         params: &RequestParams,
     ) -> Result<Version, StoreError> {
-        let started = Instant::now();
-        let result = self.save_unmetered(bucket, msgid, msg, mode, params).await;
-        crate::store::record_store_op(BACKEND, "save", started, &result);
-        result
+        crate::store::metered(
+            BACKEND,
+            "save",
+            self.save_unmetered(bucket, msgid, msg, mode, params),
+        )
+        .await
     }
 
     async fn save_unmetered(
@@ -400,10 +402,7 @@ impl RiakStore {
         msgid: &MsgId,
         params: &RequestParams,
     ) -> Result<Option<Versioned>, StoreError> {
-        let started = Instant::now();
-        let result = self.load_unmetered(bucket, msgid, params).await;
-        crate::store::record_store_op(BACKEND, "load", started, &result);
-        result
+        crate::store::metered(BACKEND, "load", self.load_unmetered(bucket, msgid, params)).await
     }
 
     async fn load_unmetered(
@@ -427,10 +426,12 @@ impl RiakStore {
         msgid: &MsgId,
         params: &RequestParams,
     ) -> Result<bool, StoreError> {
-        let started = Instant::now();
-        let result = self.delete_unmetered(bucket, msgid, params).await;
-        crate::store::record_store_op(BACKEND, "delete", started, &result);
-        result
+        crate::store::metered(
+            BACKEND,
+            "delete",
+            self.delete_unmetered(bucket, msgid, params),
+        )
+        .await
     }
 
     async fn delete_unmetered(

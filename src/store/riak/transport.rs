@@ -121,14 +121,7 @@ impl Server {
 
 impl Ctx<'_> {
     pub(super) fn backend(&self, reason: String) -> StoreError {
-        StoreError::Backend {
-            backend: BACKEND,
-            op: self.op,
-            bucket: self.bucket.to_owned(),
-            msgid: self.msgid.to_owned(),
-            reason,
-            source: None,
-        }
+        StoreError::failed(BACKEND, self.op, self.bucket, self.msgid, reason)
     }
 
     pub(super) fn unavailable(&self, reason: String) -> StoreError {
@@ -136,13 +129,7 @@ impl Ctx<'_> {
     }
 
     pub(super) fn corrupt(&self, reason: String) -> StoreError {
-        StoreError::Corrupt {
-            backend: BACKEND,
-            bucket: self.bucket.to_owned(),
-            msgid: self.msgid.to_owned(),
-            reason,
-            source: None,
-        }
+        StoreError::corrupt(BACKEND, self.bucket, self.msgid, reason)
     }
 }
 
