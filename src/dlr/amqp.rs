@@ -13,8 +13,7 @@
 //!                      acknowledged / exhausted: ack (outcome reported on that node)
 //!                      failed, retries left:     publish to <wait_prefix><ms> + ack, in one tx
 //!
-//!  <wait_prefix><ms>   durable quorum queue, x-message-ttl = ms, dead-letters to "" / <queue>
-//!                      at least once (`x-dead-letter-strategy`; RabbitMQ 3.10 or later)
+//!  <wait_prefix><ms>   durable, x-message-ttl = ms, dead-letters to "" / <queue>
 //!                      (one per delay: messages in it all expire in order, no busy polling,
 //!                      no plugin)
 //!  <queue>.unreadable  durable; messages whose body is not a DLR are parked here
@@ -627,21 +626,6 @@ fn wait_queue_args(work_queue: &str, ms: u64) -> FieldTable {
     args.insert(
         ShortString::from("x-dead-letter-routing-key"),
         AMQPValue::LongString(work_queue.into()),
-    );
-    // Classic queues dead-letter at most once: a broker stopped while it moves an expired
-    // message can lose it. A quorum queue with the at-least-once strategy (RabbitMQ 3.10+, which
-    // requires `reject-publish` overflow) keeps the message until the work queue confirmed it.
-    args.insert(
-        ShortString::from("x-queue-type"),
-        AMQPValue::LongString("quorum".into()),
-    );
-    args.insert(
-        ShortString::from("x-dead-letter-strategy"),
-        AMQPValue::LongString("at-least-once".into()),
-    );
-    args.insert(
-        ShortString::from("x-overflow"),
-        AMQPValue::LongString("reject-publish".into()),
     );
     args
 }
