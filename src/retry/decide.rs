@@ -303,67 +303,159 @@ pub fn decide(
         version,
     } = stored;
     let version = PutMode::Update(version);
+    match inspect(&msg, key, from_parking, claim) {
+        Inspected::Done(plan) => *plan,
+        Inspected::Park => park(msg, version, receipt, settings, now),
+        Inspected::Apply => {
+            let mut record = msg;
+            match apply(
+                &mut record,
+                key,
+                receipt,
+                from_parking,
+                claim,
+                settings,
+                now,
+            ) {
+                Some(Applied::Record { part }) => Plan::Record {
+                    record,
+                    mode: version,
+                    part,
+                },
+                Some(Applied::Final { class, part }) => Plan::Final {
+                    record,
+                    mode: version,
+                    class,
+                    part,
+                },
+                // `inspect` found the key among the parts; `apply` looks at the same record.
+                None => Plan::Corrupt(format!("{key} is not one of the message's parts")),
+            }
+        }
+    }
+}
+
+/// What [`inspect`] found in a stored record.
+#[derive(Debug)]
+pub(crate) enum Inspected {
+    /// The plan, which writes nothing of this record (boxed: it never holds one).
+    Done(Box<Plan>),
+    /// A placeholder: the receipt is parked in it.
+    Park,
+    /// A submission the receipt changes: [`apply`] it to the record and write it.
+    Apply,
+}
+
+/// The part of [`decide`] that only reads the stored record: whether the receipt changes it, or
+/// what happens instead. [`Inspected::Apply`] means [`apply`] does not fail on this record.
+pub(crate) fn inspect(
+    msg: &StoredMessage,
+    key: &MsgId,
+    from_parking: Option<&str>,
+    claim: &str,
+) -> Inspected {
     if let Some(entry) = from_parking
         && !msg
             .metadata
             .contains_key(&format!("{META_PARKED_PREFIX}{entry}"))
     {
-        return Plan::AlreadyApplied;
+        return Inspected::Done(Box::new(Plan::AlreadyApplied));
     }
     if msg.is_placeholder() {
         if from_parking.is_some() {
-            return Plan::Waiting;
+            return Inspected::Done(Box::new(Plan::Waiting));
         }
-        return park(msg, version, receipt, settings, now);
+        return Inspected::Park;
     }
     if let Some(primary) = msg.metadata.get(META_PRIMARY) {
-        return match MsgId::new(primary.clone()) {
+        return Inspected::Done(Box::new(match MsgId::new(primary.clone()) {
             Ok(p) if p == *key => Plan::Corrupt(format!("{META_PRIMARY} points to itself")),
             Ok(p) => Plan::FollowPrimary(p),
             Err(e) => Plan::Corrupt(format!("{META_PRIMARY} is not a msgid: {e}")),
-        };
+        }));
     }
-    let mut record = msg;
+    // (The parked entry the receipt came from does not bear on what follows.)
+    if let Some(fin) = msg.metadata.get(META_FINAL) {
+        if !claim.is_empty() && msg.metadata.get(META_CLAIM).map(String::as_str) == Some(claim) {
+            return Inspected::Done(Box::new(match parse_class(fin) {
+                Some(class) => Plan::Claimed { class },
+                None => Plan::Corrupt(format!("{META_FINAL} is {fin:?}")),
+            }));
+        }
+        return Inspected::Done(Box::new(Plan::Duplicate));
+    }
+    let parts = part_keys(msg);
+    if parts.len() > 1 && !parts.iter().any(|k| k == key.as_str()) {
+        return Inspected::Done(Box::new(Plan::Corrupt(format!(
+            "{key} is not one of the message's parts"
+        ))));
+    }
+    Inspected::Apply
+}
+
+/// What [`apply`] made of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// The receipt is recorded; no hook runs (see [`Plan::Record`]).
+    Record {
+        /// For a multipart message, which part the receipt was for.
+        part: Option<usize>,
+    },
+    /// The record now carries the claim of a final state (see [`Plan::Final`]).
+    Final {
+        /// Positive or negative.
+        class: ReceiptClass,
+        /// For a multipart message, which part's receipt decided it.
+        part: Option<usize>,
+    },
+}
+
+/// The part of [`decide`] that changes a record [`inspect`] answered [`Inspected::Apply`] for:
+/// takes the receipt's parked entry out, records the receipt, and sets the part state, the
+/// claim or the due time. Returns `None`, having changed nothing, only for a record `inspect`
+/// would not have let through (a multipart message without the key among its parts).
+pub(crate) fn apply(
+    record: &mut StoredMessage,
+    key: &MsgId,
+    receipt: &ReceiptEvent,
+    from_parking: Option<&str>,
+    claim: &str,
+    settings: &EngineSettings,
+    now: SystemTime,
+) -> Option<Applied> {
+    let parts = part_keys(record);
+    let part = if parts.len() <= 1 {
+        None
+    } else {
+        Some(parts.iter().position(|k| k == key.as_str())?)
+    };
     if let Some(entry) = from_parking {
         record
             .metadata
             .remove(&format!("{META_PARKED_PREFIX}{entry}"));
     }
-    if let Some(fin) = record.metadata.get(META_FINAL) {
-        if !claim.is_empty() && record.metadata.get(META_CLAIM).map(String::as_str) == Some(claim) {
-            return match parse_class(fin) {
-                Some(class) => Plan::Claimed { class },
-                None => Plan::Corrupt(format!("{META_FINAL} is {fin:?}")),
-            };
-        }
-        return Plan::Duplicate;
-    }
-    let parts = part_keys(&record);
-    let (decided, part) = if parts.len() <= 1 {
-        let c = (receipt.class != ReceiptClass::Intermediate).then_some(receipt.class);
-        (c, None)
-    } else {
-        let Some(part) = parts.iter().position(|k| k == key.as_str()) else {
-            return Plan::Corrupt(format!("{key} is not one of the message's parts"));
-        };
-        if receipt.class != ReceiptClass::Intermediate {
-            let slot = part_state(part);
-            // A part's final state is final: a later receipt for the same part does not
-            // change it.
-            record
-                .metadata
-                .entry(slot)
-                .or_insert_with(|| class_name(receipt.class).to_owned());
-        }
-        let states: Vec<Option<ReceiptClass>> = (0..parts.len())
-            .map(|i| {
+    let decided = match part {
+        None => (receipt.class != ReceiptClass::Intermediate).then_some(receipt.class),
+        Some(part) => {
+            if receipt.class != ReceiptClass::Intermediate {
+                let slot = part_state(part);
+                // A part's final state is final: a later receipt for the same part does not
+                // change it.
                 record
                     .metadata
-                    .get(&part_state(i))
-                    .and_then(|s| parse_class(s))
-            })
-            .collect();
-        (settings.multipart.decide(&states), Some(part))
+                    .entry(slot)
+                    .or_insert_with(|| class_name(receipt.class).to_owned());
+            }
+            let states: Vec<Option<ReceiptClass>> = (0..parts.len())
+                .map(|i| {
+                    record
+                        .metadata
+                        .get(&part_state(i))
+                        .and_then(|s| parse_class(s))
+                })
+                .collect();
+            settings.multipart.decide(&states)
+        }
     };
     record.history.push(crate::message::HistoryEntry {
         at: now,
@@ -373,7 +465,7 @@ pub fn decide(
             error: receipt.error.clone(),
         },
     });
-    match decided {
+    Some(match decided {
         None => {
             if part.is_some()
                 && receipt.class != ReceiptClass::Intermediate
@@ -381,12 +473,10 @@ pub fn decide(
             {
                 record
                     .metadata
-                    .insert(META_RECHECK.to_owned(), millis_after(now, wait).to_string());
+                    .insert(META_RECHECK.to_owned(), decimal(millis_after(now, wait)));
             }
-            refresh_due(&mut record, now);
-            Plan::Record {
-                record,
-                mode: version,
+            refresh_due(record, now);
+            Applied::Record {
                 part: if receipt.class == ReceiptClass::Intermediate {
                     None
                 } else {
@@ -395,15 +485,10 @@ pub fn decide(
             }
         }
         Some(class) => {
-            claim_final(&mut record, class, claim, settings, now);
-            Plan::Final {
-                record,
-                mode: version,
-                class,
-                part,
-            }
+            claim_final(record, class, claim, settings, now);
+            Applied::Final { class, part }
         }
-    }
+    })
 }
 
 /// Writes the claim of final state `class` into `record`: the state, who claims it, and the end
@@ -415,34 +500,58 @@ fn claim_final(
     settings: &EngineSettings,
     now: SystemTime,
 ) {
-    record
-        .metadata
-        .insert(META_FINAL.to_owned(), class_name(class).to_owned());
-    record
-        .metadata
-        .insert(META_CLAIM.to_owned(), claim.to_owned());
-    record.metadata.insert(
-        META_DUE.to_owned(),
-        decimal(millis_after(now, settings.claim_lease)),
-    );
+    let mut due = [0u8; 20];
+    let due = write_decimal(&mut due, millis_after(now, settings.claim_lease));
+    if record.metadata.contains_key(META_FINAL) {
+        // A claim taken over: the keys are there, and only the claim and its lease change.
+        set_meta(record, META_FINAL, class_name(class));
+        set_meta(record, META_CLAIM, claim);
+        set_meta(record, META_DUE, due);
+    } else {
+        // A first claim: the keys are new (but for a due time, which is replaced).
+        let meta = &mut record.metadata;
+        meta.insert(META_FINAL.to_owned(), class_name(class).to_owned());
+        meta.insert(META_CLAIM.to_owned(), claim.to_owned());
+        meta.insert(META_DUE.to_owned(), due.to_owned());
+    }
     record.metadata.remove(META_RECHECK);
 }
 
-/// Appends `n` in decimal.
-pub(crate) fn push_decimal(s: &mut String, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
+/// Sets metadata `key` to `value`, reusing the key and the value's buffer where the key is
+/// there already.
+fn set_meta(record: &mut StoredMessage, key: &str, value: &str) {
+    match record.metadata.get_mut(key) {
+        Some(v) => {
+            if v != value {
+                v.clear();
+                v.push_str(value);
+            }
+        }
+        None => {
+            record.metadata.insert(key.to_owned(), value.to_owned());
+        }
+    }
+}
+
+/// `n` in decimal, written into `buf`.
+fn write_decimal(buf: &mut [u8; 20], n: u64) -> &str {
+    let mut i = buf.len();
     let mut n = n;
     loop {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+        buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
     // Only ASCII digits were written, so this is always text.
-    s.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(s: &mut String, n: u64) {
+    s.push_str(write_decimal(&mut [0u8; 20], n));
 }
 
 /// `n` in decimal, as `n.to_string()` writes it.
@@ -487,9 +596,7 @@ pub(crate) fn refresh_due(record: &mut StoredMessage, now: SystemTime) {
         };
     }
     match due {
-        Some(at) => {
-            record.metadata.insert(META_DUE.to_owned(), decimal(at));
-        }
+        Some(at) => set_meta(record, META_DUE, write_decimal(&mut [0u8; 20], at)),
         None => {
             record.metadata.remove(META_DUE);
         }

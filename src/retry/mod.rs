@@ -1738,7 +1738,9 @@ impl RetryEngine {
             // Held over this step's load, decision and write; released before hooks run and
             // before parked receipts of this key are applied (which take it themselves).
             let mut guard = Some(inner.key_locks.lock(bucket.as_str(), key.as_str()).await);
-            let loaded = match store.load(&bucket, &key).await {
+            // Shared: the usual receipt changes the record in the store's own hands
+            // (`update_shared`), and only a decision that needs a copy of its own makes one.
+            let loaded = match store.load_shared(&bucket, &key).await {
                 Ok(v) => v,
                 Err(e) => return self.store_failed(e, ev, key, from, claim),
             };
@@ -1765,6 +1767,68 @@ impl RetryEngine {
                 _ => None,
             };
             let now = SystemTime::now();
+            let loaded = match loaded {
+                Some(v) => match decide::inspect(&v, &key, entry_here, &claim) {
+                    decide::Inspected::Apply => {
+                        // The receipt changes the record: `decide`'s write, made by the store.
+                        let mut applied = None;
+                        let written = store
+                            .update_shared(&bucket, &key, v, &mut |record| {
+                                applied = Some(decide::apply(
+                                    record,
+                                    &key,
+                                    &ev,
+                                    entry_here,
+                                    &claim,
+                                    &inner.settings,
+                                    now,
+                                ));
+                            })
+                            .await;
+                        let (version, record) = match written {
+                            Ok(w) => w,
+                            Err(e) if e.is_conflict() => {
+                                bump(&inner.counters.conflicts);
+                                continue;
+                            }
+                            Err(e) => return self.store_failed(e, ev, key, from, claim),
+                        };
+                        match applied.flatten() {
+                            Some(decide::Applied::Record { part }) => {
+                                self.forget_entry_in(&bucket, &from, &key).await;
+                                return Ok(Some(recorded(bucket, key, part, &ev)));
+                            }
+                            Some(decide::Applied::Final { class, .. }) => {
+                                drop(guard.take());
+                                self.forget_entry_in(&bucket, &from, &key).await;
+                                let claimed = Claim {
+                                    id: &claim,
+                                    version,
+                                };
+                                let target = key.clone();
+                                return Ok(Some(
+                                    self.finish(ev, bucket, target, key, record, class, claimed)
+                                        .await,
+                                ));
+                            }
+                            None => {
+                                // Not the record `inspect` looked at, although its version
+                                // was: damage, as `decide` reports it.
+                                bump(&inner.counters.store_errors);
+                                return Err(StoreError::corrupt(
+                                    store.backend(),
+                                    bucket.as_str(),
+                                    key.as_str(),
+                                    format!("{key} is not one of the message's parts"),
+                                )
+                                .into());
+                            }
+                        }
+                    }
+                    _ => Some(v.into_versioned()),
+                },
+                None => None,
+            };
             let mut plan =
                 decide::decide(loaded, &key, &ev, entry_here, &claim, &inner.settings, now);
             let mut target = key.clone();
@@ -1894,23 +1958,7 @@ impl RetryEngine {
                     {
                         Ok(_) => {
                             self.forget_entry_in(&bucket, &from, &target).await;
-                            return Ok(Some(match part {
-                                Some(part) => {
-                                    tracing::info!(%bucket, msgid = %target, part, state = %ev.state, "mstore: part receipt recorded; message undecided");
-                                    ReceiptOutcome::PartRecorded {
-                                        bucket,
-                                        msgid: target,
-                                        part,
-                                    }
-                                }
-                                None => {
-                                    tracing::debug!(%bucket, msgid = %target, state = %ev.state, "mstore: intermediate receipt recorded");
-                                    ReceiptOutcome::Intermediate {
-                                        bucket,
-                                        msgid: target,
-                                    }
-                                }
-                            }));
+                            return Ok(Some(recorded(bucket, target, part, &ev)));
                         }
                         Err(e) if e.is_conflict() => bump(&inner.counters.conflicts),
                         Err(e) => return self.store_failed(e, ev, key, from, claim),
@@ -2243,6 +2291,32 @@ impl RetryEngine {
             Err(e) => {
                 tracing::warn!(%bucket, %msgid, error = %e, "mstore: the bounce could not be injected");
                 DefaultAction::BounceFailed(e.to_string())
+            }
+        }
+    }
+}
+
+/// The outcome of a receipt recorded without deciding the message (see [`Plan::Record`]).
+fn recorded(
+    bucket: Bucket,
+    target: MsgId,
+    part: Option<usize>,
+    ev: &ReceiptEvent,
+) -> ReceiptOutcome {
+    match part {
+        Some(part) => {
+            tracing::info!(%bucket, msgid = %target, part, state = %ev.state, "mstore: part receipt recorded; message undecided");
+            ReceiptOutcome::PartRecorded {
+                bucket,
+                msgid: target,
+                part,
+            }
+        }
+        None => {
+            tracing::debug!(%bucket, msgid = %target, state = %ev.state, "mstore: intermediate receipt recorded");
+            ReceiptOutcome::Intermediate {
+                bucket,
+                msgid: target,
             }
         }
     }

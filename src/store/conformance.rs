@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::StreamExt;
 use futures::future::join_all;
 
-use super::{MessageStore, PutMode, StoreError};
+use super::{MessageStore, PutMode, SharedVersioned, StoreError};
 use crate::message::{Bucket, Channel, Envelope, HistoryEvent, MsgId, Resource, StoredMessage};
 
 /// A conformance case that did not hold: which case, and what the store did instead.
@@ -753,6 +753,105 @@ pub async fn due_index(store: &dyn MessageStore) -> CaseResult {
     })
 }
 
+/// [`MessageStore::load_shared`] and [`MessageStore::update_shared`]: an edit of the version
+/// loaded is written (and indexed by its due time), a reader keeps the message it read, and an
+/// edit of a stale or deleted version writes nothing.
+pub async fn shared_updates(store: &dyn MessageStore) -> CaseResult {
+    const CASE: &str = "shared_updates";
+    let bucket = fresh_bucket(CASE, "")?;
+    let msgid = id(CASE, "shared")?;
+    let first = sample_message(900, vec![3; 9]);
+    save(store, CASE, &bucket, &msgid, &first).await?;
+    let load = || async {
+        store
+            .load_shared(&bucket, &msgid)
+            .await
+            .map_err(|e| fail(CASE, format!("load_shared: {e}")))
+    };
+    let loaded = load()
+        .await?
+        .ok_or_else(|| fail(CASE, "load_shared: the saved message is missing"))?;
+    ensure(CASE, *loaded.message == first, || {
+        format!(
+            "load_shared gave {:?}, expected the saved message",
+            loaded.message
+        )
+    })?;
+    let reader = loaded.message.clone();
+    let stale = loaded.version.clone();
+    let past = crate::message::epoch_millis(SystemTime::now() - Duration::from_secs(60));
+    let mut edit = |m: &mut StoredMessage| {
+        m.metadata
+            .insert(crate::message::META_DUE.to_owned(), past.to_string());
+        m.metadata.insert("edited".to_owned(), "1".to_owned());
+    };
+    let (version, written) = store
+        .update_shared(&bucket, &msgid, loaded, &mut edit)
+        .await
+        .map_err(|e| fail(CASE, format!("update_shared of the loaded version: {e}")))?;
+    let mut want = first.clone();
+    edit(&mut want);
+    ensure(CASE, *written == want, || {
+        format!("update_shared returned {written:?}, expected {want:?}")
+    })?;
+    ensure(CASE, *reader == first, || {
+        "a reader's message changed under it".to_owned()
+    })?;
+    expect_loaded(store, CASE, &bucket, &msgid, Some(&want)).await?;
+    let got = due_in(store, CASE, &bucket, SystemTime::now()).await?;
+    ensure(CASE, got == ["shared"], || {
+        format!("after update_shared, due found {got:?}, expected [\"shared\"]")
+    })?;
+    let current = load()
+        .await?
+        .ok_or_else(|| fail(CASE, "the updated message is missing"))?;
+    ensure(CASE, current.version == version, || {
+        format!(
+            "load_shared gave version {}, update_shared gave {version}",
+            current.version
+        )
+    })?;
+    // A stale version: nothing is written, the edit is not seen.
+    let stale = SharedVersioned {
+        message: current.message.clone(),
+        version: stale,
+    };
+    let mut other = |m: &mut StoredMessage| {
+        m.metadata.insert("stale".to_owned(), "1".to_owned());
+    };
+    match store
+        .update_shared(&bucket, &msgid, stale, &mut other)
+        .await
+    {
+        Err(e) if e.is_conflict() => {}
+        other => {
+            return Err(fail(
+                CASE,
+                format!("update_shared of a stale version: {other:?}, expected Precondition"),
+            ));
+        }
+    }
+    expect_loaded(store, CASE, &bucket, &msgid, Some(&want)).await?;
+    delete(store, CASE, &bucket, &msgid).await?;
+    match store
+        .update_shared(&bucket, &msgid, current, &mut other)
+        .await
+    {
+        Err(e) if e.is_conflict() => {}
+        other => {
+            return Err(fail(
+                CASE,
+                format!("update_shared of a deleted key: {other:?}, expected Precondition"),
+            ));
+        }
+    }
+    expect_loaded(store, CASE, &bucket, &msgid, None).await?;
+    let got = due_in(store, CASE, &bucket, SystemTime::now()).await?;
+    ensure(CASE, got.is_empty(), || {
+        format!("after deleting, due found {got:?}, expected nothing")
+    })
+}
+
 /// Runs every case, in order, and reports all that failed.
 pub async fn run_all(store: &dyn MessageStore) -> Result<(), Failure> {
     let results = [
@@ -768,6 +867,7 @@ pub async fn run_all(store: &dyn MessageStore) -> Result<(), Failure> {
         listing(store).await,
         sweep(store).await,
         due_index(store).await,
+        shared_updates(store).await,
     ];
     let failures: Vec<Failure> = results.into_iter().filter_map(Result::err).collect();
     match failures.as_slice() {

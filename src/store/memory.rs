@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::{MessageStore, PutMode, StoreError, Version, Versioned};
+use super::{Edit, MessageStore, PutMode, SharedVersioned, StoreError, Version, Versioned};
 use crate::message::{Bucket, MsgId, StoredMessage, epoch_millis};
 
 /// One stored message: shared, so a [`MessageStore::save_shared`] keeps the caller's copy, and
@@ -195,6 +195,75 @@ impl MessageStore for MemoryStore {
             message: Arc::unwrap_or_clone(msg),
             version,
         }))
+    }
+
+    async fn load_shared(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<Option<SharedVersioned>, StoreError> {
+        Ok(self.with(|s| {
+            s.buckets
+                .get(bucket)
+                .and_then(|m| m.get(msgid))
+                .map(|e| SharedVersioned {
+                    message: e.msg.clone(),
+                    version: e.version.clone(),
+                })
+        }))
+    }
+
+    async fn update_shared(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+        current: SharedVersioned,
+        edit: Edit<'_>,
+    ) -> Result<(Version, Arc<StoredMessage>), StoreError> {
+        let SharedVersioned {
+            message,
+            version: want,
+        } = current;
+        // The caller's share is let go first, so that the message stored is edited where it
+        // lies when nothing else holds it.
+        drop(message);
+        self.with(|s| {
+            let State { buckets, due } = s;
+            let entry = buckets.get_mut(bucket).and_then(|m| m.get_mut(msgid));
+            let entry = match entry {
+                Some(e) if e.version == want => e,
+                current => {
+                    return Err(StoreError::Precondition {
+                        backend: "memory",
+                        bucket: bucket.to_string(),
+                        msgid: msgid.to_string(),
+                        reason: match current {
+                            Some(e) => format!("stored version is {}, not {want}", e.version),
+                            None => format!("nothing is stored (expected version {want})"),
+                        },
+                    });
+                }
+            };
+            // Copied only if a reader still holds it; readers keep what they read.
+            let msg = Arc::make_mut(&mut entry.msg);
+            edit(msg);
+            let new_due = msg.due_millis();
+            let n = self
+                .next_version
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            entry.version = version(n);
+            let old_due = std::mem::replace(&mut entry.due, new_due);
+            if old_due != new_due {
+                if let Some(old) = old_due {
+                    due.remove(&(old, bucket.clone(), msgid.clone()));
+                }
+                if let Some(new) = new_due {
+                    due.insert((new, bucket.clone(), msgid.clone()));
+                }
+            }
+            Ok((entry.version.clone(), entry.msg.clone()))
+        })
     }
 
     async fn delete(&self, bucket: &Bucket, msgid: &MsgId) -> Result<bool, StoreError> {

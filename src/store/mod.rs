@@ -316,6 +316,46 @@ impl Deref for Versioned {
     }
 }
 
+/// A stored message, shared with the store that holds it, and the version it was read at, as
+/// [`MessageStore::load_shared`] returns it. Dereferences to the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedVersioned {
+    /// The message.
+    pub message: Arc<StoredMessage>,
+    /// Its version, for a later [`PutMode::Update`] or [`MessageStore::update_shared`].
+    pub version: Version,
+}
+
+impl SharedVersioned {
+    /// The message and its version, the message copied only if it is still shared.
+    pub fn into_versioned(self) -> Versioned {
+        Versioned {
+            message: Arc::unwrap_or_clone(self.message),
+            version: self.version,
+        }
+    }
+}
+
+impl From<Versioned> for SharedVersioned {
+    fn from(v: Versioned) -> Self {
+        Self {
+            message: Arc::new(v.message),
+            version: v.version,
+        }
+    }
+}
+
+impl Deref for SharedVersioned {
+    type Target = StoredMessage;
+
+    fn deref(&self) -> &StoredMessage {
+        &self.message
+    }
+}
+
+/// An edit of a stored message, for [`MessageStore::update_shared`].
+pub type Edit<'a> = &'a mut (dyn FnMut(&mut StoredMessage) + Send);
+
 /// A key-value store of submitted messages, addressed by bucket and msgid.
 ///
 /// # Contract
@@ -387,6 +427,45 @@ pub trait MessageStore: Send + Sync + fmt::Debug {
         mode: PutMode,
     ) -> Result<Version, StoreError> {
         self.save(bucket, msgid, &msg, mode).await
+    }
+
+    /// As [`load`](MessageStore::load), with the message shared rather than owned: a backend
+    /// that keeps messages in memory ([`MemoryStore`]) hands out its own copy instead of a new
+    /// one. The default loads and wraps what it got.
+    async fn load_shared(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+    ) -> Result<Option<SharedVersioned>, StoreError> {
+        Ok(self.load(bucket, msgid).await?.map(SharedVersioned::from))
+    }
+
+    /// Writes `current` (as [`load_shared`](MessageStore::load_shared) returned it) changed by
+    /// `edit`, on the same terms as [`save`](MessageStore::save) with
+    /// [`PutMode::Update`] of `current.version`: if the stored message is no longer at that
+    /// version, nothing is written and the error is [`StoreError::Precondition`]. Returns the
+    /// version now stored and the message as written. `edit` is called at most once.
+    ///
+    /// The default applies `edit` to `current` (copying it only if it is still shared) and saves
+    /// the result with [`save_shared`](MessageStore::save_shared): the same one round trip as a
+    /// conditional save. [`MemoryStore`] applies `edit` to the message it holds, under its lock,
+    /// without copying it when nothing else holds it; `edit` must not block there, and must not
+    /// panic (the message would stay as far as `edit` got).
+    async fn update_shared(
+        &self,
+        bucket: &Bucket,
+        msgid: &MsgId,
+        current: SharedVersioned,
+        edit: Edit<'_>,
+    ) -> Result<(Version, Arc<StoredMessage>), StoreError> {
+        let SharedVersioned { message, version } = current;
+        let mut message = Arc::unwrap_or_clone(message);
+        edit(&mut message);
+        let message = Arc::new(message);
+        let version = self
+            .save_shared(bucket, msgid, message.clone(), PutMode::Update(version))
+            .await?;
+        Ok((version, message))
     }
 
     /// Up to `limit` records whose due time ([`META_DUE`](crate::message::META_DUE)) is at or
