@@ -83,6 +83,7 @@ impl COctetString {
     }
 
     /// The bytes, without the NUL terminator.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline { len, buf } => &buf[..usize::from(*len & LEN_MASK).min(INLINE)],
@@ -109,6 +110,7 @@ impl COctetString {
     }
 
     /// Length in bytes, without the terminator.
+    #[inline]
     pub fn len(&self) -> usize {
         self.as_bytes().len()
     }
@@ -118,18 +120,19 @@ impl COctetString {
         self.as_bytes().is_empty()
     }
 
-    /// Writes the string and its NUL terminator at the start of `dst` and returns how many
-    /// octets that took, or `None` if `dst` is too short. A string of `max` octets or more (the
-    /// NUL counts towards the spec's size) or one with a NUL inside is refused.
+    /// Writes the string at the start of `dst`, which must be zero-filled, and returns how
+    /// many octets the string and its NUL terminator take, or `None` if `dst` is too short.
+    /// The NUL itself is not written: the octet is already zero. A string of `max` octets or
+    /// more (the NUL counts towards the spec's size) or one with a NUL inside is refused.
     ///
     /// An inline string is written as its whole zero-padded buffer when `dst` has room for it:
-    /// a copy of fixed size, which needs no call. Octets past the NUL are left for the next
-    /// field to overwrite.
+    /// a copy of fixed size, which needs no call. The octets past the NUL stay zero.
     #[inline(always)]
     pub(crate) fn write_c(&self, dst: &mut [u8], max: usize) -> Result<Option<usize>, FieldError> {
         let len = match &self.0 {
             Repr::Inline { len: flags, buf } => {
-                let len = usize::from(*flags & LEN_MASK).min(INLINE);
+                // At most INLINE since the string was made; the copies below do not rely on it.
+                let len = usize::from(*flags & LEN_MASK);
                 if len >= max {
                     return Err(FieldError::TooLong { max });
                 }
@@ -139,9 +142,9 @@ impl COctetString {
                 }
                 match dst.get_mut(..INLINE) {
                     Some(whole) => whole.copy_from_slice(buf),
-                    None => match dst.get_mut(..len) {
-                        Some(exact) => exact.copy_from_slice(&buf[..len]),
-                        None => return Ok(None),
+                    None => match (dst.get_mut(..len), buf.get(..len)) {
+                        (Some(exact), Some(src)) => exact.copy_from_slice(src),
+                        _ => return Ok(None),
                     },
                 }
                 len
@@ -163,12 +166,11 @@ impl COctetString {
                 len
             }
         };
-        match dst.get_mut(len) {
-            Some(nul) => {
-                *nul = 0;
-                Ok(Some(len + 1))
-            }
-            None => Ok(None),
+        // Room for the NUL, which the zero fill has already written.
+        if len < dst.len() {
+            Ok(Some(len + 1))
+        } else {
+            Ok(None)
         }
     }
 }
@@ -292,11 +294,11 @@ mod tests {
             let mut want = s.as_bytes().to_vec();
             want.push(0);
             for room in [want.len(), want.len() + 3, 64] {
-                let mut dst = vec![0xAA; room];
+                let mut dst = vec![0; room];
                 assert_eq!(s.write_c(&mut dst, 65), Ok(Some(want.len())), "{s:?}");
                 assert_eq!(&dst[..want.len()], &want[..], "{s:?}");
             }
-            let mut short = vec![0xAA; want.len() - 1];
+            let mut short = vec![0; want.len() - 1];
             assert_eq!(s.write_c(&mut short, 65), Ok(None), "{s:?}");
         }
         let mut dst = [0u8; 64];

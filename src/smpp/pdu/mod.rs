@@ -160,6 +160,7 @@ macro_rules! short_message_body {
                 Ok(())
             }
 
+            #[inline(always)]
             fn encoded_len(&self) -> usize {
                 17 + self.service_type.len()
                     + self.source_addr.len()
@@ -431,6 +432,7 @@ impl Pdu {
     ///
     /// A response with a non-zero `command_status` and a default body is written as a bare
     /// header, as SMPP 3.4 §4.4.2 describes.
+    #[inline]
     pub fn encode(&self, dst: &mut BytesMut) -> Result<(), EncodeError> {
         self.body
             .encode_pdu(self.command_status, self.sequence_number, dst)
