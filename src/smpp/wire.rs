@@ -258,9 +258,8 @@ impl<'a> Writer<'a> {
         value: &COctetString,
         max: usize,
     ) -> Result<(), EncodeError> {
-        let rest = self.buf.get_mut(self.pos..).unwrap_or_default();
-        match value.write_c(rest, max) {
-            Ok(Some(n)) => self.pos += n,
+        match value.write_c(self.buf, self.pos, max) {
+            Ok(Some(end)) => self.pos = end,
             Ok(None) => self.overflow = true,
             Err(error) => return Err(self.error(field, error)),
         }
