@@ -120,8 +120,9 @@ impl COctetString {
     }
 
     /// True for the empty string.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.as_bytes().is_empty()
+        self.len() == 0
     }
 
     /// Writes the string at `buf[pos..]`, which must be zero-filled, and returns the position
