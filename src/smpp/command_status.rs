@@ -25,7 +25,9 @@ macro_rules! command_statuses {
             pub const ALL: &'static [CommandStatus] = &[$(CommandStatus::$variant,)*];
 
             /// The numeric code sent on the wire.
-            #[inline]
+            // Always inlined: a table look-up, cheaper than the call it would otherwise be on
+            // every PDU the encoder writes.
+            #[inline(always)]
             pub const fn code(&self) -> u32 {
                 match self {
                     $(CommandStatus::$variant => $code,)*
@@ -211,7 +213,7 @@ impl CommandStatus {
     /// True for `ESME_ROK`.
     #[inline]
     pub const fn is_ok(&self) -> bool {
-        self.code() == 0
+        matches!(self, CommandStatus::Ok | CommandStatus::Other(0))
     }
 }
 

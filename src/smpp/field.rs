@@ -83,6 +83,7 @@ impl COctetString {
     }
 
     /// The bytes, without the NUL terminator.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline { len, buf } => &buf[..usize::from(*len & LEN_MASK).min(INLINE)],
@@ -109,27 +110,43 @@ impl COctetString {
     }
 
     /// Length in bytes, without the terminator.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.as_bytes().len()
+        match &self.0 {
+            // At most INLINE since the string was made (as_bytes clamps it all the same).
+            Repr::Inline { len, .. } => usize::from(*len & LEN_MASK),
+            Repr::Shared(bytes) => bytes.len(),
+        }
     }
 
     /// True for the empty string.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.as_bytes().is_empty()
+        self.len() == 0
     }
 
-    /// Writes the string and its NUL terminator at the start of `dst` and returns how many
-    /// octets that took, or `None` if `dst` is too short. A string of `max` octets or more (the
-    /// NUL counts towards the spec's size) or one with a NUL inside is refused.
+    /// Writes the string at `buf[pos..]`, which must be zero-filled, and returns the position
+    /// past its NUL terminator, or `None` if `buf` is too short. The NUL itself is not written:
+    /// the octet is already zero. A string of `max` octets or more (the NUL counts towards the
+    /// spec's size) or one with a NUL inside is refused.
     ///
-    /// An inline string is written as its whole zero-padded buffer when `dst` has room for it:
-    /// a copy of fixed size, which needs no call. Octets past the NUL are left for the next
-    /// field to overwrite.
+    /// An inline string is written as its whole zero-padded buffer when `buf` has room for it:
+    /// a copy of fixed size, which needs no call, and one bounds check for the string and its
+    /// NUL. The octets past the NUL stay zero.
     #[inline(always)]
-    pub(crate) fn write_c(&self, dst: &mut [u8], max: usize) -> Result<Option<usize>, FieldError> {
-        let len = match &self.0 {
-            Repr::Inline { len: flags, buf } => {
-                let len = usize::from(*flags & LEN_MASK).min(INLINE);
+    pub(crate) fn write_c(
+        &self,
+        buf: &mut [u8],
+        pos: usize,
+        max: usize,
+    ) -> Result<Option<usize>, FieldError> {
+        match &self.0 {
+            Repr::Inline {
+                len: flags,
+                buf: inline,
+            } => {
+                // At most INLINE since the string was made; the copies below do not rely on it.
+                let len = usize::from(*flags & LEN_MASK);
                 if len >= max {
                     return Err(FieldError::TooLong { max });
                 }
@@ -137,14 +154,19 @@ impl COctetString {
                 if *flags & HAS_NUL != 0 {
                     return Err(FieldError::InteriorNul);
                 }
-                match dst.get_mut(..INLINE) {
-                    Some(whole) => whole.copy_from_slice(buf),
-                    None => match dst.get_mut(..len) {
-                        Some(exact) => exact.copy_from_slice(&buf[..len]),
-                        None => return Ok(None),
-                    },
+                if let Some(whole) = buf.get_mut(pos..pos.wrapping_add(INLINE)) {
+                    whole.copy_from_slice(inline);
+                    if len < INLINE {
+                        // The NUL is the padding octet after the string.
+                        return Ok(Some(pos + len + 1));
+                    }
+                } else {
+                    match (buf.get_mut(pos..pos.wrapping_add(len)), inline.get(..len)) {
+                        (Some(exact), Some(src)) => exact.copy_from_slice(src),
+                        _ => return Ok(None),
+                    }
                 }
-                len
+                Ok((pos + len < buf.len()).then_some(pos + len + 1))
             }
             Repr::Shared(bytes) => {
                 let len = bytes.len();
@@ -156,19 +178,12 @@ impl COctetString {
                 if bytes.iter().fold(false, |nul, &b| nul | (b == 0)) {
                     return Err(FieldError::InteriorNul);
                 }
-                match dst.get_mut(..len) {
+                match buf.get_mut(pos..pos.wrapping_add(len)) {
                     Some(exact) => exact.copy_from_slice(bytes),
                     None => return Ok(None),
                 }
-                len
+                Ok((pos + len < buf.len()).then_some(pos + len + 1))
             }
-        };
-        match dst.get_mut(len) {
-            Some(nul) => {
-                *nul = 0;
-                Ok(Some(len + 1))
-            }
-            None => Ok(None),
         }
     }
 }
@@ -291,31 +306,35 @@ mod tests {
         ] {
             let mut want = s.as_bytes().to_vec();
             want.push(0);
-            for room in [want.len(), want.len() + 3, 64] {
-                let mut dst = vec![0xAA; room];
-                assert_eq!(s.write_c(&mut dst, 65), Ok(Some(want.len())), "{s:?}");
-                assert_eq!(&dst[..want.len()], &want[..], "{s:?}");
+            for pos in [0, 5] {
+                for room in [want.len(), want.len() + 3, 64] {
+                    let mut dst = vec![0; pos + room];
+                    let end = pos + want.len();
+                    assert_eq!(s.write_c(&mut dst, pos, 65), Ok(Some(end)), "{s:?}");
+                    assert_eq!(&dst[pos..end], &want[..], "{s:?}");
+                    assert!(dst[end..].iter().all(|&b| b == 0), "{s:?}");
+                }
+                let mut short = vec![0; pos + want.len() - 1];
+                assert_eq!(s.write_c(&mut short, pos, 65), Ok(None), "{s:?}");
             }
-            let mut short = vec![0xAA; want.len() - 1];
-            assert_eq!(s.write_c(&mut short, 65), Ok(None), "{s:?}");
         }
         let mut dst = [0u8; 64];
         let nul_inline = COctetString::from(&b"ab\0cd"[..]);
         let nul_shared = COctetString::new(Bytes::from_static(b"0123456789012345678901234\0"));
         assert_eq!(
-            nul_inline.write_c(&mut dst, 65),
+            nul_inline.write_c(&mut dst, 0, 65),
             Err(FieldError::InteriorNul)
         );
         assert_eq!(
-            nul_shared.write_c(&mut dst, 65),
+            nul_shared.write_c(&mut dst, 0, 65),
             Err(FieldError::InteriorNul)
         );
         assert_eq!(
-            COctetString::from_frame(&frame, 2, 24).write_c(&mut dst, 22),
+            COctetString::from_frame(&frame, 2, 24).write_c(&mut dst, 0, 22),
             Err(FieldError::TooLong { max: 22 })
         );
         assert_eq!(
-            COctetString::from("static").write_c(&mut dst, 6),
+            COctetString::from("static").write_c(&mut dst, 0, 6),
             Err(FieldError::TooLong { max: 6 })
         );
     }

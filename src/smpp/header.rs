@@ -24,6 +24,7 @@ macro_rules! command_ids {
             pub const ALL: &'static [CommandId] = &[$(CommandId::$variant,)*];
 
             /// The numeric `command_id`.
+            #[inline(always)]
             pub const fn code(self) -> u32 {
                 match self {
                     $(CommandId::$variant => $code,)*
@@ -115,6 +116,7 @@ command_ids! {
 
 impl CommandId {
     /// True for responses (bit 31 set), generic_nack included.
+    #[inline(always)]
     pub const fn is_response(self) -> bool {
         self.code() & RESPONSE_BIT != 0
     }

@@ -600,6 +600,7 @@ impl Tlvs {
     }
 
     /// True when there are no TLVs.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

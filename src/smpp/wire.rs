@@ -163,9 +163,13 @@ impl Reader {
     }
 }
 
-/// Writes fields into the slice reserved for a body, checking each against the spec's size
-/// limits. Writing past the end (a body whose `encoded_len` is wrong) is recorded, not a
-/// panic, and turns into an error.
+/// Writes fields into the zero-filled slice reserved for a body, checking each against the
+/// spec's size limits. Writing past the end (a body whose `encoded_len` is wrong) is recorded,
+/// not a panic, and turns into an error.
+///
+/// Every octet past the fields written so far is zero: writes put only field octets and (for
+/// inline strings) zero padding, so the NUL of a C-octet string is never written, only
+/// counted.
 pub(crate) struct Writer<'a> {
     buf: &'a mut [u8],
     pos: usize,
@@ -174,6 +178,7 @@ pub(crate) struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
+    /// `buf` must be zero-filled.
     #[inline]
     pub(crate) fn new(buf: &'a mut [u8], pdu: &'static str) -> Self {
         Writer {
@@ -245,7 +250,7 @@ impl<'a> Writer<'a> {
         self.raw(&value.to_be_bytes());
     }
 
-    /// The string and its NUL.
+    /// The string and its NUL (already there: see [`Writer`]).
     #[inline(always)]
     pub(crate) fn cstr(
         &mut self,
@@ -253,9 +258,8 @@ impl<'a> Writer<'a> {
         value: &COctetString,
         max: usize,
     ) -> Result<(), EncodeError> {
-        let rest = self.buf.get_mut(self.pos..).unwrap_or_default();
-        match value.write_c(rest, max) {
-            Ok(Some(n)) => self.pos += n,
+        match value.write_c(self.buf, self.pos, max) {
+            Ok(Some(end)) => self.pos = end,
             Ok(None) => self.overflow = true,
             Err(error) => return Err(self.error(field, error)),
         }

@@ -86,6 +86,11 @@ impl BodyCodec for BindResp {
     fn encoded_len(&self) -> usize {
         1 + self.system_id.len() + self.tlvs.as_bytes().len()
     }
+
+    #[inline(always)]
+    fn is_default(&self) -> bool {
+        self.system_id.is_empty() && self.tlvs.is_empty()
+    }
 }
 
 /// The `outbind` body (SMPP 3.4 §4.1.7): the SMSC asks the ESME to bind as a receiver.

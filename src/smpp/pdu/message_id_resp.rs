@@ -65,4 +65,9 @@ impl BodyCodec for MessageIdResp {
     fn encoded_len(&self) -> usize {
         self.message_id.len() + 1 + self.tlvs.as_bytes().len()
     }
+
+    #[inline(always)]
+    fn is_default(&self) -> bool {
+        self.message_id.is_empty() && self.tlvs.is_empty()
+    }
 }

@@ -83,4 +83,12 @@ impl BodyCodec for QuerySmResp {
     fn encoded_len(&self) -> usize {
         4 + self.message_id.len() + self.final_date.len()
     }
+
+    #[inline(always)]
+    fn is_default(&self) -> bool {
+        self.message_id.is_empty()
+            && self.final_date.is_empty()
+            && self.message_state == MessageState::Scheduled
+            && self.error_code == 0
+    }
 }

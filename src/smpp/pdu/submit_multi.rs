@@ -292,4 +292,9 @@ impl BodyCodec for SubmitMultiResp {
             .sum();
         2 + self.message_id.len() + smes + self.tlvs.as_bytes().len()
     }
+
+    #[inline(always)]
+    fn is_default(&self) -> bool {
+        self.message_id.is_empty() && self.unsuccess_sme.is_empty() && self.tlvs.is_empty()
+    }
 }
