@@ -8,6 +8,8 @@
 //!   their window ends, by a node that never saw them;
 //! * on a Riak bucket with `allow_mult`, the part receipts of one message recorded at once on
 //!   two nodes become siblings; the timer decides the message from the merged part states.
+//! * on Riak, a node whose client never wrote to a bucket finds a claim left there through
+//!   `RiakConfig::buckets`, without asking Riak for its bucket list.
 //!
 //! Every node is a `RetryEngine` with its own store client. A dying node is simulated by
 //! aborting its task while a hook or a store operation of it never returns.
@@ -529,6 +531,74 @@ async fn riak_consistent_type() {
     a_claim_left_by_a_dead_node_is_finished_once(Arc::new(RiakStore::new(config.clone()).unwrap()))
         .await;
     parked_receipts_are_applied_by_any_node(Arc::new(RiakStore::new(config).unwrap())).await;
+}
+
+/// Node A stores a submission, claims its final state and dies in its hook. Node B has a
+/// `RiakStore` of its own that never wrote to that bucket and never asks Riak for its bucket
+/// list: without the bucket in `RiakConfig::buckets` its timer cannot find the claim (the
+/// documented limitation of `BucketListing::Never`); with it, it finishes the claim, and Riak's
+/// bucket list is never asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn riak_a_node_finds_claims_in_configured_buckets_it_never_wrote_to() {
+    use redeliver::store::riak::BucketListing;
+    let server = riak_server::RiakServer::start().await;
+    let config = riak_server::consistent_config(&[&server]);
+    let spool = Arc::new(RecordingInjector::new());
+    let hooks = Arc::new(Counting::default());
+    let store_a: Arc<dyn MessageStore> = Arc::new(RiakStore::new(config.clone()).unwrap());
+    let submitter = engine(
+        Arc::new(Client::new(store_a.clone())),
+        hooks.clone(),
+        &spool,
+        no_lease(),
+    );
+    let out = submitter
+        .on_submit(submit(&["lost-elsewhere"]))
+        .await
+        .unwrap();
+    assert!(matches!(out, SubmitOutcome::Stored { .. }), "{out:?}");
+    let entered = Arc::new(Notify::new());
+    let a = engine(
+        Arc::new(Client::new(store_a)),
+        Arc::new(Stuck {
+            entered: entered.clone(),
+        }),
+        &spool,
+        no_lease(),
+    );
+    let task = tokio::spawn(async move {
+        a.on_receipt(receipt("lost-elsewhere", ReceiptClass::Negative, "UNDELIV"))
+            .await
+    });
+    tokio::time::timeout(PATIENCE, entered.notified())
+        .await
+        .expect("node A reached its hook");
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+
+    let node_b = |config: redeliver::store::RiakConfig| {
+        engine(
+            Arc::new(Client::new(Arc::new(RiakStore::new(config).unwrap()))),
+            hooks.clone(),
+            &spool,
+            EngineSettings::default(),
+        )
+    };
+    let blind = node_b(config.clone().with_bucket_listing(BucketListing::Never));
+    let (report, outcomes) = tokio::time::timeout(PATIENCE, blind.retry_parked_outcomes())
+        .await
+        .expect("timer finished");
+    assert_eq!(report.recovered, 0, "{outcomes:?}");
+    assert_eq!(hooks.negative.load(Ordering::SeqCst), 0);
+
+    let b = node_b(config.with_buckets([bucket().as_str()]));
+    let (report, outcomes) = tokio::time::timeout(PATIENCE, b.retry_parked_outcomes())
+        .await
+        .expect("timer finished");
+    assert_eq!(report.recovered, 1, "{outcomes:?}");
+    assert_eq!(hooks.negative.load(Ordering::SeqCst), 1);
+    assert_eq!(bounces(&spool), 1);
+    assert_eq!(server.bucket_listings(), 0);
 }
 
 /// On an ordinary Riak bucket type with `allow_mult`, part 1's and part 2's DELIVRD reach two

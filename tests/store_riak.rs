@@ -2,7 +2,9 @@
 //! `allow_mult` bucket type and a strongly consistent one) or a real Riak (`RIAK_URL`, with
 //! `RIAK_BUCKET_TYPE` naming an `allow_mult` type and `RIAK_CONSISTENT_TYPE` a type created with
 //! `{"props":{"consistent":true}}`), and the store's handling of siblings, tombstones, foreign
-//! objects, consistent types and failing servers.
+//! objects, consistent types and failing servers, and which buckets `due` and `sweep_expired`
+//! ask (`RiakConfig::buckets`, `bucket_listing`; against a real Riak without the check that the
+//! bucket list was not asked for, which only the in-tree server can count).
 
 #[path = "support/riak_server/mod.rs"]
 mod riak_server;
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use redeliver::message::{Bucket, MsgId, StoredMessage};
+use redeliver::store::riak::BucketListing;
 use redeliver::store::{MessageStore, RiakConfig, RiakStore, StoreError, conformance};
 use riak_server::{ALLOW_MULT_TYPE, CONSISTENT_TYPE, Fault, KeyFault, RiakServer};
 
@@ -890,6 +893,165 @@ async fn a_save_after_loading_a_tombstone_replaces_it() {
             .map(|v| v.message),
         Some(msg)
     );
+}
+
+/// Where the bucket tests run: a real Riak when `RIAK_URL` is set (then there is no server to
+/// count requests on), the in-tree server otherwise. The config names the servers only.
+async fn bucket_test_target() -> (Option<RiakServer>, RiakConfig) {
+    match std::env::var("RIAK_URL") {
+        Ok(url) => (None, RiakConfig::new(url.split(',').map(str::to_owned))),
+        Err(_) => {
+            let server = RiakServer::start().await;
+            let config = RiakConfig::new([server.url()]);
+            (Some(server), config)
+        }
+    }
+}
+
+/// A bucket of the `MADR-` prefix no other run has written to (a real Riak keeps old runs').
+fn unique_bucket(tag: &str) -> Bucket {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    Bucket::new(format!("MADR-buckets-{tag}-{stamp:x}")).unwrap()
+}
+
+/// A message whose due time (`redeliver.due`) passed a minute before `now`.
+fn due_message(seed: u32, now: std::time::SystemTime) -> StoredMessage {
+    let mut msg = conformance::sample_message(seed, vec![seed as u8; 4]);
+    let due = redeliver::message::epoch_millis(now - Duration::from_secs(60));
+    msg.metadata
+        .insert(redeliver::message::META_DUE.to_owned(), due.to_string());
+    msg
+}
+
+async fn save(store: &RiakStore, bucket: &Bucket, msgid: &str, msg: &StoredMessage) -> MsgId {
+    let msgid = MsgId::new(msgid).unwrap();
+    store
+        .save(bucket, &msgid, msg, PutMode::Overwrite)
+        .await
+        .unwrap();
+    msgid
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_buckets_are_asked_without_listing_the_buckets() {
+    let (server, base) = bucket_test_target().await;
+    let now = std::time::SystemTime::now();
+    let (bucket, empty) = (unique_bucket("configured"), unique_bucket("empty"));
+    // Another gateway node's client writes a due record and an expired message.
+    let writer = RiakStore::new(base.clone()).unwrap();
+    let due = save(&writer, &bucket, "due-elsewhere", &due_message(1, now)).await;
+    let mut expired = conformance::sample_message(2, vec![2; 4]);
+    expired.expires_at = now - Duration::from_secs(60);
+    let gone = save(&writer, &bucket, "expired-elsewhere", &expired).await;
+
+    let config = base.with_buckets([bucket.as_str(), empty.as_str()]);
+    assert_eq!(
+        config.bucket_listing,
+        BucketListing::UnlessBucketsConfigured
+    );
+    let reader = RiakStore::new(config).unwrap();
+    let found = reader.due(now, 1000).await.unwrap();
+    assert_eq!(found, [(bucket.clone(), due.clone())]);
+    assert_eq!(reader.sweep_expired(now).await.unwrap(), 1);
+    assert!(reader.load(&bucket, &gone).await.unwrap().is_none());
+    assert!(reader.load(&bucket, &due).await.unwrap().is_some());
+    assert_eq!(reader.due(now, 1000).await.unwrap().len(), 1);
+    if let Some(server) = &server {
+        assert_eq!(
+            server.bucket_listings(),
+            0,
+            "configured buckets: Riak's bucket list is never asked for"
+        );
+    }
+    reader.delete(&bucket, &due).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_listing_or_configured_buckets_only_buckets_this_client_saved_into_are_asked() {
+    let (server, base) = bucket_test_target().await;
+    let now = std::time::SystemTime::now();
+    let theirs = unique_bucket("theirs");
+    let writer = RiakStore::new(base.clone()).unwrap();
+    let due = save(&writer, &theirs, "due-theirs", &due_message(3, now)).await;
+
+    let reader = RiakStore::new(base.with_bucket_listing(BucketListing::Never)).unwrap();
+    // The documented limitation: a bucket only another client wrote to is not asked.
+    assert_eq!(reader.due(now, 1000).await.unwrap(), []);
+    assert_eq!(reader.sweep_expired(now).await.unwrap(), 0);
+    // Once this client saves into it (any record, with a due time or not), it is.
+    let plain = save(
+        &reader,
+        &theirs,
+        "plain",
+        &conformance::sample_message(4, vec![4]),
+    )
+    .await;
+    assert_eq!(
+        reader.due(now, 1000).await.unwrap(),
+        [(theirs.clone(), due.clone())]
+    );
+    // Buckets outside the sweep prefix are not remembered.
+    let other = Bucket::new(format!("billing-{}", unique_bucket("x").as_str())).unwrap();
+    let elsewhere = save(&reader, &other, "due-billing", &due_message(5, now)).await;
+    assert_eq!(
+        reader.due(now, 1000).await.unwrap(),
+        [(theirs.clone(), due.clone())]
+    );
+    if let Some(server) = &server {
+        assert_eq!(server.bucket_listings(), 0);
+    }
+    for (bucket, msgid) in [(&theirs, &due), (&theirs, &plain), (&other, &elsewhere)] {
+        reader.delete(bucket, msgid).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_the_bucket_list_is_asked_for_at_most_once_a_minute() {
+    let (server, base) = bucket_test_target().await;
+    let now = std::time::SystemTime::now();
+    let (theirs, named) = (unique_bucket("listed"), unique_bucket("named"));
+    let writer = RiakStore::new(base.clone()).unwrap();
+    let due = save(&writer, &theirs, "due-listed", &due_message(6, now)).await;
+    let listings = || server.as_ref().map(RiakServer::bucket_listings);
+
+    // No buckets configured: the listing finds the bucket another client wrote to, as before.
+    let reader = RiakStore::new(base.clone()).unwrap();
+    let found = reader.due(now, 100_000).await.unwrap();
+    assert!(found.contains(&(theirs.clone(), due.clone())), "{found:?}");
+    reader.due(now, 100_000).await.unwrap();
+    reader.sweep_expired(now).await.unwrap();
+    if server.is_some() {
+        assert_eq!(
+            listings(),
+            Some(1),
+            "one listing serves due and the sweep for a minute"
+        );
+    }
+
+    // Buckets configured and listing asked for explicitly: both.
+    let both = RiakStore::new(
+        base.with_buckets([named.as_str()])
+            .with_bucket_listing(BucketListing::Every(Duration::from_secs(60))),
+    )
+    .unwrap();
+    let found = both.due(now, 100_000).await.unwrap();
+    assert!(found.contains(&(theirs.clone(), due.clone())), "{found:?}");
+    if server.is_some() {
+        assert_eq!(listings(), Some(2));
+    }
+    writer.delete(&theirs, &due).await.unwrap();
+}
+
+#[tokio::test]
+async fn configured_buckets_must_be_bucket_names() {
+    for bad in ["", "MADR-1/2", "MADR-\n"] {
+        let err =
+            RiakStore::new(RiakConfig::default().with_buckets(["MADR-MM7", bad])).unwrap_err();
+        assert!(matches!(err, StoreError::Config { .. }), "{err}");
+    }
 }
 
 proptest::proptest! {

@@ -3,7 +3,49 @@
 use std::time::Duration;
 
 use super::params::RequestParams;
-use crate::message::BUCKET_PREFIX;
+use crate::message::{BUCKET_PREFIX, Bucket};
+
+/// Most entries in [`RiakConfig::buckets`].
+pub const MAX_CONFIGURED_BUCKETS: usize = 65_536;
+
+/// How often [`due`](crate::store::MessageStore::due) and
+/// [`sweep_expired`](crate::store::MessageStore::sweep_expired) may ask Riak for its list of
+/// buckets (`GET /buckets?buckets=true`), [`RiakConfig::bucket_listing`].
+///
+/// Riak builds that list by walking every key in the cluster, and its documentation says not to
+/// use it in production; every gateway node's timer would ask for it. Naming the buckets in
+/// [`RiakConfig::buckets`] makes it unnecessary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum BucketListing {
+    /// The default: at most once a minute when [`RiakConfig::buckets`] is empty (so a store
+    /// configured with nothing but its servers finds the due records and expired messages that
+    /// other nodes wrote, as it always did), never when it names buckets.
+    #[default]
+    UnlessBucketsConfigured,
+    /// At most once per this interval, whether buckets are configured or not. Valid range 1 s
+    /// to 86 400 s.
+    Every(Duration),
+    /// Never. `due` and `sweep_expired` ask only [`RiakConfig::buckets`] and the buckets this
+    /// client has saved into.
+    Never,
+}
+
+impl BucketListing {
+    /// The interval of the default, [`UnlessBucketsConfigured`](Self::UnlessBucketsConfigured).
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
+    /// How often the listing may be asked for under `config`, or `None` for never.
+    pub fn interval(self, config: &RiakConfig) -> Option<Duration> {
+        match self {
+            Self::UnlessBucketsConfigured if config.buckets.is_empty() => {
+                Some(Self::DEFAULT_INTERVAL)
+            }
+            Self::UnlessBucketsConfigured | Self::Never => None,
+            Self::Every(every) => Some(every),
+        }
+    }
+}
 
 /// Where the Riak servers are and how to talk to them.
 ///
@@ -78,7 +120,31 @@ pub struct RiakConfig {
     /// [`sweep_expired`](crate::store::MessageStore::sweep_expired) sweeps the buckets whose
     /// name starts with this prefix (default `MADR-`, the seed's bucket prefix), so objects of
     /// other applications that happen to carry an `expires_int` index are never touched.
+    /// [`due`](crate::store::MessageStore::due) asks the same buckets. The prefix picks among
+    /// the buckets Riak lists and those this client saved into; the [`buckets`](Self::buckets)
+    /// named in the configuration are asked whatever their name.
     pub sweep_bucket_prefix: String,
+    /// The buckets [`due`](crate::store::MessageStore::due) and
+    /// [`sweep_expired`](crate::store::MessageStore::sweep_expired) ask, besides those this
+    /// client has saved into: for this crate `MADR-<shortcode>` for every shortcode the
+    /// gateway serves and `MADR-MM7` (see
+    /// [`Bucket::for_submission`](crate::message::Bucket::for_submission)). Default: none.
+    ///
+    /// Naming them lets every node find the due records (abandoned claims, parked receipts) and
+    /// expired messages that other nodes wrote, without Riak's bucket listing, which walks
+    /// every key in the cluster; with buckets named, the default
+    /// [`bucket_listing`](Self::bucket_listing) never asks for it. Each must be a valid
+    /// [`Bucket`] name; at most [`MAX_CONFIGURED_BUCKETS`].
+    pub buckets: Vec<String>,
+    /// Whether and how often Riak's list of buckets may be asked for, to find buckets neither
+    /// configured nor saved into by this client. Default
+    /// [`BucketListing::UnlessBucketsConfigured`]: once a minute without
+    /// [`buckets`](Self::buckets), never with them.
+    ///
+    /// Without listing and without configured buckets, a node finds only what lies in buckets
+    /// it saved into since it started: a claim left by a node that died in a bucket this node
+    /// never wrote to is not recovered by it.
+    pub bucket_listing: BucketListing,
 }
 
 impl Default for RiakConfig {
@@ -101,6 +167,8 @@ impl Default for RiakConfig {
             max_response_bytes: 128 * 1024 * 1024,
             page_size: 1000,
             sweep_bucket_prefix: BUCKET_PREFIX.to_owned(),
+            buckets: Vec::new(),
+            bucket_listing: BucketListing::default(),
         }
     }
 }
@@ -186,6 +254,29 @@ impl RiakConfig {
         self
     }
 
+    /// Sets [`buckets`](Self::buckets): the buckets `due` and `sweep_expired` ask besides
+    /// those this client saved into. With the default
+    /// [`bucket_listing`](Self::bucket_listing), naming buckets also stops Riak's bucket
+    /// listing.
+    ///
+    /// ```
+    /// use redeliver::store::RiakConfig;
+    ///
+    /// let config = RiakConfig::new(["10.0.0.1:8098", "10.0.0.2:8098"])
+    ///     .with_buckets(["MADR-12345", "MADR-67890", "MADR-MM7"]);
+    /// assert_eq!(config.bucket_listing.interval(&config), None);
+    /// ```
+    pub fn with_buckets<S: Into<String>>(mut self, buckets: impl IntoIterator<Item = S>) -> Self {
+        self.buckets = buckets.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets [`bucket_listing`](Self::bucket_listing).
+    pub fn with_bucket_listing(mut self, listing: BucketListing) -> Self {
+        self.bucket_listing = listing;
+        self
+    }
+
     /// Checks every field against its valid range (given on each field) and the Riak request
     /// `timeout` of [`load`](Self::load), [`save`](Self::save) and [`delete`](Self::delete)
     /// (1 ms to 3 600 s when set).
@@ -246,6 +337,34 @@ impl RiakConfig {
             1 << 30,
         )?;
         count("page_size", self.page_size.into(), 1, 100_000)?;
+        count(
+            "buckets (count)",
+            as_u64(self.buckets.len()),
+            0,
+            as_u64(MAX_CONFIGURED_BUCKETS),
+        )?;
+        if let Some(bad) = self
+            .buckets
+            .iter()
+            .find(|b| Bucket::new(b.as_str()).is_err())
+        {
+            return Err(RiakConfigError {
+                key: "buckets",
+                value: format!("{bad:?}"),
+                range: format!(
+                    "1 to {} bytes without control characters or '/'",
+                    crate::message::MAX_BUCKET_LEN
+                ),
+            });
+        }
+        if let BucketListing::Every(every) = self.bucket_listing {
+            secs(
+                "bucket_listing",
+                every,
+                Duration::from_secs(1),
+                Duration::from_secs(86_400),
+            )?;
+        }
         for (key, params) in [
             ("load.timeout", &self.load),
             ("save.timeout", &self.save),
@@ -278,7 +397,7 @@ mod tests {
     #[test]
     fn every_field_at_and_past_its_boundaries() {
         type Set = fn(&mut RiakConfig);
-        let at: [Set; 12] = [
+        let at: [Set; 16] = [
             |c| c.servers = vec!["a:1".into(); 256],
             |c| c.request_timeout = Duration::from_millis(1),
             |c| c.operation_timeout = Duration::from_secs(3600),
@@ -294,13 +413,17 @@ mod tests {
             |c| c.max_response_bytes = 1024,
             |c| c.page_size = 100_000,
             |c| c.load.timeout = Some(Duration::from_secs(3600)),
+            |c| c.buckets = vec!["MADR-12345".into(), "x".repeat(255)],
+            |c| c.buckets = vec!["b".into(); MAX_CONFIGURED_BUCKETS],
+            |c| c.bucket_listing = BucketListing::Every(Duration::from_secs(1)),
+            |c| c.bucket_listing = BucketListing::Every(Duration::from_secs(86_400)),
         ];
         for (n, set) in at.into_iter().enumerate() {
             let mut c = RiakConfig::default();
             set(&mut c);
             assert_eq!(c.validate(), Ok(()), "case {n}");
         }
-        let past: [(&str, Set); 17] = [
+        let past: [(&str, Set); 22] = [
             ("servers (count)", |c| c.servers.clear()),
             ("servers (count)", |c| c.servers = vec!["a:1".into(); 257]),
             ("request_timeout", |c| c.request_timeout = Duration::ZERO),
@@ -324,6 +447,19 @@ mod tests {
             ("page_size", |c| c.page_size = 0),
             ("page_size", |c| c.page_size = 100_001),
             ("save.timeout", |c| c.save.timeout = Some(Duration::ZERO)),
+            ("buckets", |c| {
+                c.buckets = vec!["MADR-1".into(), String::new()]
+            }),
+            ("buckets", |c| c.buckets = vec!["MADR-1/2".into()]),
+            ("buckets (count)", |c| {
+                c.buckets = vec!["b".into(); MAX_CONFIGURED_BUCKETS + 1]
+            }),
+            ("bucket_listing", |c| {
+                c.bucket_listing = BucketListing::Every(Duration::from_millis(999))
+            }),
+            ("bucket_listing", |c| {
+                c.bucket_listing = BucketListing::Every(Duration::from_secs(86_401))
+            }),
         ];
         for (key, set) in past {
             let mut c = RiakConfig::default();
@@ -336,5 +472,26 @@ mod tests {
                 "{shown}"
             );
         }
+    }
+
+    #[test]
+    fn bucket_listing_is_off_by_default_once_buckets_are_named() {
+        let plain = RiakConfig::default();
+        assert_eq!(plain.bucket_listing, BucketListing::UnlessBucketsConfigured);
+        assert_eq!(
+            plain.bucket_listing.interval(&plain),
+            Some(Duration::from_secs(60))
+        );
+        let named = RiakConfig::default().with_buckets(["MADR-12345", "MADR-MM7"]);
+        assert_eq!(named.bucket_listing.interval(&named), None);
+        let both = named
+            .clone()
+            .with_bucket_listing(BucketListing::Every(Duration::from_secs(600)));
+        assert_eq!(
+            both.bucket_listing.interval(&both),
+            Some(Duration::from_secs(600))
+        );
+        let never = plain.with_bucket_listing(BucketListing::Never);
+        assert_eq!(never.bucket_listing.interval(&never), None);
     }
 }

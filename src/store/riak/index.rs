@@ -1,16 +1,23 @@
 //! The secondary indexes: `expires_int` (listing a bucket page by page, and the expiry sweep)
-//! and `due_int` (records with a due time).
+//! and `due_int` (records with a due time), and the buckets those two look in.
+
+use std::collections::BTreeSet;
 
 use super::*;
 
-/// How long a listing of the buckets serves [`MessageStore::due`] before Riak is asked again.
-const DUE_BUCKETS_REFRESH: Duration = Duration::from_secs(60);
+/// Most bucket names remembered from this client's saves and from Riak's listings; past it new
+/// ones are not remembered (a gateway has one bucket per shortcode, far fewer).
+const MAX_KNOWN_BUCKETS: usize = 65_536;
 
-/// The buckets [`MessageStore::due`] asks.
+/// The buckets [`MessageStore::due`] and [`MessageStore::sweep_expired`] ask besides the
+/// configured ones: those this client saved into and those Riak listed (both only with the
+/// [`RiakConfig::sweep_bucket_prefix`]).
 #[derive(Debug, Default)]
-pub(super) struct DueBuckets {
-    names: std::collections::BTreeSet<String>,
-    listed_at: Option<Instant>,
+pub(super) struct KnownBuckets {
+    /// Buckets this client saved into.
+    written: std::sync::RwLock<BTreeSet<String>>,
+    /// Buckets Riak listed, and when it was last asked.
+    listed: Mutex<(BTreeSet<String>, Option<Instant>)>,
 }
 
 impl RiakStore {
@@ -147,19 +154,75 @@ impl RiakStore {
         }
     }
 
-    /// Remembers a bucket this client saved a due record into, for [`MessageStore::due`].
-    pub(super) fn saw_due_bucket(&self, bucket: &Bucket) {
-        let mut known = self
-            .inner
-            .due_buckets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if !known.names.contains(bucket.as_str()) {
-            known.names.insert(bucket.as_str().to_owned());
+    /// Remembers a bucket this client saves into, for [`MessageStore::due`] and
+    /// [`MessageStore::sweep_expired`].
+    pub(super) fn saw_bucket(&self, bucket: &Bucket) {
+        let name = bucket.as_str();
+        if !name.starts_with(self.inner.config.sweep_bucket_prefix.as_str()) {
+            return;
+        }
+        let written = &self.inner.known_buckets.written;
+        if written
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(name)
+        {
+            return;
+        }
+        let mut written = written.write().unwrap_or_else(|e| e.into_inner());
+        if written.len() < MAX_KNOWN_BUCKETS {
+            written.insert(name.to_owned());
         }
     }
 
-    /// [`MessageStore::due`]: a `due_int` range query in every bucket of the mstore prefix.
+    /// The buckets `due` and `sweep_expired` ask: the configured ones, those this client saved
+    /// into, and, where [`RiakConfig::bucket_listing`] allows, those Riak lists (asked again
+    /// once the interval has passed since the last listing), in name order.
+    pub(super) async fn buckets_to_ask(&self, ctx: Ctx<'_>) -> Result<Vec<String>, StoreError> {
+        let config = &self.inner.config;
+        let prefix = config.sweep_bucket_prefix.as_str();
+        let known = &self.inner.known_buckets;
+        if let Some(every) = config.bucket_listing.interval(config) {
+            let stale = known
+                .listed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .1
+                .is_none_or(|at| at.elapsed() >= every);
+            if stale {
+                let listed = self.buckets(ctx).await?;
+                let mut known = known.listed.lock().unwrap_or_else(|e| e.into_inner());
+                for name in listed {
+                    if name.starts_with(prefix) && known.0.len() < MAX_KNOWN_BUCKETS {
+                        known.0.insert(name);
+                    }
+                }
+                known.1 = Some(Instant::now());
+            }
+        }
+        let mut names: BTreeSet<String> = config.buckets.iter().cloned().collect();
+        names.extend(
+            known
+                .written
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned(),
+        );
+        names.extend(
+            known
+                .listed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .0
+                .iter()
+                .cloned(),
+        );
+        Ok(names.into_iter().collect())
+    }
+
+    /// [`MessageStore::due`]: a `due_int` range query in every bucket of
+    /// [`buckets_to_ask`](Self::buckets_to_ask).
     pub(super) async fn due_keys(
         &self,
         now: SystemTime,
@@ -173,40 +236,7 @@ impl RiakStore {
             bucket: "",
             msgid: "",
         };
-        let stale = {
-            let known = self
-                .inner
-                .due_buckets
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            known
-                .listed_at
-                .is_none_or(|at| at.elapsed() >= DUE_BUCKETS_REFRESH)
-        };
-        if stale {
-            let listed = self.buckets(ctx).await?;
-            let mut known = self
-                .inner
-                .due_buckets
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            known.names.extend(listed);
-            known.listed_at = Some(Instant::now());
-        }
-        let prefix = &self.inner.config.sweep_bucket_prefix;
-        let names: Vec<String> = {
-            let known = self
-                .inner
-                .due_buckets
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            known
-                .names
-                .iter()
-                .filter(|b| b.starts_with(prefix.as_str()))
-                .cloned()
-                .collect()
-        };
+        let names = self.buckets_to_ask(ctx).await?;
         let upper = crate::message::epoch_millis(now).to_string();
         let mut found = Vec::new();
         let mut seen = HashSet::new();

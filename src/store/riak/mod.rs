@@ -81,9 +81,9 @@
 //! Whether the type is consistent is [`RiakConfig::consistent`], or read once from
 //! `GET /types/{type}/props` ([`RiakStore::is_consistent`]).
 //! * **Retention**: every object carries the secondary index `expires_int` (its `expires_at` in
-//!   whole seconds). [`sweep_expired`](MessageStore::sweep_expired) lists the buckets whose name
-//!   starts with [`RiakConfig::sweep_bucket_prefix`], runs a 2i range query `0..now` in each,
-//!   re-reads each hit and deletes it if it really expired. [`list`](MessageStore::list) is a 2i
+//!   whole seconds). [`sweep_expired`](MessageStore::sweep_expired) runs a 2i range query
+//!   `0..now` in each bucket it knows of (see "Which buckets" below), re-reads each hit and
+//!   deletes it if it really expired. [`list`](MessageStore::list) is a 2i
 //!   range query too (Riak's key listing walks every key in the cluster and shows tombstones).
 //!   **Secondary indexes need the leveldb or leveled backend** (or `multi` with one of them);
 //!   with bitcask, 2i queries fail and listing and sweeping return an error. With bitcask, set
@@ -91,9 +91,23 @@
 //!   [`DEFAULT_RETENTION`](crate::message::DEFAULT_RETENTION) (14 days, what Momentum configures
 //!   for mstore) or more.
 //! * **Due records**: [`due`](MessageStore::due) runs a 2i range query `0..now` on `due_int` in
-//!   each bucket whose name starts with [`RiakConfig::sweep_bucket_prefix`]. The bucket list is
-//!   asked for at most once a minute (Riak builds it by walking keys); buckets this client
-//!   saved a due record into meanwhile are asked too.
+//!   each bucket it knows of (see "Which buckets" below).
+//! * **Which buckets** `due` and `sweep_expired` ask: those named in [`RiakConfig::buckets`]
+//!   (for this crate `MADR-<shortcode>` per shortcode and `MADR-MM7`), those this client has
+//!   saved into since it was built, and, where [`RiakConfig::bucket_listing`] allows, those in
+//!   Riak's list of buckets (`GET /buckets?buckets=true`). Riak builds that list by walking
+//!   every key in the cluster, and its documentation says not to use it in production; with
+//!   every gateway node's timer asking, that is one key walk per node per interval. So the
+//!   default, [`BucketListing::UnlessBucketsConfigured`], asks for it at most once a minute
+//!   (shared by `due` and the sweep) only while no bucket is configured, which keeps a store
+//!   configured with nothing but its servers finding what other nodes wrote, and never once
+//!   buckets are named. Saved-into and listed buckets count only with
+//!   [`RiakConfig::sweep_bucket_prefix`] (default `MADR-`), so other applications' objects are
+//!   never touched; configured buckets are asked whatever their name. **Without listing
+//!   ([`BucketListing::Never`]) and without configured buckets, a node sees only buckets it
+//!   saved into itself**: a claim abandoned by a dead node, or a receipt parked by another,
+//!   in a bucket this node has not written to since it started is not found by it (another
+//!   node that wrote there finds it). Configure every bucket in production.
 //! * **Servers**: with several in [`RiakConfig::servers`], each request goes to one picked at
 //!   random (the seed's rule) and, on a connect error, a timeout, a transport error or a `503`,
 //!   to the others in turn within the same call; when every server failed, up to
@@ -146,7 +160,7 @@ use reqwest::header::{
 };
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 
-pub use config::{RiakConfig, RiakConfigError};
+pub use config::{BucketListing, MAX_CONFIGURED_BUCKETS, RiakConfig, RiakConfigError};
 pub use health::ServerMetrics;
 pub use params::{Quorum, RequestParams};
 
@@ -201,8 +215,9 @@ struct Inner {
     last_stamp: AtomicU64,
     /// Whether the bucket type is strongly consistent, once asked.
     consistent: std::sync::OnceLock<bool>,
-    /// The buckets [`MessageStore::due`] asks, and when Riak last listed them.
-    due_buckets: Mutex<index::DueBuckets>,
+    /// The buckets [`MessageStore::due`] and [`MessageStore::sweep_expired`] ask besides the
+    /// configured ones.
+    known_buckets: index::KnownBuckets,
 }
 
 impl RiakStore {
@@ -276,7 +291,7 @@ impl RiakStore {
                     .collect(),
                 last_stamp: AtomicU64::new(0),
                 consistent: std::sync::OnceLock::new(),
-                due_buckets: Mutex::new(index::DueBuckets::default()),
+                known_buckets: index::KnownBuckets::default(),
                 config,
             }),
         })
@@ -353,6 +368,7 @@ impl RiakStore {
             bucket: bucket.as_str(),
             msgid: msgid.as_str(),
         };
+        self.saw_bucket(bucket);
         let consistent = self.consistent(ctx).await?;
         let encoded = codec::encode(msg, self.stamp()).map_err(|e| ctx.backend(e))?;
         let reply = match &mode {
@@ -489,9 +505,6 @@ impl MessageStore for RiakStore {
         msg: &StoredMessage,
         mode: PutMode,
     ) -> Result<Version, StoreError> {
-        if msg.metadata.contains_key(crate::message::META_DUE) {
-            self.saw_due_bucket(bucket);
-        }
         self.save_with(bucket, msgid, msg, mode, &self.inner.config.save)
             .await
     }
@@ -573,12 +586,9 @@ impl MessageStore for RiakStore {
             bucket: "",
             msgid: "",
         };
-        let prefix = &self.inner.config.sweep_bucket_prefix;
         let mut removed = 0;
-        for bucket in self.buckets(ctx).await? {
-            if bucket.starts_with(prefix.as_str()) {
-                removed += self.sweep_bucket(&bucket, now).await?;
-            }
+        for bucket in self.buckets_to_ask(ctx).await? {
+            removed += self.sweep_bucket(&bucket, now).await?;
         }
         Ok(removed)
     }

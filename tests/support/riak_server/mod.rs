@@ -219,6 +219,8 @@ struct Cluster {
     options: Options,
     /// Whether any key has a fault, so requests skip the lookup (and the lock) when none has.
     any_key_fault: std::sync::atomic::AtomicBool,
+    /// Requests for the list of buckets (`/buckets`, `/types/{type}/buckets`), on any node.
+    bucket_listings: AtomicU64,
 }
 
 impl Cluster {
@@ -266,6 +268,7 @@ impl RiakServer {
             }),
             options,
             any_key_fault: std::sync::atomic::AtomicBool::new(false),
+            bucket_listings: AtomicU64::new(0),
         });
         Self::spawn(cluster).await
     }
@@ -351,6 +354,13 @@ impl RiakServer {
     /// Requests this node has read.
     pub fn requests(&self) -> u64 {
         self.node.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests for the list of buckets (`GET /buckets?buckets=…` or
+    /// `/types/{type}/buckets?buckets=…`) that any node of this cluster has answered. Riak
+    /// builds that list by walking every key, so a client should rarely ask for it.
+    pub fn bucket_listings(&self) -> u64 {
+        self.cluster.bucket_listings.load(Ordering::Relaxed)
     }
 
     /// Closes the listener and every open connection of this node; the port refuses connections

@@ -78,8 +78,12 @@ pub(super) fn handle(req: &Request, cluster: &Cluster) -> Response {
             "application/json",
             r#"{"riak_kv_version":"0.0.0+d93755e","storage_backend":"riak_kv_multi_backend","ring_num_partitions":8}"#,
         ),
-        ["buckets"] => list_buckets(cluster, "default", q("buckets")),
+        ["buckets"] => {
+            cluster.bucket_listings.fetch_add(1, Ordering::Relaxed);
+            list_buckets(cluster, "default", q("buckets"))
+        }
         ["types", t, "buckets"] => {
+            cluster.bucket_listings.fetch_add(1, Ordering::Relaxed);
             let t = String::from_utf8_lossy(&unquote(t)).into_owned();
             if !cluster.lock().types.contains_key(&t) {
                 return not_found_html_vary("Accept-Encoding");
