@@ -15,7 +15,7 @@ mod interleave;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use futures::stream::BoxStream;
 use redeliver::config::{MobilityConfig, ScopeContext};
 use redeliver::hooks::{
@@ -463,6 +463,130 @@ fn memory_per_message(_c: &mut Criterion) {
     assert_eq!(store.len(), N);
 }
 
+/// `ENGINE_BENCH_PROFILE=engine` (or `bare`) hands `ENGINE_BENCH_PROFILE_RUNS` receipts
+/// (default 20 000) to that side's steps (the routine the `receipt` group times) and exits, for
+/// a profiler. It works in rounds of 1 000, as the `receipt` group works in batches: the
+/// messages are stored and their receipts encoded, then the receipts are handled in
+/// `profile_engine` / `profile_bare`, and nothing else is, so callgrind can count them alone:
+/// `ENGINE_BENCH_PROFILE=engine valgrind --tool=callgrind --collect-atstart=no
+/// --toggle-collect=engine::profile_engine target/release/deps/engine-<hash>`
+/// (`scripts/instructions engine` does this).
+fn profile(side: &str) {
+    const ROUND: usize = 1_000;
+    let runs: usize = std::env::var("ENGINE_BENCH_PROFILE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    if side != "engine" && side != "bare" {
+        panic!("ENGINE_BENCH_PROFILE: engine or bare");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let bucket = Bucket::new("MADR-12345").expect("bucket");
+    let template = message();
+    let store = Arc::new(MemoryStore::new());
+    let eng = engine(store.clone());
+    let scope = ScopeContext::binding("smsc-1");
+    let rules = ReceiptRules::default();
+    let (mut engine_outs, mut bare_outs) = (Vec::new(), Vec::new());
+    let mut done = 0;
+    while done < runs {
+        let frames: Vec<Bytes> = (done..runs.min(done + ROUND))
+            .map(|i| {
+                let id = format!("{i:016x}");
+                let msgid = MsgId::new(id.clone()).expect("msgid");
+                futures::executor::block_on(store.save(
+                    &bucket,
+                    &msgid,
+                    &template,
+                    PutMode::Overwrite,
+                ))
+                .expect("save");
+                receipt_frame(&id)
+            })
+            .collect();
+        let round = frames.len();
+        done += round;
+        if side == "engine" {
+            engine_outs.reserve(frames.len());
+            profile_engine(&rt, &eng, &scope, frames, &mut engine_outs);
+        } else {
+            bare_outs.reserve(frames.len());
+            profile_bare(&rt, &store, &bucket, &rules, frames, &mut bare_outs);
+        }
+        assert!(store.is_empty());
+        assert_eq!(engine_outs.len() + bare_outs.len(), round);
+        engine_outs.clear();
+        bare_outs.clear();
+    }
+    println!("receipt/{side}: {done} receipts");
+}
+
+/// The engine side of the `receipt` group, once per frame.
+#[inline(never)]
+fn profile_engine(
+    rt: &tokio::runtime::Runtime,
+    eng: &RetryEngine,
+    scope: &ScopeContext,
+    frames: Vec<Bytes>,
+    outs: &mut Vec<ReceiptOutcome>,
+) {
+    rt.block_on(async {
+        for frame in frames {
+            let pdu = Pdu::decode(&frame).expect("decode");
+            let Body::DeliverSm(dsm) = pdu.body else {
+                unreachable!("the bench sends deliver_sm")
+            };
+            let out = eng.on_deliver_sm(scope, &dsm).await.expect("receipt");
+            assert!(
+                matches!(
+                    out,
+                    ReceiptOutcome::Handled {
+                        class: ReceiptClass::Positive,
+                        took_over: false,
+                        default_action: DefaultAction::Deleted(false),
+                        ..
+                    }
+                ),
+                "{out:?}"
+            );
+            outs.push(std::hint::black_box(out));
+        }
+    });
+}
+
+/// The bare side of the `receipt` group, once per frame.
+#[inline(never)]
+fn profile_bare(
+    rt: &tokio::runtime::Runtime,
+    bare: &MemoryStore,
+    bucket: &Bucket,
+    rules: &ReceiptRules,
+    frames: Vec<Bytes>,
+    outs: &mut Vec<(ReceiptClass, Option<StoredMessage>)>,
+) {
+    rt.block_on(async {
+        for frame in frames {
+            let pdu = Pdu::decode(&frame).expect("decode");
+            let Body::DeliverSm(dsm) = pdu.body else {
+                unreachable!("the bench sends deliver_sm")
+            };
+            let receipt = DeliveryReceipt::from_deliver_sm(&dsm).expect("receipt");
+            let class = receipt.class(rules);
+            let msgid = MsgId::new(receipt.id).expect("msgid");
+            let m = bare
+                .load(bucket, &msgid)
+                .await
+                .expect("load")
+                .map(|v| v.message);
+            assert!(m.is_some() && class == ReceiptClass::Positive);
+            assert!(bare.delete(bucket, &msgid).await.expect("delete"));
+            outs.push(std::hint::black_box((class, m)));
+        }
+    });
+}
+
 criterion_group!(
     benches,
     receipts,
@@ -470,4 +594,13 @@ criterion_group!(
     round_trips,
     memory_per_message
 );
-criterion_main!(benches);
+
+// `criterion_main!(benches)`, with the profile mode in front.
+fn main() {
+    if let Ok(side) = std::env::var("ENGINE_BENCH_PROFILE") {
+        profile(&side);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
