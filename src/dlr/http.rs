@@ -636,16 +636,8 @@ impl Inner {
         }
     }
 
-    async fn finish(&self, job: Job, result: Result<(), AttemptError>) {
-        if let (Some(q), Some(ticket)) = (&self.queue, job.ticket)
-            && let Err(e) = q.finish(ticket).await
-        {
-            tracing::warn!(
-                id = %job.dlr.id, error = %e,
-                "DLR queue could not record the outcome; the queue hands the DLR out again"
-            );
-            return;
-        }
+    /// Reports a finished DLR's outcome.
+    fn report(&self, job: Job, result: Result<(), AttemptError>) {
         let outcome = match result {
             Ok(()) => DlrOutcome::Acknowledged {
                 dlr: job.dlr,
@@ -754,9 +746,31 @@ async fn supervise(guard: PendingGuard, mut job: Job) {
         End::Done(Err(AttemptError::Panicked(text)))
     });
     match result {
-        End::Done(result) => Box::pin(this.finish(job, result)).await,
+        End::Done(result) => Box::pin(finish(guard, job, result)).await,
         End::HandedBack => {}
         End::Stopped => Box::pin(this.release(job)).await,
+    }
+}
+
+/// Takes a DLR that has its outcome off its queue, and reports the outcome once the queue has
+/// let it go: an outcome reported is never followed by the same DLR after a restart. The queue
+/// may do this after the task has moved on ([`DlrQueue::finish_then`]); `guard` keeps the DLR
+/// counted as pending until then.
+async fn finish(guard: PendingGuard, job: Job, result: Result<(), AttemptError>) {
+    let (queue, ticket) = (guard.0.queue.clone(), job.ticket);
+    let then = move |removed: Result<(), QueueError>| {
+        let this: &Inner = &guard.0;
+        match removed {
+            Ok(()) => this.report(job, result),
+            Err(e) => tracing::warn!(
+                id = %job.dlr.id, error = %e,
+                "DLR queue could not record the outcome; the queue hands the DLR out again"
+            ),
+        }
+    };
+    match (queue, ticket) {
+        (Some(q), Some(ticket)) => q.finish_then(ticket, Box::new(then)).await,
+        _ => then(Ok(())),
     }
 }
 

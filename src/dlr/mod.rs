@@ -41,7 +41,7 @@ pub use config::{AckRule, Backoff, DlrConfigError, DlrThrowerConfig, JasminCfgNo
 pub use http::{BuildError, HttpDlrThrower, HttpDlrThrowerBuilder};
 pub use outcome::{AttemptError, DlrOutcome, OutcomeSink, log_outcome};
 pub use policy::{DestinationPolicy, DestinationRefused, IpRange, IpRangeError};
-pub use queue::{DlrQueue, Leased, QueueError, RetryPlace, Ticket};
+pub use queue::{AfterFinish, DlrQueue, Leased, QueueError, RetryPlace, Ticket};
 pub use value::{Dlr, DlrLevel, DlrMethod, ReceiptParams, TEXT_CHARS, encode_form, truncate_text};
 
 /// Something that delivers DLRs to their `dlr-url` (Jasmin's DLRThrower service).

@@ -11,10 +11,12 @@
 //! writer was a task handing each batch to `spawn_blocking`. Under load a commit waits a moment
 //! (200 µs) for the changes on their way when it would carry fewer than the previous one, so
 //! that the fixed cost of a commit is shared by more DLRs; a lone change commits at once.
-//! Removing a finished DLR is queued for the next commit and not waited for (a crash before it
-//! sends the DLR once more after a restart, within its budget, like a crash just after the
-//! receiver's answer). Opening the file still runs under `spawn_blocking`; no `redb` call runs
-//! on the runtime's worker threads.
+//! A finished DLR's task does not wait for its removal either
+//! ([`DlrQueue::finish_then`]): its outcome goes with the removal, and after each commit one
+//! task reports the outcomes of the DLRs the commit removed, so the writer wakes one task per
+//! commit instead of one per DLR, and an outcome is still reported only once its DLR is off the
+//! disk (a crash never sends again a DLR whose outcome was reported). Opening the file still
+//! runs under `spawn_blocking`; no `redb` call runs on the runtime's worker threads.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -120,6 +122,16 @@ pub trait DlrQueue: Send + Sync + 'static {
     /// will hand it out again; the thrower then reports no outcome on this node.
     async fn finish(&self, ticket: Ticket) -> Result<(), QueueError>;
 
+    /// As [`finish`](Self::finish), with what follows handed over: `then` is called with what
+    /// `finish` would have returned, once the DLR is off the queue (or the removal failed). A
+    /// queue that groups its writes can return before that and call `then` later, from another
+    /// task, so that the caller's task need not wait for the write; it must call `then` exactly
+    /// once, and not before the removal is durable. The default awaits `finish` and calls
+    /// `then` at once.
+    async fn finish_then(&self, ticket: Ticket, then: AfterFinish) {
+        then(self.finish(ticket).await);
+    }
+
     /// The thrower is shutting down ([`HttpDlrThrower::shutdown`](super::HttpDlrThrower::shutdown))
     /// and gives the DLR back without making another attempt: `attempts` attempts were started
     /// on it (an attempt counted ahead by [`attempt_starts`](Self::attempt_starts) or
@@ -143,6 +155,10 @@ pub trait DlrQueue: Send + Sync + 'static {
     /// does nothing.
     async fn close(&self) {}
 }
+
+/// What follows a DLR's removal from its queue ([`DlrQueue::finish_then`]): called once with
+/// the removal's result.
+pub type AfterFinish = Box<dyn FnOnce(Result<(), QueueError>) + Send>;
 
 const PENDING: TableDefinition<u64, &[u8]> = TableDefinition::new("dlr_pending");
 
@@ -260,10 +276,19 @@ enum Change {
 
 struct Op {
     change: Change,
-    /// Who waits for the commit; `None` for a change nobody waits for (the writer logs its
-    /// failure).
-    done: Option<oneshot::Sender<Result<(), QueueError>>>,
+    done: Done,
 }
+
+/// Who learns how the commit of a change went.
+enum Done {
+    /// A task waiting for it.
+    Reply(oneshot::Sender<Result<(), QueueError>>),
+    /// What follows a removal, run by the queue's reporting task after the commit.
+    Then(AfterFinish),
+}
+
+/// What follows the removals of one commit, and how the commit went.
+type Followers = (Result<(), QueueError>, Vec<AfterFinish>);
 
 /// Handle to the queue file. Dropping it ends the writer thread once the changes already sent
 /// are committed, and waits for it (at most one commit), so that the file is closed when the
@@ -359,10 +384,20 @@ impl RedbFile {
             }
         }
         let (tx, rx) = mpsc::channel(BATCH * 4);
+        // The task that runs what follows each commit's removals (the thrower reports the
+        // outcomes there): the writer wakes it once per commit.
+        let (report, mut followers) = mpsc::unbounded_channel::<Followers>();
+        tokio::spawn(async move {
+            while let Some((result, thens)) = followers.recv().await {
+                for then in thens {
+                    then(result.clone());
+                }
+            }
+        });
         let p = Arc::clone(&shown);
         let writer = std::thread::Builder::new()
             .name("redeliver-dlr-queue".to_owned())
-            .spawn(move || writer(db, rx, p))
+            .spawn(move || writer(db, rx, p, report))
             .map_err(|e| storage(&shown, "start the writer thread", e))?;
         Ok((
             Self {
@@ -405,25 +440,25 @@ impl RedbFile {
     }
 
     /// Durably removes the DLR under `key`.
-    #[cfg(test)]
     pub(crate) async fn remove(&self, key: u64) -> Result<(), QueueError> {
         self.submit(Change::Remove(key)).await
     }
 
-    /// Removes the DLR under `key` in the next group commit without waiting for it: the change
-    /// is queued behind every change submitted before it (a later [`close`](Self::close)
-    /// commits it), and a failure is logged by the writer. Waits only while the writer's
-    /// channel is full.
-    pub(crate) async fn remove_detached(&self, key: u64) -> Result<(), QueueError> {
-        self.tx
-            .send(Op {
-                change: Change::Remove(key),
-                done: None,
-            })
-            .await
-            .map_err(|_| QueueError::Closed {
+    /// Removes the DLR under `key` in the next group commit without waiting for it; `then`
+    /// runs on the queue's reporting task after that commit (or at once, if the writer has
+    /// stopped). Waits only while the writer's channel is full.
+    pub(crate) async fn remove_then(&self, key: u64, then: AfterFinish) {
+        let op = Op {
+            change: Change::Remove(key),
+            done: Done::Then(then),
+        };
+        if let Err(mpsc::error::SendError(op)) = self.tx.send(op).await
+            && let Done::Then(then) = op.done
+        {
+            then(Err(QueueError::Closed {
                 path: self.path.to_string(),
-            })
+            }));
+        }
     }
 
     /// Commits every change submitted before this call and closes the file (it can be opened
@@ -441,7 +476,7 @@ impl RedbFile {
         self.tx
             .send(Op {
                 change,
-                done: Some(done),
+                done: Done::Reply(done),
             })
             .await
             .map_err(|_| closed())?;
@@ -496,13 +531,21 @@ fn from_unix_ms(ms: u64) -> SystemTime {
 
 /// The writer thread: takes every change waiting (up to [`BATCH`]), commits them in one
 /// transaction and answers their callers; ends when every handle is gone or on a close.
-fn writer(db: Database, mut rx: mpsc::Receiver<Op>, path: Arc<str>) {
+fn writer(
+    db: Database,
+    mut rx: mpsc::Receiver<Op>,
+    path: Arc<str>,
+    report: mpsc::UnboundedSender<Followers>,
+) {
     let mut ops = Vec::with_capacity(BATCH);
     let mut changes = Vec::with_capacity(BATCH);
     let mut waiters = Vec::with_capacity(BATCH);
+    let mut thens = Vec::new();
     let mut close = None;
-    let mut detached = 0usize;
     let mut last = 0usize;
+    let closed = || QueueError::Closed {
+        path: path.to_string(),
+    };
     while close.is_none() && rx.blocking_recv_many(&mut ops, BATCH) > 0 {
         // Under load (the last commit carried many changes) a commit that would carry fewer
         // waits a moment for the changes on their way: the fixed cost of a commit (its fsync,
@@ -518,36 +561,54 @@ fn writer(db: Database, mut rx: mpsc::Receiver<Op>, path: Arc<str>) {
         }
         last = ops.len();
         for op in ops.drain(..) {
-            if let Change::Close = op.change {
-                // Ops after the close (in this batch) are dropped: their callers see `Closed`.
-                close = op.done;
-                break;
+            if close.is_some() {
+                // Ops after the close (in this batch) are not applied: their callers see
+                // `Closed`.
+                if let Done::Then(then) = op.done {
+                    then(Err(closed()));
+                }
+                continue;
             }
-            changes.push(op.change);
             match op.done {
-                Some(done) => waiters.push(done),
-                None => detached += 1,
+                Done::Reply(done) if matches!(op.change, Change::Close) => close = Some(done),
+                Done::Reply(done) => {
+                    changes.push(op.change);
+                    waiters.push(done);
+                }
+                Done::Then(then) => {
+                    changes.push(op.change);
+                    thens.push(then);
+                }
             }
         }
-        ops.clear();
         if changes.is_empty() {
             continue;
         }
         let result = apply(&db, changes.drain(..), &path);
         if let Err(e) = &result {
-            tracing::error!(
-                error = %e, removals_not_waited_for = detached,
-                "DLR queue write failed; DLRs whose removal was in it may be sent again after a \
-                 restart"
-            );
+            tracing::error!(error = %e, "DLR queue write failed");
         }
-        detached = 0;
         for w in waiters.drain(..) {
             // A waiter that went away (its task was cancelled) needs no answer.
             let _ = w.send(result.clone());
         }
+        if !thens.is_empty() {
+            let followers = (result, std::mem::take(&mut thens));
+            // Without the reporting task (its runtime is shutting down), they run here.
+            if let Err(mpsc::error::SendError((result, rest))) = report.send(followers) {
+                for then in rest {
+                    then(result.clone());
+                }
+            }
+        }
     }
     rx.close();
+    // Changes still in the channel are not applied.
+    while let Ok(op) = rx.try_recv() {
+        if let Done::Then(then) = op.done {
+            then(Err(closed()));
+        }
+    }
     // Closes the file before the close is answered, so that it can be opened again at once.
     drop(db);
     if let Some(done) = close {
@@ -691,19 +752,13 @@ impl DlrQueue for EmbeddedQueue {
         self.file.close().await;
     }
 
+    /// A removal that failed leaves the DLR in the file: it is sent again after a restart.
     async fn finish(&self, ticket: Ticket) -> Result<(), QueueError> {
-        // The removal goes into the next group commit; the outcome does not wait for it. A
-        // crash before that commit leaves the DLR on disk with every attempt made counted, so
-        // after a restart it is sent again within its budget, as it would be after a crash
-        // between the receiver's answer and a removal that was waited for.
-        if let Err(e) = self.file.remove_detached(ticket.0).await {
-            // The outcome is known here and is reported; the record is left behind.
-            tracing::error!(
-                key = ticket.0, error = %e,
-                "DLR queue removal failed; it may be sent again after a restart"
-            );
-        }
-        Ok(())
+        self.file.remove(ticket.0).await
+    }
+
+    async fn finish_then(&self, ticket: Ticket, then: AfterFinish) {
+        self.file.remove_then(ticket.0, then).await;
     }
 }
 
