@@ -277,6 +277,7 @@ impl DlrThrower for HttpDlrThrower {
         }
         let Some(q) = &inner.queue else {
             inner.spawn(Job {
+                dest: destination_key(&dlr.url),
                 dlr,
                 ticket: None,
                 attempts: 0,
@@ -289,23 +290,24 @@ impl DlrThrower for HttpDlrThrower {
         // With a permit free at once, the first attempt is counted in the same write that
         // stores the DLR (one commit instead of two before the first attempt).
         let dest = destination_key(&dlr.url);
-        let gate = inner.gate(&dest);
+        let gate = inner.gate(&dest, &dlr.url);
         let scheduled = gate.scheduled.try_acquire().map(|p| p.forget()).is_ok();
         let first = scheduled.then(|| {
             let now = SystemTime::now();
             now.checked_add(inner.config.delay_after(1)).unwrap_or(now)
         });
         let pushed = q.push(&dlr, first).await;
-        let unschedule = |gate: Arc<HostGate>| {
+        let unschedule = |dest: &str, gate: Arc<HostGate>| {
             if scheduled {
                 gate.scheduled.add_permits(1);
             }
-            inner.release_gate(&dest, gate);
+            inner.release_gate(dest, gate);
         };
         match pushed {
             Ok(Some(ticket)) => {
                 inner.spawn(Job {
                     dlr,
+                    dest,
                     ticket: Some(ticket),
                     attempts: u32::from(scheduled),
                     counted: scheduled,
@@ -316,11 +318,11 @@ impl DlrThrower for HttpDlrThrower {
             }
             // The queue hands it out through `next`, here or on another node.
             Ok(None) => {
-                unschedule(gate);
+                unschedule(&dest, gate);
                 Ok(())
             }
             Err(source) => {
-                unschedule(gate);
+                unschedule(&dest, gate);
                 Err(ThrowError::Queue { id: dlr.id, source })
             }
         }
@@ -345,8 +347,9 @@ struct Inner {
     released: AtomicUsize,
 }
 
-/// One destination's limits.
+/// One destination's limits, and its metrics.
 struct HostGate {
+    metrics: HostMetrics,
     slots: Semaphore,
     /// DLRs whose next attempt is counted in the durable queue while they wait for a slot.
     scheduled: Semaphore,
@@ -374,6 +377,8 @@ enum End {
 
 struct Job {
     dlr: Dlr,
+    /// Its destination's key among the thrower's gates ([`destination_key`]).
+    dest: String,
     /// The DLR's handle in the durable queue.
     ticket: Option<Ticket>,
     /// Attempts already started, across restarts (with `counted`, the next one included).
@@ -396,6 +401,7 @@ impl Job {
             instant_after(wait.min(longest))
         });
         Self {
+            dest: destination_key(&leased.dlr.url),
             dlr: leased.dlr,
             ticket: Some(leased.ticket),
             attempts: leased.attempts,
@@ -472,9 +478,38 @@ fn queue_depth(pending: usize) {
 }
 
 /// Counts one attempt's outcome for its destination host (`redeliver_dlr_outcomes_total`).
-fn count_outcome(host: &str, outcome: &'static str) {
-    metrics::counter!(crate::telemetry::DLR_OUTCOMES, "host" => host.to_owned(), "outcome" => outcome)
-        .increment(1);
+/// A destination's metrics, registered once with its gate rather than looked up on every
+/// attempt (labelled with the host, so destinations on one host share them).
+struct HostMetrics {
+    attempts: metrics::Counter,
+    seconds: metrics::Histogram,
+    acked: metrics::Counter,
+    refused: metrics::Counter,
+    gave_up: metrics::Counter,
+    retry: metrics::Counter,
+}
+
+impl HostMetrics {
+    fn new(host: &str) -> Self {
+        let outcome = |outcome: &'static str| {
+            metrics::counter!(
+                crate::telemetry::DLR_OUTCOMES,
+                "host" => host.to_owned(),
+                "outcome" => outcome
+            )
+        };
+        Self {
+            attempts: metrics::counter!(crate::telemetry::DLR_ATTEMPTS, "host" => host.to_owned()),
+            seconds: metrics::histogram!(
+                crate::telemetry::DLR_ATTEMPT_SECONDS,
+                "host" => host.to_owned()
+            ),
+            acked: outcome("acked"),
+            refused: outcome("refused"),
+            gave_up: outcome("gave_up"),
+            retry: outcome("retry"),
+        }
+    }
 }
 
 fn destination_key(url: &url::Url) -> String {
@@ -516,12 +551,14 @@ impl Inner {
         }
     }
 
-    fn gate(&self, dest: &str) -> Arc<HostGate> {
+    /// The gate of destination `dest` (the key of `url`'s destination).
+    fn gate(&self, dest: &str, url: &url::Url) -> Arc<HostGate> {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(gate) = hosts.get(dest) {
             return Arc::clone(gate);
         }
         let gate = Arc::new(HostGate {
+            metrics: HostMetrics::new(url.host_str().unwrap_or("")),
             slots: Semaphore::new(self.config.max_per_host),
             scheduled: Semaphore::new(self.scheduled_limit()),
             next_slot: Mutex::new(Instant::now()),
@@ -776,7 +813,6 @@ async fn finish(guard: PendingGuard, job: Job, result: Result<(), AttemptError>)
 
 /// The attempts of one DLR, up to its outcome, a retry its queue keeps, or a shutdown.
 async fn run(this: &Inner, job: &mut Job) -> End {
-    let dest = destination_key(&job.dlr.url);
     let max_attempts = this.config.max_attempts();
     if job.attempts >= max_attempts && !job.counted {
         // Resumed after a crash during its last permitted attempt.
@@ -789,7 +825,7 @@ async fn run(this: &Inner, job: &mut Job) -> End {
             }
             job.not_before = None;
         }
-        let gate = this.gate(&dest);
+        let gate = this.gate(&job.dest, &job.dlr.url);
         if this.queue.is_some() && !job.counted {
             // The attempt is counted in the queue before it is made, and before the DLR waits
             // for a slot, so that no slot stays idle while the write commits. A DLR counted this
@@ -838,35 +874,35 @@ async fn run(this: &Inner, job: &mut Job) -> End {
             #[cfg(test)]
             tests::maybe_panic(&job.dlr);
             let host = job.dlr.url.host_str().unwrap_or("");
-            metrics::counter!(crate::telemetry::DLR_ATTEMPTS, "host" => host.to_owned())
-                .increment(1);
+            gate.metrics.attempts.increment(1);
             let span =
                 tracing::info_span!("dlr", msgid = %job.dlr.id, host, attempt = job.attempts);
             let started = Instant::now();
             // Boxed so that a DLR waiting for its turn carries a pointer to the (large)
             // request future rather than room for it.
             let result = Box::pin(this.attempt(&job.dlr)).instrument(span).await;
-            metrics::histogram!(crate::telemetry::DLR_ATTEMPT_SECONDS, "host" => host.to_owned())
-                .record(started.elapsed().as_secs_f64());
+            gate.metrics.seconds.record(started.elapsed().as_secs_f64());
             result
         };
-        let host = job.dlr.url.host_str().unwrap_or("");
-        this.release_gate(&dest, gate);
+        let outcome = match &result {
+            Ok(()) => &gate.metrics.acked,
+            Err(e) if this.is_permanent(e) => &gate.metrics.refused,
+            Err(_) if job.attempts >= max_attempts => &gate.metrics.gave_up,
+            Err(_) => &gate.metrics.retry,
+        };
+        outcome.increment(1);
+        this.release_gate(&job.dest, gate);
         match result {
             Ok(()) => {
-                count_outcome(host, "acked");
                 return End::Done(Ok(()));
             }
             Err(e) if this.is_permanent(&e) => {
-                count_outcome(host, "refused");
                 return End::Done(Err(e));
             }
             Err(e) if job.attempts >= max_attempts => {
-                count_outcome(host, "gave_up");
                 return End::Done(Err(e));
             }
             Err(e) => {
-                count_outcome(host, "retry");
                 let delay = this.config.delay_after(job.attempts);
                 tracing::debug!(
                     id = %job.dlr.id, attempt = job.attempts, error = %e, ?delay,
