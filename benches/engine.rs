@@ -206,27 +206,7 @@ fn receipts(c: &mut Criterion) {
                 || setup(&store),
                 |frame| {
                     let (eng, scope) = (&eng, &scope);
-                    async move {
-                        let pdu = Pdu::decode(&frame).expect("decode");
-                        let Body::DeliverSm(dsm) = pdu.body else {
-                            unreachable!("the bench sends deliver_sm")
-                        };
-                        let out = eng.on_deliver_sm(scope, &dsm).await.expect("receipt");
-                        // The hook deleted the message, so the default found nothing to delete.
-                        assert!(
-                            matches!(
-                                out,
-                                ReceiptOutcome::Handled {
-                                    class: ReceiptClass::Positive,
-                                    took_over: false,
-                                    default_action: DefaultAction::Deleted(false),
-                                    ..
-                                }
-                            ),
-                            "{out:?}"
-                        );
-                        out
-                    }
+                    async move { engine_step(eng, scope, &frame).await }
                 },
                 BatchSize::SmallInput,
             )
@@ -241,23 +221,7 @@ fn receipts(c: &mut Criterion) {
             || setup(&bare),
             |frame| {
                 let (bare, bucket, rules) = (&bare, &bucket, &rules);
-                async move {
-                    let pdu = Pdu::decode(&frame).expect("decode");
-                    let Body::DeliverSm(dsm) = pdu.body else {
-                        unreachable!("the bench sends deliver_sm")
-                    };
-                    let receipt = DeliveryReceipt::from_deliver_sm(&dsm).expect("receipt");
-                    let class = receipt.class(rules);
-                    let msgid = MsgId::new(receipt.id).expect("msgid");
-                    let m = bare
-                        .load(bucket, &msgid)
-                        .await
-                        .expect("load")
-                        .map(|v| v.message);
-                    assert!(m.is_some() && class == ReceiptClass::Positive);
-                    assert!(bare.delete(bucket, &msgid).await.expect("delete"));
-                    (class, m)
-                }
+                async move { bare_step(bare, bucket, rules, &frame).await }
             },
             BatchSize::SmallInput,
         )
@@ -309,21 +273,7 @@ fn interleaved(_c: &mut Criterion) {
         let start = cpu_time::ThreadTime::now();
         rt.block_on(async {
             for frame in &frames {
-                let Body::DeliverSm(dsm) = Pdu::decode(frame).expect("decode").body else {
-                    unreachable!("the bench sends deliver_sm")
-                };
-                let out = eng.on_deliver_sm(&scope, &dsm).await.expect("receipt");
-                assert!(
-                    matches!(
-                        out,
-                        ReceiptOutcome::Handled {
-                            class: ReceiptClass::Positive,
-                            default_action: DefaultAction::Deleted(false),
-                            ..
-                        }
-                    ),
-                    "{out:?}"
-                );
+                engine_step(&eng, &scope, frame).await;
             }
         });
         start.elapsed().as_nanos() as f64 / ROUND as f64
@@ -332,15 +282,7 @@ fn interleaved(_c: &mut Criterion) {
         let start = cpu_time::ThreadTime::now();
         rt.block_on(async {
             for frame in &frames {
-                let Body::DeliverSm(dsm) = Pdu::decode(frame).expect("decode").body else {
-                    unreachable!("the bench sends deliver_sm")
-                };
-                let receipt = DeliveryReceipt::from_deliver_sm(&dsm).expect("receipt");
-                let class = receipt.class(&rules);
-                let msgid = MsgId::new(receipt.id).expect("msgid");
-                let m = bare.load(&bucket, &msgid).await.expect("load");
-                assert!(m.is_some() && class == ReceiptClass::Positive);
-                assert!(bare.delete(&bucket, &msgid).await.expect("delete"));
+                bare_step(&bare, &bucket, &rules, frame).await;
             }
         });
         start.elapsed().as_nanos() as f64 / ROUND as f64
@@ -534,26 +476,56 @@ fn profile_engine(
 ) {
     rt.block_on(async {
         for frame in frames {
-            let pdu = Pdu::decode(&frame).expect("decode");
-            let Body::DeliverSm(dsm) = pdu.body else {
-                unreachable!("the bench sends deliver_sm")
-            };
-            let out = eng.on_deliver_sm(scope, &dsm).await.expect("receipt");
-            assert!(
-                matches!(
-                    out,
-                    ReceiptOutcome::Handled {
-                        class: ReceiptClass::Positive,
-                        took_over: false,
-                        default_action: DefaultAction::Deleted(false),
-                        ..
-                    }
-                ),
-                "{out:?}"
-            );
-            outs.push(std::hint::black_box(out));
+            outs.push(std::hint::black_box(engine_step(eng, scope, &frame).await));
         }
     });
+}
+
+/// One receipt through the engine, as every engine side of the `receipt` group handles it: the
+/// hook deletes the message, so the default finds nothing to delete.
+async fn engine_step(eng: &RetryEngine, scope: &ScopeContext, frame: &Bytes) -> ReceiptOutcome {
+    let pdu = Pdu::decode(frame).expect("decode");
+    let Body::DeliverSm(dsm) = pdu.body else {
+        unreachable!("the bench sends deliver_sm")
+    };
+    let out = eng.on_deliver_sm(scope, &dsm).await.expect("receipt");
+    assert!(
+        matches!(
+            out,
+            ReceiptOutcome::Handled {
+                class: ReceiptClass::Positive,
+                took_over: false,
+                default_action: DefaultAction::Deleted(false),
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    out
+}
+
+/// The same receipt without the engine: decode, classify, load, delete.
+async fn bare_step(
+    bare: &MemoryStore,
+    bucket: &Bucket,
+    rules: &ReceiptRules,
+    frame: &Bytes,
+) -> (ReceiptClass, Option<StoredMessage>) {
+    let pdu = Pdu::decode(frame).expect("decode");
+    let Body::DeliverSm(dsm) = pdu.body else {
+        unreachable!("the bench sends deliver_sm")
+    };
+    let receipt = DeliveryReceipt::from_deliver_sm(&dsm).expect("receipt");
+    let class = receipt.class(rules);
+    let msgid = MsgId::new(receipt.id).expect("msgid");
+    let m = bare
+        .load(bucket, &msgid)
+        .await
+        .expect("load")
+        .map(|v| v.message);
+    assert!(m.is_some() && class == ReceiptClass::Positive);
+    assert!(bare.delete(bucket, &msgid).await.expect("delete"));
+    (class, m)
 }
 
 /// The bare side of the `receipt` group, once per frame.
@@ -568,21 +540,9 @@ fn profile_bare(
 ) {
     rt.block_on(async {
         for frame in frames {
-            let pdu = Pdu::decode(&frame).expect("decode");
-            let Body::DeliverSm(dsm) = pdu.body else {
-                unreachable!("the bench sends deliver_sm")
-            };
-            let receipt = DeliveryReceipt::from_deliver_sm(&dsm).expect("receipt");
-            let class = receipt.class(rules);
-            let msgid = MsgId::new(receipt.id).expect("msgid");
-            let m = bare
-                .load(bucket, &msgid)
-                .await
-                .expect("load")
-                .map(|v| v.message);
-            assert!(m.is_some() && class == ReceiptClass::Positive);
-            assert!(bare.delete(bucket, &msgid).await.expect("delete"));
-            outs.push(std::hint::black_box((class, m)));
+            outs.push(std::hint::black_box(
+                bare_step(bare, bucket, rules, &frame).await,
+            ));
         }
     });
 }

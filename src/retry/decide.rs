@@ -229,6 +229,18 @@ pub(crate) fn part_state(i: usize) -> String {
     format!("{META_PART_PREFIX}{i}.state")
 }
 
+/// The final states recorded for parts `0..parts` (`None` where a part has none yet).
+fn part_states(record: &StoredMessage, parts: usize) -> Vec<Option<ReceiptClass>> {
+    (0..parts)
+        .map(|i| {
+            record
+                .metadata
+                .get(&part_state(i))
+                .and_then(|s| parse_class(s))
+        })
+        .collect()
+}
+
 /// The msgids of a multipart message's parts, from its metadata (empty for a single message).
 pub(crate) fn part_keys(msg: &StoredMessage) -> Vec<String> {
     if !msg.metadata.contains_key(META_PART0_KEY) {
@@ -446,15 +458,7 @@ pub(crate) fn apply(
                     .entry(slot)
                     .or_insert_with(|| class_name(receipt.class).to_owned());
             }
-            let states: Vec<Option<ReceiptClass>> = (0..parts.len())
-                .map(|i| {
-                    record
-                        .metadata
-                        .get(&part_state(i))
-                        .and_then(|s| parse_class(s))
-                })
-                .collect();
-            settings.multipart.decide(&states)
+            settings.multipart.decide(&part_states(record, parts.len()))
         }
     };
     record.history.push(crate::message::HistoryEntry {
@@ -689,23 +693,17 @@ pub fn decide_due(
     }
     if record.metadata.remove(META_RECHECK).is_some() {
         let parts = part_keys(&record);
-        if parts.len() > 1 {
-            let states: Vec<Option<ReceiptClass>> = (0..parts.len())
-                .map(|i| {
-                    record
-                        .metadata
-                        .get(&part_state(i))
-                        .and_then(|s| parse_class(s))
-                })
-                .collect();
-            if let Some(class) = settings.multipart.decide(&states) {
-                claim_final(&mut record, class, claim, settings, now);
-                return DuePlan::Decided {
-                    record,
-                    mode,
-                    class,
-                };
-            }
+        if parts.len() > 1
+            && let Some(class) = settings
+                .multipart
+                .decide(&part_states(&record, parts.len()))
+        {
+            claim_final(&mut record, class, claim, settings, now);
+            return DuePlan::Decided {
+                record,
+                mode,
+                class,
+            };
         }
     }
     refresh_due(&mut record, now);
