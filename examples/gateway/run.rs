@@ -155,8 +155,11 @@ pub async fn run(
             (Arc::new(store), format!("embedded {}", path.display()))
         }
         StoreChoice::Riak(servers) => {
-            let store =
-                RiakStore::new(RiakConfig::new(servers.clone())).map_err(|e| e.to_string())?;
+            // The buckets this gateway writes are known, so `due` and the sweep ask them
+            // instead of having Riak list its buckets (a walk over every key).
+            let config = RiakConfig::new(servers.clone())
+                .with_buckets([format!("MADR-{}", plan::SHORTCODE), "MADR-MM7".to_owned()]);
+            let store = RiakStore::new(config).map_err(|e| e.to_string())?;
             store
                 .ping()
                 .await
