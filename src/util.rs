@@ -1,13 +1,10 @@
 //! Small helpers shared by the stores, the engine and the DLR thrower: percent-encoding, hex
-//! and jittered delays. Crate-private; nothing here knows about the modules that use it.
-
-#![allow(dead_code)] // Each helper is used by some feature sets only.
-
-use std::time::Duration;
+//! and jittered delays. Crate-private; nothing here knows about the modules that use it. Each
+//! helper is compiled with the features that use it (and for the tests).
 
 /// `with_*` setters for a configuration struct's public fields, so every configuration in the
 /// crate reads the same way: `Config::default().with_x(..).with_y(..)`, or a struct literal.
-#[allow(unused_macros)] // Used by the engine and DLR configurations, which are features.
+#[cfg(any(feature = "engine", feature = "dlr-http"))]
 macro_rules! with_setters {
     ($ty:ty { $($with:ident => $field:ident: $fty:ty),* $(,)? }) => {
         impl $ty {
@@ -24,9 +21,11 @@ macro_rules! with_setters {
 }
 
 /// Uppercase hexadecimal digits, as percent-encoding writes them.
+#[cfg(any(test, feature = "riak", feature = "dlr-http"))]
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 /// `%XX` for one byte, uppercase hex.
+#[cfg(any(test, feature = "riak", feature = "dlr-http"))]
 pub(crate) fn percent_escape(b: u8) -> [u8; 3] {
     [
         b'%',
@@ -36,20 +35,24 @@ pub(crate) fn percent_escape(b: u8) -> [u8; 3] {
 }
 
 /// Whether `b` is an RFC 3986 unreserved character (kept as it is by percent-encoding).
+#[cfg(any(test, feature = "riak", feature = "dlr-http"))]
 pub(crate) fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
 /// How [`push_percent_encoded`] writes a space.
+#[cfg(any(test, feature = "riak", feature = "dlr-http"))]
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Space {
     /// `%20`, as in a URL path segment.
+    #[cfg(any(test, feature = "riak"))]
     Percent,
     /// `+`, as in `application/x-www-form-urlencoded` (Python's `quote_plus`).
     Plus,
 }
 
 /// Appends `raw` to `out` with every byte but the unreserved ones percent-encoded.
+#[cfg(any(test, feature = "riak", feature = "dlr-http"))]
 pub(crate) fn push_percent_encoded(out: &mut String, raw: &[u8], space: Space) {
     for &b in raw {
         if is_unreserved(b) {
@@ -63,6 +66,7 @@ pub(crate) fn push_percent_encoded(out: &mut String, raw: &[u8], space: Space) {
 }
 
 /// Lowercase hexadecimal of `bytes`.
+#[cfg(any(test, feature = "engine"))]
 pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -76,18 +80,24 @@ pub(crate) fn hex_lower(bytes: &[u8]) -> String {
 /// `base` times a random factor in `low..high`; `base` itself if the product is not a
 /// duration.
 #[cfg(any(feature = "riak", feature = "dlr-http"))]
-pub(crate) fn jitter(base: Duration, low: f64, high: f64) -> Duration {
+pub(crate) fn jitter(base: std::time::Duration, low: f64, high: f64) -> std::time::Duration {
     use rand::Rng;
-    Duration::try_from_secs_f64(base.as_secs_f64() * rand::rng().random_range(low..high))
+    std::time::Duration::try_from_secs_f64(base.as_secs_f64() * rand::rng().random_range(low..high))
         .unwrap_or(base)
 }
 
 /// `base · factor^step`, capped at `max` (and `max` when the product overflows).
-pub(crate) fn exponential(base: Duration, factor: f64, step: u32, max: Duration) -> Duration {
+#[cfg(any(test, feature = "dlr-http"))]
+pub(crate) fn exponential(
+    base: std::time::Duration,
+    factor: f64,
+    step: u32,
+    max: std::time::Duration,
+) -> std::time::Duration {
     let exp = i32::try_from(step).unwrap_or(i32::MAX);
     let grown = base.as_secs_f64() * factor.powi(exp);
     if grown.is_finite() {
-        Duration::try_from_secs_f64(grown).map_or(max, |d| d.min(max))
+        std::time::Duration::try_from_secs_f64(grown).map_or(max, |d| d.min(max))
     } else {
         max
     }
@@ -96,6 +106,7 @@ pub(crate) fn exponential(base: Duration, factor: f64, step: u32, max: Duration)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn percent_encoding_keeps_unreserved_and_spaces_by_mode() {
