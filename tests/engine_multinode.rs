@@ -11,13 +11,15 @@ mod riak_server;
 
 #[path = "support/counting_hooks.rs"]
 mod counting_hooks;
+#[path = "support/store_client.rs"]
+mod store_client;
 use counting_hooks::Counting;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+use store_client::Client;
 
 use futures::future::join_all;
-use futures::stream::BoxStream;
 use redeliver::async_trait;
 use redeliver::config::{MobilityConfig, ScopeContext};
 use redeliver::hooks::{Injection, RecordingInjector};
@@ -25,80 +27,7 @@ use redeliver::message::{Bucket, Channel, Envelope, MsgId, ReceiptClass, StoredM
 use redeliver::retry::{
     DefaultAction, ReceiptEvent, ReceiptOutcome, RetryEngine, SubmitEvent, SubmitOutcome,
 };
-use redeliver::store::{
-    EmbeddedStore, MemoryStore, MessageStore, PutMode, RiakStore, StoreError, Version, Versioned,
-};
-
-/// One node's client of the shared store, as a test wants it: every operation waits `delay`
-/// first and is counted in `ops`; with `ambiguous` set, the first conditional update is written
-/// and then answered 503, as Riak's can be.
-#[derive(Debug)]
-struct Client {
-    shared: Arc<dyn MessageStore>,
-    delay: Duration,
-    ops: AtomicUsize,
-    ambiguous: std::sync::atomic::AtomicBool,
-}
-
-impl Client {
-    fn new(shared: Arc<dyn MessageStore>, delay: Duration) -> Self {
-        Self {
-            shared,
-            delay,
-            ops: AtomicUsize::new(0),
-            ambiguous: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
-    async fn op(&self) {
-        self.ops.fetch_add(1, Ordering::SeqCst);
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
-        }
-    }
-}
-
-#[async_trait]
-impl MessageStore for Client {
-    fn backend(&self) -> &'static str {
-        self.shared.backend()
-    }
-    async fn save(
-        &self,
-        b: &Bucket,
-        m: &MsgId,
-        msg: &StoredMessage,
-        mode: PutMode,
-    ) -> Result<Version, StoreError> {
-        self.op().await;
-        let update = matches!(mode, PutMode::Update(_));
-        let saved = self.shared.save(b, m, msg, mode).await?;
-        if update && self.ambiguous.swap(false, Ordering::SeqCst) {
-            return Err(StoreError::unavailable(
-                "test",
-                "save",
-                b.as_str(),
-                m.as_str(),
-                "503 request timed out",
-            ));
-        }
-        Ok(saved)
-    }
-    async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<Versioned>, StoreError> {
-        self.op().await;
-        self.shared.load(b, m).await
-    }
-    async fn delete(&self, b: &Bucket, m: &MsgId) -> Result<bool, StoreError> {
-        self.op().await;
-        self.shared.delete(b, m).await
-    }
-    fn list<'a>(&'a self, b: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
-        self.shared.list(b)
-    }
-    async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
-        self.shared.sweep_expired(now).await
-    }
-}
+use redeliver::store::{EmbeddedStore, MemoryStore, MessageStore, RiakStore};
 
 const OPTIONS: &str = r#"
 [global]
@@ -124,7 +53,7 @@ type Connect = Arc<dyn Fn() -> Arc<dyn MessageStore> + Send + Sync>;
 /// One client per node over `shared`, each with a delay of 1 ms on every operation.
 fn delayed(shared: Arc<dyn MessageStore>) -> Connect {
     Arc::new(move || {
-        Arc::new(Client::new(shared.clone(), Duration::from_millis(1))) as Arc<dyn MessageStore>
+        Arc::new(Client::delayed(shared.clone(), Duration::from_millis(1))) as Arc<dyn MessageStore>
     })
 }
 
@@ -496,7 +425,7 @@ async fn riak_consistent_type_shared_by_several_nodes() {
 /// its submission then 3 (create, load the placeholder, update) plus the receipt's own work.
 #[tokio::test]
 async fn store_round_trips_per_event() {
-    let store = Arc::new(Client::new(Arc::new(MemoryStore::new()), Duration::ZERO));
+    let store = Arc::new(Client::new(Arc::new(MemoryStore::new())));
     let engine = RetryEngine::builder(store.clone(), Arc::new(RecordingInjector::new()))
         .options(MobilityConfig::from_toml_str(OPTIONS).unwrap())
         .build();
@@ -598,7 +527,7 @@ impl redeliver::hooks::DeliveryHooks for DeleteOnPositive {
 /// receipt is tried again it finds its own claim and runs the hook and the bounce, once.
 #[tokio::test]
 async fn an_ambiguous_claim_is_finished_by_its_own_receipt() {
-    let store = Arc::new(Client::new(Arc::new(MemoryStore::new()), Duration::ZERO));
+    let store = Arc::new(Client::new(Arc::new(MemoryStore::new())));
     store.ambiguous.store(true, Ordering::SeqCst);
     let hooks = Arc::new(Counting::default());
     let spool = Arc::new(RecordingInjector::new());

@@ -3,13 +3,14 @@
 
 #[path = "support/counting_hooks.rs"]
 mod counting_hooks;
+#[path = "support/store_client.rs"]
+mod store_client;
 use counting_hooks::Counting;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use store_client::{Client, Loads};
 
-use async_trait::async_trait;
-use futures::stream::BoxStream;
 use redeliver::config::{MobilityConfig, ScopeContext};
 use redeliver::hooks::{Injection, RecordingInjector};
 use redeliver::message::{Bucket, Channel, Envelope, MsgId, ReceiptClass, StoredMessage};
@@ -17,61 +18,7 @@ use redeliver::retry::{
     DefaultAction, EngineError, EngineSettings, MultipartRule, ParkReason, ReceiptEvent,
     ReceiptOutcome, RetryEngine, SubmitEvent, SubmitOutcome, Unmatched,
 };
-use redeliver::store::{MemoryStore, MessageStore, PutMode, StoreError, Version, Versioned};
-
-const HEALTHY: u8 = 0;
-const UNAVAILABLE: u8 = 1;
-const CORRUPT: u8 = 2;
-
-/// A MemoryStore whose loads can be made to fail.
-#[derive(Debug, Default)]
-struct FlakyStore {
-    inner: MemoryStore,
-    mode: AtomicU8,
-}
-
-#[async_trait]
-impl MessageStore for FlakyStore {
-    fn backend(&self) -> &'static str {
-        "flaky"
-    }
-    async fn save(
-        &self,
-        b: &Bucket,
-        m: &MsgId,
-        msg: &StoredMessage,
-        mode: PutMode,
-    ) -> Result<Version, StoreError> {
-        self.inner.save(b, m, msg, mode).await
-    }
-    async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<Versioned>, StoreError> {
-        match self.mode.load(Ordering::SeqCst) {
-            UNAVAILABLE => Err(StoreError::unavailable(
-                "flaky",
-                "load",
-                b.as_str(),
-                m.as_str(),
-                "connection refused",
-            )),
-            CORRUPT => Err(StoreError::corrupt(
-                "flaky",
-                b.as_str(),
-                m.as_str(),
-                "not JSON",
-            )),
-            _ => self.inner.load(b, m).await,
-        }
-    }
-    async fn delete(&self, b: &Bucket, m: &MsgId) -> Result<bool, StoreError> {
-        self.inner.delete(b, m).await
-    }
-    fn list<'a>(&'a self, b: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
-        self.inner.list(b)
-    }
-    async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
-        self.inner.sweep_expired(now).await
-    }
-}
+use redeliver::store::{MemoryStore, MessageStore, StoreError};
 
 const OPTIONS: &str = r#"
 [global]
@@ -86,13 +33,16 @@ receipt_msgid_format = "hexadecimal"
 
 struct Fixture {
     engine: RetryEngine,
-    store: Arc<FlakyStore>,
+    store: Arc<Client>,
+    /// What `store` forwards to.
+    memory: Arc<MemoryStore>,
     injector: Arc<RecordingInjector>,
     hooks: Arc<Counting>,
 }
 
 fn fixture(settings: EngineSettings) -> Fixture {
-    let store = Arc::new(FlakyStore::default());
+    let memory = Arc::new(MemoryStore::new());
+    let store = Arc::new(Client::new(memory.clone()));
     let injector = Arc::new(RecordingInjector::new());
     let hooks = Arc::new(Counting::default());
     let engine = RetryEngine::builder(store.clone(), injector.clone())
@@ -103,6 +53,7 @@ fn fixture(settings: EngineSettings) -> Fixture {
     Fixture {
         engine,
         store,
+        memory,
         injector,
         hooks,
     }
@@ -296,7 +247,7 @@ async fn parked_receipts_are_applied_by_the_node_that_stores_the_submission() {
         (0, 0, 0)
     );
     assert_eq!(f.hooks.positive.load(Ordering::SeqCst), 0);
-    assert!(f.store.inner.is_empty(), "delivered and deleted");
+    assert!(f.memory.is_empty(), "delivered and deleted");
 }
 
 #[tokio::test]
@@ -342,7 +293,7 @@ async fn parking_in_the_store_is_bounded_by_bytes() {
         ),
         "{out:?}"
     );
-    assert!(f.store.inner.is_empty(), "nothing parked");
+    assert!(f.memory.is_empty(), "nothing parked");
 }
 
 #[tokio::test]
@@ -358,7 +309,7 @@ async fn receipts_held_in_memory_are_bounded_by_count_and_bytes() {
         },
     ] {
         let f = fixture(settings);
-        f.store.mode.store(UNAVAILABLE, Ordering::SeqCst);
+        f.store.answer_loads(Loads::Unavailable);
         let mut first = undeliv("a");
         first.raw = Some("x".repeat(1500));
         let out = f.engine.on_receipt(first).await.unwrap();
@@ -438,7 +389,7 @@ async fn multipart_all_parts_fails_fast_and_runs_the_hook_once() {
         .unwrap();
     assert!(matches!(&out, SubmitOutcome::Stored { msgid, .. } if msgid.as_str() == "p1"));
     // A receipt for any part finds the message.
-    assert_eq!(f.store.inner.len(), 3);
+    assert_eq!(f.memory.len(), 3);
     let stored = f.store.load(&b(), &id("p3")).await.unwrap().unwrap();
     assert_eq!(stored.resource.part_ids, vec!["p1", "p2", "p3"]);
 
@@ -457,7 +408,7 @@ async fn multipart_all_parts_fails_fast_and_runs_the_hook_once() {
         "{out:?}"
     );
     // The part copies are gone; the message itself is kept after the bounce.
-    assert_eq!(f.store.inner.len(), 1);
+    assert_eq!(f.memory.len(), 1);
     let out = f.engine.on_receipt(delivrd("p1")).await.unwrap();
     assert!(matches!(out, ReceiptOutcome::Duplicate { .. }), "{out:?}");
     let out = f.engine.on_receipt(delivrd("p2")).await.unwrap();
@@ -497,7 +448,7 @@ async fn multipart_all_parts_delivered_needs_every_part() {
         ),
         "{out:?}"
     );
-    assert!(f.store.inner.is_empty());
+    assert!(f.memory.is_empty());
     assert_eq!(f.hooks.positive.load(Ordering::SeqCst), 1);
 }
 
@@ -594,7 +545,7 @@ async fn multipart_submissions_are_checked() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("300 part ids"), "{err}");
-    assert!(f.store.inner.is_empty());
+    assert!(f.memory.is_empty());
 }
 
 #[tokio::test]
@@ -688,7 +639,7 @@ async fn an_unavailable_store_parks_the_receipt_instead_of_losing_it() {
         .on_submit(submit_on("smsc-1", &["u"]))
         .await
         .unwrap();
-    f.store.mode.store(UNAVAILABLE, Ordering::SeqCst);
+    f.store.answer_loads(Loads::Unavailable);
     let out = f.engine.on_receipt(undeliv("u")).await.unwrap();
     assert_eq!(
         out,
@@ -700,7 +651,7 @@ async fn an_unavailable_store_parks_the_receipt_instead_of_losing_it() {
     );
     assert_eq!(bounces(&f), 0);
     assert_eq!(f.engine.retry_parked().await.still_parked, 1);
-    f.store.mode.store(HEALTHY, Ordering::SeqCst);
+    f.store.answer_loads(Loads::Healthy);
     // Held receipts are tried again with a growing delay, not on every tick.
     let report = f.engine.retry_parked().await;
     assert_eq!((report.applied, report.still_parked), (0, 1));
@@ -717,7 +668,7 @@ async fn an_unavailable_store_has_its_own_window() {
         unavailable_window: Duration::ZERO,
         ..EngineSettings::default()
     });
-    f.store.mode.store(UNAVAILABLE, Ordering::SeqCst);
+    f.store.answer_loads(Loads::Unavailable);
     f.engine.on_receipt(undeliv("u")).await.unwrap();
     assert_eq!(f.engine.retry_parked().await.expired, 1);
 }
@@ -725,7 +676,7 @@ async fn an_unavailable_store_has_its_own_window() {
 #[tokio::test]
 async fn a_corrupt_object_is_an_error_not_a_miss() {
     let f = fixture(EngineSettings::default());
-    f.store.mode.store(CORRUPT, Ordering::SeqCst);
+    f.store.answer_loads(Loads::Corrupt);
     let err = f.engine.on_receipt(undeliv("c")).await.unwrap_err();
     assert!(
         matches!(&err, EngineError::Store(e) if matches!(**e, StoreError::Corrupt { .. })),
@@ -754,12 +705,12 @@ async fn windows_past_the_clocks_range_do_not_panic() {
     });
     let out = f.engine.on_receipt(undeliv("far")).await.unwrap();
     assert!(matches!(out, ReceiptOutcome::Parked { .. }), "{out:?}");
-    f.store.mode.store(UNAVAILABLE, Ordering::SeqCst);
+    f.store.answer_loads(Loads::Unavailable);
     let out = f.engine.on_receipt(undeliv("far2")).await.unwrap();
     assert!(matches!(out, ReceiptOutcome::Parked { .. }), "{out:?}");
     let report = f.engine.retry_parked().await;
     assert_eq!(report.still_parked, 2);
-    f.store.mode.store(HEALTHY, Ordering::SeqCst);
+    f.store.answer_loads(Loads::Healthy);
     let out = f
         .engine
         .on_submit(submit_on("smsc-1", &["far"]))

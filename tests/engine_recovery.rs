@@ -19,13 +19,15 @@ mod riak_server;
 
 #[path = "support/counting_hooks.rs"]
 mod counting_hooks;
+#[path = "support/store_client.rs"]
+mod store_client;
 use counting_hooks::Counting;
+use store_client::Client;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use futures::stream::BoxStream;
 use redeliver::async_trait;
 use redeliver::config::{MobilityConfig, ScopeContext};
 use redeliver::hooks::{
@@ -36,98 +38,12 @@ use redeliver::retry::{
     DefaultAction, EngineSettings, ReceiptEvent, ReceiptOutcome, RetryEngine, SubmitEvent,
     SubmitOutcome, Unmatched,
 };
-use redeliver::store::{
-    EmbeddedStore, MemoryStore, MessageStore, PutMode, RiakStore, StoreError, Version, Versioned,
-};
+use redeliver::store::{EmbeddedStore, MemoryStore, MessageStore, RiakStore};
 use tokio::sync::{Barrier, Notify};
 
 /// Long enough for anything here to finish; only there so a broken test fails instead of
 /// hanging.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// One node's store client: counts its operations, and from operation `hang_from` on (if set)
-/// never answers, as a node that died mid-call; with `barrier`, its first load and its first
-/// conditional update each wait for the other nodes' (so their decisions start from one version
-/// and their writes go out together).
-#[derive(Debug)]
-struct Client {
-    shared: Arc<dyn MessageStore>,
-    ops: AtomicUsize,
-    hang_from: Option<usize>,
-    hung: Arc<Notify>,
-    barrier: Option<Arc<Barrier>>,
-    loads: AtomicUsize,
-    updates: AtomicUsize,
-}
-
-impl Client {
-    fn new(shared: Arc<dyn MessageStore>) -> Self {
-        Self {
-            shared,
-            ops: AtomicUsize::new(0),
-            hang_from: None,
-            hung: Arc::new(Notify::new()),
-            barrier: None,
-            loads: AtomicUsize::new(0),
-            updates: AtomicUsize::new(0),
-        }
-    }
-
-    async fn op(&self) {
-        let n = self.ops.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.hang_from.is_some_and(|from| n >= from) {
-            self.hung.notify_one();
-            futures::future::pending::<()>().await;
-        }
-    }
-}
-
-#[async_trait]
-impl MessageStore for Client {
-    fn backend(&self) -> &'static str {
-        self.shared.backend()
-    }
-    async fn save(
-        &self,
-        b: &Bucket,
-        m: &MsgId,
-        msg: &StoredMessage,
-        mode: PutMode,
-    ) -> Result<Version, StoreError> {
-        self.op().await;
-        if let Some(barrier) = &self.barrier
-            && matches!(mode, PutMode::Update(_))
-            && self.updates.fetch_add(1, Ordering::SeqCst) == 0
-        {
-            barrier.wait().await;
-        }
-        self.shared.save(b, m, msg, mode).await
-    }
-    async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<Versioned>, StoreError> {
-        self.op().await;
-        let loaded = self.shared.load(b, m).await;
-        if let Some(barrier) = &self.barrier
-            && self.loads.fetch_add(1, Ordering::SeqCst) == 0
-        {
-            barrier.wait().await;
-        }
-        loaded
-    }
-    async fn delete(&self, b: &Bucket, m: &MsgId) -> Result<bool, StoreError> {
-        self.op().await;
-        self.shared.delete(b, m).await
-    }
-    fn list<'a>(&'a self, b: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
-        self.shared.list(b)
-    }
-    async fn sweep_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
-        self.shared.sweep_expired(now).await
-    }
-    async fn due(&self, now: SystemTime, limit: usize) -> Result<Vec<(Bucket, MsgId)>, StoreError> {
-        self.op().await;
-        self.shared.due(now, limit).await
-    }
-}
 
 /// A receipt hook that never returns: its node is stuck (and then dies) between its claim and
 /// the end of its hooks.
