@@ -1045,6 +1045,48 @@ async fn by_default_the_bucket_list_is_asked_for_at_most_once_a_minute() {
     writer.delete(&theirs, &due).await.unwrap();
 }
 
+/// A failed listing of the buckets (Riak answers `500 {error,timeout}` when the key walk behind
+/// it times out) does not stop `due` while other buckets are known: those are asked and the
+/// listing is tried again at the next call. With no bucket known, `due` reports the failure.
+/// In-tree server only: a real Riak's listing cannot be made to fail on demand.
+#[tokio::test]
+async fn a_failed_bucket_listing_falls_back_to_the_buckets_known() {
+    let server = RiakServer::start().await;
+    let now = std::time::SystemTime::now();
+    let named = Bucket::new("MADR-named").unwrap();
+    let writer = store(&[&server]);
+    let due = save(&writer, &named, "due-named", &due_message(7, now)).await;
+    server.set_bucket_listing_fails(true);
+
+    let blind = store(&[&server]);
+    let err = blind.due(now, 100).await.unwrap_err();
+    assert!(err.to_string().contains("500"), "{err}");
+
+    let reader = RiakStore::new(
+        RiakConfig::new([server.url()])
+            .with_buckets([named.as_str()])
+            .with_bucket_listing(BucketListing::Every(Duration::from_secs(60))),
+    )
+    .unwrap();
+    let before = server.bucket_listings();
+    let found = reader.due(now, 100).await.unwrap();
+    assert_eq!(found, vec![(named.clone(), due.clone())]);
+    reader.due(now, 100).await.unwrap();
+    assert_eq!(
+        server.bucket_listings(),
+        before + 2,
+        "a failed listing is tried again"
+    );
+    server.set_bucket_listing_fails(false);
+    reader.due(now, 100).await.unwrap();
+    reader.due(now, 100).await.unwrap();
+    assert_eq!(
+        server.bucket_listings(),
+        before + 3,
+        "a listing that worked holds for its interval"
+    );
+}
+
 #[tokio::test]
 async fn configured_buckets_must_be_bucket_names() {
     for bad in ["", "MADR-1/2", "MADR-\n"] {

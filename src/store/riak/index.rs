@@ -175,6 +175,23 @@ impl RiakStore {
         }
     }
 
+    /// Whether no bucket is configured, saved into or listed before.
+    fn knows_no_bucket(&self) -> bool {
+        let known = &self.inner.known_buckets;
+        self.inner.config.buckets.is_empty()
+            && known
+                .written
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+            && known
+                .listed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .0
+                .is_empty()
+    }
+
     /// The buckets `due` and `sweep_expired` ask: the configured ones, those this client saved
     /// into, and, where [`RiakConfig::bucket_listing`] allows, those Riak lists (asked again
     /// once the interval has passed since the last listing), in name order.
@@ -190,14 +207,25 @@ impl RiakStore {
                 .1
                 .is_none_or(|at| at.elapsed() >= every);
             if stale {
-                let listed = self.buckets(ctx).await?;
-                let mut known = known.listed.lock().unwrap_or_else(|e| e.into_inner());
-                for name in listed {
-                    if name.starts_with(prefix) && known.0.len() < MAX_KNOWN_BUCKETS {
-                        known.0.insert(name);
+                match self.buckets(ctx).await {
+                    Ok(listed) => {
+                        let mut known = known.listed.lock().unwrap_or_else(|e| e.into_inner());
+                        for name in listed {
+                            if name.starts_with(prefix) && known.0.len() < MAX_KNOWN_BUCKETS {
+                                known.0.insert(name);
+                            }
+                        }
+                        known.1 = Some(Instant::now());
                     }
+                    // With buckets known otherwise, those are asked and the listing is tried
+                    // again next time; with none, there is nothing to ask and the caller learns
+                    // why.
+                    Err(e) if self.knows_no_bucket() => return Err(e),
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "riak: listing the buckets failed; asking the buckets already known"
+                    ),
                 }
-                known.1 = Some(Instant::now());
             }
         }
         let mut names: BTreeSet<String> = config.buckets.iter().cloned().collect();

@@ -107,7 +107,10 @@
 //!   ([`BucketListing::Never`]) and without configured buckets, a node sees only buckets it
 //!   saved into itself**: a claim abandoned by a dead node, or a receipt parked by another,
 //!   in a bucket this node has not written to since it started is not found by it (another
-//!   node that wrote there finds it). Configure every bucket in production.
+//!   node that wrote there finds it). Configure every bucket in production. A listing that
+//!   fails (Riak answers `500` when the key walk times out) is logged and tried again at the
+//!   next call while other buckets are known, which are asked meanwhile; with none known, the
+//!   call fails with it.
 //! * **Servers**: with several in [`RiakConfig::servers`], each request goes to one picked at
 //!   random (the seed's rule) and, on a connect error, a timeout, a transport error or a `503`,
 //!   to the others in turn within the same call; when every server failed, up to

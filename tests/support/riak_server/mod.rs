@@ -221,6 +221,9 @@ struct Cluster {
     any_key_fault: std::sync::atomic::AtomicBool,
     /// Requests for the list of buckets (`/buckets`, `/types/{type}/buckets`), on any node.
     bucket_listings: AtomicU64,
+    /// Whether a list of buckets is answered with a `500` (as Riak does when the key walk
+    /// behind it times out).
+    listing_fails: std::sync::atomic::AtomicBool,
 }
 
 impl Cluster {
@@ -269,6 +272,7 @@ impl RiakServer {
             options,
             any_key_fault: std::sync::atomic::AtomicBool::new(false),
             bucket_listings: AtomicU64::new(0),
+            listing_fails: std::sync::atomic::AtomicBool::new(false),
         });
         Self::spawn(cluster).await
     }
@@ -361,6 +365,12 @@ impl RiakServer {
     /// builds that list by walking every key, so a client should rarely ask for it.
     pub fn bucket_listings(&self) -> u64 {
         self.cluster.bucket_listings.load(Ordering::Relaxed)
+    }
+
+    /// Makes every node answer a list of buckets with a `500` `{error,timeout}` page, as Riak
+    /// does when the key walk behind it times out (or answer normally again).
+    pub fn set_bucket_listing_fails(&self, fails: bool) {
+        self.cluster.listing_fails.store(fails, Ordering::Relaxed);
     }
 
     /// Closes the listener and every open connection of this node; the port refuses connections

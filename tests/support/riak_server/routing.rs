@@ -78,6 +78,10 @@ pub(super) fn handle(req: &Request, cluster: &Cluster) -> Response {
             "application/json",
             r#"{"riak_kv_version":"0.0.0+d93755e","storage_backend":"riak_kv_multi_backend","ring_num_partitions":8}"#,
         ),
+        ["buckets"] | ["types", _, "buckets"] if cluster.listing_fails.load(Ordering::Relaxed) => {
+            cluster.bucket_listings.fetch_add(1, Ordering::Relaxed);
+            crash(true, "{error,timeout}")
+        }
         ["buckets"] => {
             cluster.bucket_listings.fetch_add(1, Ordering::Relaxed);
             list_buckets(cluster, "default", q("buckets"))
