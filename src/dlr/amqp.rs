@@ -48,9 +48,9 @@
 //!
 //! RabbitMQ dead-letters a classic queue's expired message *at most once*: it publishes the
 //! message to the target queue without a confirm and drops it from the source. A broker that
-//! stops or crashes at that instant can lose the DLR being moved back to the work queue (seen
-//! once: 999 of 1,000 DLRs after a restart, with 1,000 DLRs cycling through a 500 ms wait
-//! queue). Quorum queues can dead-letter at least once (`x-dead-letter-strategy`, RabbitMQ 3.10+),
+//! stops or crashes at that instant can lose the DLR being moved back to the work queue (with
+//! 1,000 DLRs cycling through a 500 ms wait queue all through a restart, about one run in
+//! twenty lost 1 to 12 of them). Quorum queues can dead-letter at least once (`x-dead-letter-strategy`, RabbitMQ 3.10+),
 //! but their message TTL is not dependable for this (messages left unexpired in them are an open
 //! RabbitMQ report, and a test run with quorum wait queues hung), so the wait queues stay classic.
 //! DLRs waiting in the work queue, and the `throw` path, are not affected.
