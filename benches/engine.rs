@@ -166,6 +166,19 @@ fn engine(store: Arc<dyn MessageStore>) -> RetryEngine {
         .build()
 }
 
+/// Stores `template` under `id` and returns the receipt frame for it (untimed setup).
+fn stored_receipt(
+    store: &MemoryStore,
+    bucket: &Bucket,
+    template: &StoredMessage,
+    id: &str,
+) -> Bytes {
+    let msgid = MsgId::new(id).expect("msgid");
+    futures::executor::block_on(store.save(bucket, &msgid, template, PutMode::Overwrite))
+        .expect("save");
+    receipt_frame(id)
+}
+
 /// A deliver_sm carrying a DELIVRD receipt for `id`, as an SMSC sends it.
 fn receipt_frame(id: &str) -> Bytes {
     let receipt = DeliveryReceipt::new(id, MessageState::Delivered).with_dates(
@@ -194,10 +207,7 @@ fn receipts(c: &mut Criterion) {
     // Setup (not timed): the submission is stored and its receipt is on the wire.
     let setup = |store: &MemoryStore| {
         let id = format!("{:016x}", seq.fetch_add(1, Ordering::Relaxed));
-        let msgid = MsgId::new(id.clone()).expect("msgid");
-        futures::executor::block_on(store.save(&bucket, &msgid, &template, PutMode::Overwrite))
-            .expect("save");
-        receipt_frame(&id)
+        stored_receipt(store, &bucket, &template, &id)
     };
     group.bench_function(
         "engine: decode deliver_sm, classify, hook, load, delete",
@@ -256,16 +266,7 @@ fn interleaved(_c: &mut Criterion) {
         (0..ROUND)
             .map(|_| {
                 seq += 1;
-                let id = format!("il{seq:014x}");
-                let msgid = MsgId::new(id.clone()).expect("msgid");
-                futures::executor::block_on(store.save(
-                    &bucket,
-                    &msgid,
-                    &template,
-                    PutMode::Overwrite,
-                ))
-                .expect("save");
-                receipt_frame(&id)
+                stored_receipt(store, &bucket, &template, &format!("il{seq:014x}"))
             })
             .collect()
     };
@@ -435,18 +436,7 @@ fn profile(side: &str) {
     let mut done = 0;
     while done < runs {
         let frames: Vec<Bytes> = (done..runs.min(done + ROUND))
-            .map(|i| {
-                let id = format!("{i:016x}");
-                let msgid = MsgId::new(id.clone()).expect("msgid");
-                futures::executor::block_on(store.save(
-                    &bucket,
-                    &msgid,
-                    &template,
-                    PutMode::Overwrite,
-                ))
-                .expect("save");
-                receipt_frame(&id)
-            })
+            .map(|i| stored_receipt(&store, &bucket, &template, &format!("{i:016x}")))
             .collect();
         let round = frames.len();
         done += round;
