@@ -145,7 +145,7 @@ async fn amqp_queue(url: &str, o: &Options) -> Result<Arc<dyn redeliver::dlr::Dl
     let mut cfg = AmqpQueueConfig::new(url);
     if let Some(name) = &o.amqp_queue {
         cfg.queue = name.clone();
-        cfg.wait_queue_prefix = format!("{name}.wait.");
+        cfg.wait_queue_prefix = format!("{name}.delay.");
     }
     cfg.prefetch = u16::try_from(o.config.max_concurrency).unwrap_or(u16::MAX);
     let queue = AmqpDlrQueue::connect(cfg)

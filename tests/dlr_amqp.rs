@@ -348,7 +348,7 @@ async fn a_node_that_reconnects_after_losing_its_connection_goes_on() {
     }
     outcomes(&mut rx, 10, Duration::from_secs(20)).await;
 
-    proxy.cut();
+    proxy.cut().await;
     // Until it has reconnected, a throw fails with a retryable error, or is stored; either way
     // nothing is lost: keep throwing until it is accepted.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -378,7 +378,8 @@ async fn a_node_that_reconnects_after_losing_its_connection_goes_on() {
 struct Proxy {
     port: u16,
     cut: Arc<tokio::sync::Notify>,
-    generation: Arc<std::sync::atomic::AtomicU64>,
+    /// Held by every connection made since the last cut.
+    current: Arc<Mutex<Arc<()>>>,
 }
 
 impl Proxy {
@@ -386,44 +387,46 @@ impl Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let cut = Arc::new(tokio::sync::Notify::new());
-        let generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let (c, g) = (Arc::clone(&cut), Arc::clone(&generation));
+        let current = Arc::new(Mutex::new(Arc::new(())));
+        let (c, cur) = (Arc::clone(&cut), Arc::clone(&current));
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 let upstream = upstream.clone();
                 let cut = Arc::clone(&c);
-                let mine = g.load(std::sync::atomic::Ordering::SeqCst);
-                let g = Arc::clone(&g);
+                let token = Arc::clone(&cur.lock().unwrap());
                 tokio::spawn(async move {
+                    let notified = cut.notified();
+                    tokio::pin!(notified);
+                    notified.as_mut().enable();
                     let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
                         return;
                     };
-                    if g.load(std::sync::atomic::Ordering::SeqCst) != mine {
-                        return;
-                    }
                     tokio::select! {
+                        biased;
+                        () = notified => {}
                         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        () = cut.notified() => {}
                     }
+                    drop(token);
                 });
             }
         });
-        Self {
-            port,
-            cut,
-            generation,
-        }
+        Self { port, cut, current }
     }
 
-    fn cut(&self) {
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    /// Cuts every connection made so far and returns once they are all closed, so that nothing
+    /// sent after this reaches the broker through them.
+    async fn cut(&self) {
+        let old = std::mem::replace(&mut *self.current.lock().unwrap(), Arc::new(()));
         self.cut.notify_waiters();
+        while Arc::strong_count(&old) > 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
 
-/// One thrower node in its own process, for `a_node_killed_mid_stream_…`: consumes the queue and
-/// prints `outcome <id> acked|exhausted <attempts>` per DLR it finishes.
+/// One thrower node in its own process, for `a_node_killed_…`: consumes the queue and prints
+/// `outcome <id> acked|exhausted <attempts>` per DLR it finishes. Its spec is
+/// `url|queue|timeout seconds[|retry delay ms]`.
 #[tokio::test]
 #[ignore = "run by a_node_killed_mid_stream_loses_nothing_and_overspends_no_budget"]
 async fn amqp_node_child() {
@@ -434,15 +437,16 @@ async fn amqp_node_child() {
         parts.next().unwrap(),
         parts.next().unwrap(),
     );
+    let retry_ms: u64 = parts.next().map_or(100, |ms| ms.parse().unwrap());
     let queue_cfg = AmqpQueueConfig {
         queue: queue.to_owned(),
-        wait_queue_prefix: format!("{queue}.wait."),
+        wait_queue_prefix: format!("{queue}.delay."),
         prefetch: 20,
         ..AmqpQueueConfig::new(url)
     };
     let cfg = DlrThrowerConfig {
         timeout: Duration::from_secs_f64(timeout.parse().unwrap()),
-        retry_delay: Duration::from_millis(100),
+        retry_delay: Duration::from_millis(retry_ms),
         max_retries: MAX_RETRIES,
         ..DlrThrowerConfig::default()
     };
@@ -481,6 +485,29 @@ fn record(outcomes: &mut Outcomes, node: &'static str, line: &str) {
             what.to_owned(),
             attempts.parse().unwrap(),
         ));
+    }
+}
+
+/// Records the nodes' lines until `count` DLRs have an outcome (a minute at most between two
+/// lines), then for `quiet` more, so that late duplicates show.
+fn collect(
+    lines: &std::sync::mpsc::Receiver<(&'static str, String)>,
+    outcomes: &mut Outcomes,
+    count: usize,
+    quiet: Duration,
+    context: impl Fn() -> String,
+) {
+    while outcomes.len() < count {
+        match lines.recv_timeout(Duration::from_secs(60)) {
+            Ok((node, line)) => record(outcomes, node, &line),
+            Err(_) => panic!("{} of {count} outcomes; {}", outcomes.len(), context()),
+        }
+    }
+    let until = Instant::now() + quiet;
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        if let Ok((node, line)) = lines.recv_timeout(left) {
+            record(outcomes, node, &line);
+        }
     }
 }
 
@@ -601,23 +628,10 @@ fn a_node_killed_mid_stream_loses_nothing_and_overspends_no_budget() {
     a.0.wait().unwrap();
     let killed_at = rcv.total();
 
-    while outcomes.len() < COUNT {
-        match lines.recv_timeout(Duration::from_secs(60)) {
-            Ok((node, line)) => record(&mut outcomes, node, &line),
-            Err(_) => panic!(
-                "{} of {COUNT} outcomes; attempts {} (killed at {killed_at})",
-                outcomes.len(),
-                rcv.total()
-            ),
-        }
-    }
     // Late duplicates would arrive within a few retry delays.
-    let quiet = Instant::now() + Duration::from_secs(2);
-    while let Some(left) = quiet.checked_duration_since(Instant::now()) {
-        if let Ok((node, line)) = lines.recv_timeout(left) {
-            record(&mut outcomes, node, &line);
-        }
-    }
+    collect(&lines, &mut outcomes, COUNT, Duration::from_secs(2), || {
+        format!("attempts {} (killed at {killed_at})", rcv.total())
+    });
     let max_attempts = 1 + MAX_RETRIES;
     for n in 0..COUNT {
         let id = format!("a-{n}");
@@ -644,4 +658,187 @@ fn a_node_killed_mid_stream_loses_nothing_and_overspends_no_budget() {
     }
     drop(publisher);
     rt.shutdown_timeout(Duration::from_secs(5));
+}
+
+#[test]
+fn a_node_killed_while_its_dlrs_wait_for_their_retry_leaves_them_to_another_node() {
+    let Some(url) = amqp::broker("node_killed_while_waiting") else {
+        return;
+    };
+    const COUNT: usize = 100;
+    const RETRY_MS: u64 = 5000;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // Every DLR fails its first attempt, then is acknowledged.
+    let rcv = rt
+        .block_on(Receiver::start(Arc::new(|_: &str, attempt| {
+            if attempt == 1 {
+                Reply::Status500
+            } else {
+                Reply::Ack
+            }
+        })))
+        .unwrap();
+    let queue = amqp::config(&url, "killed_while_waiting");
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let spec = format!("{url}|{}|5|{RETRY_MS}", queue.queue);
+    let mut a = spawn_node("a", spec.clone(), lines_tx.clone());
+    while lines
+        .recv_timeout(Duration::from_secs(30))
+        .expect("node A ready")
+        .1
+        != "ready"
+    {}
+
+    let publisher = rt.block_on(async {
+        let q = AmqpDlrQueue::connect(AmqpQueueConfig {
+            consume: false,
+            ..queue.clone()
+        })
+        .await
+        .unwrap();
+        let t = HttpDlrThrower::builder(thrower_config(MAX_RETRIES))
+            .queue_with(Arc::new(q))
+            .build()
+            .await
+            .unwrap();
+        for n in 0..COUNT {
+            t.throw(dlr(&rcv.url("/dlr"), n)).await.unwrap();
+        }
+        t
+    });
+    let thrown = Instant::now();
+    // Node A makes every first attempt and parks each DLR in its wait queue, holding the
+    // first ones of the queue (its prefetch) until they are due.
+    while rcv.total() < COUNT as u64 {
+        assert!(
+            thrown.elapsed() < Duration::from_secs(30),
+            "{} first attempts",
+            rcv.total()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    a.0.kill().unwrap(); // SIGKILL
+    a.0.wait().unwrap();
+    assert!(
+        thrown.elapsed() < Duration::from_millis(RETRY_MS),
+        "node A lived until the retries were due ({:?}): the test needs it killed before",
+        thrown.elapsed()
+    );
+    assert_eq!(rcv.total(), COUNT as u64, "a retry before it was due");
+
+    // Node B never published to that wait queue: it consumes every wait class from the start.
+    let (b_tx, b_lines) = std::sync::mpsc::channel();
+    let _b = spawn_node("b", spec, b_tx);
+    let mut outcomes: Outcomes = HashMap::new();
+    collect(
+        &b_lines,
+        &mut outcomes,
+        COUNT,
+        Duration::from_secs(1),
+        || format!("from node B; {} attempts", rcv.total()),
+    );
+    // No node reported anything else, A before it died included.
+    while let Ok((node, line)) = lines.try_recv() {
+        record(&mut outcomes, node, &line);
+    }
+    for n in 0..COUNT {
+        let id = format!("a-{n}");
+        let got = outcomes.get(&id).map(Vec::as_slice).unwrap_or_default();
+        assert_eq!(got, [("b", "acked".to_owned(), 2)], "{id}");
+        assert_eq!(rcv.attempts(&id), 2, "{id}");
+    }
+    drop(publisher);
+    rt.shutdown_timeout(Duration::from_secs(5));
+}
+
+/// The wait queue of `config` for `delay`: (ready messages, consumers), as the broker reports.
+async fn wait_queue_state(config: &AmqpQueueConfig, delay: Duration) -> (u32, u32) {
+    let connection =
+        lapin::Connection::connect(&config.url, lapin::ConnectionProperties::default())
+            .await
+            .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let name = config.wait_queue(delay).unwrap();
+    let q = channel
+        .queue_declare(
+            lapin::types::ShortString::from(name.as_str()),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let _ = connection.close(200, "bye".into()).await;
+    (q.message_count(), q.consumer_count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_dlrs_are_held_until_due_only_within_max_hold() {
+    let Some(url) = amqp::broker("held_within_max_hold") else {
+        return;
+    };
+    const COUNT: usize = 30;
+    let delay = Duration::from_secs(6);
+    let rcv = Receiver::start(receiver::fail_first(1, Reply::Status500))
+        .await
+        .unwrap();
+    let config = DlrThrowerConfig {
+        retry_delay: delay,
+        ..thrower_config(MAX_RETRIES)
+    };
+    // One node may hold a DLR 10 minutes (the default), the other 1 second.
+    let holding = amqp::config(&url, "held_holding");
+    let brief = AmqpQueueConfig {
+        max_hold: Duration::from_secs(1),
+        ..amqp::config(&url, "held_brief")
+    };
+    let (t_holding, mut rx_holding) = node(holding.clone(), config.clone()).await;
+    let (t_brief, mut rx_brief) = node(brief.clone(), config).await;
+    let thrown = tokio::time::Instant::now();
+    for n in 0..COUNT {
+        t_holding.throw(dlr(&rcv.url("/hold"), n)).await.unwrap();
+        t_brief
+            .throw(dlr(&rcv.url("/brief"), COUNT + n))
+            .await
+            .unwrap();
+    }
+    while rcv.total() < 2 * COUNT as u64 {
+        assert!(thrown.elapsed() < delay, "{} first attempts", rcv.total());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(thrown.elapsed() < delay, "the retries are due already");
+    // Held: every one delivered to the node (none ready), the node consuming. Due in more than
+    // max_hold: none held (all ready in the queue), nobody consuming, except for the moments
+    // (every max_hold) when the node looks at the queue's head again.
+    let mut brief_states = Vec::new();
+    for _ in 0..5 {
+        assert_eq!(wait_queue_state(&holding, delay).await, (0, 1));
+        brief_states.push(wait_queue_state(&brief, delay).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        brief_states.contains(&(COUNT as u32, 0)),
+        "{brief_states:?}"
+    );
+    // No retry before its delay (each first attempt came after `thrown`).
+    tokio::time::sleep_until(thrown + delay - Duration::from_millis(300)).await;
+    assert_eq!(rcv.total(), 2 * COUNT as u64);
+
+    for rx in [&mut rx_holding, &mut rx_brief] {
+        let seen = outcomes(rx, COUNT, Duration::from_secs(60)).await;
+        for (n, o) in &seen {
+            assert!(
+                matches!(o, DlrOutcome::Acknowledged { attempts: 2, .. }),
+                "a-{n}: {o:?}"
+            );
+        }
+    }
+    assert_eq!(rcv.total(), 4 * COUNT as u64);
+    // Both wait queues are empty and consumed again.
+    assert_eq!(wait_queue_state(&holding, delay).await, (0, 1));
+    assert_eq!(wait_queue_state(&brief, delay).await, (0, 1));
 }

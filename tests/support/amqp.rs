@@ -27,7 +27,7 @@ pub fn config(url: &str, test: &str) -> AmqpQueueConfig {
         .map_or(0, |d| d.as_nanos());
     let queue = format!("redeliver.test.{test}.{}.{nanos}", std::process::id());
     AmqpQueueConfig {
-        wait_queue_prefix: format!("{queue}.wait."),
+        wait_queue_prefix: format!("{queue}.delay."),
         queue,
         ..AmqpQueueConfig::new(url)
     }

@@ -11,17 +11,32 @@
 //!                                                │  consumed by every node (prefetch)
 //!                                                ▼
 //!                      acknowledged / exhausted: ack (outcome reported on that node)
-//!                      failed, retries left:     publish to <wait_prefix><ms> + ack, in one tx
+//!                      failed, retries left:     publish to <wait_queue_prefix><class> + ack,
+//!                                                in one tx (due time in a header)
 //!
-//!  <wait_prefix><ms>   durable, x-message-ttl = ms, dead-letters to "" / <queue>
-//!                      (one per delay: messages in it all expire in order, no busy polling,
-//!                      no plugin)
+//!  <wait_queue_prefix><class>   durable, no TTL; one per delay class (125 ms, 250 ms, … doubling,
+//!        │                      26 classes up to about 48.5 days), all consumed by every node
+//!        ▼
+//!  due: publish to <queue> + ack, in one tx, by the node holding it
+//!
 //!  <queue>.unreadable  durable; messages whose body is not a DLR are parked here
 //! ```
 //!
-//! Delays are rounded up to one of ten steps per decade (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10ⁿ
-//! milliseconds, at most 2³² − 1 ms, about 49 days), so that a backoff with jitter declares a
-//! bounded number of wait queues.
+//! A wait queue holds the DLRs whose retry delay falls in its class (the largest class not
+//! above the delay). Each consuming node holds the head of every class, unacknowledged, until
+//! it is due (the exact delay, not the class), then moves it to the work queue. Messages enter
+//! a class in nearly the order they fall due (delays within a class differ by less than a
+//! factor of two), so no node looks behind the heads and nothing is polled. A node holds a
+//! message at most [`max_hold`](AmqpQueueConfig::max_hold), which must stay below the broker's
+//! `consumer_timeout` (30 minutes by default): when the head of a class is due later than that,
+//! the node stops consuming the class and hands back what it received from it, and looks again
+//! when that head is within reach or after `max_hold`, whichever is sooner (so a DLR of a delay
+//! longer than `max_hold` can come up to `max_hold` late when a longer one is ahead of it in
+//! its class).
+//!
+//! Due times are compared with the holding node's clock, so the nodes' clocks should agree
+//! (NTP); a DLR's retry may also come later than its delay by the spread of delays in its class
+//! when more than `prefetch` DLRs of one class are waiting on a node.
 //!
 //! # Guarantees
 //!
@@ -32,6 +47,10 @@
 //!   will be retried is re-published with the new count to the wait queue, and the delivery is
 //!   acknowledged, in one AMQP transaction: a node that dies in between leaves either the old
 //!   message or the new one, never both.
+//! - A waiting DLR moves back to the work queue the same way: published there and acknowledged
+//!   in the wait queue in one transaction, by the node that held it. A node or a broker that
+//!   stops in between leaves it in the wait queue, to be moved by any node. Nothing depends on
+//!   RabbitMQ's dead-lettering, which moves a classic queue's expired message at most once.
 //! - A message the broker delivers again (`redelivered`: the node holding it died or lost its
 //!   connection) may have had an attempt made on it, so one attempt is counted for it before
 //!   any other node attempts it: the count is re-published with one more attempt and the
@@ -43,17 +62,13 @@
 //!   included, is published again with the attempts actually made and its delivery acknowledged,
 //!   in one transaction, so no other node sees it `redelivered`.
 //! - The consumer reconnects with exponential backoff; while it is disconnected, `throw` fails.
-//!
-//! # Known limit: the move out of a wait queue
-//!
-//! RabbitMQ dead-letters a classic queue's expired message *at most once*: it publishes the
-//! message to the target queue without a confirm and drops it from the source. A broker that
-//! stops or crashes at that instant can lose the DLR being moved back to the work queue (with
-//! 1,000 DLRs cycling through a 500 ms wait queue all through a restart, about one run in
-//! twenty lost 1 to 12 of them). Quorum queues can dead-letter at least once (`x-dead-letter-strategy`, RabbitMQ 3.10+),
-//! but their message TTL is not dependable for this (messages left unexpired in them are an open
-//! RabbitMQ report, and a test run with quorum wait queues hung), so the wait queues stay classic.
-//! DLRs waiting in the work queue, and the `throw` path, are not affected.
+//! - A broker killed rather than stopped loses nothing that was confirmed or committed, but
+//!   RabbitMQ makes a transaction's publish and ack atomic across two queues only on a clean
+//!   stop: a DLR moved between the work queue and a wait queue at the instant of a crash may
+//!   exist twice afterwards and be delivered twice (at least once), each copy with its own
+//!   attempt count.
+
+mod wait;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,7 +82,7 @@ use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions, QueueDeclareOptions,
 };
-use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -100,6 +115,11 @@ pub struct AmqpQueueConfig {
     /// Whether this node attempts DLRs from the queue; `false` for a node that only throws
     /// (its thrower then attempts nothing, other nodes do).
     pub consume: bool,
+    /// Longest a node holds a waiting DLR unacknowledged before its retry is due; keep it below
+    /// the broker's `consumer_timeout` (RabbitMQ's default is 30 minutes), which closes a
+    /// channel that holds a delivery longer.
+    #[serde(with = "secs")]
+    pub max_hold: Duration,
 }
 
 impl Default for AmqpQueueConfig {
@@ -107,12 +127,13 @@ impl Default for AmqpQueueConfig {
         Self {
             url: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
             queue: "redeliver.dlr".to_owned(),
-            wait_queue_prefix: "redeliver.dlr.wait.".to_owned(),
+            wait_queue_prefix: "redeliver.dlr.delay.".to_owned(),
             prefetch: 256,
             confirm_timeout: Duration::from_secs(10),
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(10),
             consume: true,
+            max_hold: Duration::from_secs(600),
         }
     }
 }
@@ -128,6 +149,7 @@ impl std::fmt::Debug for AmqpQueueConfig {
             .field("reconnect_min", &self.reconnect_min)
             .field("reconnect_max", &self.reconnect_max)
             .field("consume", &self.consume)
+            .field("max_hold", &self.max_hold)
             .finish()
     }
 }
@@ -141,11 +163,12 @@ impl AmqpQueueConfig {
         }
     }
 
-    /// The wait queue that holds DLRs for `delay` (rounded as the module documentation says);
-    /// `None` when the delay rounds to zero and the DLR goes straight back to the work queue.
+    /// The wait queue that holds DLRs retried after `delay`: the one of its class (see the
+    /// module documentation); `None` for no delay, when the DLR goes straight back to the work
+    /// queue.
     pub fn wait_queue(&self, delay: Duration) -> Option<String> {
-        let ms = rounded_ms(delay);
-        (ms > 0).then(|| format!("{}{ms}", self.wait_queue_prefix))
+        let class = wait::class_ms(delay);
+        (class > 0).then(|| format!("{}{class}", self.wait_queue_prefix))
     }
 
     fn check(&self) -> Result<(), String> {
@@ -175,6 +198,9 @@ impl AmqpQueueConfig {
         }
         if self.reconnect_min.is_zero() || self.reconnect_max < self.reconnect_min {
             return Err("reconnect_min, reconnect_max: need 0 < min <= max".to_owned());
+        }
+        if self.max_hold < Duration::from_secs(1) {
+            return Err("max_hold: must be at least 1 s".to_owned());
         }
         Ok(())
     }
@@ -207,31 +233,6 @@ fn redacted(url: &str) -> String {
     }
 }
 
-/// The longest wait a wait queue holds, in milliseconds (about 49 days): longer delays are cut to
-/// it.
-const MAX_WAIT_MS: u64 = u32::MAX as u64;
-
-/// Milliseconds rounded up to one of ten steps per decade, at most [`MAX_WAIT_MS`].
-fn rounded_ms(delay: Duration) -> u64 {
-    const STEPS: [u64; 10] = [10, 12, 15, 20, 25, 30, 40, 50, 60, 80];
-    let ms = u64::try_from(delay.as_millis())
-        .unwrap_or(u64::MAX)
-        .min(MAX_WAIT_MS);
-    if ms <= 10 {
-        return ms;
-    }
-    let mut scale = 1u64;
-    while ms > 80 * scale {
-        scale *= 10;
-    }
-    STEPS
-        .iter()
-        .map(|step| step * scale)
-        .find(|v| *v >= ms)
-        .unwrap_or(100 * scale)
-        .min(MAX_WAIT_MS)
-}
-
 /// Why an [`AmqpDlrQueue`] could not be set up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("AMQP DLR queue: {0}")]
@@ -254,8 +255,8 @@ struct TxOp {
 
 struct Publish {
     queue: String,
-    /// The wait queue's TTL in milliseconds, when `queue` is one.
-    wait_ms: Option<u64>,
+    /// When `queue` is a wait queue: its class and when the DLR is due.
+    wait: Option<(u64, SystemTime)>,
     body: Vec<u8>,
     id: String,
 }
@@ -504,19 +505,19 @@ impl DlrQueue for AmqpDlrQueue {
     ) -> Result<RetryPlace, QueueError> {
         let held = self.take_held(ticket)?;
         let now = SystemTime::now();
-        let body = encode(dlr, attempts, now.checked_add(delay).unwrap_or(now))
-            .map_err(|e| self.unavailable(format!("encode: {e}")))?;
-        let ms = rounded_ms(delay);
+        let due = now.checked_add(delay).unwrap_or(now);
+        let body =
+            encode(dlr, attempts, due).map_err(|e| self.unavailable(format!("encode: {e}")))?;
         let publish = match self.shared.config.wait_queue(delay) {
             Some(queue) => Publish {
                 queue,
-                wait_ms: Some(ms),
+                wait: Some((wait::class_ms(delay), due)),
                 body,
                 id: dlr.id.clone(),
             },
             None => Publish {
                 queue: self.shared.config.queue.clone(),
-                wait_ms: None,
+                wait: None,
                 body,
                 id: dlr.id.clone(),
             },
@@ -544,7 +545,7 @@ impl DlrQueue for AmqpDlrQueue {
             .map_err(|e| self.unavailable(format!("encode: {e}")))?;
         let publish = Publish {
             queue: self.shared.config.queue.clone(),
-            wait_ms: None,
+            wait: None,
             body,
             id: dlr.id.clone(),
         };
@@ -622,23 +623,6 @@ async fn declare(channel: &Channel, name: &str, args: FieldTable) -> lapin::Resu
         )
         .await
         .map(|_| ())
-}
-
-fn wait_queue_args(work_queue: &str, ms: u64) -> FieldTable {
-    let mut args = FieldTable::default();
-    args.insert(
-        ShortString::from("x-message-ttl"),
-        AMQPValue::LongLongInt(i64::try_from(ms).unwrap_or(i64::MAX)),
-    );
-    args.insert(
-        ShortString::from("x-dead-letter-exchange"),
-        AMQPValue::LongString("".into()),
-    );
-    args.insert(
-        ShortString::from("x-dead-letter-routing-key"),
-        AMQPValue::LongString(work_queue.into()),
-    );
-    args
 }
 
 /// One connection: returns `Ok` when the queue is dropped, an error when the connection fails.
@@ -719,9 +703,14 @@ async fn session(
     let committing = tokio::spawn(transactions(
         consumer_channel.clone(),
         ops,
-        cfg.queue.clone(),
         shared.shown.clone(),
     ));
+    // The wait queues' heads are held and moved on a channel of their own.
+    let mover_channel = connection.create_channel().await.map_err(step("channel"))?;
+    mover_channel.tx_select().await.map_err(step("tx.select"))?;
+    let mut moving = tokio::spawn(
+        wait::Mover::new(mover_channel, cfg, shared.shown.clone()).run(stopped.clone()),
+    );
     *shared.publisher.write().await = Some(publisher);
     *backoff = cfg.reconnect_min;
     if let Some(up) = up.take() {
@@ -730,12 +719,21 @@ async fn session(
     tracing::info!(queue = %shared.shown, "DLR queue: connected");
 
     let mut closing = false;
+    let mut mover_ended = false;
     let result = loop {
         let delivery = tokio::select! {
             d = consumer.next() => d,
             s = stopped.wait_for(|s| *s != Stop::Run) => {
                 closing = s.is_ok_and(|s| *s == Stop::Close);
                 break Ok(());
+            }
+            moved = &mut moving => {
+                mover_ended = true;
+                match moved {
+                    Ok(Err(e)) => break Err(e),
+                    Ok(Ok(())) => break Ok(()),
+                    Err(e) => break Err(format!("wait queues: {e}")),
+                }
             }
         };
         let delivery = match delivery {
@@ -791,7 +789,7 @@ async fn session(
             {
                 let publish = Publish {
                     queue: cfg.queue.clone(),
-                    wait_ms: None,
+                    wait: None,
                     body,
                     id: leased.dlr.id.clone(),
                 };
@@ -801,6 +799,14 @@ async fn session(
             break Ok(());
         }
     };
+    if !mover_ended {
+        if result.is_err() {
+            moving.abort();
+        }
+        // It stops at the same signal, after the step under way; what it holds is delivered
+        // again once the connection closes.
+        let _ = moving.await;
+    }
     if result.is_ok() && closing {
         // `close` hands back the DLRs that were waiting in the lease channel before it says
         // `Close`; what the thrower still holds after that (nothing, after a clean shutdown)
@@ -884,7 +890,7 @@ fn requeue(shared: &Shared, unreadable: &str, data: Vec<u8>, redelivered: bool) 
             };
             Some(Publish {
                 queue: shared.config.queue.clone(),
-                wait_ms: None,
+                wait: None,
                 body,
                 id: dlr.id,
             })
@@ -896,7 +902,7 @@ fn requeue(shared: &Shared, unreadable: &str, data: Vec<u8>, redelivered: bool) 
             );
             Some(Publish {
                 queue: unreadable.to_owned(),
-                wait_ms: None,
+                wait: None,
                 body: data,
                 id: String::new(),
             })
@@ -918,25 +924,24 @@ async fn submit(tx: &mpsc::Sender<TxOp>, acker: Acker, publish: Option<Publish>)
 
 /// Applies steps in groups, one `tx.commit` per group, so that each step's publish and ack take
 /// effect together and the commit's cost is shared.
-async fn transactions(
-    channel: Channel,
-    mut ops: mpsc::Receiver<TxOp>,
-    work_queue: String,
-    shown: String,
-) {
+async fn transactions(channel: Channel, mut ops: mpsc::Receiver<TxOp>, shown: String) {
     let mut declared: HashSet<u64> = HashSet::new();
     let mut batch = Vec::with_capacity(256);
     while ops.recv_many(&mut batch, 256).await > 0 {
         let result = async {
             for op in &batch {
                 if let Some(p) = &op.publish {
-                    if let Some(ms) = p.wait_ms
-                        && !declared.contains(&ms)
+                    if let Some((class, _)) = p.wait
+                        && !declared.contains(&class)
                     {
-                        declare(&channel, &p.queue, wait_queue_args(&work_queue, ms))
+                        declare(&channel, &p.queue, FieldTable::default())
                             .await
                             .map_err(|e| format!("declare {}: {e}", p.queue))?;
-                        declared.insert(ms);
+                        declared.insert(class);
+                    }
+                    let mut properties = persistent(&p.id);
+                    if let Some((_, due)) = p.wait {
+                        properties = properties.with_headers(wait::due_headers(due));
                     }
                     // Not awaited as a confirm: the channel is transactional, the commit below
                     // is what makes it durable.
@@ -946,7 +951,7 @@ async fn transactions(
                             ShortString::from(p.queue.as_str()),
                             BasicPublishOptions::default(),
                             &p.body,
-                            persistent(&p.id),
+                            properties,
                         )
                         .await
                         .map_err(|e| format!("publish to {}: {e}", p.queue))?;
@@ -987,30 +992,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn delays_round_up_to_ten_steps_per_decade() {
-        let ms = |m: u64| rounded_ms(Duration::from_millis(m));
-        assert_eq!(ms(0), 0);
-        assert_eq!(ms(7), 7);
-        assert_eq!(ms(10), 10);
-        assert_eq!(ms(11), 12);
-        assert_eq!(ms(50), 50);
-        assert_eq!(ms(81), 100);
-        assert_eq!(ms(30_000), 30_000);
-        assert_eq!(ms(31_000), 40_000);
-        assert_eq!(ms(999_999), 1_000_000);
-        assert_eq!(rounded_ms(Duration::MAX), MAX_WAIT_MS);
-        assert_eq!(
-            rounded_ms(Duration::from_millis(MAX_WAIT_MS - 5)),
-            MAX_WAIT_MS
-        );
-        for m in [11, 99, 101, 4_321, 86_400_000, 1 << 31] {
-            assert!(ms(m) >= m && ms(m) <= m + m / 4, "{m} -> {}", ms(m));
-        }
-        let distinct: HashSet<u64> = (1..=600_000).step_by(7).map(ms).collect();
-        assert!(distinct.len() < 70, "{}", distinct.len());
-    }
-
-    #[test]
     fn config_is_checked_and_the_password_never_shown() {
         let cfg = AmqpQueueConfig::new("amqp://user:secret@127.0.0.1:5672/%2f");
         assert!(cfg.check().is_ok());
@@ -1030,6 +1011,10 @@ mod tests {
                 reconnect_max: Duration::ZERO,
                 ..AmqpQueueConfig::default()
             },
+            AmqpQueueConfig {
+                max_hold: Duration::from_millis(10),
+                ..AmqpQueueConfig::default()
+            },
         ] {
             assert!(bad.check().is_err(), "{bad:?}");
         }
@@ -1037,7 +1022,7 @@ mod tests {
             AmqpQueueConfig::default()
                 .wait_queue(Duration::from_secs(30))
                 .as_deref(),
-            Some("redeliver.dlr.wait.30000")
+            Some("redeliver.dlr.delay.16000")
         );
         assert_eq!(AmqpQueueConfig::default().wait_queue(Duration::ZERO), None);
     }

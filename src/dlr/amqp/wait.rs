@@ -1,0 +1,434 @@
+//! The wait queues: DLRs between a failed attempt and the next one.
+//!
+//! A DLR waiting for its retry is a persistent message in the wait queue of its delay class,
+//! with its due time in a header. The queues have no TTL: every consuming node holds the
+//! messages at the head of each class (unacknowledged) until they are due, then publishes each
+//! to the work queue and acknowledges it in one transaction. A node that dies leaves what it
+//! held unacknowledged, and the broker hands it to another node; nothing waits on RabbitMQ's
+//! dead-lettering, which moves a classic queue's expired message at most once.
+//!
+//! Messages enter a class in the order they become due, give or take the spread of delays
+//! inside the class (at most a factor of two) and the nodes' clock differences, so holding the
+//! head of each class is enough: a node never needs to look behind it.
+//!
+//! A message is held at most `max_hold`, to stay within the broker's `consumer_timeout` (the
+//! broker closes a channel that holds a delivery longer). When the head of a class is due
+//! later than that, the node cancels its consumer on the class, hands back what it received
+//! from it (requeued at its place) and consumes it again `max_hold` before that head is due, or
+//! after `max_hold` if that is sooner (a shorter delay of the same class may be waiting behind
+//! the head; each look takes in up to `prefetch` messages and keeps those due within reach).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::FutureExt;
+use futures::stream::{self, BoxStream, SelectAll, StreamExt};
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    BasicRejectOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{Acker, BasicProperties, Channel};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::{Stop, declare, persistent};
+
+/// The header that carries a waiting DLR's due time, in milliseconds since the Unix epoch.
+pub(super) const DUE_HEADER: &str = "x-redeliver-due-ms";
+
+/// The smallest delay class, in milliseconds; each next class is twice the one before.
+const FIRST_CLASS_MS: u64 = 125;
+
+/// Number of classes: the last one, 125 ms × 2²⁵, is about 48.5 days and takes every longer
+/// delay too.
+const CLASSES: u32 = 26;
+
+/// Moves made in one transaction at most.
+const MOVES_PER_COMMIT: usize = 256;
+
+/// The class of a retry delay in milliseconds: the largest class not above it (the first
+/// class for shorter delays), or 0 for no delay at all.
+pub(super) fn class_ms(delay: Duration) -> u64 {
+    let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+    if ms == 0 {
+        return 0;
+    }
+    classes()
+        .take_while(|&c| c <= ms)
+        .last()
+        .unwrap_or(FIRST_CLASS_MS)
+}
+
+/// Every class, shortest first.
+pub(super) fn classes() -> impl Iterator<Item = u64> {
+    (0..CLASSES).map(|k| FIRST_CLASS_MS << k)
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+pub(super) fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The headers of a waiting DLR due at `due`.
+pub(super) fn due_headers(due: SystemTime) -> FieldTable {
+    let mut headers = FieldTable::default();
+    headers.insert(
+        ShortString::from(DUE_HEADER),
+        AMQPValue::LongLongInt(i64::try_from(epoch_ms(due)).unwrap_or(i64::MAX)),
+    );
+    headers
+}
+
+/// The due time of a waiting message; `None` without a readable header (it is then moved at
+/// once, and the work queue's consumer deals with whatever it is).
+fn due_of(properties: &BasicProperties) -> Option<u64> {
+    let value = properties.headers().as_ref()?.inner().get(DUE_HEADER)?;
+    match value {
+        AMQPValue::LongLongInt(v) => u64::try_from(*v).ok(),
+        AMQPValue::LongUInt(v) => Some(u64::from(*v)),
+        AMQPValue::LongInt(v) => u64::try_from(*v).ok(),
+        _ => None,
+    }
+}
+
+/// What a class's consumer stream yields: the class, which consumer of it (a class is consumed
+/// again after a pause), and a delivery, or `None` once the consumer is cancelled.
+type Item = (u64, u64, Option<lapin::Result<Delivery>>);
+
+enum Class {
+    Consuming {
+        tag: ShortString,
+        generation: u64,
+    },
+    /// Not consumed until `resume`: its head is due later than `max_hold` from now.
+    Paused {
+        resume: Instant,
+    },
+}
+
+struct HeldWait {
+    acker: Acker,
+    data: Vec<u8>,
+    id: Option<ShortString>,
+}
+
+/// Holds the due heads of every wait class on one channel (in transaction mode) and moves them
+/// to the work queue when due.
+pub(super) struct Mover {
+    channel: Channel,
+    work_queue: String,
+    prefix: String,
+    prefetch: u16,
+    max_hold: Duration,
+    shown: String,
+    classes: HashMap<u64, Class>,
+    generation: u64,
+    streams: SelectAll<BoxStream<'static, Item>>,
+    /// (due, sequence number) of every held message, earliest first.
+    due: BinaryHeap<Reverse<(u64, u64)>>,
+    held: HashMap<u64, HeldWait>,
+    sequence: u64,
+    /// Deliveries to hand back (requeued) with the next commit.
+    rejects: Vec<Acker>,
+}
+
+impl Mover {
+    pub(super) fn new(channel: Channel, config: &super::AmqpQueueConfig, shown: String) -> Self {
+        Self {
+            channel,
+            work_queue: config.queue.clone(),
+            prefix: config.wait_queue_prefix.clone(),
+            prefetch: config.prefetch,
+            max_hold: config.max_hold,
+            shown,
+            classes: HashMap::new(),
+            generation: 0,
+            streams: SelectAll::new(),
+            due: BinaryHeap::new(),
+            held: HashMap::new(),
+            sequence: 0,
+            rejects: Vec::new(),
+        }
+    }
+
+    /// Declares and consumes every class, then holds and moves until `stopped` says otherwise.
+    /// An error ends the connection (what this node held is delivered again, to any node).
+    pub(super) async fn run(mut self, mut stopped: watch::Receiver<Stop>) -> Result<(), String> {
+        self.channel
+            .basic_qos(self.prefetch, BasicQosOptions::default())
+            .await
+            .map_err(|e| format!("wait queues: basic.qos: {e}"))?;
+        for class in classes() {
+            self.consume(class).await?;
+        }
+        loop {
+            let next_due = self.next_due();
+            let next_resume = self.next_resume();
+            tokio::select! {
+                () = async { let _ = stopped.wait_for(|s| *s != Stop::Run).await; } => return Ok(()),
+                item = self.streams.next(), if !self.streams.is_empty() => {
+                    let Some(item) = item else { continue };
+                    self.on_item(item).await?;
+                    // Whatever else has arrived, then one commit for the hand-backs.
+                    for _ in 1..MOVES_PER_COMMIT {
+                        match self.streams.next().now_or_never() {
+                            Some(Some(item)) => self.on_item(item).await?,
+                            _ => break,
+                        }
+                    }
+                    self.hand_back().await?;
+                }
+                () = sleep_until(next_due) => self.move_due().await?,
+                () = sleep_until(next_resume) => self.resume().await?,
+            }
+        }
+    }
+
+    fn queue(&self, class: u64) -> String {
+        format!("{}{class}", self.prefix)
+    }
+
+    async fn consume(&mut self, class: u64) -> Result<(), String> {
+        let name = self.queue(class);
+        declare(&self.channel, &name, FieldTable::default())
+            .await
+            .map_err(|e| format!("declare {name}: {e}"))?;
+        let consumer = self
+            .channel
+            .basic_consume(
+                ShortString::from(name.as_str()),
+                ShortString::from(""),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| format!("basic.consume {name}: {e}"))?;
+        self.generation += 1;
+        let generation = self.generation;
+        self.classes.insert(
+            class,
+            Class::Consuming {
+                tag: consumer.tag(),
+                generation,
+            },
+        );
+        let deliveries = consumer
+            .map(move |d| (class, generation, Some(d)))
+            .chain(stream::once(async move { (class, generation, None) }));
+        self.streams.push(deliveries.boxed());
+        Ok(())
+    }
+
+    async fn on_item(&mut self, (class, generation, item): Item) -> Result<(), String> {
+        let current = matches!(
+            self.classes.get(&class),
+            Some(Class::Consuming { generation: g, .. }) if *g == generation
+        );
+        let delivery = match item {
+            Some(Ok(delivery)) => delivery,
+            Some(Err(e)) => return Err(format!("consume {}: {e}", self.queue(class))),
+            None => {
+                if current {
+                    // Cancelled by the broker (the queue was deleted): declared and consumed
+                    // again shortly.
+                    tracing::warn!(
+                        queue = %self.shown, wait_queue = %self.queue(class),
+                        "DLR queue: the broker cancelled a wait queue's consumer"
+                    );
+                    self.classes.insert(
+                        class,
+                        Class::Paused {
+                            resume: Instant::now() + Duration::from_secs(1),
+                        },
+                    );
+                }
+                return Ok(());
+            }
+        };
+        let now = epoch_ms(SystemTime::now());
+        let due = due_of(&delivery.properties).unwrap_or(0);
+        let hold_until =
+            now.saturating_add(u64::try_from(self.max_hold.as_millis()).unwrap_or(u64::MAX));
+        if due <= hold_until {
+            self.sequence += 1;
+            self.due.push(Reverse((due, self.sequence)));
+            self.held.insert(
+                self.sequence,
+                HeldWait {
+                    acker: delivery.acker,
+                    id: delivery.properties.message_id().clone(),
+                    data: delivery.data,
+                },
+            );
+            return Ok(());
+        }
+        if current && let Some(Class::Consuming { tag, .. }) = self.classes.get(&class) {
+            // What follows this head in its class is due later still: stop consuming the class
+            // until the head is within reach.
+            self.channel
+                .basic_cancel(tag.clone(), BasicCancelOptions::default())
+                .await
+                .map_err(|e| format!("basic.cancel {}: {e}", self.queue(class)))?;
+            // Looked at again when the head is within reach, or after `max_hold` at the latest:
+            // a DLR with a shorter delay in the same class may have come in behind the head,
+            // and a look takes in up to `prefetch` of them.
+            let resume =
+                Instant::now() + Duration::from_millis(due - hold_until).min(self.max_hold);
+            tracing::debug!(
+                wait_queue = %self.queue(class), in_ms = due - hold_until,
+                "DLR queue: wait queue paused until its head is due within max_hold"
+            );
+            self.classes.insert(class, Class::Paused { resume });
+        }
+        self.rejects.push(delivery.acker);
+        Ok(())
+    }
+
+    /// Requeues, at their places, the deliveries received from paused classes.
+    async fn hand_back(&mut self) -> Result<(), String> {
+        if self.rejects.is_empty() {
+            return Ok(());
+        }
+        for acker in self.rejects.drain(..) {
+            acker
+                .reject(BasicRejectOptions { requeue: true })
+                .await
+                .map_err(|e| format!("wait queues: basic.reject: {e}"))?;
+        }
+        self.channel
+            .tx_commit()
+            .await
+            .map_err(|e| format!("wait queues: tx.commit: {e}"))
+    }
+
+    /// Publishes the due messages to the work queue and acknowledges them, in one transaction.
+    async fn move_due(&mut self) -> Result<(), String> {
+        let now = epoch_ms(SystemTime::now());
+        let mut moved = 0;
+        while moved < MOVES_PER_COMMIT
+            && let Some(Reverse((due, seq))) = self.due.peek().copied()
+            && due <= now
+        {
+            self.due.pop();
+            let Some(held) = self.held.remove(&seq) else {
+                continue;
+            };
+            let id = held.id.as_ref().map_or("", |id| id.as_str());
+            self.channel
+                .basic_publish(
+                    ShortString::from(""),
+                    ShortString::from(self.work_queue.as_str()),
+                    BasicPublishOptions::default(),
+                    &held.data,
+                    persistent(id),
+                )
+                .await
+                .map_err(|e| format!("wait queues: publish to {}: {e}", self.work_queue))?;
+            held.acker
+                .ack(BasicAckOptions::default())
+                .await
+                .map_err(|e| format!("wait queues: ack: {e}"))?;
+            moved += 1;
+        }
+        if moved > 0 {
+            self.channel
+                .tx_commit()
+                .await
+                .map_err(|e| format!("wait queues: tx.commit: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Consumes again the paused classes whose time has come.
+    async fn resume(&mut self) -> Result<(), String> {
+        let now = Instant::now();
+        let ready: Vec<u64> = self
+            .classes
+            .iter()
+            .filter_map(|(class, state)| match state {
+                Class::Paused { resume } if *resume <= now => Some(*class),
+                _ => None,
+            })
+            .collect();
+        for class in ready {
+            self.consume(class).await?;
+        }
+        Ok(())
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        let Reverse((due, _)) = self.due.peek()?;
+        let now = epoch_ms(SystemTime::now());
+        Some(Instant::now() + Duration::from_millis(due.saturating_sub(now)))
+    }
+
+    fn next_resume(&self) -> Option<Instant> {
+        self.classes
+            .values()
+            .filter_map(|state| match state {
+                Class::Paused { resume } => Some(*resume),
+                Class::Consuming { .. } => None,
+            })
+            .min()
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_fall_in_doubling_classes() {
+        let class = |ms: u64| class_ms(Duration::from_millis(ms));
+        assert_eq!(class(0), 0);
+        assert_eq!(class(1), 125);
+        assert_eq!(class(124), 125);
+        assert_eq!(class(125), 125);
+        assert_eq!(class(249), 125);
+        assert_eq!(class(250), 250);
+        assert_eq!(class(30_000), 16_000);
+        assert_eq!(class(32_000), 32_000);
+        assert_eq!(class_ms(Duration::MAX), 125 << 25);
+        let all: Vec<u64> = classes().collect();
+        assert_eq!(all.len(), 26);
+        for ms in [1, 7, 125, 999, 30_000, 86_400_000, 1 << 40] {
+            let c = class(ms);
+            assert!(all.contains(&c), "{ms} -> {c}");
+            // Every delay from the first class on is within a factor of two of its class.
+            if (125..(125 << 26)).contains(&ms) {
+                assert!(c <= ms && ms < 2 * c, "{ms} -> {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_due_time_round_trips_through_the_headers() {
+        let due = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        let props = BasicProperties::default().with_headers(due_headers(due));
+        assert_eq!(due_of(&props), Some(1_700_000_000_123));
+        assert_eq!(due_of(&BasicProperties::default()), None);
+        let mut odd = FieldTable::default();
+        odd.insert(
+            ShortString::from(DUE_HEADER),
+            AMQPValue::LongString("soon".into()),
+        );
+        assert_eq!(due_of(&BasicProperties::default().with_headers(odd)), None);
+        let mut negative = FieldTable::default();
+        negative.insert(ShortString::from(DUE_HEADER), AMQPValue::LongLongInt(-5));
+        assert_eq!(
+            due_of(&BasicProperties::default().with_headers(negative)),
+            None
+        );
+    }
+}
