@@ -12,11 +12,15 @@ use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 
 #[path = "support/interleave.rs"]
 mod interleave;
+/// Each side's store client counts the operations it hands to the `MemoryStore` under it: the
+/// round trips a network store would make. The engine tests' client, so that every method of
+/// the trait is forwarded (`MemoryStore`'s own `load_shared` and `update_shared` included).
+#[path = "../tests/support/store_client.rs"]
+mod store_client;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
-use futures::stream::BoxStream;
 use redeliver::config::{MobilityConfig, ScopeContext};
 use redeliver::hooks::{
     DeliveryHooks, HookContext, HookError, RecordingInjector, SMPP_CONTINUE, SmppDrDecision,
@@ -26,7 +30,7 @@ use redeliver::message::{Bucket, Channel, Envelope, MsgId, StoredMessage};
 use redeliver::retry::{DefaultAction, ReceiptOutcome, RetryEngine, SubmitEvent};
 use redeliver::smpp::receipt::{DeliveryReceipt, MessageState, ReceiptDate, ReceiptRules};
 use redeliver::smpp::{Body, Pdu};
-use redeliver::store::{MemoryStore, MessageStore, StoreError, Version, Versioned};
+use redeliver::store::{MemoryStore, MessageStore};
 
 /// Counts live heap bytes, to measure memory per tracked message.
 struct CountingAlloc;
@@ -71,64 +75,6 @@ impl DeliveryHooks for DeleteOnPositive {
     ) -> Result<SmppDrDecision, HookError> {
         cx.delete(bucket, msgid).await?;
         Ok(SMPP_CONTINUE)
-    }
-}
-
-/// A store that counts the operations handed to the store under it: the round trips a network
-/// store would make.
-#[derive(Debug)]
-struct CountingStore {
-    inner: Arc<MemoryStore>,
-    ops: AtomicU64,
-}
-
-impl CountingStore {
-    fn new(inner: Arc<MemoryStore>) -> Self {
-        Self {
-            inner,
-            ops: AtomicU64::new(0),
-        }
-    }
-
-    fn take(&self) -> u64 {
-        self.ops.swap(0, Ordering::Relaxed)
-    }
-
-    fn op(&self) {
-        self.ops.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-#[async_trait]
-impl MessageStore for CountingStore {
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
-    async fn save(
-        &self,
-        b: &Bucket,
-        m: &MsgId,
-        msg: &StoredMessage,
-        mode: PutMode,
-    ) -> Result<Version, StoreError> {
-        self.op();
-        self.inner.save(b, m, msg, mode).await
-    }
-    async fn load(&self, b: &Bucket, m: &MsgId) -> Result<Option<Versioned>, StoreError> {
-        self.op();
-        self.inner.load(b, m).await
-    }
-    async fn delete(&self, b: &Bucket, m: &MsgId) -> Result<bool, StoreError> {
-        self.op();
-        self.inner.delete(b, m).await
-    }
-    fn list<'a>(&'a self, b: &'a Bucket) -> BoxStream<'a, Result<MsgId, StoreError>> {
-        self.op();
-        self.inner.list(b)
-    }
-    async fn sweep_expired(&self, now: std::time::SystemTime) -> Result<u64, StoreError> {
-        self.op();
-        self.inner.sweep_expired(now).await
     }
 }
 
@@ -329,19 +275,20 @@ fn round_trips(_c: &mut Criterion) {
         .expect("runtime");
     let bucket = Bucket::new("MADR-12345").expect("bucket");
     let template = message();
-    let engine_store = Arc::new(CountingStore::new(Arc::new(MemoryStore::new())));
-    let bare = Arc::new(CountingStore::new(Arc::new(MemoryStore::new())));
+    let (engine_shared, bare_shared) = (Arc::new(MemoryStore::new()), Arc::new(MemoryStore::new()));
+    let engine_store = Arc::new(store_client::Client::new(engine_shared.clone()));
+    let bare = store_client::Client::new(bare_shared.clone());
     let eng = engine(engine_store.clone());
     let scope = ScopeContext::binding("smsc-1");
     let rules = ReceiptRules::default();
     let (mut engine_ops, mut bare_ops) = (0, 0);
+    let take = |c: &store_client::Client| c.ops.swap(0, Ordering::Relaxed);
     rt.block_on(async {
         for i in 0..N {
             let id = format!("rt{i:014x}");
             let msgid = MsgId::new(id.clone()).expect("msgid");
-            for store in [&engine_store, &bare] {
+            for store in [&engine_shared, &bare_shared] {
                 store
-                    .inner
                     .save(&bucket, &msgid, &template, PutMode::Overwrite)
                     .await
                     .expect("save");
@@ -350,22 +297,22 @@ fn round_trips(_c: &mut Criterion) {
             let Body::DeliverSm(dsm) = Pdu::decode(&frame).expect("decode").body else {
                 unreachable!("the bench sends deliver_sm")
             };
-            engine_store.take();
+            take(&engine_store);
             let out = eng.on_deliver_sm(&scope, &dsm).await.expect("receipt");
             assert!(
                 matches!(out, ReceiptOutcome::Handled { ref msgid, .. } if msgid.as_str() == id),
                 "{out:?}"
             );
-            engine_ops += engine_store.take();
+            engine_ops += take(&engine_store);
             let receipt = DeliveryReceipt::from_deliver_sm(&dsm).expect("receipt");
             assert!(receipt.class(&rules) == ReceiptClass::Positive);
-            bare.take();
+            take(&bare);
             assert!(bare.load(&bucket, &msgid).await.expect("load").is_some());
             assert!(bare.delete(&bucket, &msgid).await.expect("delete"));
-            bare_ops += bare.take();
+            bare_ops += take(&bare);
         }
     });
-    assert!(engine_store.inner.is_empty() && bare.inner.is_empty());
+    assert!(engine_shared.is_empty() && bare_shared.is_empty());
     println!(
         "store round trips per delivered receipt (MemoryStore, a positive hook that deletes): engine {:.2}, bare {:.2}",
         engine_ops as f64 / N as f64,
