@@ -731,6 +731,8 @@ async fn session(
                 mover_ended = true;
                 match moved {
                     Ok(Err(e)) => break Err(e),
+                    // It ends cleanly only when told to stop, as this loop is: which stop is
+                    // read below.
                     Ok(Ok(())) => break Ok(()),
                     Err(e) => break Err(format!("wait queues: {e}")),
                 }
@@ -799,6 +801,9 @@ async fn session(
             break Ok(());
         }
     };
+    if mover_ended && result.is_ok() {
+        closing = *stopped.borrow() == Stop::Close;
+    }
     if !mover_ended {
         if result.is_err() {
             moving.abort();
