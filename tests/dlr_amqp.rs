@@ -842,3 +842,115 @@ async fn waiting_dlrs_are_held_until_due_only_within_max_hold() {
     assert_eq!(wait_queue_state(&holding, delay).await, (0, 1));
     assert_eq!(wait_queue_state(&brief, delay).await, (0, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_messages_at_the_head_of_a_wait_queue_do_not_hold_it_up() {
+    let Some(url) = amqp::broker("broken_wait_heads") else {
+        return;
+    };
+    let delay = Duration::from_secs(2);
+    // A prefetch of 2: a head the node could not move would keep everything behind it waiting.
+    let cfg = AmqpQueueConfig {
+        prefetch: 2,
+        ..amqp::config(&url, "broken_wait_heads")
+    };
+    let wait_queue = cfg.wait_queue(delay).unwrap();
+    let unreadable = format!("{}.unreadable", cfg.queue);
+    {
+        // Ahead of every DLR in the wait queue: a due time a thousand years ahead, no due
+        // time, a due time that is not a number; none of the bodies is a DLR.
+        let connection =
+            lapin::Connection::connect(&cfg.url, lapin::ConnectionProperties::default())
+                .await
+                .unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        channel
+            .queue_declare(
+                wait_queue.as_str().into(),
+                lapin::options::QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let header = |v: lapin::types::AMQPValue| {
+            let mut h = lapin::types::FieldTable::default();
+            h.insert("x-redeliver-due-ms".into(), v);
+            h
+        };
+        let far = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+            + 1000 * 365 * 86_400_000;
+        for headers in [
+            Some(header(lapin::types::AMQPValue::LongLongInt(far))),
+            None,
+            Some(header(lapin::types::AMQPValue::LongString("soon".into()))),
+        ] {
+            let mut props = lapin::BasicProperties::default().with_delivery_mode(2);
+            if let Some(h) = headers {
+                props = props.with_headers(h);
+            }
+            channel
+                .basic_publish(
+                    "".into(),
+                    wait_queue.as_str().into(),
+                    lapin::options::BasicPublishOptions::default(),
+                    b"not a DLR",
+                    props,
+                )
+                .await
+                .unwrap();
+        }
+        let _ = connection.close(200, "bye".into()).await;
+    }
+    let rcv = Receiver::start(receiver::fail_first(1, Reply::Status500))
+        .await
+        .unwrap();
+    let (thrower, mut rx) = node(
+        cfg.clone(),
+        DlrThrowerConfig {
+            retry_delay: delay,
+            ..thrower_config(MAX_RETRIES)
+        },
+    )
+    .await;
+    for n in 0..10 {
+        thrower.throw(dlr(&rcv.url("/dlr"), n)).await.unwrap();
+    }
+    let seen = outcomes(&mut rx, 10, Duration::from_secs(30)).await;
+    for (n, o) in &seen {
+        assert!(
+            matches!(o, DlrOutcome::Acknowledged { attempts: 2, .. }),
+            "a-{n}: {o:?}"
+        );
+    }
+    // The three broken messages went on to the work queue, whose consumer parked them.
+    let connection = lapin::Connection::connect(&cfg.url, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let parked = |name: String| {
+        let channel = channel.clone();
+        async move {
+            channel
+                .queue_declare(
+                    name.as_str().into(),
+                    lapin::options::QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    lapin::types::FieldTable::default(),
+                )
+                .await
+                .unwrap()
+                .message_count()
+        }
+    };
+    assert_eq!(parked(unreadable).await, 3);
+    assert_eq!(parked(wait_queue).await, 0);
+    let _ = connection.close(200, "bye".into()).await;
+}

@@ -34,6 +34,9 @@
 //! longer than `max_hold` can come up to `max_hold` late when a longer one is ahead of it in
 //! its class).
 //!
+//! A waiting message without a plausible due time (none, unreadable, or further ahead than
+//! twice its class plus a minute) is moved on at once rather than left to hold up its class.
+//!
 //! Due times are compared with the holding node's clock, so the nodes' clocks should agree
 //! (NTP); a DLR's retry may also come later than its delay by the spread of delays in its class
 //! when more than `prefetch` DLRs of one class are waiting on a node.
@@ -115,9 +118,9 @@ pub struct AmqpQueueConfig {
     /// Whether this node attempts DLRs from the queue; `false` for a node that only throws
     /// (its thrower then attempts nothing, other nodes do).
     pub consume: bool,
-    /// Longest a node holds a waiting DLR unacknowledged before its retry is due; keep it below
-    /// the broker's `consumer_timeout` (RabbitMQ's default is 30 minutes), which closes a
-    /// channel that holds a delivery longer.
+    /// Longest a node holds a waiting DLR unacknowledged before its retry is due (1 s to 24 h);
+    /// keep it below the broker's `consumer_timeout` (RabbitMQ's default is 30 minutes), which
+    /// closes a channel that holds a delivery longer.
     #[serde(with = "secs")]
     pub max_hold: Duration,
 }
@@ -199,8 +202,8 @@ impl AmqpQueueConfig {
         if self.reconnect_min.is_zero() || self.reconnect_max < self.reconnect_min {
             return Err("reconnect_min, reconnect_max: need 0 < min <= max".to_owned());
         }
-        if self.max_hold < Duration::from_secs(1) {
-            return Err("max_hold: must be at least 1 s".to_owned());
+        if self.max_hold < Duration::from_secs(1) || self.max_hold > Duration::from_secs(86_400) {
+            return Err("max_hold: must be 1 s to 24 h".to_owned());
         }
         Ok(())
     }
@@ -1018,6 +1021,10 @@ mod tests {
             },
             AmqpQueueConfig {
                 max_hold: Duration::from_millis(10),
+                ..AmqpQueueConfig::default()
+            },
+            AmqpQueueConfig {
+                max_hold: Duration::from_secs(86_401),
                 ..AmqpQueueConfig::default()
             },
         ] {

@@ -95,6 +95,18 @@ fn due_of(properties: &BasicProperties) -> Option<u64> {
     }
 }
 
+/// Clocks of the nodes may differ by this much before a due time looks implausible.
+const CLOCK_SLACK_MS: u64 = 60_000;
+
+/// Whether `due` can be a due time of a message in `class` seen at `now`: a delay in class `c`
+/// is under `2c` (the last class takes any), so a due time further ahead than that (and the
+/// clocks' slack) is a broken header or a publisher whose clock is far ahead. Such a message
+/// would keep its class waiting behind it; it is retried at once instead.
+fn plausible(class: u64, now: u64, due: u64) -> bool {
+    let last = FIRST_CLASS_MS << (CLASSES - 1);
+    class >= last || due <= now.saturating_add(2 * class).saturating_add(CLOCK_SLACK_MS)
+}
+
 /// What a class's consumer stream yields: the class, which consumer of it (a class is consumed
 /// again after a pause), and a delivery, or `None` once the consumer is cancelled.
 type Item = (u64, u64, Option<lapin::Result<Delivery>>);
@@ -250,7 +262,15 @@ impl Mover {
             }
         };
         let now = epoch_ms(SystemTime::now());
-        let due = due_of(&delivery.properties).unwrap_or(0);
+        let due = due_of(&delivery.properties)
+            .filter(|due| plausible(class, now, *due))
+            .unwrap_or_else(|| {
+                tracing::warn!(
+                    queue = %self.shown, wait_queue = %self.queue(class),
+                    "DLR queue: waiting message without a plausible due time; retried now"
+                );
+                0
+            });
         let hold_until =
             now.saturating_add(u64::try_from(self.max_hold.as_millis()).unwrap_or(u64::MAX));
         if due <= hold_until {
@@ -276,8 +296,7 @@ impl Mover {
             // Looked at again when the head is within reach, or after `max_hold` at the latest:
             // a DLR with a shorter delay in the same class may have come in behind the head,
             // and a look takes in up to `prefetch` of them.
-            let resume =
-                Instant::now() + Duration::from_millis(due - hold_until).min(self.max_hold);
+            let resume = after(Duration::from_millis(due - hold_until).min(self.max_hold));
             tracing::debug!(
                 wait_queue = %self.queue(class), in_ms = due - hold_until,
                 "DLR queue: wait queue paused until its head is due within max_hold"
@@ -363,7 +382,7 @@ impl Mover {
     fn next_due(&self) -> Option<Instant> {
         let Reverse((due, _)) = self.due.peek()?;
         let now = epoch_ms(SystemTime::now());
-        Some(Instant::now() + Duration::from_millis(due.saturating_sub(now)))
+        Some(after(Duration::from_millis(due.saturating_sub(now))))
     }
 
     fn next_resume(&self) -> Option<Instant> {
@@ -375,6 +394,14 @@ impl Mover {
             })
             .min()
     }
+}
+
+/// `wait` from now, or a year from now if that is later than the clock can say (a due time in
+/// a header can be anything).
+fn after(wait: Duration) -> Instant {
+    const YEAR: Duration = Duration::from_secs(365 * 86_400);
+    let now = Instant::now();
+    now.checked_add(wait.min(YEAR)).unwrap_or(now)
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -410,6 +437,25 @@ mod tests {
                 assert!(c <= ms && ms < 2 * c, "{ms} -> {c}");
             }
         }
+    }
+
+    #[test]
+    fn a_due_time_beyond_its_class_is_not_plausible() {
+        let now = 1_700_000_000_000;
+        assert!(plausible(16_000, now, now + 31_999));
+        assert!(plausible(16_000, now, now + 32_000 + CLOCK_SLACK_MS));
+        assert!(!plausible(16_000, now, now + 32_001 + CLOCK_SLACK_MS));
+        assert!(plausible(16_000, now, 0));
+        assert!(!plausible(125, now, u64::MAX));
+        assert!(plausible(125 << 25, now, u64::MAX));
+    }
+
+    #[test]
+    fn any_due_time_gives_an_instant() {
+        let now = Instant::now();
+        assert!(after(Duration::MAX) > now);
+        assert!(after(Duration::from_millis(u64::MAX)) > now);
+        assert!(after(Duration::ZERO) >= now);
     }
 
     #[test]
