@@ -846,3 +846,133 @@ mod tests {
         assert_eq!(q.next_key(), 101);
     }
 }
+
+/// The record codec, which also reads AMQP message bodies (input from the network): round
+/// trips, and arbitrary or damaged bytes decode or fail cleanly.
+#[cfg(test)]
+mod codec_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_dlr() -> impl Strategy<Value = Dlr> {
+        let urls = prop::sample::select(vec![
+            "http://127.0.0.1:8080/dlr",
+            "https://app.example/dlr?x=1&y=%20z",
+            "http://[::1]:9/a/b#frag",
+            "http://user:pw@host.example:65535/",
+        ]);
+        let receipt = (
+            ".{0,16}",
+            "[0-9]{0,3}",
+            "[0-9]{0,3}",
+            "[0-9]{0,10}",
+            "[0-9]{0,10}",
+            ".{0,4}",
+            ".{0,20}",
+        )
+            .prop_map(|(id_smsc, sub, dlvrd, subdate, donedate, err, text)| {
+                ReceiptParams {
+                    id_smsc,
+                    sub,
+                    dlvrd,
+                    subdate,
+                    donedate,
+                    err,
+                    text,
+                }
+            });
+        (
+            urls,
+            any::<bool>(),
+            ".{0,40}",
+            0..3u8,
+            ".{0,20}",
+            ".{0,20}",
+            proptest::option::of(receipt),
+        )
+            .prop_map(|(url, post, id, level, status, connector, receipt)| Dlr {
+                url: Url::parse(url).expect("listed URL"),
+                method: if post {
+                    DlrMethod::Post
+                } else {
+                    DlrMethod::Get
+                },
+                id,
+                level: [DlrLevel::Smsc, DlrLevel::Terminal, DlrLevel::All][usize::from(level)],
+                message_status: status,
+                connector,
+                receipt,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn records_round_trip(dlr in any_dlr(), attempts in any::<u32>(), ms in 0u64..(1 << 50)) {
+            let at = UNIX_EPOCH + Duration::from_millis(ms);
+            let bytes = encode(&dlr, attempts, at).expect("encode");
+            let (back, n, when) = decode(&bytes).expect("decode");
+            prop_assert_eq!(back, dlr);
+            prop_assert_eq!(n, attempts);
+            prop_assert_eq!(when, at);
+        }
+
+        #[test]
+        fn arbitrary_bytes_decode_or_fail_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            let _ = decode(&bytes);
+        }
+
+        #[test]
+        fn damaged_records_decode_or_fail_cleanly(
+            dlr in any_dlr(),
+            attempts in any::<u32>(),
+            damage in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        ) {
+            let mut bytes = encode(&dlr, attempts, UNIX_EPOCH).expect("encode");
+            for (at, byte) in damage {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            // Whatever still decodes is a DLR that encodes again.
+            if let Ok((back, n, when)) = decode(&bytes) {
+                prop_assert!(encode(&back, n, when).is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_numbers_and_shapes_fail_cleanly() {
+        let dlr = Dlr::level1(
+            Url::parse("http://a.example/dlr").expect("url"),
+            DlrMethod::Post,
+            "x",
+            "ESME_ROK",
+            "c",
+        );
+        let good = String::from_utf8(encode(&dlr, 1, UNIX_EPOCH).expect("encode")).expect("utf-8");
+        assert!(decode(good.as_bytes()).is_ok(), "{good}");
+        assert!(good.contains(r#""attempts":1"#) && good.contains(r#""next_attempt_ms":0"#));
+        let nested = "[".repeat(10_000);
+        for body in [
+            good.replace(r#""attempts":1"#, r#""attempts":99999999999"#),
+            good.replace(r#""attempts":1"#, r#""attempts":-1"#),
+            good.replace(r#""next_attempt_ms":0"#, r#""next_attempt_ms":-1"#),
+            good.replace(r#""next_attempt_ms":0"#, r#""next_attempt_ms":1e400"#),
+            good.replace("http://a.example/dlr", "not a url"),
+            good.replace(r#""id":"x""#, r#""id":7"#),
+            good[..good.len() / 2].to_owned(),
+            nested,
+            String::new(),
+            "null".to_owned(),
+        ] {
+            assert!(decode(body.as_bytes()).is_err(), "{body}");
+        }
+        // The largest due time a record can say is read without a panic (the thrower bounds
+        // its waits).
+        let far = good.replace(
+            r#""next_attempt_ms":0"#,
+            r#""next_attempt_ms":18446744073709551615"#,
+        );
+        let (_, _, at) = decode(far.as_bytes()).expect("a u64 due time");
+        assert!(at > UNIX_EPOCH);
+    }
+}
