@@ -6,6 +6,8 @@
 //! message counts, a submission never replaces a different live message, and receipts parked by
 //! a node that goes away are applied by the node that stores their submission.
 
+#[path = "support/events.rs"]
+mod events;
 #[path = "support/riak_server/mod.rs"]
 mod riak_server;
 
@@ -23,7 +25,7 @@ use futures::future::join_all;
 use redeliver::async_trait;
 use redeliver::config::{MobilityConfig, ScopeContext};
 use redeliver::hooks::{Injection, RecordingInjector};
-use redeliver::message::{Bucket, Channel, Envelope, MsgId, ReceiptClass, StoredMessage};
+use redeliver::message::{Bucket, MsgId, ReceiptClass};
 use redeliver::retry::{
     DefaultAction, ReceiptEvent, ReceiptOutcome, RetryEngine, SubmitEvent, SubmitOutcome,
 };
@@ -88,41 +90,14 @@ fn node(connect: &Connect, hooks: &Arc<Counting>, spool: &Arc<RecordingInjector>
         .build()
 }
 
-fn bucket() -> Bucket {
-    Bucket::new("MADR-12345").unwrap()
-}
+use events::bucket;
 
 fn submit(binding: &str, from: &str, ids: &[String]) -> SubmitEvent {
-    SubmitEvent {
-        channel: Channel::Smpp,
-        scope: ScopeContext::binding(binding),
-        shortcode: Some("12345".into()),
-        message: StoredMessage::new(
-            Channel::Smpp,
-            Envelope {
-                mailfrom: from.into(),
-                rcptto: "15551234567@sms.example.com".into(),
-            },
-            &b"hello"[..],
-        ),
-        part_ids: ids.to_vec(),
-        status: "ESME_ROK".into(),
-    }
+    events::smpp_submit(ScopeContext::binding(binding), from, ids)
 }
 
 fn receipt(binding: &str, id: &str, class: ReceiptClass, state: &str) -> ReceiptEvent {
-    ReceiptEvent {
-        channel: Channel::Smpp,
-        scope: ScopeContext::binding(binding),
-        bucket: bucket(),
-        message_id: id.into(),
-        class,
-        state: state.into(),
-        error: None,
-        raw: None,
-        smpp: None,
-        mm7_report: None,
-    }
+    events::smpp_receipt(ScopeContext::binding(binding), id, class, state)
 }
 
 fn stored(out: &SubmitOutcome) -> bool {

@@ -3,6 +3,8 @@
 
 #[path = "support/counting_hooks.rs"]
 mod counting_hooks;
+#[path = "support/events.rs"]
+mod events;
 #[path = "support/store_client.rs"]
 mod store_client;
 use counting_hooks::Counting;
@@ -13,7 +15,7 @@ use store_client::{Client, Loads};
 
 use redeliver::config::{MobilityConfig, ScopeContext};
 use redeliver::hooks::{Injection, RecordingInjector};
-use redeliver::message::{Bucket, Channel, Envelope, MsgId, ReceiptClass, StoredMessage};
+use redeliver::message::{MsgId, ReceiptClass};
 use redeliver::retry::{
     DefaultAction, EngineError, EngineSettings, MultipartRule, ParkReason, ReceiptEvent,
     ReceiptOutcome, RetryEngine, SubmitEvent, SubmitOutcome, Unmatched,
@@ -59,45 +61,18 @@ fn fixture(settings: EngineSettings) -> Fixture {
     }
 }
 
-fn b() -> Bucket {
-    Bucket::new("MADR-12345").unwrap()
-}
+use events::bucket as b;
 
 fn id(s: &str) -> MsgId {
     MsgId::new(s).unwrap()
 }
 
 fn submit_on(binding: &str, ids: &[&str]) -> SubmitEvent {
-    SubmitEvent {
-        channel: Channel::Smpp,
-        scope: ScopeContext::binding(binding),
-        shortcode: Some("12345".into()),
-        message: StoredMessage::new(
-            Channel::Smpp,
-            Envelope {
-                mailfrom: "alice@example.com".into(),
-                rcptto: "15551234567@sms.example.com".into(),
-            },
-            &b"hello"[..],
-        ),
-        part_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
-        status: "ESME_ROK".into(),
-    }
+    events::smpp_submit(ScopeContext::binding(binding), "alice@example.com", ids)
 }
 
 fn receipt_on(binding: &str, msgid: &str, class: ReceiptClass, state: &str) -> ReceiptEvent {
-    ReceiptEvent {
-        channel: Channel::Smpp,
-        scope: ScopeContext::binding(binding),
-        bucket: b(),
-        message_id: msgid.into(),
-        class,
-        state: state.into(),
-        error: None,
-        raw: None,
-        smpp: None,
-        mm7_report: None,
-    }
+    events::smpp_receipt(ScopeContext::binding(binding), msgid, class, state)
 }
 
 fn delivrd(msgid: &str) -> ReceiptEvent {

@@ -14,6 +14,8 @@
 //! Every node is a `RetryEngine` with its own store client. A dying node is simulated by
 //! aborting its task while a hook or a store operation of it never returns.
 
+#[path = "support/events.rs"]
+mod events;
 #[path = "support/riak_server/mod.rs"]
 mod riak_server;
 
@@ -33,7 +35,7 @@ use redeliver::config::{MobilityConfig, ScopeContext};
 use redeliver::hooks::{
     DeliveryHooks, HookContext, HookError, Injection, RecordingInjector, SmppDrDecision,
 };
-use redeliver::message::{Bucket, Channel, Envelope, MsgId, ReceiptClass, StoredMessage};
+use redeliver::message::{Bucket, MsgId, ReceiptClass};
 use redeliver::retry::{
     DefaultAction, EngineSettings, ReceiptEvent, ReceiptOutcome, RetryEngine, SubmitEvent,
     SubmitOutcome, Unmatched,
@@ -107,41 +109,14 @@ fn engine(
         .build()
 }
 
-fn bucket() -> Bucket {
-    Bucket::new("MADR-12345").unwrap()
-}
+use events::bucket;
 
 fn submit(ids: &[&str]) -> SubmitEvent {
-    SubmitEvent {
-        channel: Channel::Smpp,
-        scope: ScopeContext::binding("smsc-1"),
-        shortcode: Some("12345".into()),
-        message: StoredMessage::new(
-            Channel::Smpp,
-            Envelope {
-                mailfrom: "alice@example.com".into(),
-                rcptto: "15551234567@sms.example.com".into(),
-            },
-            &b"hello"[..],
-        ),
-        part_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
-        status: "ESME_ROK".into(),
-    }
+    events::smpp_submit(ScopeContext::binding("smsc-1"), "alice@example.com", ids)
 }
 
 fn receipt(id: &str, class: ReceiptClass, state: &str) -> ReceiptEvent {
-    ReceiptEvent {
-        channel: Channel::Smpp,
-        scope: ScopeContext::binding("smsc-1"),
-        bucket: bucket(),
-        message_id: id.into(),
-        class,
-        state: state.into(),
-        error: None,
-        raw: None,
-        smpp: None,
-        mm7_report: None,
-    }
+    events::smpp_receipt(ScopeContext::binding("smsc-1"), id, class, state)
 }
 
 fn bounces(spool: &RecordingInjector) -> usize {

@@ -1,6 +1,8 @@
 //! The engine over the real backends: the embedded store, and Riak (the in-tree server on
 //! loopback), including a Riak that answers 503.
 
+#[path = "support/events.rs"]
+mod events;
 #[path = "support/riak_server/mod.rs"]
 mod riak_server;
 
@@ -47,18 +49,7 @@ fn submit(id: &str, parts: &[&str]) -> SubmitEvent {
 }
 
 fn receipt(id: &str, class: ReceiptClass, state: &str) -> ReceiptEvent {
-    ReceiptEvent {
-        channel: Channel::Smpp,
-        scope: ScopeContext::default(),
-        bucket: Bucket::new("MADR-12345").unwrap(),
-        message_id: id.into(),
-        class,
-        state: state.into(),
-        error: None,
-        raw: None,
-        smpp: None,
-        mm7_report: None,
-    }
+    events::smpp_receipt(ScopeContext::default(), id, class, state)
 }
 
 /// The same life cycle on any backend: multipart store, part receipts, bounce, duplicate.
