@@ -26,6 +26,10 @@
 //! | `redeliver_dlr_outcomes_total` | counter | `host`, `outcome` = `acked`, `retry`, `gave_up`, `refused` | how each attempt ended |
 //! | `redeliver_dlr_attempt_seconds` | histogram | `host` | DLR request latency |
 //! | `redeliver_dlr_queue_depth` | gauge | | DLRs waiting in this thrower (queued, in flight or waiting to retry) |
+//! | `redeliver_dlr_wait_held` | gauge | | DLRs this node holds from the RabbitMQ wait queues until their retry is due (`dlr-amqp`) |
+//! | `redeliver_dlr_wait_moves_total` | counter | `reason` = `due`, `implausible` | waiting DLRs this node moved back to the work queue: when due, or at once for a due time it could not believe |
+//! | `redeliver_dlr_wait_pauses_total` | counter | | times this node stopped consuming a wait class whose head was due later than `max_hold` |
+//! | `redeliver_dlr_amqp_connections_total` | counter | `result` = `up`, `lost`, `refused` | connections to the broker: made, lost after being made, failed to make |
 //!
 //! Tracing: each receipt is handled inside a `receipt` span (`bucket`, `msgid`, `channel`), each
 //! DLR attempt inside a `dlr` span (`msgid`, `host`, `attempt`).
@@ -68,3 +72,11 @@ pub const DLR_OUTCOMES: &str = "redeliver_dlr_outcomes_total";
 pub const DLR_ATTEMPT_SECONDS: &str = "redeliver_dlr_attempt_seconds";
 /// DLRs waiting in a thrower.
 pub const DLR_QUEUE_DEPTH: &str = "redeliver_dlr_queue_depth";
+/// DLRs a node holds from the RabbitMQ wait queues until due.
+pub const DLR_WAIT_HELD: &str = "redeliver_dlr_wait_held";
+/// Waiting DLRs a node moved back to the RabbitMQ work queue, by reason.
+pub const DLR_WAIT_MOVES: &str = "redeliver_dlr_wait_moves_total";
+/// Wait classes a node paused (head due later than `max_hold`).
+pub const DLR_WAIT_PAUSES: &str = "redeliver_dlr_wait_pauses_total";
+/// Connections to the RabbitMQ broker, by result.
+pub const DLR_AMQP_CONNECTIONS: &str = "redeliver_dlr_amqp_connections_total";

@@ -856,56 +856,18 @@ async fn broken_messages_at_the_head_of_a_wait_queue_do_not_hold_it_up() {
     };
     let wait_queue = cfg.wait_queue(delay).unwrap();
     let unreadable = format!("{}.unreadable", cfg.queue);
-    {
-        // Ahead of every DLR in the wait queue: a due time a thousand years ahead, no due
-        // time, a due time that is not a number; none of the bodies is a DLR.
-        let connection =
-            lapin::Connection::connect(&cfg.url, lapin::ConnectionProperties::default())
-                .await
-                .unwrap();
-        let channel = connection.create_channel().await.unwrap();
-        channel
-            .queue_declare(
-                wait_queue.as_str().into(),
-                lapin::options::QueueDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                lapin::types::FieldTable::default(),
-            )
-            .await
-            .unwrap();
-        let header = |v: lapin::types::AMQPValue| {
-            let mut h = lapin::types::FieldTable::default();
-            h.insert("x-redeliver-due-ms".into(), v);
-            h
-        };
-        let far = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64
-            + 1000 * 365 * 86_400_000;
-        for headers in [
-            Some(header(lapin::types::AMQPValue::LongLongInt(far))),
-            None,
-            Some(header(lapin::types::AMQPValue::LongString("soon".into()))),
-        ] {
-            let mut props = lapin::BasicProperties::default().with_delivery_mode(2);
-            if let Some(h) = headers {
-                props = props.with_headers(h);
-            }
-            channel
-                .basic_publish(
-                    "".into(),
-                    wait_queue.as_str().into(),
-                    lapin::options::BasicPublishOptions::default(),
-                    b"not a DLR",
-                    props,
-                )
-                .await
-                .unwrap();
-        }
-        let _ = connection.close(200, "bye".into()).await;
+    // Ahead of every DLR in the wait queue: a due time a thousand years ahead, no due time, a
+    // due time that is not a number; none of the bodies is a DLR.
+    for headers in [
+        Some(amqp::due_header(lapin::types::AMQPValue::LongLongInt(
+            amqp::years_ahead_ms(1000),
+        ))),
+        None,
+        Some(amqp::due_header(lapin::types::AMQPValue::LongString(
+            "soon".into(),
+        ))),
+    ] {
+        amqp::publish_raw(&cfg.url, &wait_queue, b"not a DLR", headers).await;
     }
     let rcv = Receiver::start(receiver::fail_first(1, Reply::Status500))
         .await

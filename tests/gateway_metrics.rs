@@ -19,6 +19,8 @@ mod mmsc;
 mod plan;
 #[path = "../examples/gateway/policy.rs"]
 mod policy;
+#[path = "support/prometheus.rs"]
+mod prometheus;
 #[path = "../examples/gateway/run.rs"]
 mod run;
 #[path = "../examples/gateway/smsc.rs"]
@@ -34,20 +36,7 @@ use std::time::Duration;
 use run::Options;
 use timeline::Timeline;
 
-/// The sum of every sample of `name` whose labels contain `labels` (a `k="v"` list, or "").
-fn value(page: &str, name: &str, labels: &str) -> f64 {
-    page.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (series, v) = l.rsplit_once(' ')?;
-            let (metric, rest) = match series.split_once('{') {
-                Some((m, r)) => (m, r),
-                None => (series, ""),
-            };
-            (metric == name && rest.contains(labels)).then(|| v.parse::<f64>().ok())?
-        })
-        .sum()
-}
+use prometheus::value;
 
 async fn scrape(addr: std::net::SocketAddr) -> String {
     // The listener starts on the runtime; give it a few tries.

@@ -32,3 +32,58 @@ pub fn config(url: &str, test: &str) -> AmqpQueueConfig {
         ..AmqpQueueConfig::new(url)
     }
 }
+
+/// Publishes `body` straight into `queue` (declared durable if need be), with `headers`, as a
+/// persistent message: what a broken or hostile publisher could leave there.
+pub async fn publish_raw(
+    url: &str,
+    queue: &str,
+    body: &[u8],
+    headers: Option<lapin::types::FieldTable>,
+) {
+    let connection = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .queue_declare(
+            queue.into(),
+            lapin::options::QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let mut props = lapin::BasicProperties::default().with_delivery_mode(2);
+    if let Some(h) = headers {
+        props = props.with_headers(h);
+    }
+    channel
+        .basic_publish(
+            "".into(),
+            queue.into(),
+            lapin::options::BasicPublishOptions::default(),
+            body,
+            props,
+        )
+        .await
+        .unwrap();
+    let _ = connection.close(200, "bye".into()).await;
+}
+
+/// Headers carrying `value` as a waiting DLR's due time.
+pub fn due_header(value: lapin::types::AMQPValue) -> lapin::types::FieldTable {
+    let mut h = lapin::types::FieldTable::default();
+    h.insert("x-redeliver-due-ms".into(), value);
+    h
+}
+
+/// Milliseconds since the Unix epoch, `years` from now.
+pub fn years_ahead_ms(years: i64) -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+        + years * 365 * 86_400_000
+}

@@ -586,10 +586,24 @@ async fn consume(
     mut stopped: watch::Receiver<Stop>,
     up: oneshot::Sender<()>,
 ) {
+    use crate::telemetry::DLR_AMQP_CONNECTIONS;
+    let (lost, refused) = (
+        metrics::counter!(DLR_AMQP_CONNECTIONS, "result" => "lost"),
+        metrics::counter!(DLR_AMQP_CONNECTIONS, "result" => "refused"),
+    );
     let mut up = Some(up);
     let mut backoff = shared.config.reconnect_min;
     loop {
-        let result = session(&shared, &leases, &mut stopped, &mut up, &mut backoff).await;
+        let mut connected = false;
+        let result = session(
+            &shared,
+            &leases,
+            &mut stopped,
+            &mut up,
+            &mut backoff,
+            &mut connected,
+        )
+        .await;
         *shared.publisher.write().await = None;
         // Held DLRs of the lost connection can no longer be acknowledged: the broker delivers
         // them again.
@@ -600,10 +614,14 @@ async fn consume(
             .clear();
         match result {
             Ok(()) => return,
-            Err(e) => tracing::warn!(
+            Err(_) if connected => lost.increment(1),
+            Err(_) => refused.increment(1),
+        }
+        if let Err(e) = result {
+            tracing::warn!(
                 queue = %shared.shown, error = %e, retry_in = ?backoff,
                 "DLR queue: broker connection lost or refused; reconnecting"
-            ),
+            );
         }
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
@@ -628,13 +646,15 @@ async fn declare(channel: &Channel, name: &str, args: FieldTable) -> lapin::Resu
         .map(|_| ())
 }
 
-/// One connection: returns `Ok` when the queue is dropped, an error when the connection fails.
+/// One connection: returns `Ok` when the queue is dropped, an error when the connection fails;
+/// `connected` says whether it was made.
 async fn session(
     shared: &Arc<Shared>,
     leases: &mpsc::Sender<Leased>,
     stopped: &mut watch::Receiver<Stop>,
     up: &mut Option<oneshot::Sender<()>>,
     backoff: &mut Duration,
+    connected: &mut bool,
 ) -> Result<(), String> {
     let cfg = &shared.config;
     let props = ConnectionProperties::default()
@@ -666,6 +686,8 @@ async fn session(
         if let Some(up) = up.take() {
             let _ = up.send(());
         }
+        *connected = true;
+        metrics::counter!(crate::telemetry::DLR_AMQP_CONNECTIONS, "result" => "up").increment(1);
         tracing::info!(queue = %shared.shown, "DLR queue: connected (publishing only)");
         let mut events = connection.events_listener();
         let result = loop {
@@ -719,6 +741,8 @@ async fn session(
     if let Some(up) = up.take() {
         let _ = up.send(());
     }
+    *connected = true;
+    metrics::counter!(crate::telemetry::DLR_AMQP_CONNECTIONS, "result" => "up").increment(1);
     tracing::info!(queue = %shared.shown, "DLR queue: connected");
 
     let mut closing = false;

@@ -126,6 +126,8 @@ struct HeldWait {
     acker: Acker,
     data: Vec<u8>,
     id: Option<ShortString>,
+    /// Whether its due time was believed (otherwise it is moved at once).
+    plausible: bool,
 }
 
 /// Holds the due heads of every wait class on one channel (in transaction mode) and moves them
@@ -146,6 +148,33 @@ pub(super) struct Mover {
     sequence: u64,
     /// Deliveries to hand back (requeued) with the next commit.
     rejects: Vec<Acker>,
+    metrics: WaitMetrics,
+}
+
+struct WaitMetrics {
+    held: metrics::Gauge,
+    moved_due: metrics::Counter,
+    moved_implausible: metrics::Counter,
+    pauses: metrics::Counter,
+}
+
+impl WaitMetrics {
+    fn new() -> Self {
+        use crate::telemetry::{DLR_WAIT_HELD, DLR_WAIT_MOVES, DLR_WAIT_PAUSES};
+        Self {
+            held: metrics::gauge!(DLR_WAIT_HELD),
+            moved_due: metrics::counter!(DLR_WAIT_MOVES, "reason" => "due"),
+            moved_implausible: metrics::counter!(DLR_WAIT_MOVES, "reason" => "implausible"),
+            pauses: metrics::counter!(DLR_WAIT_PAUSES),
+        }
+    }
+}
+
+impl Drop for Mover {
+    fn drop(&mut self) {
+        // What it held goes back to the broker with its channel.
+        self.metrics.held.decrement(self.held.len() as f64);
+    }
 }
 
 impl Mover {
@@ -164,6 +193,7 @@ impl Mover {
             held: HashMap::new(),
             sequence: 0,
             rejects: Vec::new(),
+            metrics: WaitMetrics::new(),
         }
     }
 
@@ -262,17 +292,17 @@ impl Mover {
             }
         };
         let now = epoch_ms(SystemTime::now());
-        let due = due_of(&delivery.properties)
-            .filter(|due| plausible(class, now, *due))
-            .unwrap_or_else(|| {
-                tracing::warn!(
-                    queue = %self.shown, wait_queue = %self.queue(class),
-                    "DLR queue: waiting message without a plausible due time; retried now"
-                );
-                0
-            });
+        let due = due_of(&delivery.properties).filter(|due| plausible(class, now, *due));
+        if due.is_none() {
+            tracing::warn!(
+                queue = %self.shown, wait_queue = %self.queue(class),
+                "DLR queue: waiting message without a plausible due time; retried now"
+            );
+        }
         let hold_until =
             now.saturating_add(u64::try_from(self.max_hold.as_millis()).unwrap_or(u64::MAX));
+        let plausible = due.is_some();
+        let due = due.unwrap_or(0);
         if due <= hold_until {
             self.sequence += 1;
             self.due.push(Reverse((due, self.sequence)));
@@ -282,8 +312,10 @@ impl Mover {
                     acker: delivery.acker,
                     id: delivery.properties.message_id().clone(),
                     data: delivery.data,
+                    plausible,
                 },
             );
+            self.metrics.held.increment(1.0);
             return Ok(());
         }
         if current && let Some(Class::Consuming { tag, .. }) = self.classes.get(&class) {
@@ -302,6 +334,7 @@ impl Mover {
                 "DLR queue: wait queue paused until its head is due within max_hold"
             );
             self.classes.insert(class, Class::Paused { resume });
+            self.metrics.pauses.increment(1);
         }
         self.rejects.push(delivery.acker);
         Ok(())
@@ -328,6 +361,7 @@ impl Mover {
     async fn move_due(&mut self) -> Result<(), String> {
         let now = epoch_ms(SystemTime::now());
         let mut moved = 0;
+        let mut implausible = 0;
         while moved < MOVES_PER_COMMIT
             && let Some(Reverse((due, seq))) = self.due.peek().copied()
             && due <= now
@@ -336,6 +370,9 @@ impl Mover {
             let Some(held) = self.held.remove(&seq) else {
                 continue;
             };
+            // Out of this node's hands either way: moved, or (if the commit fails) handed back
+            // by the broker with the channel.
+            self.metrics.held.decrement(1.0);
             let id = held.id.as_ref().map_or("", |id| id.as_str());
             self.channel
                 .basic_publish(
@@ -352,12 +389,15 @@ impl Mover {
                 .await
                 .map_err(|e| format!("wait queues: ack: {e}"))?;
             moved += 1;
+            implausible += u64::from(!held.plausible);
         }
         if moved > 0 {
             self.channel
                 .tx_commit()
                 .await
                 .map_err(|e| format!("wait queues: tx.commit: {e}"))?;
+            self.metrics.moved_due.increment(moved as u64 - implausible);
+            self.metrics.moved_implausible.increment(implausible);
         }
         Ok(())
     }
