@@ -45,26 +45,7 @@ fn thrower_config(max_retries: u32) -> DlrThrowerConfig {
     }
 }
 
-async fn node(
-    queue: AmqpQueueConfig,
-    config: DlrThrowerConfig,
-) -> (HttpDlrThrower, mpsc::UnboundedReceiver<DlrOutcome>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let queue = AmqpDlrQueue::connect(queue).await.unwrap();
-    assert!(
-        queue.is_connected().await,
-        "the broker at RABBITMQ_URL is down"
-    );
-    let thrower = HttpDlrThrower::builder(config)
-        .queue_with(Arc::new(queue))
-        .on_outcome(move |o| {
-            let _ = tx.send(o);
-        })
-        .build()
-        .await
-        .unwrap();
-    (thrower, rx)
-}
+use amqp::node;
 
 /// Collects outcomes until there are `count` of them; fails after `within`.
 async fn outcomes(

@@ -19,13 +19,11 @@ mod receiver;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use receiver::{Receiver, Recording};
 use redeliver::dlr::{
-    AmqpDlrQueue, AmqpQueueConfig, Dlr, DlrMethod, DlrOutcome, DlrThrower, DlrThrowerConfig,
-    HttpDlrThrower,
+    AmqpQueueConfig, Dlr, DlrMethod, DlrOutcome, DlrThrower, DlrThrowerConfig, HttpDlrThrower,
 };
 use tokio::sync::mpsc;
 
@@ -60,17 +58,7 @@ async fn node(url: &str, name: &str, prefix: &'static str, retry_delay: Duration
         max_retries: 1000,
         ..DlrThrowerConfig::default()
     };
-    let (tx, outcomes) = mpsc::unbounded_channel();
-    let q = AmqpDlrQueue::connect(queue).await.unwrap();
-    assert!(q.is_connected().await, "the broker at RABBITMQ_URL is down");
-    let thrower = HttpDlrThrower::builder(config)
-        .queue_with(Arc::new(q))
-        .on_outcome(move |o| {
-            let _ = tx.send(o);
-        })
-        .build()
-        .await
-        .unwrap();
+    let (thrower, outcomes) = amqp::node(queue, config).await;
     for n in 0..COUNT {
         let d = Dlr::level1(
             dlr_url.clone(),

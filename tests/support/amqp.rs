@@ -87,3 +87,28 @@ pub fn years_ahead_ms(years: i64) -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
         + years * 365 * 86_400_000
 }
+
+/// A thrower node on `queue` (connected, or the test fails) and the outcomes it reports.
+pub async fn node(
+    queue: AmqpQueueConfig,
+    config: redeliver::dlr::DlrThrowerConfig,
+) -> (
+    redeliver::dlr::HttpDlrThrower,
+    tokio::sync::mpsc::UnboundedReceiver<redeliver::dlr::DlrOutcome>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let queue = redeliver::dlr::AmqpDlrQueue::connect(queue).await.unwrap();
+    assert!(
+        queue.is_connected().await,
+        "the broker at RABBITMQ_URL is down"
+    );
+    let thrower = redeliver::dlr::HttpDlrThrower::builder(config)
+        .queue_with(std::sync::Arc::new(queue))
+        .on_outcome(move |o| {
+            let _ = tx.send(o);
+        })
+        .build()
+        .await
+        .unwrap();
+    (thrower, rx)
+}
