@@ -12,7 +12,9 @@
 //! `--fail-with 500|body|hang|reset`). With `--queue PATH`, DLRs a killed run left in the queue are
 //! resumed first and counted in the summary. With `--queue amqp://…`, the queue is in RabbitMQ
 //! (named by `--amqp-queue`, default `redeliver.dlr`) and the run ends once it has seen as many
-//! outcomes as it threw DLRs (DLRs other runs left in that queue are attempted too, and counted). `--level 3` throws two DLRs per id, the level-1 one
+//! outcomes as it threw DLRs (DLRs other runs left in that queue are attempted too, and counted);
+//! `amqps://…` (feature `amqps`) connects over TLS, trusting the CAs in `--amqp-ca FILE` (PEM)
+//! besides the system's. `--level 3` throws two DLRs per id, the level-1 one
 //! and the receipt. `--jasmin-cfg FILE` reads its `[dlr-thrower]` section as the starting config.
 
 #[path = "../tests/support/dlr_receiver.rs"]
@@ -37,6 +39,7 @@ struct Options {
     count: u64,
     queue: Option<String>,
     amqp_queue: Option<String>,
+    amqp_ca: Option<String>,
     config: DlrThrowerConfig,
     fail_first: u32,
     fail_with: receiver::Reply,
@@ -57,6 +60,7 @@ fn parse() -> Result<Options, String> {
         count: 10,
         queue: None,
         amqp_queue: None,
+        amqp_ca: None,
         config: DlrThrowerConfig::default(),
         fail_first: 0,
         fail_with: receiver::Reply::Status500,
@@ -86,6 +90,7 @@ fn parse() -> Result<Options, String> {
             }
             "--queue" => o.queue = Some(v),
             "--amqp-queue" => o.amqp_queue = Some(v),
+            "--amqp-ca" => o.amqp_ca = Some(v),
             "--timeout" => o.config.timeout = seconds(&flag, &v)?,
             "--retry-delay" => o.config.retry_delay = seconds(&flag, &v)?,
             "--max-retries" => o.config.max_retries = v.parse().map_err(|e| bad(&e))?,
@@ -148,6 +153,7 @@ async fn amqp_queue(url: &str, o: &Options) -> Result<Arc<dyn redeliver::dlr::Dl
         cfg.wait_queue_prefix = format!("{name}.delay.");
     }
     cfg.prefetch = u16::try_from(o.config.max_concurrency).unwrap_or(u16::MAX);
+    cfg.tls_ca_file = o.amqp_ca.as_ref().map(Into::into);
     let queue = AmqpDlrQueue::connect(cfg)
         .await
         .map_err(|e| e.to_string())?;
@@ -169,7 +175,7 @@ async fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "dlr_throw: {e}\nusage: dlr_throw [--url URL] [--method GET|POST] [--level 1|2|3] \
-                 [--count N] [--concurrency C] [--queue PATH|amqp://…] [--amqp-queue NAME] \
+                 [--count N] [--concurrency C] [--queue PATH|amqp://…|amqps://…] [--amqp-queue NAME] [--amqp-ca FILE] \
                  [--timeout S] [--retry-delay S] \
                  [--max-retries K] [--jasmin-cfg FILE] [--fail-first N --fail-with 500|body|hang|reset]"
             );
@@ -228,7 +234,10 @@ async fn main() -> ExitCode {
             _ => x.fetch_add(1, Ordering::Relaxed),
         };
     });
-    let shared_queue = o.queue.as_deref().is_some_and(|q| q.starts_with("amqp://"));
+    let shared_queue = o
+        .queue
+        .as_deref()
+        .is_some_and(|q| q.starts_with("amqp://") || q.starts_with("amqps://"));
     match &o.queue {
         Some(url) if shared_queue => match amqp_queue(url, &o).await {
             Ok(q) => builder = builder.queue_with(q),

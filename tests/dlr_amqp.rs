@@ -897,3 +897,67 @@ async fn broken_messages_at_the_head_of_a_wait_queue_do_not_hold_it_up() {
     assert_eq!(parked(wait_queue).await, 0);
     let _ = connection.close(200, "bye".into()).await;
 }
+
+#[cfg(feature = "amqps")]
+#[tokio::test]
+async fn amqps_trusting_the_brokers_ca_delivers_and_an_unknown_ca_is_refused() {
+    let (Ok(url), Ok(ca)) = (
+        std::env::var("RABBITMQ_TLS_URL"),
+        std::env::var("REDELIVER_RABBITMQ_CA"),
+    ) else {
+        eprintln!(
+            "amqps: skipped, RABBITMQ_TLS_URL or REDELIVER_RABBITMQ_CA is not set (`.ci/rabbitmq \
+             env` sets them for the private broker)"
+        );
+        return;
+    };
+    // The broker's certificate is signed by a CA of its own: trusted through `tls_ca_file`.
+    let rcv = Receiver::start(receiver::fail_first(1, Reply::Status500))
+        .await
+        .unwrap();
+    let trusting = AmqpQueueConfig {
+        tls_ca_file: Some(ca.clone().into()),
+        ..amqp::config(&url, "amqps")
+    };
+    let (thrower, mut rx) = node(trusting, thrower_config(MAX_RETRIES)).await;
+    for n in 0..10 {
+        thrower.throw(dlr(&rcv.url("/dlr"), n)).await.unwrap();
+    }
+    // Through the work queue and a wait queue, over TLS.
+    for (n, o) in outcomes(&mut rx, 10, Duration::from_secs(20)).await {
+        assert!(
+            matches!(o, DlrOutcome::Acknowledged { attempts: 2, .. }),
+            "a-{n}: {o:?}"
+        );
+    }
+
+    // Without it the system's roots do not know that CA: no connection, and a throw is refused
+    // as retryable.
+    let untrusting = AmqpQueueConfig {
+        confirm_timeout: Duration::from_secs(1),
+        ..amqp::config(&url, "amqps_untrusted")
+    };
+    let queue = AmqpDlrQueue::connect(untrusting).await.unwrap();
+    assert!(!queue.is_connected().await);
+    let refusing = HttpDlrThrower::builder(thrower_config(MAX_RETRIES))
+        .queue_with(Arc::new(queue))
+        .build()
+        .await
+        .unwrap();
+    match refusing.throw(dlr(&rcv.url("/dlr"), 99)).await {
+        Err(ThrowError::Queue { source, .. }) => assert!(source.is_retryable(), "{source}"),
+        other => panic!("{other:?}"),
+    }
+
+    // A CA file without a certificate in it is a configuration error, named.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("ca.pem");
+    std::fs::write(&bad, "not a certificate").unwrap();
+    let err = AmqpDlrQueue::connect(AmqpQueueConfig {
+        tls_ca_file: Some(bad),
+        ..amqp::config(&url, "amqps_bad_ca")
+    })
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("no PEM certificate"), "{err}");
+}

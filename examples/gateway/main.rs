@@ -49,7 +49,7 @@ use run::{Options, StoreChoice, Summary};
 use timeline::Timeline;
 
 const USAGE: &str = "usage: gateway [--messages N] [--store PATH | --riak HOST:PORT[,HOST:PORT…]] \
-                     [--show K] [--retry-delay SECONDS] [--dlr-queue amqp://…] \
+                     [--show K] [--retry-delay SECONDS] [--dlr-queue amqp(s)://…] \
                      [--metrics HOST:PORT] [--json]";
 
 struct Cli {
@@ -93,8 +93,8 @@ fn parse() -> Result<Cli, String> {
                     StoreChoice::Riak(value.split(',').map(|s| s.trim().to_owned()).collect())
             }
             "--dlr-queue" => {
-                if !value.starts_with("amqp://") {
-                    return Err(bad(&"expected an amqp:// URL (RabbitMQ)"));
+                if !value.starts_with("amqp://") && !value.starts_with("amqps://") {
+                    return Err(bad(&"expected an amqp:// or amqps:// URL (RabbitMQ)"));
                 }
                 cli.opts.dlr_queue = Some(value);
             }

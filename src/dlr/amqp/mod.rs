@@ -118,6 +118,10 @@ pub struct AmqpQueueConfig {
     /// Whether this node attempts DLRs from the queue; `false` for a node that only throws
     /// (its thrower then attempts nothing, other nodes do).
     pub consume: bool,
+    /// For an `amqps://` broker (feature `amqps`): a PEM file of the certificate authorities
+    /// that sign the broker's certificate, trusted besides the system's roots (a private CA).
+    /// Read when the queue is connected.
+    pub tls_ca_file: Option<std::path::PathBuf>,
     /// Longest a node holds a waiting DLR unacknowledged before its retry is due (1 s to 24 h);
     /// keep it below the broker's `consumer_timeout` (RabbitMQ's default is 30 minutes), which
     /// closes a channel that holds a delivery longer.
@@ -136,6 +140,7 @@ impl Default for AmqpQueueConfig {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(10),
             consume: true,
+            tls_ca_file: None,
             max_hold: Duration::from_secs(600),
         }
     }
@@ -152,6 +157,7 @@ impl std::fmt::Debug for AmqpQueueConfig {
             .field("reconnect_min", &self.reconnect_min)
             .field("reconnect_max", &self.reconnect_max)
             .field("consume", &self.consume)
+            .field("tls_ca_file", &self.tls_ca_file)
             .field("max_hold", &self.max_hold)
             .finish()
     }
@@ -176,11 +182,15 @@ impl AmqpQueueConfig {
 
     fn check(&self) -> Result<(), String> {
         let url = url::Url::parse(&self.url).map_err(|e| format!("url: {e}"))?;
-        if url.scheme() != "amqp" {
-            return Err(format!(
-                "url: scheme {:?} is not supported (amqp only)",
-                url.scheme()
-            ));
+        match url.scheme() {
+            "amqp" => {}
+            "amqps" if cfg!(feature = "amqps") => {}
+            "amqps" => return Err("url: amqps needs the crate's `amqps` feature".to_owned()),
+            other => {
+                return Err(format!(
+                    "url: scheme {other:?} is not supported (amqp or amqps)"
+                ));
+            }
         }
         for (what, name) in [
             ("queue", &self.queue),
@@ -266,6 +276,8 @@ struct Publish {
 
 struct Shared {
     config: AmqpQueueConfig,
+    /// The PEM text of `tls_ca_file`, read once.
+    trusted: Option<String>,
     /// Broker and queue for messages, without credentials.
     shown: String,
     /// The publishing channel of the current connection (confirm mode); `None` while
@@ -336,9 +348,14 @@ impl AmqpDlrQueue {
     /// connected. Only a bad configuration is an error.
     pub async fn connect(config: AmqpQueueConfig) -> Result<Self, AmqpConfigError> {
         config.check().map_err(AmqpConfigError)?;
+        let trusted = match &config.tls_ca_file {
+            Some(path) => Some(read_ca(path).map_err(AmqpConfigError)?),
+            None => None,
+        };
         let shown = format!("{} queue {}", redacted(&config.url), config.queue);
         let wait_first = config.confirm_timeout;
         let shared = Arc::new(Shared {
+            trusted,
             shown,
             publisher: tokio::sync::RwLock::new(None),
             held: Mutex::new(HashMap::new()),
@@ -579,6 +596,38 @@ impl DlrQueue for AmqpDlrQueue {
     }
 }
 
+/// A connection to `url`, trusting the certificate authorities in `trusted` (PEM) besides the
+/// system's for `amqps`.
+async fn connect(
+    url: &str,
+    props: ConnectionProperties,
+    trusted: Option<String>,
+) -> Result<Connection, String> {
+    let runtime = lapin::runtime::default_runtime().map_err(|e| format!("runtime: {e}"))?;
+    let tls = lapin::tcp::OwnedTLSConfig {
+        identity: None,
+        cert_chain: trusted,
+    };
+    Connection::connect_with_config(url, props, tls, runtime)
+        .await
+        .map_err(|e| format!("connect: {e}"))
+}
+
+/// The certificates of a CA file, as PEM text; an error names the file and what is wrong.
+fn read_ca(path: &std::path::Path) -> Result<String, String> {
+    const MAX: u64 = 1 << 20;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("tls_ca_file {shown}: {e}"))?;
+    if meta.len() > MAX {
+        return Err(format!("tls_ca_file {shown}: larger than 1 MiB"));
+    }
+    let pem = std::fs::read_to_string(path).map_err(|e| format!("tls_ca_file {shown}: {e}"))?;
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(format!("tls_ca_file {shown}: no PEM certificate in it"));
+    }
+    Ok(pem)
+}
+
 /// Connects, consumes and reconnects with backoff until the queue is dropped.
 async fn consume(
     shared: Arc<Shared>,
@@ -663,7 +712,7 @@ async fn session(
         return Ok(());
     }
     let connection = tokio::select! {
-        c = Connection::connect(&cfg.url, props) => c.map_err(|e| format!("connect: {e}"))?,
+        c = connect(&cfg.url, props, shared.trusted.clone()) => c?,
         _ = stopped.wait_for(|s| *s != Stop::Run) => return Ok(()),
     };
     let step = |what: &'static str| move |e: lapin::Error| format!("{what}: {e}");
@@ -1061,5 +1110,29 @@ mod tests {
             Some("redeliver.dlr.delay.16000")
         );
         assert_eq!(AmqpQueueConfig::default().wait_queue(Duration::ZERO), None);
+        // amqps only with the feature that brings TLS.
+        assert_eq!(
+            AmqpQueueConfig::new("amqps://u:p@broker.example:5671/%2f")
+                .check()
+                .is_ok(),
+            cfg!(feature = "amqps")
+        );
+    }
+
+    #[test]
+    fn a_ca_file_must_exist_and_hold_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = read_ca(&dir.path().join("none.pem")).unwrap_err();
+        assert!(missing.contains("none.pem"), "{missing}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        assert!(read_ca(&empty).unwrap_err().contains("no PEM certificate"));
+        let good = dir.path().join("ca.pem");
+        std::fs::write(
+            &good,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        assert!(read_ca(&good).is_ok());
     }
 }
