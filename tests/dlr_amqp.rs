@@ -492,6 +492,26 @@ fn collect(
     }
 }
 
+/// A node that only throws (it consumes nothing), after it has thrown `count` DLRs to `url`.
+async fn throw_only(queue: &AmqpQueueConfig, url: &str, count: usize) -> HttpDlrThrower {
+    let q = AmqpDlrQueue::connect(AmqpQueueConfig {
+        consume: false,
+        ..queue.clone()
+    })
+    .await
+    .unwrap();
+    let t = HttpDlrThrower::builder(thrower_config(MAX_RETRIES))
+        .queue_with(Arc::new(q))
+        .build()
+        .await
+        .unwrap();
+    for n in 0..count {
+        t.throw(dlr(url, n)).await.unwrap();
+    }
+    assert_eq!(t.pending(), 0, "a publishing-only node attempts nothing");
+    t
+}
+
 struct KillOnDrop(Child);
 
 impl Drop for KillOnDrop {
@@ -557,24 +577,7 @@ fn a_node_killed_mid_stream_loses_nothing_and_overspends_no_budget() {
     }
 
     // This process only throws.
-    let publisher = rt.block_on(async {
-        let q = AmqpDlrQueue::connect(AmqpQueueConfig {
-            consume: false,
-            ..queue.clone()
-        })
-        .await
-        .unwrap();
-        let t = HttpDlrThrower::builder(thrower_config(MAX_RETRIES))
-            .queue_with(Arc::new(q))
-            .build()
-            .await
-            .unwrap();
-        for n in 0..COUNT {
-            t.throw(dlr(&rcv.url("/dlr"), n)).await.unwrap();
-        }
-        assert_eq!(t.pending(), 0, "a publishing-only node attempts nothing");
-        t
-    });
+    let publisher = rt.block_on(throw_only(&queue, &rcv.url("/dlr"), COUNT));
 
     // Kill A once both nodes have made a good part of the attempts, with hanging ones in
     // flight on it.
@@ -670,23 +673,7 @@ fn a_node_killed_while_its_dlrs_wait_for_their_retry_leaves_them_to_another_node
         != "ready"
     {}
 
-    let publisher = rt.block_on(async {
-        let q = AmqpDlrQueue::connect(AmqpQueueConfig {
-            consume: false,
-            ..queue.clone()
-        })
-        .await
-        .unwrap();
-        let t = HttpDlrThrower::builder(thrower_config(MAX_RETRIES))
-            .queue_with(Arc::new(q))
-            .build()
-            .await
-            .unwrap();
-        for n in 0..COUNT {
-            t.throw(dlr(&rcv.url("/dlr"), n)).await.unwrap();
-        }
-        t
-    });
+    let publisher = rt.block_on(throw_only(&queue, &rcv.url("/dlr"), COUNT));
     let thrown = Instant::now();
     // Node A makes every first attempt and parks each DLR in its wait queue, holding the
     // first ones of the queue (its prefetch) until they are due.
@@ -735,25 +722,7 @@ fn a_node_killed_while_its_dlrs_wait_for_their_retry_leaves_them_to_another_node
 
 /// The wait queue of `config` for `delay`: (ready messages, consumers), as the broker reports.
 async fn wait_queue_state(config: &AmqpQueueConfig, delay: Duration) -> (u32, u32) {
-    let connection =
-        lapin::Connection::connect(&config.url, lapin::ConnectionProperties::default())
-            .await
-            .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let name = config.wait_queue(delay).unwrap();
-    let q = channel
-        .queue_declare(
-            lapin::types::ShortString::from(name.as_str()),
-            lapin::options::QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            lapin::types::FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let _ = connection.close(200, "bye".into()).await;
-    (q.message_count(), q.consumer_count())
+    amqp::queue_state(&config.url, &config.wait_queue(delay).unwrap()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -872,30 +841,8 @@ async fn broken_messages_at_the_head_of_a_wait_queue_do_not_hold_it_up() {
         );
     }
     // The three broken messages went on to the work queue, whose consumer parked them.
-    let connection = lapin::Connection::connect(&cfg.url, lapin::ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let parked = |name: String| {
-        let channel = channel.clone();
-        async move {
-            channel
-                .queue_declare(
-                    name.as_str().into(),
-                    lapin::options::QueueDeclareOptions {
-                        passive: true,
-                        ..Default::default()
-                    },
-                    lapin::types::FieldTable::default(),
-                )
-                .await
-                .unwrap()
-                .message_count()
-        }
-    };
-    assert_eq!(parked(unreadable).await, 3);
-    assert_eq!(parked(wait_queue).await, 0);
-    let _ = connection.close(200, "bye".into()).await;
+    assert_eq!(amqp::queue_state(&cfg.url, &unreadable).await.0, 3);
+    assert_eq!(amqp::queue_state(&cfg.url, &wait_queue).await.0, 0);
 }
 
 #[cfg(feature = "amqps")]

@@ -112,3 +112,25 @@ pub async fn node(
         .unwrap();
     (thrower, rx)
 }
+
+/// Ready messages and consumers of the queue `name`, as the broker reports them (a passive
+/// declare).
+pub async fn queue_state(url: &str, name: &str) -> (u32, u32) {
+    let connection = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let q = channel
+        .queue_declare(
+            name.into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let _ = connection.close(200, "bye".into()).await;
+    (q.message_count(), q.consumer_count())
+}
