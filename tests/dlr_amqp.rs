@@ -654,13 +654,7 @@ fn a_node_killed_while_its_dlrs_wait_for_their_retry_leaves_them_to_another_node
     let rt = tokio::runtime::Runtime::new().unwrap();
     // Every DLR fails its first attempt, then is acknowledged.
     let rcv = rt
-        .block_on(Receiver::start(Arc::new(|_: &str, attempt| {
-            if attempt == 1 {
-                Reply::Status500
-            } else {
-                Reply::Ack
-            }
-        })))
+        .block_on(Receiver::start(receiver::fail_first(1, Reply::Status500)))
         .unwrap();
     let queue = amqp::config(&url, "killed_while_waiting");
     let (lines_tx, lines) = std::sync::mpsc::channel();

@@ -648,15 +648,11 @@ async fn consume(
     let mut backoff = shared.config.reconnect_min;
     loop {
         let mut connected = false;
-        let result = session(
-            &shared,
-            &leases,
-            &mut stopped,
-            &mut up,
-            &mut backoff,
-            &mut connected,
-        )
-        .await;
+        let result = session(&shared, &leases, &mut stopped, &mut up, &mut connected).await;
+        if connected {
+            // Backing off starts again from the shortest wait after a connection that worked.
+            backoff = shared.config.reconnect_min;
+        }
         *shared.publisher.write().await = None;
         // Held DLRs of the lost connection can no longer be acknowledged: the broker delivers
         // them again.
@@ -699,6 +695,23 @@ async fn declare(channel: &Channel, name: &str, args: FieldTable) -> lapin::Resu
         .map(|_| ())
 }
 
+/// The session is connected: `throw` may publish on `publisher`, `connect` stops waiting.
+async fn went_up(
+    shared: &Shared,
+    publisher: Channel,
+    up: &mut Option<oneshot::Sender<()>>,
+    connected: &mut bool,
+    how: &str,
+) {
+    *shared.publisher.write().await = Some(publisher);
+    if let Some(up) = up.take() {
+        let _ = up.send(());
+    }
+    *connected = true;
+    metrics::counter!(crate::telemetry::DLR_AMQP_CONNECTIONS, "result" => "up").increment(1);
+    tracing::info!(queue = %shared.shown, "DLR queue: connected{how}");
+}
+
 /// One connection: returns `Ok` when the queue is dropped, an error when the connection fails;
 /// `connected` says whether it was made.
 async fn session(
@@ -706,7 +719,6 @@ async fn session(
     leases: &mpsc::Sender<Leased>,
     stopped: &mut watch::Receiver<Stop>,
     up: &mut Option<oneshot::Sender<()>>,
-    backoff: &mut Duration,
     connected: &mut bool,
 ) -> Result<(), String> {
     let cfg = &shared.config;
@@ -734,14 +746,7 @@ async fn session(
         .map_err(step("confirm.select"))?;
 
     if !cfg.consume {
-        *shared.publisher.write().await = Some(publisher);
-        *backoff = cfg.reconnect_min;
-        if let Some(up) = up.take() {
-            let _ = up.send(());
-        }
-        *connected = true;
-        metrics::counter!(crate::telemetry::DLR_AMQP_CONNECTIONS, "result" => "up").increment(1);
-        tracing::info!(queue = %shared.shown, "DLR queue: connected (publishing only)");
+        went_up(shared, publisher, up, connected, " (publishing only)").await;
         let mut events = connection.events_listener();
         let result = loop {
             tokio::select! {
@@ -789,14 +794,7 @@ async fn session(
     let mut moving = tokio::spawn(
         wait::Mover::new(mover_channel, cfg, shared.shown.clone()).run(stopped.clone()),
     );
-    *shared.publisher.write().await = Some(publisher);
-    *backoff = cfg.reconnect_min;
-    if let Some(up) = up.take() {
-        let _ = up.send(());
-    }
-    *connected = true;
-    metrics::counter!(crate::telemetry::DLR_AMQP_CONNECTIONS, "result" => "up").increment(1);
-    tracing::info!(queue = %shared.shown, "DLR queue: connected");
+    went_up(shared, publisher, up, connected, "").await;
 
     let mut closing = false;
     let mut mover_ended = false;

@@ -18,8 +18,7 @@
 //! after `max_hold` if that is sooner (a shorter delay of the same class may be waiting behind
 //! the head; each look takes in up to `prefetch` messages and keeps those due within reach).
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::FutureExt;
@@ -142,10 +141,9 @@ pub(super) struct Mover {
     classes: HashMap<u64, Class>,
     generation: u64,
     streams: SelectAll<BoxStream<'static, Item>>,
-    /// (due, sequence number) of every held message, earliest first.
-    due: BinaryHeap<Reverse<(u64, u64)>>,
-    held: HashMap<u64, HeldWait>,
-    sequence: u64,
+    /// Every held message by (due time, arrival number), earliest first.
+    held: BTreeMap<(u64, u64), HeldWait>,
+    arrivals: u64,
     /// Deliveries to hand back (requeued) with the next commit.
     rejects: Vec<Acker>,
     metrics: WaitMetrics,
@@ -189,9 +187,8 @@ impl Mover {
             classes: HashMap::new(),
             generation: 0,
             streams: SelectAll::new(),
-            due: BinaryHeap::new(),
-            held: HashMap::new(),
-            sequence: 0,
+            held: BTreeMap::new(),
+            arrivals: 0,
             rejects: Vec::new(),
             metrics: WaitMetrics::new(),
         }
@@ -304,10 +301,9 @@ impl Mover {
         let plausible = due.is_some();
         let due = due.unwrap_or(0);
         if due <= hold_until {
-            self.sequence += 1;
-            self.due.push(Reverse((due, self.sequence)));
+            self.arrivals += 1;
             self.held.insert(
-                self.sequence,
+                (due, self.arrivals),
                 HeldWait {
                     acker: delivery.acker,
                     id: delivery.properties.message_id().clone(),
@@ -363,13 +359,10 @@ impl Mover {
         let mut moved = 0;
         let mut implausible = 0;
         while moved < MOVES_PER_COMMIT
-            && let Some(Reverse((due, seq))) = self.due.peek().copied()
-            && due <= now
+            && let Some(entry) = self.held.first_entry()
+            && entry.key().0 <= now
         {
-            self.due.pop();
-            let Some(held) = self.held.remove(&seq) else {
-                continue;
-            };
+            let held = entry.remove();
             // Out of this node's hands either way: moved, or (if the commit fails) handed back
             // by the broker with the channel.
             self.metrics.held.decrement(1.0);
@@ -420,7 +413,7 @@ impl Mover {
     }
 
     fn next_due(&self) -> Option<Instant> {
-        let Reverse((due, _)) = self.due.peek()?;
+        let (&(due, _), _) = self.held.first_key_value()?;
         let now = epoch_ms(SystemTime::now());
         Some(after(Duration::from_millis(due.saturating_sub(now))))
     }
